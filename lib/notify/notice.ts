@@ -1,0 +1,7 @@
+/** What a verified notification says, independent of the protocol that carried it. */
+import type { PaymentReport } from '../orders/model';
+
+export type Notice =
+  | { kind: 'PAYMENT'; report: PaymentReport }
+  /** Authentic, but there is nothing to record (a failed-payment result, an event type we do not act on). */
+  | { kind: 'IGNORED'; reason: string; outTradeNo?: string };

@@ -1,0 +1,113 @@
+/**
+ * Orders and payments as the domain sees them: states, the reports that move them, and the typed
+ * outcomes of a transition. Pure types and functions; the store decides nothing about protocols.
+ */
+
+/** Where a report of payment came from. */
+export type Channel = 'v2' | 'v3' | 'aggregator' | 'query';
+
+export type OrderState = 'NOTPAY' | 'PAID' | 'CLOSED';
+
+/** An order as registered by the merchant and as moved by WeChat Pay. */
+export interface Order {
+  outTradeNo: string;
+  /** The merchant that owns the order: the sub-merchant in service-provider mode, else the merchant. */
+  merchantId: string;
+  state: OrderState;
+  /** The registered amount, in fen (for an unregistered order: the amount WeChat reported). */
+  amountFen: number;
+  /** True when the order was not registered before its payment arrived. */
+  amountUnverified: boolean;
+  createdAt?: string;
+  transactionId?: string;
+  paidFen?: number;
+  paidAt?: string;
+  paidVia?: Channel;
+  /** The state the payment found the order in (CLOSED here means a payment after a local close). */
+  previousState?: OrderState | 'UNREGISTERED';
+  closedAt?: string;
+}
+
+/** A verified report that an order was paid, whatever protocol carried it. */
+export interface PaymentReport {
+  outTradeNo: string;
+  merchantId: string;
+  transactionId: string;
+  amountFen: number;
+  /** ISO-8601 instant of the payment (WeChat's time, converted from Beijing time where needed). */
+  paidAt: string;
+  channel: Channel;
+}
+
+/** Why an authentic report could not be applied. */
+export type ConflictReason = 'AMOUNT_MISMATCH' | 'OTHER_TRANSACTION';
+
+export type PaymentOutcome =
+  /** The order moved to PAID now (from NOTPAY, from a local CLOSED, or created unregistered). */
+  | { kind: 'APPLIED'; previous: OrderState | 'UNREGISTERED'; order: Order }
+  /** The same transaction was applied by an earlier delivery. */
+  | { kind: 'ALREADY_APPLIED'; order: Order }
+  | { kind: 'CONFLICT'; reason: ConflictReason; order: Order }
+  /** The order is not registered and the policy is to reject. */
+  | { kind: 'UNKNOWN_ORDER' };
+
+/** What a payment would do to an order in a given current state: the pure decision behind the write. */
+export function judgePayment(current: Order | undefined, report: PaymentReport): PaymentOutcome | 'APPLY' {
+  if (current === undefined) return 'APPLY';
+  if (current.state === 'PAID') {
+    return current.transactionId === report.transactionId
+      ? { kind: 'ALREADY_APPLIED', order: current }
+      : { kind: 'CONFLICT', reason: 'OTHER_TRANSACTION', order: current };
+  }
+  if (current.amountFen !== report.amountFen) return { kind: 'CONFLICT', reason: 'AMOUNT_MISMATCH', order: current };
+  return 'APPLY';
+}
+
+/** Anomalies worth an operator's attention, named once for logs and metrics. */
+export type Anomaly = ConflictReason | 'UNREGISTERED_ORDER' | 'PAID_AFTER_CLOSE' | 'MERCHANT_MISMATCH';
+
+/** The anomaly a payment outcome represents, if any. */
+export function paymentAnomaly(outcome: PaymentOutcome): Anomaly | undefined {
+  switch (outcome.kind) {
+    case 'CONFLICT':
+      return outcome.reason;
+    case 'APPLIED':
+      return outcome.previous === 'UNREGISTERED' ? 'UNREGISTERED_ORDER' : outcome.previous === 'CLOSED' ? 'PAID_AFTER_CLOSE' : undefined;
+    case 'UNKNOWN_ORDER':
+      return 'UNREGISTERED_ORDER';
+    default:
+      return undefined;
+  }
+}
+
+/** What the merchant passes when it creates an order, before the customer pays. */
+export interface OrderRegistration {
+  outTradeNo: string;
+  amountFen: number;
+  /** The merchant id that owns the order: the sub-merchant in service-provider mode. */
+  merchantId: string;
+  /** Order creation time (ISO-8601); defaults to now. */
+  createdAt?: string;
+  /** Optional expiry of an unpaid order record, as epoch seconds (DynamoDB TTL). */
+  expiresAt?: number;
+}
+
+export type RegisterOutcome =
+  | { kind: 'REGISTERED'; order: Order }
+  /** Registered earlier with the same amount: registering is idempotent. */
+  | { kind: 'ALREADY_REGISTERED'; order: Order }
+  /** The key exists with another amount, or the order has already moved (paid, closed). */
+  | { kind: 'CONFLICT'; order: Order };
+
+const OUT_TRADE_NO = /^[0-9A-Za-z_\-|*@]{1,32}$/;
+const MERCHANT_ID = /^[0-9]{1,32}$/;
+
+/** Checks an out_trade_no the way WeChat defines it (≤32 of digits, letters, _-|*@). */
+export function isOutTradeNo(s: unknown): s is string {
+  return typeof s === 'string' && OUT_TRADE_NO.test(s);
+}
+
+/** Checks a merchant id (digits). */
+export function isMerchantId(s: unknown): s is string {
+  return typeof s === 'string' && MERCHANT_ID.test(s);
+}

@@ -1,0 +1,52 @@
+/**
+ * APIv2 signatures ("安全规范"): MD5 or HMAC-SHA256 over every non-empty field except `sign`, sorted
+ * by byte order, joined as k=v&…, with `&key=<APIv2 key>` appended.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { Fields } from './xml';
+
+export type V2SignType = 'MD5' | 'HMAC-SHA256';
+
+const HEX = /^[0-9A-Fa-f]+$/;
+
+/** The string both algorithms sign: sorted non-empty fields, then `&key=`. */
+export function signingString(fields: Readonly<Fields>, key: string): string {
+  const names = Object.keys(fields)
+    .filter((k) => k !== 'sign' && fields[k] !== '' && fields[k] !== undefined)
+    // UTF-8 byte order, as WeChat sorts: UTF-16 order differs once a name holds a character above U+FFFF
+    .sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+  let s = '';
+  for (const k of names) s += `${k}=${fields[k]}&`;
+  return `${s}key=${key}`;
+}
+
+/** Signs a field map; the result is upper-case hex. */
+export function signV2(fields: Readonly<Fields>, key: string, type: V2SignType): string {
+  const data = signingString(fields, key);
+  const digest = type === 'MD5' ? createHash('md5').update(data, 'utf8') : createHmac('sha256', key).update(data, 'utf8');
+  return digest.digest('hex').toUpperCase();
+}
+
+/**
+ * Which algorithm signed a message: `sign_type` when present, otherwise the signature's length
+ * (WeChat has been seen omitting `sign_type` on HMAC-signed notifications). Undefined if neither fits.
+ */
+export function resolveSignType(fields: Readonly<Fields>): V2SignType | undefined {
+  const declared = fields.sign_type;
+  if (declared === 'MD5' || declared === 'HMAC-SHA256') return declared;
+  if (declared !== undefined && declared !== '') return undefined;
+  const len = fields.sign?.length;
+  return len === 32 ? 'MD5' : len === 64 ? 'HMAC-SHA256' : undefined;
+}
+
+/** Verifies `sign` in constant time; false for any missing, malformed or wrong signature. */
+export function verifyV2(fields: Readonly<Fields>, key: string): boolean {
+  const given = fields.sign;
+  const type = resolveSignType(fields);
+  if (given === undefined || type === undefined || !HEX.test(given)) return false;
+  const expected = Buffer.from(signV2(fields, key, type), 'latin1');
+  // WeChat sends upper-case hex; accept lower case too, the digest is the same. Hex only: latin1
+  // keeps just the low byte of each character, so 'Ł' (U+0141) would otherwise pass for 'A'.
+  const actual = Buffer.from(given.toUpperCase(), 'latin1');
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}

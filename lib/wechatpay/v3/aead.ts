@@ -1,0 +1,35 @@
+/** AEAD_AES_256_GCM, the cipher of every APIv3 encrypted resource. */
+import { createDecipheriv } from 'node:crypto';
+import { malformed, unauthentic } from '../../errors';
+
+export const AEAD_ALGORITHM = 'AEAD_AES_256_GCM';
+const TAG_BYTES = 16;
+
+/** The `resource` object of an APIv3 notification (and of encrypted certificates). */
+export interface EncryptedResource {
+  algorithm: string;
+  ciphertext: string;
+  associated_data?: string;
+  nonce: string;
+  original_type?: string;
+}
+
+/**
+ * Decrypts a resource with the APIv3 key (its 32 bytes as they are). The algorithm is checked and the
+ * GCM tag verified; a wrong key or a tampered ciphertext is UNAUTHENTIC.
+ */
+export function decryptResource(resource: EncryptedResource, apiV3Key: Buffer): string {
+  if (resource.algorithm !== AEAD_ALGORITHM) throw malformed('unsupported resource algorithm');
+  const nonce = Buffer.from(resource.nonce, 'utf8');
+  const data = Buffer.from(resource.ciphertext, 'base64');
+  if (nonce.length !== 12) throw malformed('resource nonce must be 12 bytes');
+  if (data.length <= TAG_BYTES) throw malformed('resource ciphertext too short');
+  const decipher = createDecipheriv('aes-256-gcm', apiV3Key, nonce, { authTagLength: TAG_BYTES });
+  decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+  decipher.setAAD(Buffer.from(resource.associated_data ?? '', 'utf8'));
+  try {
+    return Buffer.concat([decipher.update(data.subarray(0, data.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+  } catch {
+    throw unauthentic('resource decryption failed');
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The whole service on one machine: a real DynamoDB (DynamoDB Local, or dynalite without Java), the
+ * payments table, and the functions behind serverless-offline. Used by `npm start` and the e2e tests.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { ensureTable, freePort, startLocalDynamo, type Engine } from './dynamodb';
+
+export interface StackOptions {
+  /** HTTP port of the functions (API Gateway); 0 picks a free one. */
+  httpPort?: number;
+  /** Port of the local Lambda Invoke endpoint; 0 picks a free one. */
+  lambdaPort?: number;
+  /** Service configuration (WECHATPAY_* …) handed to the functions. */
+  env: Record<string, string>;
+  engine?: Engine;
+  /** Where serverless-offline's output goes (default: discarded). */
+  onOutput?: (chunk: string) => void;
+}
+
+export interface Stack {
+  httpUrl: string;
+  lambdaUrl: string;
+  dynamoEndpoint: string;
+  engine: Engine;
+  tableName: string;
+  stop(): Promise<void>;
+}
+
+const STAGE = 'local';
+export const LOCAL_TABLE = `wechatpay-lambda-${STAGE}-payments`;
+const ROOT = resolve(__dirname, '..', '..');
+
+/** Starts DynamoDB, creates the table and serves the functions; resolves once HTTP answers. */
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const dynamo = await startLocalDynamo({ engine: opts.engine });
+  let offline: ChildProcess | undefined;
+  const stop = async () => {
+    if (offline) await stopProcessGroup(offline);
+    await dynamo.stop();
+  };
+  try {
+    await ensureTable(dynamo.endpoint, LOCAL_TABLE);
+    const httpPort = opts.httpPort || (await freePort());
+    const lambdaPort = opts.lambdaPort || (await freePort());
+    const serverless = join(dirname(createRequire(__filename).resolve('osls/package.json')), 'bin', 'serverless.js');
+    offline = spawn(
+      process.execPath,
+      [serverless, 'offline', 'start', '--stage', STAGE, '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort), '--websocketPort', String(await freePort())],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...opts.env, PAYMENTS_TABLE: LOCAL_TABLE, DYNAMODB_ENDPOINT: dynamo.endpoint, SLS_TELEMETRY_DISABLED: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true, // its own process group, so stop() takes esbuild and workers down with it
+      },
+    );
+    const out = opts.onOutput ?? (() => {});
+    offline.stdout?.setEncoding('utf8').on('data', out);
+    offline.stderr?.setEncoding('utf8').on('data', out);
+    const httpUrl = `http://127.0.0.1:${httpPort}`;
+    await waitForHttp(httpUrl, offline);
+    return { httpUrl, lambdaUrl: `http://127.0.0.1:${lambdaPort}`, dynamoEndpoint: dynamo.endpoint, engine: dynamo.engine, tableName: LOCAL_TABLE, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`serverless offline exited with code ${child.exitCode}`);
+    try {
+      await fetch(`${url}/__ready`, { method: 'GET', signal: AbortSignal.timeout(1000) });
+      return; // any HTTP answer (a 404 here) means the server is listening
+    } catch {
+      if (Date.now() > deadline) throw new Error('serverless offline did not start within 60 s');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+/** Stops a detached child and everything it started. */
+export async function stopProcessGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const pid = child.pid;
+  await new Promise<void>((done) => {
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }, 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      done();
+    });
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      clearTimeout(timer);
+      done();
+    }
+  });
+}

@@ -1,0 +1,67 @@
+/**
+ * End to end over HTTP: the real serverless-offline stack (API Gateway emulation, esbuild bundle,
+ * worker threads) in front of DynamoDB Local, driven with notifications signed by the simulator's keys.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDynamoClient } from '../../lib/orders/client';
+import { createDynamoOrderStore } from '../../lib/orders/dynamodb';
+import type { OrderStore } from '../../lib/orders/store';
+import { startStack, type Stack } from '../../scripts/local/stack';
+import { generateTestKeys, toEnv, type TestKeys } from '../../scripts/simulator/keys';
+import { v2PaymentNotification, v3Notification, v3TransactionResource, type WireRequest } from '../../scripts/simulator/messages';
+import { orderNo } from '../support/harness';
+
+let stack: Stack;
+let keys: TestKeys;
+let store: OrderStore;
+let output = '';
+
+beforeAll(async () => {
+  keys = generateTestKeys();
+  stack = await startStack({ httpPort: 0, lambdaPort: 0, env: toEnv(keys), onOutput: (s) => (output += s) });
+  store = createDynamoOrderStore({ client: createDynamoClient({ endpoint: stack.dynamoEndpoint }), tableName: stack.tableName });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function post(wire: WireRequest, path = '/notify/payment') {
+  const res = await fetch(`${stack.httpUrl}${path}`, { method: 'POST', headers: wire.headers, body: wire.body });
+  return { status: res.status, body: await res.text() };
+}
+
+describe('POST /notify/payment through serverless-offline', () => {
+  it('APIv2: applies the payment and answers the SUCCESS XML; a forgery gets FAIL', async () => {
+    const no = orderNo('E');
+    await store.registerOrder({ outTradeNo: no, amountFen: 2600, merchantId: keys.mchid });
+    const wire = v2PaymentNotification(keys, { outTradeNo: no, totalFee: 2600 });
+    const r = await post(wire);
+    expect(r.status, output).toBe(200);
+    expect(r.body, output).toBe('<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>');
+    expect((await store.getOrder(keys.mchid, no))?.state).toBe('PAID');
+    const forged = await post({ headers: wire.headers, body: wire.body.replace('2600', '1') });
+    expect(forged.status).toBe(200);
+    expect(forged.body).toContain('FAIL');
+  });
+
+  it('APIv3: answers 204 and applies once; a stale timestamp gets 401 JSON', async () => {
+    const no = orderNo('E');
+    await store.registerOrder({ outTradeNo: no, amountFen: 990, merchantId: keys.mchid });
+    const wire = v3Notification(keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource: v3TransactionResource(keys, { outTradeNo: no, total: 990 }) });
+    const replies = await Promise.all(Array.from({ length: 10 }, () => post(wire)));
+    expect(replies.map((r) => r.status)).toEqual(Array(10).fill(204));
+    const order = await store.getOrder(keys.mchid, no);
+    expect(order?.state).toBe('PAID');
+    const stale = v3Notification(keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource: v3TransactionResource(keys, { outTradeNo: orderNo(), total: 1 }), timestamp: Math.floor(Date.now() / 1000) - 3600 });
+    const r = await post(stale);
+    expect(r.status).toBe(401);
+    expect(JSON.parse(r.body)).toMatchObject({ code: 'FAIL' });
+  });
+
+  it('never lets an error escape as a Lambda error (no 200 with errorMessage, no 502)', async () => {
+    const r = await post({ headers: { 'content-type': 'application/json', 'wechatpay-signature': 'x' }, body: '\u0000\u0001' });
+    expect(r.status).toBe(401);
+    expect(r.body).not.toContain('errorMessage');
+  });
+});
