@@ -39,7 +39,9 @@ export async function createHarness(opts: { keys?: TestKeys; env?: Record<string
   await ensureTable(endpoint, tableName);
   const env = { ...toEnv(keys), PAYMENTS_TABLE: tableName, DYNAMODB_ENDPOINT: endpoint, ...opts.env };
   const config = loadConfig(env);
-  const client = createDynamoClient({ endpoint });
+  // generous timeouts: a loaded local store (two test files at once) is slower than DynamoDB, and
+  // these tests are about outcomes, not latency (store faults are injected explicitly)
+  const client = createDynamoClient({ endpoint, requestTimeoutMs: 20_000 });
   const requests: string[] = [];
   client.middlewareStack.add(
     (next, context) => async (args) => {
