@@ -3,17 +3,14 @@
  * read the notice, apply it with one conditional write, answer, and log one line per delivery.
  */
 import type { Config } from '../config';
-import { asPayError, configError, inconsistent, malformed, PayError } from '../errors';
+import { asPayError, inconsistent, malformed, PayError } from '../errors';
 import type { Logger } from '../log';
 import { paymentAnomaly, type PaymentOutcome } from '../orders/model';
 import type { OrderStore } from '../orders/store';
 import { failureReply, successReply, type HttpReply } from '../replies';
-import { readV2Payment } from '../wechatpay/v2/notification';
-import { parseXml } from '../wechatpay/v2/xml';
-import { openResource, parseEnvelope } from '../wechatpay/v3/notification';
-import { readTransaction, transactionNotice } from '../wechatpay/v3/transaction';
-import { headerGetter, verifyV3, type HeaderGetter } from '../wechatpay/v3/verify';
+import { headerGetter } from '../wechatpay/v3/verify';
 import type { Notice } from './notice';
+import { detectProtocol, readNotice, type Protocol } from './read';
 
 export interface NotifyDeps {
   config: Config;
@@ -30,8 +27,6 @@ export interface NotifyRequest {
   /** The exact bytes received (API Gateway's base64 already decoded). */
   body: Buffer;
 }
-
-type Protocol = 'v2' | 'v3';
 
 /** What a delivery did, for the log line. */
 interface Delivery {
@@ -50,7 +45,8 @@ export async function handleNotification(req: NotifyRequest, deps: NotifyDeps): 
   const delivery: Delivery = { outcome: 'pending' };
   try {
     if (req.body.length > deps.config.maxBodyBytes) throw malformed('body too large');
-    const notice = protocol === 'v3' ? readV3(header, req.body, deps, delivery) : readV2(req.body, deps);
+    const { notice, eventId } = readNotice(protocol, header, req.body, deps.config, deps.now());
+    if (eventId !== undefined) delivery.eventId = eventId;
     await applyNotice(notice, deps, delivery);
     log(deps, req, protocol, delivery, started);
     return successReply(protocol);
@@ -64,35 +60,6 @@ export async function handleNotification(req: NotifyRequest, deps: NotifyDeps): 
     }
     log(deps, req, protocol, delivery, started, e);
     return failureReply(protocol, e);
-  }
-}
-
-/** APIv3 when any Wechatpay-* header or a JSON body is present; APIv2 (XML) otherwise. */
-function detectProtocol(header: HeaderGetter, body: Buffer): Protocol {
-  if (header('wechatpay-signature') !== undefined || header('wechatpay-serial') !== undefined) return 'v3';
-  for (const byte of body) {
-    if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) continue;
-    return byte === 0x7b /* { */ ? 'v3' : 'v2';
-  }
-  return 'v2';
-}
-
-function readV2(body: Buffer, deps: NotifyDeps): Notice {
-  const fields = parseXml(decodeUtf8(body), 'xml', deps.config.maxBodyBytes);
-  return readV2Payment(fields, deps.config);
-}
-
-function readV3(header: HeaderGetter, body: Buffer, deps: NotifyDeps, delivery: Delivery): Notice {
-  const { config } = deps;
-  verifyV3(header, body, config.keyRing, Math.floor(deps.now() / 1000));
-  const envelope = parseEnvelope(body);
-  delivery.eventId = envelope.id;
-  if (config.apiV3Key === undefined) throw configError('WECHATPAY_APIV3_KEY is not set');
-  switch (envelope.event_type) {
-    case 'TRANSACTION.SUCCESS':
-      return transactionNotice(readTransaction(openResource(envelope, config.apiV3Key)), config, 'v3');
-    default:
-      return { kind: 'IGNORED', reason: `event type ${envelope.event_type.slice(0, 64)} not handled` };
   }
 }
 
@@ -125,14 +92,6 @@ function recordOutcome(outcome: PaymentOutcome, deps: NotifyDeps, delivery: Deli
     throw inconsistent(outcome.reason === 'AMOUNT_MISMATCH' ? 'amount does not match the order' : 'order already paid by another transaction');
   }
   if (outcome.kind === 'UNKNOWN_ORDER') throw new PayError('UNKNOWN_ORDER', 'order not registered');
-}
-
-function decodeUtf8(body: Buffer): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(body);
-  } catch {
-    throw malformed('body is not valid UTF-8');
-  }
 }
 
 function log(deps: NotifyDeps, req: NotifyRequest, protocol: Protocol, d: Delivery, started: number, err?: PayError): void {

@@ -1,0 +1,54 @@
+/**
+ * Reading a notification: choose the protocol by content, verify it, decrypt it and turn it into a
+ * notice. Pure (no I/O): the clock and keys come in, a notice or a PayError comes out.
+ */
+import type { Config } from '../config';
+import { configError, malformed } from '../errors';
+import { readV2Payment } from '../wechatpay/v2/notification';
+import { parseXml } from '../wechatpay/v2/xml';
+import { openResource, parseEnvelope } from '../wechatpay/v3/notification';
+import { readTransaction, transactionNotice } from '../wechatpay/v3/transaction';
+import { verifyV3, type HeaderGetter } from '../wechatpay/v3/verify';
+import type { Notice } from './notice';
+
+export type Protocol = 'v2' | 'v3';
+
+/** APIv3 when any Wechatpay-* header or a JSON body is present; APIv2 (XML) otherwise. */
+export function detectProtocol(header: HeaderGetter, body: Buffer): Protocol {
+  if (header('wechatpay-signature') !== undefined || header('wechatpay-serial') !== undefined) return 'v3';
+  for (const byte of body) {
+    if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) continue;
+    return byte === 0x7b /* { */ ? 'v3' : 'v2';
+  }
+  return 'v2';
+}
+
+/** Verifies and reads one notification of the given protocol; `nowMs` is the injected clock. */
+export function readNotice(protocol: Protocol, header: HeaderGetter, body: Buffer, config: Config, nowMs: number): { notice: Notice; eventId?: string } {
+  return protocol === 'v3' ? readV3(header, body, config, nowMs) : { notice: readV2(body, config) };
+}
+
+function readV2(body: Buffer, config: Config): Notice {
+  const fields = parseXml(decodeUtf8(body), 'xml', config.maxBodyBytes);
+  return readV2Payment(fields, config);
+}
+
+function readV3(header: HeaderGetter, body: Buffer, config: Config, nowMs: number): { notice: Notice; eventId: string } {
+  verifyV3(header, body, config.keyRing, Math.floor(nowMs / 1000));
+  const envelope = parseEnvelope(body);
+  if (config.apiV3Key === undefined) throw configError('WECHATPAY_APIV3_KEY is not set');
+  switch (envelope.event_type) {
+    case 'TRANSACTION.SUCCESS':
+      return { notice: transactionNotice(readTransaction(openResource(envelope, config.apiV3Key)), config, 'v3'), eventId: envelope.id };
+    default:
+      return { notice: { kind: 'IGNORED', reason: `event type ${envelope.event_type.slice(0, 64)} not handled` }, eventId: envelope.id };
+  }
+}
+
+function decodeUtf8(body: Buffer): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    throw malformed('body is not valid UTF-8');
+  }
+}
