@@ -1,6 +1,6 @@
 /** AEAD_AES_256_GCM, the cipher of every APIv3 encrypted resource. */
 import { createDecipheriv } from 'node:crypto';
-import { malformed, unauthentic } from '../../errors';
+import { configError, malformed, unauthentic } from '../../errors';
 
 export const AEAD_ALGORITHM = 'AEAD_AES_256_GCM';
 const TAG_BYTES = 16;
@@ -19,6 +19,8 @@ export interface EncryptedResource {
  * GCM tag verified; a wrong key or a tampered ciphertext is UNAUTHENTIC.
  */
 export function decryptResource(resource: EncryptedResource, apiV3Key: Buffer): string {
+  // otherwise createDecipheriv throws a raw RangeError that would pass for a transient fault
+  if (apiV3Key.length !== 32) throw configError('WECHATPAY_APIV3_KEY must be exactly 32 bytes');
   if (resource.algorithm !== AEAD_ALGORITHM) throw malformed('unsupported resource algorithm');
   const nonce = Buffer.from(resource.nonce, 'utf8');
   const data = Buffer.from(resource.ciphertext, 'base64');

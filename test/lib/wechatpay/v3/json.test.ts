@@ -1,0 +1,106 @@
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { PayError } from '../../../../lib/errors';
+import { isRecord, optStr, parseUntrustedJson, str } from '../../../../lib/wechatpay/v3/json';
+
+function malformedOf(f: () => unknown): PayError {
+  try {
+    f();
+  } catch (err) {
+    expect(err).toBeInstanceOf(PayError);
+    expect((err as PayError).kind).toBe('MALFORMED');
+    return err as PayError;
+  }
+  throw new Error('expected a MALFORMED PayError, nothing was thrown');
+}
+
+const nestedArrays = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+const nestedObjects = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+
+describe('parseUntrustedJson', () => {
+  it('parses ordinary JSON exactly as JSON.parse does', () => {
+    const safeJson = fc.jsonValue({ maxDepth: 6 }).filter((v) => !JSON.stringify(v).match(/"(__proto__|constructor|prototype)"\s*:/));
+    fc.assert(
+      fc.property(safeJson, (value) => {
+        const text = JSON.stringify(value);
+        expect(parseUntrustedJson(text, 'doc')).toEqual(JSON.parse(text));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps prototype words as values, only refusing them as keys', () => {
+    expect(parseUntrustedJson('{"a":"__proto__","b":["constructor","prototype"]}', 'doc')).toEqual({ a: '__proto__', b: ['constructor', 'prototype'] });
+  });
+
+  it.each([
+    ['top-level __proto__', '{"__proto__":{"polluted":"yes"}}'],
+    ['nested __proto__', '{"resource":{"amount":{"__proto__":{"polluted":"yes"}}}}'],
+    ['__proto__ inside an array', '[{"__proto__":{"polluted":"yes"}}]'],
+    ['constructor', '{"constructor":{"prototype":{"polluted":"yes"}}}'],
+    ['prototype', '{"a":{"prototype":1}}'],
+    ['escaped __proto__', '{"\\u005f_proto__":{"polluted":"yes"}}'],
+  ])('rejects a %s key as MALFORMED without polluting Object.prototype', (_label, text) => {
+    malformedOf(() => parseUntrustedJson(text, 'notification'));
+    const probe: Record<string, unknown> = {};
+    expect(probe.polluted).toBeUndefined();
+    expect(Object.getOwnPropertyNames(Object.prototype)).not.toContain('polluted');
+  });
+
+  it('accepts ordinary nesting and rejects deep nesting', () => {
+    expect(parseUntrustedJson(nestedObjects(10), 'doc')).toBeTruthy();
+    expect(parseUntrustedJson(nestedArrays(20), 'doc')).toBeTruthy();
+    for (const text of [nestedArrays(40), nestedObjects(40), nestedArrays(1000), nestedObjects(5000), nestedArrays(200_000)]) {
+      malformedOf(() => parseUntrustedJson(text, 'doc'));
+    }
+  });
+
+  it('names what it was parsing in the error', () => {
+    expect(malformedOf(() => parseUntrustedJson('{', 'resource')).reason).toBe('resource is not valid JSON');
+    expect(malformedOf(() => parseUntrustedJson(nestedArrays(40), 'notification')).reason).toMatch(/^notification /);
+  });
+
+  it.each(['', ' ', '{', '{"a":1,}', "{'a':1}", 'NaN', 'undefined', '{"a":01}', '[1,]', '\u0000', '{"a":1}}', '<xml/>'])('rejects invalid JSON %j', (text) => {
+    malformedOf(() => parseUntrustedJson(text, 'doc'));
+  });
+
+  it('property: arbitrary text is parsed or rejected as MALFORMED, nothing else', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.json()), (text) => {
+        try {
+          parseUntrustedJson(text, 'doc');
+        } catch (err) {
+          expect(err).toBeInstanceOf(PayError);
+          expect((err as PayError).kind).toBe('MALFORMED');
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('field helpers', () => {
+  const doc = { id: 'EV-1', empty: '', long: 'x'.repeat(300), num: 1, nil: null };
+
+  it('isRecord accepts plain objects only', () => {
+    expect(isRecord({})).toBe(true);
+    expect(isRecord(Object.create(null))).toBe(true);
+    for (const v of [null, undefined, [], 'x', 1, true]) expect(isRecord(v)).toBe(false);
+  });
+
+  it('str returns a present string and names a missing or malformed one', () => {
+    expect(str(doc, 'id', 'notification')).toBe('EV-1');
+    for (const key of ['missing', 'empty', 'num', 'nil', 'long']) {
+      expect(malformedOf(() => str(doc, key, 'notification')).reason).toBe(`notification.${key} missing or malformed`);
+    }
+    expect(str(doc, 'long', 'notification', 300)).toHaveLength(300);
+  });
+
+  it('optStr treats absent and empty as undefined but still rejects the wrong type', () => {
+    expect(optStr(doc, 'missing', 'r')).toBeUndefined();
+    expect(optStr(doc, 'empty', 'r')).toBeUndefined();
+    expect(optStr(doc, 'id', 'r')).toBe('EV-1');
+    malformedOf(() => optStr(doc, 'num', 'r'));
+    malformedOf(() => optStr(doc, 'long', 'r'));
+  });
+});
