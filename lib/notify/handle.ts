@@ -5,7 +5,7 @@
 import type { Config } from '../config';
 import { asPayError, inconsistent, malformed, PayError } from '../errors';
 import type { Logger } from '../log';
-import { paymentAnomaly, type PaymentOutcome } from '../orders/model';
+import { paymentAnomaly, type Anomaly, type PaymentOutcome, type RefundOutcome } from '../orders/model';
 import type { OrderStore } from '../orders/store';
 import { failureReply, successReply, type HttpReply } from '../replies';
 import { headerGetter } from '../wechatpay/v3/verify';
@@ -32,6 +32,7 @@ export interface NotifyRequest {
 interface Delivery {
   outcome: string;
   outTradeNo?: string;
+  outRefundNo?: string;
   transactionId?: string;
   eventId?: string;
   anomaly?: string;
@@ -77,6 +78,29 @@ async function applyNotice(notice: Notice, deps: NotifyDeps, delivery: Delivery)
       recordOutcome(outcome, deps, delivery);
       return;
     }
+    case 'REFUND': {
+      const { report } = notice;
+      delivery.outTradeNo = report.outTradeNo;
+      delivery.outRefundNo = report.outRefundNo;
+      const outcome = await deps.store.applyRefund(report);
+      recordRefundOutcome(outcome, deps, delivery);
+      return;
+    }
+  }
+}
+
+function flag(anomaly: Anomaly, deps: NotifyDeps, delivery: Delivery): void {
+  delivery.anomaly = anomaly;
+  deps.logger.anomaly(anomaly, { outTradeNo: delivery.outTradeNo, outRefundNo: delivery.outRefundNo, transactionId: delivery.transactionId });
+}
+
+/** Refund outcomes: a stale ABNORMAL is acknowledged; contradicting final states are refused. */
+function recordRefundOutcome(outcome: RefundOutcome & { exceedsPaid?: boolean }, deps: NotifyDeps, delivery: Delivery): void {
+  delivery.outcome = outcome.kind === 'APPLIED' ? `REFUND_${outcome.refund.state}` : `REFUND_${outcome.kind}`;
+  if (outcome.exceedsPaid) flag('REFUND_EXCEEDS_TOTAL', deps, delivery);
+  if (outcome.kind === 'CONFLICT') {
+    flag('REFUND_CONFLICT', deps, delivery);
+    throw inconsistent(`refund already ${outcome.refund.state}`);
   }
 }
 
@@ -84,9 +108,10 @@ async function applyNotice(notice: Notice, deps: NotifyDeps, delivery: Delivery)
 function recordOutcome(outcome: PaymentOutcome, deps: NotifyDeps, delivery: Delivery): void {
   delivery.outcome = outcome.kind === 'APPLIED' && outcome.previous !== 'NOTPAY' ? `APPLIED_FROM_${outcome.previous}` : outcome.kind;
   const anomaly = paymentAnomaly(outcome);
-  if (anomaly !== undefined) {
-    delivery.anomaly = anomaly;
-    deps.logger.anomaly(anomaly, { outTradeNo: delivery.outTradeNo, transactionId: delivery.transactionId });
+  if (anomaly !== undefined) flag(anomaly, deps, delivery);
+  if (outcome.kind === 'APPLIED' && (outcome.order.refundedFen ?? 0) > outcome.order.amountFen) {
+    // refunds for this order were recorded before its payment, and they add up to more than it
+    flag('REFUND_EXCEEDS_TOTAL', deps, delivery);
   }
   if (outcome.kind === 'CONFLICT') {
     throw inconsistent(outcome.reason === 'AMOUNT_MISMATCH' ? 'amount does not match the order' : 'order already paid by another transaction');

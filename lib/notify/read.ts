@@ -5,8 +5,10 @@
 import type { Config } from '../config';
 import { configError, malformed } from '../errors';
 import { readV2Payment } from '../wechatpay/v2/notification';
+import { readV2Refund } from '../wechatpay/v2/refund';
 import { parseXml } from '../wechatpay/v2/xml';
 import { openResource, parseEnvelope } from '../wechatpay/v3/notification';
+import { readV3Refund, REFUND_EVENTS } from '../wechatpay/v3/refund';
 import { readTransaction, transactionNotice } from '../wechatpay/v3/transaction';
 import { verifyV3, type HeaderGetter } from '../wechatpay/v3/verify';
 import type { Notice } from './notice';
@@ -30,6 +32,8 @@ export function readNotice(protocol: Protocol, header: HeaderGetter, body: Buffe
 
 function readV2(body: Buffer, config: Config): Notice {
   const fields = parseXml(decodeUtf8(body), 'xml', config.maxBodyBytes);
+  // merchants often give one URL for both: a refund result is the message that carries req_info
+  if (fields.req_info !== undefined) return { kind: 'REFUND', report: readV2Refund(fields, config, config.maxBodyBytes) };
   return readV2Payment(fields, config);
 }
 
@@ -37,12 +41,14 @@ function readV3(header: HeaderGetter, body: Buffer, config: Config, nowMs: numbe
   verifyV3(header, body, config.keyRing, Math.floor(nowMs / 1000));
   const envelope = parseEnvelope(body);
   if (config.apiV3Key === undefined) throw configError('WECHATPAY_APIV3_KEY is not set');
-  switch (envelope.event_type) {
-    case 'TRANSACTION.SUCCESS':
-      return { notice: transactionNotice(readTransaction(openResource(envelope, config.apiV3Key)), config, 'v3'), eventId: envelope.id };
-    default:
-      return { notice: { kind: 'IGNORED', reason: `event type ${envelope.event_type.slice(0, 64)} not handled` }, eventId: envelope.id };
+  const type = envelope.event_type;
+  if (type === 'TRANSACTION.SUCCESS') {
+    return { notice: transactionNotice(readTransaction(openResource(envelope, config.apiV3Key)), config, 'v3'), eventId: envelope.id };
   }
+  if (REFUND_EVENTS[type] !== undefined) {
+    return { notice: { kind: 'REFUND', report: readV3Refund(openResource(envelope, config.apiV3Key), config, type) }, eventId: envelope.id };
+  }
+  return { notice: { kind: 'IGNORED', reason: `event type ${type.slice(0, 64)} not handled` }, eventId: envelope.id };
 }
 
 function decodeUtf8(body: Buffer): string {

@@ -5,8 +5,8 @@ export interface DynamoClientOptions {
   /** DynamoDB Local or the embedded store; unset in AWS. */
   endpoint?: string | undefined;
   region?: string | undefined;
-  /** Per-attempt request timeout; the default keeps three attempts inside WeChat's 5 s. */
-  requestTimeoutMs?: number;
+  /** Per-attempt connect and request timeouts; the defaults keep three attempts inside WeChat's 5 s. */
+  timeouts?: { connectMs: number; requestMs: number };
 }
 
 /** Creates a client with short timeouts and few retries: WeChat retries for us, for 24 hours. */
@@ -14,7 +14,7 @@ export function createDynamoClient(opts: DynamoClientOptions = {}): DynamoDBClie
   return new DynamoDBClient({
     region: opts.region ?? process.env.AWS_REGION ?? 'us-east-1',
     maxAttempts: 3,
-    requestHandler: { connectionTimeout: 1000, requestTimeout: opts.requestTimeoutMs ?? 1500 },
+    requestHandler: { connectionTimeout: opts.timeouts?.connectMs ?? 1000, requestTimeout: opts.timeouts?.requestMs ?? 1500 },
     ...(opts.endpoint
       ? { endpoint: opts.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
       : {}),

@@ -26,6 +26,8 @@ export interface Order {
   /** The state the payment found the order in (CLOSED here means a payment after a local close). */
   previousState?: OrderState | 'UNREGISTERED';
   closedAt?: string;
+  /** Sum of the successful refunds recorded against this order, in fen. */
+  refundedFen?: number;
 }
 
 /** A verified report that an order was paid, whatever protocol carried it. */
@@ -64,7 +66,7 @@ export function judgePayment(current: Order | undefined, report: PaymentReport):
 }
 
 /** Anomalies worth an operator's attention, named once for logs and metrics. */
-export type Anomaly = ConflictReason | 'UNREGISTERED_ORDER' | 'PAID_AFTER_CLOSE' | 'MERCHANT_MISMATCH';
+export type Anomaly = ConflictReason | 'UNREGISTERED_ORDER' | 'PAID_AFTER_CLOSE' | 'MERCHANT_MISMATCH' | 'REFUND_CONFLICT' | 'REFUND_EXCEEDS_TOTAL';
 
 /** The anomaly a payment outcome represents, if any. */
 export function paymentAnomaly(outcome: PaymentOutcome): Anomaly | undefined {
@@ -110,4 +112,60 @@ export function isOutTradeNo(s: unknown): s is string {
 /** Checks a merchant id (digits). */
 export function isMerchantId(s: unknown): s is string {
   return typeof s === 'string' && MERCHANT_ID.test(s);
+}
+
+/** A refund's state. A refund with no record yet is PROCESSING; SUCCESS and CLOSED are final. */
+export type RefundState = 'PROCESSING' | 'SUCCESS' | 'CLOSED' | 'ABNORMAL';
+
+/** A verified report of a refund's result, whatever protocol carried it. */
+export interface RefundReport {
+  outRefundNo: string;
+  outTradeNo: string;
+  merchantId: string;
+  refundId: string;
+  transactionId: string | undefined;
+  state: Exclude<RefundState, 'PROCESSING'>;
+  refundFen: number;
+  /** The order total WeChat states in the refund. */
+  totalFen: number;
+  /** ISO-8601 instant of success, when the refund succeeded. */
+  successAt: string | undefined;
+  channel: Channel;
+}
+
+/** A refund as recorded. */
+export interface Refund {
+  outRefundNo: string;
+  outTradeNo: string;
+  merchantId: string;
+  refundId: string;
+  state: RefundState;
+  refundFen: number;
+  totalFen: number;
+  successAt?: string;
+  previousState?: RefundState;
+}
+
+/** The states a refund may move to `to` from (a refund never seen before counts as PROCESSING). */
+export const REFUND_PREDECESSORS: Readonly<Record<RefundReport['state'], readonly RefundState[]>> = {
+  SUCCESS: ['PROCESSING', 'ABNORMAL'],
+  CLOSED: ['PROCESSING', 'ABNORMAL'],
+  ABNORMAL: ['PROCESSING'],
+};
+
+export type RefundOutcome =
+  | { kind: 'APPLIED'; refund: Refund; previous: RefundState }
+  | { kind: 'ALREADY_APPLIED'; refund: Refund }
+  /** An ABNORMAL report that arrived after the refund reached a final state: out of order, harmless. */
+  | { kind: 'STALE'; refund: Refund }
+  /** A final state contradicted by another final state (CLOSED after SUCCESS, or a different refund id). */
+  | { kind: 'CONFLICT'; refund: Refund };
+
+/** What a refund report means for a refund whose transition was refused (the pure decision). */
+export function judgeRefund(current: Refund, report: RefundReport): RefundOutcome | 'APPLY' {
+  if (current.refundId !== report.refundId) return { kind: 'CONFLICT', refund: current };
+  if (current.state === report.state) return { kind: 'ALREADY_APPLIED', refund: current };
+  if (report.state === 'ABNORMAL') return { kind: 'STALE', refund: current };
+  if (REFUND_PREDECESSORS[report.state].includes(current.state)) return 'APPLY';
+  return { kind: 'CONFLICT', refund: current };
 }

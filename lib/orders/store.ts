@@ -1,5 +1,5 @@
 /** The order store: the interface the notification paths depend on, implemented over DynamoDB. */
-import type { Order, OrderRegistration, PaymentOutcome, PaymentReport, RegisterOutcome } from './model';
+import type { Order, OrderRegistration, PaymentOutcome, PaymentReport, Refund, RefundOutcome, RefundReport, RegisterOutcome } from './model';
 
 /** What to do with a payment for an order the merchant never registered. */
 export type UnknownOrderPolicy = 'record' | 'reject';
@@ -11,4 +11,12 @@ export interface OrderStore {
   applyPayment(report: PaymentReport, policy: UnknownOrderPolicy): Promise<PaymentOutcome>;
   /** Reads an order with a consistent read. */
   getOrder(merchantId: string, outTradeNo: string): Promise<Order | undefined>;
+  /**
+   * Applies a verified refund report with one conditional write on the refund's own item. A refund
+   * that succeeds is then added to its order's refunded total (idempotent per out_refund_no), so an
+   * over-refund can be flagged; `exceedsPaid` says whether the total now passes the paid amount.
+   */
+  applyRefund(report: RefundReport): Promise<RefundOutcome & { exceedsPaid?: boolean }>;
+  /** Reads a refund with a consistent read. */
+  getRefund(merchantId: string, outRefundNo: string): Promise<Refund | undefined>;
 }

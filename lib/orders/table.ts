@@ -4,6 +4,9 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 /** Partition key of an order item. */
 export const orderKey = (merchantId: string, outTradeNo: string) => `ORDER#${merchantId}#${outTradeNo}`;
 
+/** Partition key of a refund item (one per out_refund_no). */
+export const refundKey = (merchantId: string, outRefundNo: string) => `REFUND#${merchantId}#${outRefundNo}`;
+
 /** Name of the sparse index of unpaid orders (items carry `pending` only while NOTPAY). */
 export const PENDING_INDEX = 'pending-by-created';
 

@@ -8,7 +8,7 @@ import { createDynamoOrderStore } from '../../lib/orders/dynamodb';
 import type { OrderStore } from '../../lib/orders/store';
 import { startStack, type Stack } from '../../scripts/local/stack';
 import { generateTestKeys, toEnv, type TestKeys } from '../../scripts/simulator/keys';
-import { v2PaymentNotification, v3Notification, v3TransactionResource, type WireRequest } from '../../scripts/simulator/messages';
+import { v2PaymentNotification, v2RefundNotification, v3Notification, v3RefundResource, v3TransactionResource, type WireRequest } from '../../scripts/simulator/messages';
 import { orderNo } from '../support/harness';
 
 let stack: Stack;
@@ -57,6 +57,19 @@ describe('POST /notify/payment through serverless-offline', () => {
     const r = await post(stale);
     expect(r.status).toBe(401);
     expect(JSON.parse(r.body)).toMatchObject({ code: 'FAIL' });
+  });
+
+  it('POST /notify/refund: APIv2 and APIv3 refunds are recorded and acknowledged', async () => {
+    const no = orderNo('E');
+    const v2 = v2RefundNotification(keys, { outTradeNo: no, outRefundNo: `${no}R2`, refundStatus: 'SUCCESS', refundFee: 10, totalFee: 100 });
+    const r2 = await post(v2, '/notify/refund');
+    expect(r2.status, output).toBe(200);
+    expect(r2.body).toContain('SUCCESS');
+    const resource = v3RefundResource(keys, { outTradeNo: no, outRefundNo: `${no}R3`, refundStatus: 'CLOSED', refund: 20, total: 100 });
+    const r3 = await post(v3Notification(keys, { eventType: 'REFUND.CLOSED', originalType: 'refund', resource }), '/notify/refund');
+    expect(r3.status).toBe(204);
+    expect((await store.getRefund(keys.mchid, `${no}R2`))?.state).toBe('SUCCESS');
+    expect((await store.getRefund(keys.mchid, `${no}R3`))?.state).toBe('CLOSED');
   });
 
   it('never lets an error escape as a Lambda error (no 200 with errorMessage, no 502)', async () => {

@@ -33,7 +33,7 @@ describe.each(['v2', 'v3'] as const)('%s: 200 concurrent deliveries of one notif
     const wire = wireFor[protocol](no, 4321);
     h.logs.length = 0;
     const replies = await Promise.all(Array.from({ length: 200 }, () => deliver(wire)));
-    expect(replies.every(isSuccess)).toBe(true);
+    expect(replies.filter((r) => !isSuccess(r)).slice(0, 3), JSON.stringify(h.logs.filter((l) => l.outcome !== "ALREADY_APPLIED").slice(0, 3))).toEqual([]);
     const outcomes = h.logs.filter((l) => l.message === 'delivery' && l.outTradeNo === no).map((l) => l.outcome);
     expect(outcomes).toHaveLength(200);
     expect(outcomes.filter((o) => o === 'APPLIED')).toHaveLength(1);

@@ -41,7 +41,7 @@ export async function createHarness(opts: { keys?: TestKeys; env?: Record<string
   const config = loadConfig(env);
   // generous timeouts: a loaded local store (two test files at once) is slower than DynamoDB, and
   // these tests are about outcomes, not latency (store faults are injected explicitly)
-  const client = createDynamoClient({ endpoint, requestTimeoutMs: 20_000 });
+  const client = createDynamoClient({ endpoint, timeouts: { connectMs: 20_000, requestMs: 20_000 } });
   const requests: string[] = [];
   client.middlewareStack.add(
     (next, context) => async (args) => {
