@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     [
       '',
       'wechatpay-lambda is running locally:',
-      `  notifications  POST ${stack.httpUrl}/notify/payment`,
+      `  notifications  POST ${stack.httpUrl}/notify/payment   POST ${stack.httpUrl}/notify/refund`,
       `  Lambda invoke  ${stack.lambdaUrl} (function names wechatpay-lambda-local-<function>)`,
       `  DynamoDB       ${stack.dynamoEndpoint} (${stack.engine}, in memory), table ${stack.tableName}`,
       'Press Ctrl-C to stop everything.',
