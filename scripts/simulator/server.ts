@@ -1,0 +1,172 @@
+/**
+ * TEST-ONLY: the local WeChat Pay simulator: a node:http server on 127.0.0.1 playing WeChat Pay's API
+ * (APIv2 close/query, APIv3 close/query, merchant-coupon callback settings), delivering signed
+ * notifications, with fault injection and `/_sim/` control endpoints. Never deployed; imports
+ * nothing from lib/, so the service is tested against an independent implementation.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { SimControl, handleControl, type ControlDeps, type SimConfig } from './control';
+import { DEFAULT_TIMING, DeliveryManager } from './deliveries';
+import { FaultPlan, type Fault } from './faults';
+import { readRequest, send, type HttpReply, type SimRequest } from './http';
+import type { TestKeys } from './keys';
+import type { V2SignType } from './messages';
+import type { NotificationProtocol } from './notifier';
+import { SimState } from './state';
+import { handleV2, v2Endpoint, v2FaultReply } from './v2api';
+import { handleV3, v3Route, type V3Context } from './v3api';
+import type { V3Signer } from './v3auth';
+
+/** Options of {@link startSimulator}. */
+export interface SimulatorOptions {
+  keys: TestKeys;
+  /** TCP port on 127.0.0.1; 0 (the default) picks a free one. */
+  port?: number;
+  /**
+   * WeChat's business clock in ms (order ages, success times). Signature timestamps (the
+   * Authorization skew window, Wechatpay-Timestamp) always use the real clock, because the service
+   * under test checks them against its own real clock.
+   */
+  now?: () => number;
+  /** Minimum order age before a close is accepted (default 300: the five-minute rule; 0 disables). */
+  closeMinAgeSeconds?: number;
+  /** Default payment notify URL (an order or a pay call may name its own). */
+  notifyUrl?: string;
+  /** Default refund notify URL (falls back to the payment URL). */
+  refundNotifyUrl?: string;
+  /** Default notification protocol (default 'v3'). */
+  protocol?: NotificationProtocol;
+  /** Default APIv3 notification signer (default 'platform'). */
+  signer?: V3Signer;
+  /** Default APIv2 payment-notification signature (default 'MD5'). */
+  signType?: V2SignType;
+  /** Retry-schedule compression factor (default 0.001: 15 s → 15 ms). */
+  timeScale?: number;
+  /** Reply deadline per delivery attempt in ms (default 5000). */
+  replyTimeoutMs?: number;
+}
+
+/** A running simulator. */
+export interface Simulator {
+  /** Base URL, e.g. http://127.0.0.1:41234 (use as WECHATPAY_API_BASE_URL). */
+  url: string;
+  state: SimState;
+  faults: FaultPlan;
+  deliveries: DeliveryManager;
+  /** In-process equivalents of the `/_sim/` control endpoints. */
+  control: SimControl;
+  /** Stops the server, aborts deliveries and hanging answers. */
+  close(): Promise<void>;
+}
+
+/** Starts a simulator on 127.0.0.1 and resolves once it listens. */
+export async function startSimulator(opts: SimulatorOptions): Promise<Simulator> {
+  const state = new SimState(opts.now ?? Date.now);
+  const deliveries = new DeliveryManager(
+    { timeScale: opts.timeScale ?? DEFAULT_TIMING.timeScale, replyTimeoutMs: opts.replyTimeoutMs ?? DEFAULT_TIMING.replyTimeoutMs },
+    state.now,
+  );
+  const deps: ControlDeps = {
+    keys: opts.keys,
+    state,
+    deliveries,
+    faults: new FaultPlan(),
+    config: initialConfig(opts),
+    couponCallbacks: new Map(),
+  };
+  const control = new SimControl(deps);
+  const hangs = new AbortController();
+  const app = { deps, control, hangs, closeMinAgeSeconds: opts.closeMinAgeSeconds ?? 300 };
+  const server = createServer((req, res) => void serve(app, req, res));
+  const port = await listen(server, opts.port ?? 0);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    state,
+    faults: deps.faults,
+    deliveries,
+    control,
+    close: () => shutdown(server, deliveries, hangs),
+  };
+}
+
+interface App {
+  deps: ControlDeps;
+  control: SimControl;
+  hangs: AbortController;
+  closeMinAgeSeconds: number;
+}
+
+function initialConfig(opts: SimulatorOptions): SimConfig {
+  return {
+    protocol: opts.protocol ?? 'v3',
+    signer: opts.signer ?? 'platform',
+    signType: opts.signType ?? 'MD5',
+    ...(opts.notifyUrl === undefined ? {} : { paymentNotifyUrl: opts.notifyUrl }),
+    ...(opts.refundNotifyUrl === undefined ? {} : { refundNotifyUrl: opts.refundNotifyUrl }),
+  };
+}
+
+async function serve(app: App, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    send(res, await route(app, await readRequest(req)));
+  } catch (error) {
+    // A simulator bug must not take the test run down; report it as a plain 500.
+    process.stderr.write(`wechatpay simulator: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    send(res, { status: 500, headers: { 'Content-Type': 'text/plain' }, body: 'simulator error' });
+  }
+}
+
+async function route(app: App, req: SimRequest): Promise<HttpReply> {
+  if (req.path.startsWith('/_sim/')) return handleControl(app.control, app.deps, req);
+  const v2 = v2Endpoint(req.path);
+  if (v2 !== undefined) {
+    const ctx = { keys: app.deps.keys, state: app.deps.state, closeMinAgeSeconds: app.closeMinAgeSeconds };
+    const fault = await takeFault(app, v2);
+    return (fault && v2FaultReply(ctx, req, fault)) ?? handleV2(ctx, v2, req, fault);
+  }
+  if (req.path.startsWith('/v3/')) {
+    const matched = v3Route(req.method, req.path);
+    const fault = matched === undefined ? undefined : await takeFault(app, matched.endpoint);
+    return handleV3(v3Context(app), req, fault);
+  }
+  return { status: 404, headers: { 'Content-Type': 'text/plain' }, body: 'not found' };
+}
+
+function v3Context(app: App): V3Context {
+  return {
+    keys: app.deps.keys,
+    state: app.deps.state,
+    closeMinAgeSeconds: app.closeMinAgeSeconds,
+    couponCallbacks: app.deps.couponCallbacks,
+    wallSeconds: () => Math.floor(Date.now() / 1000),
+  };
+}
+
+/** Takes the next fault for the endpoint; a `hang` is served here, before the normal answer. */
+async function takeFault(app: App, endpoint: Parameters<FaultPlan['take']>[0]): Promise<Fault | undefined> {
+  const fault = app.deps.faults.take(endpoint);
+  if (fault?.kind === 'hang') {
+    // The call still takes effect after the hang, like a WeChat answer lost to a client timeout.
+    await delay(fault.hangMs, undefined, { signal: app.hangs.signal }).catch(() => undefined);
+  }
+  return fault;
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+async function shutdown(server: Server, deliveries: DeliveryManager, hangs: AbortController): Promise<void> {
+  hangs.abort();
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await Promise.all([closed, deliveries.close()]);
+}
