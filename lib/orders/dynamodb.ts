@@ -17,6 +17,7 @@ import {
   judgeRefund,
   REFUND_PREDECESSORS,
   type Channel,
+  type CloseOutcome,
   type Order,
   type OrderRegistration,
   type OrderState,
@@ -150,6 +151,26 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
     );
   }
 
+  async function applyClose(merchantId: string, outTradeNo: string): Promise<CloseOutcome> {
+    return transition<CloseOutcome>(
+      {
+        Key: { pk: S(orderKey(merchantId, outTradeNo)) },
+        UpdateExpression: 'SET #state = :closed, closedAt = :now REMOVE pending',
+        ConditionExpression: '#state = :notpay',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':closed': S('CLOSED'), ':notpay': S('NOTPAY'), ':now': S(iso()) },
+      },
+      (item) => ({ kind: 'CLOSED', order: toOrder(item) as Order }),
+      (item) => {
+        const current = item && toOrder(item);
+        if (!current) return { kind: 'UNKNOWN_ORDER' };
+        if (current.state === 'PAID') return { kind: 'PAID', order: current };
+        if (current.state === 'CLOSED') return { kind: 'ALREADY_CLOSED', order: current };
+        return 'RETRY';
+      },
+    );
+  }
+
   async function applyRefund(report: RefundReport): Promise<RefundOutcome & { exceedsPaid?: boolean }> {
     const preds = REFUND_PREDECESSORS[report.state];
     const names: Record<string, string> = { '#state': 'state' };
@@ -224,6 +245,7 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
   return {
     registerOrder,
     applyPayment,
+    applyClose,
     getOrder: async (merchantId, outTradeNo) => {
       const item = await read(orderKey(merchantId, outTradeNo));
       return item && toOrder(item);

@@ -82,6 +82,14 @@ export function paymentAnomaly(outcome: PaymentOutcome): Anomaly | undefined {
   }
 }
 
+/** What a local close found: the order closed now, or why not. */
+export type CloseOutcome =
+  | { kind: 'CLOSED'; order: Order }
+  | { kind: 'ALREADY_CLOSED'; order: Order }
+  /** Paid wins: a payment was recorded first, and the close leaves it alone. */
+  | { kind: 'PAID'; order: Order }
+  | { kind: 'UNKNOWN_ORDER' };
+
 /** What the merchant passes when it creates an order, before the customer pays. */
 export interface OrderRegistration {
   outTradeNo: string;

@@ -1,5 +1,5 @@
 /** The order store: the interface the notification paths depend on, implemented over DynamoDB. */
-import type { Order, OrderRegistration, PaymentOutcome, PaymentReport, Refund, RefundOutcome, RefundReport, RegisterOutcome } from './model';
+import type { CloseOutcome, Order, OrderRegistration, PaymentOutcome, PaymentReport, Refund, RefundOutcome, RefundReport, RegisterOutcome } from './model';
 
 /** What to do with a payment for an order the merchant never registered. */
 export type UnknownOrderPolicy = 'record' | 'reject';
@@ -9,6 +9,11 @@ export interface OrderStore {
   registerOrder(input: OrderRegistration): Promise<RegisterOutcome>;
   /** Applies a verified payment report with one conditional write; duplicates are outcomes, not errors. */
   applyPayment(report: PaymentReport, policy: UnknownOrderPolicy): Promise<PaymentOutcome>;
+  /**
+   * Records that WeChat closed an order: NOTPAY → CLOSED with one conditional write that can never
+   * overwrite PAID (a payment that raced the close wins).
+   */
+  applyClose(merchantId: string, outTradeNo: string): Promise<CloseOutcome>;
   /** Reads an order with a consistent read. */
   getOrder(merchantId: string, outTradeNo: string): Promise<Order | undefined>;
   /**
