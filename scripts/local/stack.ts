@@ -5,6 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { startSimulator, type Simulator } from '../simulator/server';
+import type { TestKeys } from '../simulator/keys';
 import { ensureTable, freePort, startLocalDynamo, type Engine } from './dynamodb';
 
 export interface StackOptions {
@@ -15,6 +17,13 @@ export interface StackOptions {
   /** Service configuration (WECHATPAY_* …) handed to the functions. */
   env: Record<string, string>;
   engine?: Engine;
+  /** DynamoDB's port (a free one by default). */
+  dynamoPort?: number;
+  /**
+   * Also run the local WeChat Pay simulator with these keys (the service's keys must be the same),
+   * point the service's API base URL at it and the simulator's notifications at the service.
+   */
+  simulator?: { keys: TestKeys; port?: number; timeScale?: number; closeMinAgeSeconds?: number; now?: () => number };
   /** Where serverless-offline's output goes (default: discarded). */
   onOutput?: (chunk: string) => void;
 }
@@ -25,6 +34,7 @@ export interface Stack {
   dynamoEndpoint: string;
   engine: Engine;
   tableName: string;
+  simulator: Simulator | undefined;
   stop(): Promise<void>;
 }
 
@@ -34,23 +44,37 @@ const ROOT = resolve(__dirname, '..', '..');
 
 /** Starts DynamoDB, creates the table and serves the functions; resolves once HTTP answers. */
 export async function startStack(opts: StackOptions): Promise<Stack> {
-  const dynamo = await startLocalDynamo({ engine: opts.engine });
+  const dynamo = await startLocalDynamo({ engine: opts.engine, port: opts.dynamoPort });
   let offline: ChildProcess | undefined;
+  let simulator: Simulator | undefined;
   const stop = async () => {
     if (offline) await stopProcessGroup(offline);
+    await simulator?.close();
     await dynamo.stop();
   };
   try {
     await ensureTable(dynamo.endpoint, LOCAL_TABLE);
     const httpPort = opts.httpPort || (await freePort());
     const lambdaPort = opts.lambdaPort || (await freePort());
+    const env = { ...opts.env };
+    if (opts.simulator) {
+      const { keys, port, ...rest } = opts.simulator;
+      simulator = await startSimulator({
+        keys,
+        port: port ?? 0,
+        notifyUrl: `http://127.0.0.1:${httpPort}/notify/payment`,
+        refundNotifyUrl: `http://127.0.0.1:${httpPort}/notify/refund`,
+        ...rest,
+      });
+      env.WECHATPAY_API_BASE_URL = simulator.url;
+    }
     const serverless = join(dirname(createRequire(__filename).resolve('osls/package.json')), 'bin', 'serverless.js');
     offline = spawn(
       process.execPath,
       [serverless, 'offline', 'start', '--stage', STAGE, '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort), '--websocketPort', String(await freePort())],
       {
         cwd: ROOT,
-        env: { ...process.env, ...opts.env, PAYMENTS_TABLE: LOCAL_TABLE, DYNAMODB_ENDPOINT: dynamo.endpoint, SLS_TELEMETRY_DISABLED: '1' },
+        env: { ...process.env, ...env, PAYMENTS_TABLE: LOCAL_TABLE, DYNAMODB_ENDPOINT: dynamo.endpoint, SLS_TELEMETRY_DISABLED: '1' },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true, // its own process group, so stop() takes esbuild and workers down with it
       },
@@ -60,7 +84,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     offline.stderr?.setEncoding('utf8').on('data', out);
     const httpUrl = `http://127.0.0.1:${httpPort}`;
     await waitForHttp(httpUrl, offline);
-    return { httpUrl, lambdaUrl: `http://127.0.0.1:${lambdaPort}`, dynamoEndpoint: dynamo.endpoint, engine: dynamo.engine, tableName: LOCAL_TABLE, stop };
+    return { httpUrl, lambdaUrl: `http://127.0.0.1:${lambdaPort}`, dynamoEndpoint: dynamo.endpoint, engine: dynamo.engine, tableName: LOCAL_TABLE, simulator, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -3,9 +3,10 @@
  *
  *   npx tsx scripts/simulator/cli.ts [--sim http://127.0.0.1:PORT] <command> …
  *
- * The simulator URL comes from --sim or WECHATPAY_SIM_URL. Every command prints the JSON answer.
+ * The simulator URL comes from --sim, WECHATPAY_SIM_URL, or the running `npm start` (.local/stack.json). Every command prints the JSON answer.
  */
 import { pathToFileURL } from 'node:url';
+import { readStackState } from '../local/state';
 import { parseArgs } from 'node:util';
 
 /** Where the CLI reads its environment and writes its output (injectable for tests). */
@@ -13,6 +14,8 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   out: (text: string) => void;
   err: (text: string) => void;
+  /** Where to look when neither --sim nor WECHATPAY_SIM_URL is given (npm start's state file). */
+  defaultSimUrl?: () => string | undefined;
 }
 
 /** Usage text. */
@@ -71,7 +74,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.out(USAGE);
       return positionals.length === 0 && values.help !== true ? 2 : 0;
     }
-    const base = values.sim ?? io.env.WECHATPAY_SIM_URL;
+    const base = values.sim ?? io.env.WECHATPAY_SIM_URL ?? io.defaultSimUrl?.();
     if (base === undefined || base === '') throw new Error('no simulator URL: pass --sim or set WECHATPAY_SIM_URL');
     const call = toCall(positionals, values);
     const { status, text } = await callSimulator(base, call);
@@ -221,6 +224,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     env: process.env,
     out: (text) => process.stdout.write(`${text}\n`),
     err: (text) => process.stderr.write(`${text}\n`),
+    defaultSimUrl: () => readStackState()?.simulatorUrl,
   }).then((code) => {
     process.exitCode = code;
   });

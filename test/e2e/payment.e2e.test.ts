@@ -18,7 +18,7 @@ let output = '';
 
 beforeAll(async () => {
   keys = generateTestKeys();
-  stack = await startStack({ httpPort: 0, lambdaPort: 0, env: toEnv(keys), onOutput: (s) => (output += s) });
+  stack = await startStack({ httpPort: 0, lambdaPort: 0, env: toEnv(keys), simulator: { keys, timeScale: 0.001 }, onOutput: (s) => (output += s) });
   store = createDynamoOrderStore({ client: createDynamoClient({ endpoint: stack.dynamoEndpoint }), tableName: stack.tableName });
 }, 120_000);
 
@@ -70,6 +70,22 @@ describe('POST /notify/payment through serverless-offline', () => {
     expect(r3.status).toBe(204);
     expect((await store.getRefund(keys.mchid, `${no}R2`))?.state).toBe('SUCCESS');
     expect((await store.getRefund(keys.mchid, `${no}R3`))?.state).toBe('CLOSED');
+  });
+
+  it('the simulator pays and refunds over both protocols, with its retries, and the table follows', async () => {
+    const sim = stack.simulator;
+    if (!sim) throw new Error('no simulator');
+    for (const protocol of ['v2', 'v3'] as const) {
+      const no = orderNo('S');
+      await store.registerOrder({ outTradeNo: no, amountFen: 1234, merchantId: keys.mchid });
+      const paid = await sim.control.pay({ outTradeNo: no, amount: 1234, protocol, wait: 'first' });
+      expect(paid.delivery.accepted, JSON.stringify(paid.delivery)).toBe(true);
+      expect(await store.getOrder(keys.mchid, no)).toMatchObject({ state: 'PAID', transactionId: paid.order.transactionId });
+      const refunded = await sim.control.refund({ outTradeNo: no, outRefundNo: `${no}RF`, amount: 234, protocol, wait: 'first' });
+      expect(refunded.delivery.accepted).toBe(true);
+      expect(await store.getRefund(keys.mchid, `${no}RF`)).toMatchObject({ state: 'SUCCESS', refundFen: 234 });
+      expect((await store.getOrder(keys.mchid, no))?.refundedFen).toBe(234);
+    }
   });
 
   it('never lets an error escape as a Lambda error (no 200 with errorMessage, no 502)', async () => {
