@@ -2,7 +2,9 @@
  * Refund notifications through the handler against real DynamoDB Local: both generations, every
  * reply, the refund state machine (duplicates, out-of-order, final states), and refund totals.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { createDynamoOrderStore } from '../../lib/orders/dynamodb';
 import fc from 'fast-check';
 import { notifyHandler } from '../../lib/notify/lambda';
 import {
@@ -124,6 +126,39 @@ describe.each(['v2', 'v3'] as const)('%s refund notifications', (protocol) => {
     const id = ids();
     expect(ok(protocol, await deliver(refundWire(protocol, { outTradeNo: no, ...id, status: 'CLOSED', refund: 50, total: 50 }), '/notify/payment'))).toBe(true);
     expect((await h.store.getRefund(h.keys.mchid, id.outRefundNo))?.state).toBe('CLOSED');
+  });
+});
+
+describe.each(['v2', 'v3'] as const)('%s refund failures', (protocol) => {
+  it('a throttled store answers failure (WeChat retries), records nothing, and the retry applies', async () => {
+    const no = await paidOrder(100);
+    const id = ids();
+    const client = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+    let left = 1;
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        if (left-- > 0) throw new ProvisionedThroughputExceededException({ message: 'throttled', $metadata: {} });
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'injectFault' },
+    );
+    const deps = h.deps({ store: createDynamoOrderStore({ client, tableName: h.tableName }) });
+    const wire = refundWire(protocol, { outTradeNo: no, ...id, status: 'SUCCESS', refund: 40, total: 100 });
+    const first = await deliver(wire, '/notify/refund', deps);
+    expect(failed(protocol, first)).toBe(true);
+    if (protocol === 'v3') expect(first.statusCode).toBe(500);
+    expect(await h.store.getRefund(h.keys.mchid, id.outRefundNo)).toBeUndefined();
+    expect(ok(protocol, await deliver(wire, '/notify/refund', deps))).toBe(true);
+    expect((await h.store.getRefund(h.keys.mchid, id.outRefundNo))?.state).toBe('SUCCESS');
+    expect((await h.store.getOrder(h.keys.mchid, no))?.refundedFen).toBe(40);
+  });
+
+  it('a malformed or hostile body on the refund route gets a failure reply', async () => {
+    const bodies = protocol === 'v2' ? ['<xml><req_info>', '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><req_info>&e;</req_info></xml>', 'x'.repeat(70_000)] : ['{"id":', '{}'];
+    for (const body of bodies) {
+      const headers: Record<string, string> = protocol === 'v3' ? { 'Wechatpay-Signature': 'AAAA', 'Wechatpay-Serial': h.keys.platform.serial, 'Wechatpay-Timestamp': String(Math.floor(Date.now() / 1000)), 'Wechatpay-Nonce': 'n' } : {};
+      expect(failed(protocol, await deliver({ headers, body }))).toBe(true);
+    }
   });
 });
 
