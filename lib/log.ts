@@ -28,7 +28,7 @@ export function createLogger(opts: { service: string; write?: (line: string) => 
       const ts = now();
       write(
         JSON.stringify({
-          _aws: { Timestamp: ts, CloudWatchMetrics: [{ Namespace: METRIC_NAMESPACE, Dimensions: [['kind']], Metrics: [{ Name: 'Anomaly', Unit: 'Count' }] }] },
+          _aws: { Timestamp: ts, CloudWatchMetrics: [{ Namespace: METRIC_NAMESPACE, Dimensions: [['kind'], []], Metrics: [{ Name: 'Anomaly', Unit: 'Count' }] }] },
           level: 'warn',
           time: new Date(ts).toISOString(),
           service: opts.service,

@@ -1,0 +1,116 @@
+/**
+ * The table's stream as typed domain events for the merchant's downstream consumers. Every state
+ * transition is one conditional write, and a refused write produces no stream record, so each state
+ * change appears once in the stream; the stream itself is delivered at least once, so every event
+ * carries an idempotency key (the item and the state it reached) for the consumer to dedupe on.
+ */
+import type { Anomaly, Channel, RefundState } from './model';
+
+/** A stream attribute value, as both the Lambda event and the Streams API carry it. */
+export interface StreamValue {
+  S?: string;
+  N?: string;
+  BOOL?: boolean;
+  SS?: string[];
+}
+type Image = Record<string, StreamValue>;
+
+/** The parts of a DynamoDB stream record the decoder reads (Lambda's DynamoDBRecord fits). */
+export interface StreamRecordLike {
+  eventName?: 'INSERT' | 'MODIFY' | 'REMOVE' | string;
+  dynamodb?: { NewImage?: Image; OldImage?: Image; ApproximateCreationDateTime?: number | Date };
+}
+
+interface Base {
+  /** Stable for a given state change: dedupe on it (stream records may be delivered more than once). */
+  idempotencyKey: string;
+  merchantId: string;
+  outTradeNo: string;
+}
+
+export type DomainEvent =
+  | (Base & { type: 'PAYMENT_SUCCEEDED'; transactionId: string; amountFen: number; paidAt: string; via: Channel; amountUnverified: boolean })
+  | (Base & { type: 'ORDER_CLOSED'; closedAt: string })
+  | (Base & { type: 'REFUND_SUCCEEDED' | 'REFUND_CLOSED' | 'REFUND_ABNORMAL'; outRefundNo: string; refundId: string; refundFen: number; successAt?: string })
+  | (Base & { type: 'COUPON_SENT'; couponCode: string; stockId: string; sentAt: string })
+  | (Base & { type: 'ANOMALY'; anomaly: Anomaly });
+
+const REFUND_EVENT: Record<Exclude<RefundState, 'PROCESSING'>, 'REFUND_SUCCEEDED' | 'REFUND_CLOSED' | 'REFUND_ABNORMAL'> = {
+  SUCCESS: 'REFUND_SUCCEEDED',
+  CLOSED: 'REFUND_CLOSED',
+  ABNORMAL: 'REFUND_ABNORMAL',
+};
+
+/** Decodes one stream record into the domain events it represents (none for bookkeeping writes). */
+export function decodeStreamRecord(record: StreamRecordLike): DomainEvent[] {
+  const next = record.dynamodb?.NewImage;
+  if (!next || record.eventName === 'REMOVE') return [];
+  const prev = record.dynamodb?.OldImage ?? {};
+  const s = (img: Image, k: string) => img[k]?.S;
+  const n = (img: Image, k: string) => Number(img[k]?.N ?? 0);
+  const pk = s(next, 'pk') ?? '';
+  const state = s(next, 'state');
+  if (state === undefined || state === s(prev, 'state')) return tallyAnomaly(next, prev, pk);
+  const base = { merchantId: s(next, 'merchantId') ?? '', outTradeNo: s(next, 'outTradeNo') ?? '', idempotencyKey: `${pk}#${state}` };
+
+  switch (s(next, 'entity')) {
+    case 'ORDER': {
+      if (state === 'CLOSED') return [{ ...base, type: 'ORDER_CLOSED', closedAt: s(next, 'closedAt') ?? '' }];
+      if (state !== 'PAID') return [];
+      const events: DomainEvent[] = [
+        {
+          ...base,
+          type: 'PAYMENT_SUCCEEDED',
+          transactionId: s(next, 'transactionId') ?? '',
+          amountFen: n(next, 'paidFen'),
+          paidAt: s(next, 'paidAt') ?? '',
+          via: (s(next, 'paidVia') ?? 'v3') as Channel,
+          amountUnverified: next.amountUnverified?.BOOL === true,
+        },
+      ];
+      const anomaly = s(next, 'previousState') === 'CLOSED' ? 'PAID_AFTER_CLOSE' : next.amountUnverified?.BOOL === true ? 'UNREGISTERED_ORDER' : undefined;
+      if (anomaly) events.push({ ...base, type: 'ANOMALY', anomaly, idempotencyKey: `${pk}#ANOMALY#${anomaly}` });
+      return [...events, ...tallyAnomaly(next, prev, pk)];
+    }
+    case 'REFUND': {
+      const type = REFUND_EVENT[state as keyof typeof REFUND_EVENT];
+      if (!type) return [];
+      const successAt = s(next, 'successAt');
+      return [
+        {
+          ...base,
+          type,
+          outRefundNo: s(next, 'outRefundNo') ?? '',
+          refundId: s(next, 'refundId') ?? '',
+          refundFen: n(next, 'refundFen'),
+          ...(successAt ? { successAt } : {}),
+        },
+      ];
+    }
+    case 'COUPON':
+      return [{ ...base, type: 'COUPON_SENT', couponCode: s(next, 'couponCode') ?? '', stockId: s(next, 'stockId') ?? '', sentAt: s(next, 'sentAt') ?? '' }];
+    default:
+      return [];
+  }
+}
+
+/** An order's refunds crossing its paid amount, at the write that made them cross. */
+function tallyAnomaly(next: Image, prev: Image, pk: string): DomainEvent[] {
+  const paid = Number(next.paidFen?.N ?? Number.NaN);
+  const over = (img: Image) => img.state?.S === 'PAID' && Number(img.refundedFen?.N ?? 0) > Number(img.paidFen?.N ?? Number.NaN);
+  if (Number.isNaN(paid) || !over(next) || over(prev)) return [];
+  return [
+    {
+      type: 'ANOMALY',
+      anomaly: 'REFUND_EXCEEDS_TOTAL',
+      merchantId: next.merchantId?.S ?? '',
+      outTradeNo: next.outTradeNo?.S ?? '',
+      idempotencyKey: `${pk}#ANOMALY#REFUND_EXCEEDS_TOTAL`,
+    },
+  ];
+}
+
+/** Decodes a batch (a Lambda DynamoDB stream event's Records), in order. */
+export function decodeStreamRecords(records: readonly StreamRecordLike[]): DomainEvent[] {
+  return records.flatMap(decodeStreamRecord);
+}
