@@ -1,0 +1,165 @@
+/**
+ * The signed WeChat Pay API client's transport and factory. One fetch per attempt with its own
+ * timeout; a retry loop with full-jitter exponential backoff that repeats only what an error marks
+ * retryable, inside a total time budget, because a Lambda invocation has a hard deadline.
+ * Everything that varies (fetch, clock, randomness, sleep) is injected.
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Config } from '../config';
+import { WechatPayApiError } from './apiError';
+import { createV2Client, type V2Client } from './v2/client';
+import { createV3Client, type V3Client } from './v3/client';
+
+/** One request as the transport sends it; `url` is absolute. */
+export interface HttpRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** One answer with its body read as exact bytes (signatures cover bytes, not parsed text). */
+export interface HttpResponse {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+}
+
+/** The fetch function the transport calls (global fetch by default). */
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+/** Transport settings; every field has a default suitable for a Lambda. */
+export interface TransportOptions {
+  fetch?: FetchLike;
+  /** Clock in ms; also the budget's clock. */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Uniform in [0, 1), for the jitter. */
+  random?: () => number;
+  /** Per-attempt timeout (default 5000 ms). */
+  timeoutMs?: number;
+  /** Attempts per call, the first included (default 3). */
+  maxAttempts?: number;
+  /** Total time for all attempts and backoff of one call (default 15000 ms). */
+  budgetMs?: number;
+  /** Backoff base and cap (defaults 200 ms and 2000 ms). */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/** What one attempt gets to work with. */
+export interface AttemptContext {
+  /** 1-based attempt number. */
+  attempt: number;
+  /** This attempt's timeout: the per-call timeout, cut to what is left of the budget. */
+  timeoutMs: number;
+}
+
+/** Sends requests and repeats calls that failed transiently. */
+export interface Transport {
+  /** Sends one request; a network failure or timeout becomes a retryable {@link WechatPayApiError}. */
+  send(req: HttpRequest, timeoutMs: number): Promise<HttpResponse>;
+  /** Runs `attempt` (send + verify + interpret) until it succeeds, fails for good, or runs out of attempts or time. */
+  run<T>(attempt: (ctx: AttemptContext) => Promise<T>): Promise<T>;
+}
+
+export const DEFAULT_TIMEOUT_MS = 5000;
+export const DEFAULT_MAX_ATTEMPTS = 3;
+export const DEFAULT_BUDGET_MS = 15_000;
+const MAX_BODY_BYTES = 1024 * 1024;
+// an attempt with less time than this left could not get an answer anyway
+const MIN_ATTEMPT_MS = 50;
+
+/** Builds a transport from options (defaults: global fetch, real clock, Math.random, real sleep). */
+export function createTransport(opts: TransportOptions = {}): Transport {
+  const fetchImpl: FetchLike = opts.fetch ?? ((input, init) => fetch(input, init));
+  const now = opts.now ?? Date.now;
+  const sleep = opts.sleep ?? ((ms: number) => delay(ms));
+  const random = opts.random ?? Math.random;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxAttempts = Math.max(1, opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+  const budgetMs = opts.budgetMs ?? DEFAULT_BUDGET_MS;
+  const base = opts.baseDelayMs ?? 200;
+  const cap = opts.maxDelayMs ?? 2000;
+
+  return {
+    send: (req, ms) => sendOnce(fetchImpl, req, ms),
+    async run(attempt) {
+      const deadline = now() + budgetMs;
+      for (let n = 1; ; n += 1) {
+        try {
+          return await attempt({ attempt: n, timeoutMs: Math.max(1, Math.min(timeoutMs, deadline - now())) });
+        } catch (err) {
+          if (!(err instanceof WechatPayApiError) || !err.retryable || n >= maxAttempts) throw err;
+          const wait = backoffMs(n, random, base, cap);
+          if (now() + wait + MIN_ATTEMPT_MS > deadline) throw err;
+          await sleep(wait);
+        }
+      }
+    },
+  };
+}
+
+/** Full jitter: uniform in [0, min(cap, base·2^(attempt−1))), so concurrent callers spread out. */
+export function backoffMs(attempt: number, random: () => number, base: number, cap: number): number {
+  return Math.floor(random() * Math.min(cap, base * 2 ** (attempt - 1)));
+}
+
+async function sendOnce(fetchImpl: FetchLike, req: HttpRequest, timeoutMs: number): Promise<HttpResponse> {
+  // one signal for the whole exchange: a server that stalls mid-body times out like one that never answers
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    const res = await fetchImpl(req.url, { method: req.method, headers: req.headers, body: req.body, signal, redirect: 'manual' });
+    const body = Buffer.from(await res.arrayBuffer());
+    if (body.length > MAX_BODY_BYTES) {
+      throw new WechatPayApiError({ status: res.status, code: 'MALFORMED_RESPONSE', message: 'answer too large', retryable: false });
+    }
+    return { status: res.status, headers: res.headers, body };
+  } catch (err) {
+    if (err instanceof WechatPayApiError) throw err;
+    const timedOut = signal.aborted || (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'));
+    throw new WechatPayApiError({
+      status: undefined,
+      code: timedOut ? 'TIMEOUT' : 'NETWORK_ERROR',
+      message: timedOut ? `no answer within ${timeoutMs} ms` : 'network error',
+      retryable: true,
+      cause: err,
+    });
+  }
+}
+
+/** Everything the client reads from outside: configuration plus the injectable dependencies. */
+export interface WechatPayClientOptions extends TransportOptions {
+  config: Config;
+  /** Nonce source for `nonce_str` and the Authorization nonce (default 32 random hex characters). */
+  nonce?: () => string;
+}
+
+/** What the v2 and v3 clients are built from. */
+export interface ClientDeps {
+  config: Config;
+  transport: Transport;
+  /** Clock in ms (signature timestamps, response verification window). */
+  now: () => number;
+  nonce: () => string;
+  userAgent: string;
+}
+
+/** The APIv2 and APIv3 calls this service makes. */
+export interface WechatPayClient {
+  v2: V2Client;
+  v3: V3Client;
+}
+
+/** The User-Agent WeChat requires on APIv3 calls (and that helps its support read our traffic). */
+export const USER_AGENT = `wechatpay-lambda/0.1.0 (node ${process.version})`;
+
+/** Wires both generations to one transport; configuration gaps surface as CONFIG errors at call time. */
+export function createWechatPayClient(opts: WechatPayClientOptions): WechatPayClient {
+  const transport = createTransport(opts);
+  const now = opts.now ?? Date.now;
+  const nonce = opts.nonce ?? (() => randomBytes(16).toString('hex').toUpperCase());
+  const deps: ClientDeps = { config: opts.config, transport, now, nonce, userAgent: USER_AGENT };
+  return { v2: createV2Client(deps), v3: createV3Client(deps) };
+}
