@@ -7,10 +7,10 @@ import { asPayError, inconsistent, malformed, PayError } from '../errors';
 import type { Logger } from '../log';
 import { paymentAnomaly, type Anomaly, type PaymentOutcome, type RefundOutcome } from '../orders/model';
 import type { OrderStore } from '../orders/store';
-import { failureReply, successReply, type HttpReply } from '../replies';
+import { failureReply, successReply, type HttpReply, type ReplyFormat } from '../replies';
 import { headerGetter } from '../wechatpay/v3/verify';
 import type { Notice } from './notice';
-import { detectProtocol, readNotice, type Protocol } from './read';
+import { detectProtocol, readNotice } from './read';
 
 export interface NotifyDeps {
   config: Config;
@@ -29,10 +29,11 @@ export interface NotifyRequest {
 }
 
 /** What a delivery did, for the log line. */
-interface Delivery {
+export interface Delivery {
   outcome: string;
   outTradeNo?: string;
   outRefundNo?: string;
+  couponCode?: string;
   transactionId?: string;
   eventId?: string;
   anomaly?: string;
@@ -78,6 +79,12 @@ async function applyNotice(notice: Notice, deps: NotifyDeps, delivery: Delivery)
       recordOutcome(outcome, deps, delivery);
       return;
     }
+    case 'COUPON': {
+      const outcome = await deps.store.recordCoupon(notice.event, notice.eventId);
+      delivery.outcome = `COUPON_${notice.event.kind}_${outcome.kind}`;
+      delivery.couponCode = notice.event.couponCode;
+      return;
+    }
     case 'REFUND': {
       const { report } = notice;
       delivery.outTradeNo = report.outTradeNo;
@@ -104,8 +111,8 @@ function recordRefundOutcome(outcome: RefundOutcome & { exceedsPaid?: boolean },
   }
 }
 
-/** Logs anomalies and turns outcomes that must not be acknowledged into errors. */
-function recordOutcome(outcome: PaymentOutcome, deps: NotifyDeps, delivery: Delivery): void {
+/** Logs anomalies and turns outcomes that must not be acknowledged into errors (shared with the aggregator pipeline). */
+export function recordOutcome(outcome: PaymentOutcome, deps: NotifyDeps, delivery: Delivery): void {
   delivery.outcome = outcome.kind === 'APPLIED' && outcome.previous !== 'NOTPAY' ? `APPLIED_FROM_${outcome.previous}` : outcome.kind;
   const anomaly = paymentAnomaly(outcome);
   if (anomaly !== undefined) flag(anomaly, deps, delivery);
@@ -119,7 +126,8 @@ function recordOutcome(outcome: PaymentOutcome, deps: NotifyDeps, delivery: Deli
   if (outcome.kind === 'UNKNOWN_ORDER') throw new PayError('UNKNOWN_ORDER', 'order not registered');
 }
 
-function log(deps: NotifyDeps, req: NotifyRequest, protocol: Protocol, d: Delivery, started: number, err?: PayError): void {
+/** Writes the one log line of a delivery (shared with the aggregator pipeline). */
+export function log(deps: NotifyDeps, req: NotifyRequest, protocol: ReplyFormat, d: Delivery, started: number, err?: PayError): void {
   const fields: Record<string, unknown> = { route: req.route, protocol, ...d, latencyMs: deps.now() - started };
   if (err) {
     fields.reason = err.reason;

@@ -8,6 +8,7 @@ import { readV2Payment } from '../wechatpay/v2/notification';
 import { readV2Refund } from '../wechatpay/v2/refund';
 import { parseXml } from '../wechatpay/v2/xml';
 import { openResource, parseEnvelope } from '../wechatpay/v3/notification';
+import { readCouponEvent } from '../wechatpay/v3/coupon';
 import { readV3Refund, REFUND_EVENTS } from '../wechatpay/v3/refund';
 import { readTransaction, transactionNotice } from '../wechatpay/v3/transaction';
 import { verifyV3, type HeaderGetter } from '../wechatpay/v3/verify';
@@ -47,6 +48,10 @@ function readV3(header: HeaderGetter, body: Buffer, config: Config, nowMs: numbe
   }
   if (REFUND_EVENTS[type] !== undefined) {
     return { notice: { kind: 'REFUND', report: readV3Refund(openResource(envelope, config.apiV3Key), config, type) }, eventId: envelope.id };
+  }
+  if (type === 'COUPON.SEND' || type === 'COUPON.USE') {
+    const event = readCouponEvent(openResource(envelope, config.apiV3Key), type, config.mchid);
+    return { notice: { kind: 'COUPON', event, eventId: envelope.id }, eventId: envelope.id };
   }
   return { notice: { kind: 'IGNORED', reason: `event type ${type.slice(0, 64)} not handled` }, eventId: envelope.id };
 }

@@ -6,6 +6,7 @@
 import {
   ConditionalCheckFailedException,
   GetItemCommand,
+  PutItemCommand,
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
@@ -18,6 +19,8 @@ import {
   REFUND_PREDECESSORS,
   type Channel,
   type CloseOutcome,
+  type CouponEvent,
+  type CouponOutcome,
   type Order,
   type OrderRegistration,
   type OrderState,
@@ -30,7 +33,7 @@ import {
   type RegisterOutcome,
 } from './model';
 import type { OrderStore, UnknownOrderPolicy } from './store';
-import { orderKey, refundKey } from './table';
+import { couponKey, orderKey, refundKey } from './table';
 
 type Item = Record<string, AttributeValue>;
 type Write = Omit<UpdateItemCommandInput, 'TableName'>;
@@ -242,8 +245,37 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
     );
   }
 
+  async function recordCoupon(event: CouponEvent, eventId: string): Promise<CouponOutcome> {
+    const optional: Array<[string, AttributeValue | undefined]> = [
+      ['openid', event.openid === undefined ? undefined : S(event.openid)],
+      ['sendChannel', event.channel === undefined ? undefined : S(event.channel)],
+      ['transactionId', event.transactionId === undefined ? undefined : S(event.transactionId)],
+      ['amountFen', event.amountFen === undefined ? undefined : N(event.amountFen)],
+    ];
+    const item: Item = {
+      pk: S(couponKey(event.stockId, event.couponCode, event.kind)),
+      entity: S('COUPON'),
+      state: S(event.kind),
+      couponCode: S(event.couponCode),
+      stockId: S(event.stockId),
+      merchantId: S(event.merchantId),
+      at: S(event.at),
+      eventId: S(eventId),
+      recordedAt: S(iso()),
+      ...Object.fromEntries(optional.filter((e): e is [string, AttributeValue] => e[1] !== undefined)),
+    };
+    try {
+      await send(() => client.send(new PutItemCommand({ TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
+      return { kind: 'RECORDED' };
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return { kind: 'ALREADY_RECORDED' };
+      throw err;
+    }
+  }
+
   return {
     registerOrder,
+    recordCoupon,
     applyPayment,
     applyClose,
     getOrder: async (merchantId, outTradeNo) => {

@@ -32,7 +32,7 @@ export type DomainEvent =
   | (Base & { type: 'PAYMENT_SUCCEEDED'; transactionId: string; amountFen: number; paidAt: string; via: Channel; amountUnverified: boolean })
   | (Base & { type: 'ORDER_CLOSED'; closedAt: string })
   | (Base & { type: 'REFUND_SUCCEEDED' | 'REFUND_CLOSED' | 'REFUND_ABNORMAL'; outRefundNo: string; refundId: string; refundFen: number; successAt?: string })
-  | (Base & { type: 'COUPON_SENT'; couponCode: string; stockId: string; sentAt: string })
+  | (Base & { type: 'COUPON_SENT' | 'COUPON_USED'; couponCode: string; stockId: string; at: string; transactionId?: string })
   | (Base & { type: 'ANOMALY'; anomaly: Anomaly });
 
 const REFUND_EVENT: Record<Exclude<RefundState, 'PROCESSING'>, 'REFUND_SUCCEEDED' | 'REFUND_CLOSED' | 'REFUND_ABNORMAL'> = {
@@ -87,8 +87,19 @@ export function decodeStreamRecord(record: StreamRecordLike): DomainEvent[] {
         },
       ];
     }
-    case 'COUPON':
-      return [{ ...base, type: 'COUPON_SENT', couponCode: s(next, 'couponCode') ?? '', stockId: s(next, 'stockId') ?? '', sentAt: s(next, 'sentAt') ?? '' }];
+    case 'COUPON': {
+      const tx = s(next, 'transactionId');
+      return [
+        {
+          ...base,
+          type: state === 'USED' ? 'COUPON_USED' : 'COUPON_SENT',
+          couponCode: s(next, 'couponCode') ?? '',
+          stockId: s(next, 'stockId') ?? '',
+          at: s(next, 'at') ?? '',
+          ...(tx ? { transactionId: tx } : {}),
+        },
+      ];
+    }
     default:
       return [];
   }

@@ -177,3 +177,21 @@ export function judgeRefund(current: Refund, report: RefundReport): RefundOutcom
   if (REFUND_PREDECESSORS[report.state].includes(current.state)) return 'APPLY';
   return { kind: 'CONFLICT', refund: current };
 }
+
+/** A coupon event: a merchant coupon received (SENT) or a cash coupon used (USED). */
+export interface CouponEvent {
+  kind: 'SENT' | 'USED';
+  couponCode: string;
+  stockId: string;
+  /** The merchant that sent (or where the customer used) the coupon. */
+  merchantId: string;
+  /** ISO-8601 instant of the event. */
+  at: string;
+  openid: string | undefined;
+  channel: string | undefined;
+  transactionId: string | undefined;
+  amountFen: number | undefined;
+}
+
+/** Recording a coupon event: the first delivery records it, every other one finds it. */
+export type CouponOutcome = { kind: 'RECORDED' } | { kind: 'ALREADY_RECORDED' };

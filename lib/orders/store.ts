@@ -1,5 +1,5 @@
 /** The order store: the interface the notification paths depend on, implemented over DynamoDB. */
-import type { CloseOutcome, Order, OrderRegistration, PaymentOutcome, PaymentReport, Refund, RefundOutcome, RefundReport, RegisterOutcome } from './model';
+import type { CloseOutcome, CouponEvent, CouponOutcome, Order, OrderRegistration, PaymentOutcome, PaymentReport, Refund, RefundOutcome, RefundReport, RegisterOutcome } from './model';
 
 /** What to do with a payment for an order the merchant never registered. */
 export type UnknownOrderPolicy = 'record' | 'reject';
@@ -22,6 +22,8 @@ export interface OrderStore {
    * over-refund can be flagged; `exceedsPaid` says whether the total now passes the paid amount.
    */
   applyRefund(report: RefundReport): Promise<RefundOutcome & { exceedsPaid?: boolean }>;
+  /** Records a coupon event once (one conditional put per coupon code and event). */
+  recordCoupon(event: CouponEvent, eventId: string): Promise<CouponOutcome>;
   /** Reads a refund with a consistent read. */
   getRefund(merchantId: string, outRefundNo: string): Promise<Refund | undefined>;
 }

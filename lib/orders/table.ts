@@ -7,6 +7,9 @@ export const orderKey = (merchantId: string, outTradeNo: string) => `ORDER#${mer
 /** Partition key of a refund item (one per out_refund_no). */
 export const refundKey = (merchantId: string, outRefundNo: string) => `REFUND#${merchantId}#${outRefundNo}`;
 
+/** Partition key of a coupon event item (one per coupon code and event). */
+export const couponKey = (stockId: string, couponCode: string, kind: 'SENT' | 'USED') => `COUPON#${stockId}#${couponCode}#${kind}`;
+
 /** Name of the sparse index of unpaid orders (items carry `pending` only while NOTPAY). */
 export const PENDING_INDEX = 'pending-by-created';
 

@@ -64,6 +64,9 @@ describe.skipIf(inject('dynamoEngine') !== 'dynamodb-local')('stream decoder on 
     await h.store.applyPayment(pay(c, 100), 'record'); // paid after close
     const unregistered = orderNo('U');
     await h.store.applyPayment(pay(unregistered, 5), 'record');
+    const coupon = { kind: 'SENT' as const, couponCode: `K${a}`, stockId: '1212', merchantId: h.keys.mchid, at: '2026-11-23T04:00:00.000Z', openid: 'o1', channel: undefined, transactionId: undefined, amountFen: undefined };
+    await h.store.recordCoupon(coupon, 'EV-1');
+    await h.store.recordCoupon(coupon, 'EV-1'); // duplicate
 
     const events = decodeStreamRecords(await readStream());
     const summary = events.map((e) => [e.type, e.outTradeNo, e.type === 'ANOMALY' ? e.anomaly : 'refundFen' in e ? e.refundFen : '']);
@@ -79,6 +82,7 @@ describe.skipIf(inject('dynamoEngine') !== 'dynamodb-local')('stream decoder on 
       ['ANOMALY', c, 'PAID_AFTER_CLOSE'],
       ['PAYMENT_SUCCEEDED', unregistered, ''],
       ['ANOMALY', unregistered, 'UNREGISTERED_ORDER'],
+      ['COUPON_SENT', '', ''],
     ]);
     expect(new Set(events.map((e) => e.idempotencyKey)).size).toBe(events.length);
     const paid = events[0] as Extract<DomainEvent, { type: 'PAYMENT_SUCCEEDED' }>;
