@@ -7,6 +7,7 @@ import {
   ConditionalCheckFailedException,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
@@ -19,6 +20,8 @@ import {
   REFUND_PREDECESSORS,
   type Channel,
   type CloseOutcome,
+  type CloseReason,
+  type PendingOrder,
   type CouponEvent,
   type CouponOutcome,
   type Order,
@@ -33,7 +36,7 @@ import {
   type RegisterOutcome,
 } from './model';
 import type { OrderStore, UnknownOrderPolicy } from './store';
-import { couponKey, orderKey, refundKey } from './table';
+import { couponKey, orderKey, PENDING_INDEX, refundKey } from './table';
 
 type Item = Record<string, AttributeValue>;
 type Write = Omit<UpdateItemCommandInput, 'TableName'>;
@@ -154,14 +157,14 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
     );
   }
 
-  async function applyClose(merchantId: string, outTradeNo: string): Promise<CloseOutcome> {
+  async function applyClose(merchantId: string, outTradeNo: string, reason: CloseReason = 'CLOSED'): Promise<CloseOutcome> {
     return transition<CloseOutcome>(
       {
         Key: { pk: S(orderKey(merchantId, outTradeNo)) },
-        UpdateExpression: 'SET #state = :closed, closedAt = :now REMOVE pending',
+        UpdateExpression: 'SET #state = :closed, closedAt = :now, closedReason = :reason REMOVE pending',
         ConditionExpression: '#state = :notpay',
         ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':closed': S('CLOSED'), ':notpay': S('NOTPAY'), ':now': S(iso()) },
+        ExpressionAttributeValues: { ':closed': S('CLOSED'), ':notpay': S('NOTPAY'), ':now': S(iso()), ':reason': S(reason) },
       },
       (item) => ({ kind: 'CLOSED', order: toOrder(item) as Order }),
       (item) => {
@@ -172,6 +175,45 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
         return 'RETRY';
       },
     );
+  }
+
+  async function listPending(q: { createdAfter: string; createdBefore: string; limit: number; cursor?: string }): Promise<{ orders: PendingOrder[]; cursor?: string }> {
+    const res = await send(() =>
+      client.send(
+        new QueryCommand({
+          TableName: tableName,
+          IndexName: PENDING_INDEX,
+          KeyConditionExpression: 'pending = :p AND createdAt BETWEEN :a AND :b',
+          ExpressionAttributeValues: { ':p': S('NOTPAY'), ':a': S(q.createdAfter), ':b': S(q.createdBefore) },
+          Limit: q.limit,
+          ...(q.cursor ? { ExclusiveStartKey: JSON.parse(Buffer.from(q.cursor, 'base64url').toString('utf8')) as Item } : {}),
+        }),
+      ),
+    );
+    const orders = (res.Items ?? []).map((item) => ({ merchantId: item.merchantId?.S ?? '', outTradeNo: item.outTradeNo?.S ?? '', createdAt: item.createdAt?.S ?? '' }));
+    return res.LastEvaluatedKey ? { orders, cursor: Buffer.from(JSON.stringify(res.LastEvaluatedKey)).toString('base64url') } : { orders };
+  }
+
+  async function countPendingBefore(createdBefore: string, max: number): Promise<number> {
+    let count = 0;
+    let start: Item | undefined;
+    do {
+      const res = await send(() =>
+        client.send(
+          new QueryCommand({
+            TableName: tableName,
+            IndexName: PENDING_INDEX,
+            KeyConditionExpression: 'pending = :p AND createdAt < :b',
+            ExpressionAttributeValues: { ':p': S('NOTPAY'), ':b': S(createdBefore) },
+            Select: 'COUNT',
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        ),
+      );
+      count += res.Count ?? 0;
+      start = res.LastEvaluatedKey;
+    } while (start && count < max);
+    return Math.min(count, max);
   }
 
   async function applyRefund(report: RefundReport): Promise<RefundOutcome & { exceedsPaid?: boolean }> {
@@ -278,6 +320,8 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
     recordCoupon,
     applyPayment,
     applyClose,
+    listPending,
+    countPendingBefore,
     getOrder: async (merchantId, outTradeNo) => {
       const item = await read(orderKey(merchantId, outTradeNo));
       return item && toOrder(item);
@@ -327,6 +371,7 @@ export function toOrder(item: Item): Order | undefined {
       paidVia: s('paidVia') as Channel | undefined,
       previousState: s('previousState') as Order['previousState'],
       closedAt: s('closedAt'),
+      closedReason: s('closedReason') as Order['closedReason'],
       refundedFen: n('refundedFen'),
     },
   );

@@ -26,6 +26,8 @@ export interface Order {
   /** The state the payment found the order in (CLOSED here means a payment after a local close). */
   previousState?: OrderState | 'UNREGISTERED';
   closedAt?: string;
+  /** Why the order closed: closed (closeOrder or WeChat), REVOKED or PAYERROR as an order query reported. */
+  closedReason?: CloseReason;
   /** Sum of the successful refunds recorded against this order, in fen. */
   refundedFen?: number;
 }
@@ -80,6 +82,16 @@ export function paymentAnomaly(outcome: PaymentOutcome): Anomaly | undefined {
     default:
       return undefined;
   }
+}
+
+/** The terminal unpaid states WeChat can report for an order; all close it locally. */
+export type CloseReason = 'CLOSED' | 'REVOKED' | 'PAYERROR';
+
+/** An unpaid order as the pending index lists it. */
+export interface PendingOrder {
+  merchantId: string;
+  outTradeNo: string;
+  createdAt: string;
 }
 
 /** What a local close found: the order closed now, or why not. */

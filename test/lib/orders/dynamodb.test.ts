@@ -74,3 +74,30 @@ describe('applyClose', () => {
     }
   });
 });
+
+describe('the pending index', () => {
+  it('lists unpaid orders in a creation window, oldest first, page by page, and drops them once paid or closed', async () => {
+    const base = Date.parse('2030-01-01T00:00:00.000Z'); // a window no other test writes into
+    const nos: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const no = orderNo('W');
+      nos.push(no);
+      await h.store.registerOrder({ outTradeNo: no, amountFen: 100, merchantId: h.keys.mchid, createdAt: new Date(base + i * 60_000).toISOString() });
+    }
+    await h.store.applyPayment(report(nos[1] as string, 100), 'record');
+    await h.store.applyClose(h.keys.mchid, nos[2] as string, 'REVOKED');
+    const window = { createdAfter: new Date(base).toISOString(), createdBefore: new Date(base + 6 * 60_000).toISOString() };
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await h.store.listPending({ ...window, limit: 2, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.orders.map((o) => o.outTradeNo));
+      cursor = page.cursor;
+      pages++;
+    } while (cursor && pages < 10);
+    expect(seen).toEqual([nos[0], nos[3], nos[4], nos[5], nos[6]]);
+    expect(await h.store.countPendingBefore(new Date(base + 4 * 60_000).toISOString(), 1000)).toBeGreaterThanOrEqual(3);
+    expect((await h.store.getOrder(h.keys.mchid, nos[2] as string))?.closedReason).toBe('REVOKED');
+  });
+});
