@@ -50,14 +50,14 @@ describe('POST /notify/payment through serverless-offline', () => {
     await store.registerOrder({ outTradeNo: no, amountFen: 990, merchantId: keys.mchid });
     const wire = v3Notification(keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource: v3TransactionResource(keys, { outTradeNo: no, total: 990 }) });
     const replies = await Promise.all(Array.from({ length: 10 }, () => post(wire)));
-    expect(replies.map((r) => r.status)).toEqual(Array(10).fill(204));
+    expect(replies.map((r) => r.status), JSON.stringify(replies.filter((r) => r.status !== 204).slice(0, 2)) + output.slice(-2000)).toEqual(Array(10).fill(204));
     const order = await store.getOrder(keys.mchid, no);
     expect(order?.state).toBe('PAID');
     const stale = v3Notification(keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource: v3TransactionResource(keys, { outTradeNo: orderNo(), total: 1 }), timestamp: Math.floor(Date.now() / 1000) - 3600 });
     const r = await post(stale);
     expect(r.status).toBe(401);
     expect(JSON.parse(r.body)).toMatchObject({ code: 'FAIL' });
-  });
+  }, 90_000); // ten concurrent requests start ten worker threads: slow on a busy two-core machine
 
   it('POST /notify/refund: APIv2 and APIv3 refunds are recorded and acknowledged', async () => {
     const no = orderNo('E');
