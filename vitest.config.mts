@@ -8,5 +8,11 @@ export default defineConfig({
     hookTimeout: 60_000,
     // two cores: run files in parallel, but keep DynamoDB Local and the offline stack unhurried
     maxWorkers: 2,
+    coverage: {
+      provider: 'v8',
+      include: ['lib/**/*.ts', 'functions/**/*.ts'],
+      reporter: ['text-summary', 'json-summary', 'text'],
+      reportsDirectory: 'coverage',
+    },
   },
 });
