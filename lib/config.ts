@@ -5,6 +5,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { configError } from './errors';
 import type { UnknownOrderPolicy } from './orders/store';
+import { AGGREGATOR_SIGN_MODES, type AggregatorSignMode } from './wechatpay/aggregator';
 import { createKeyRing, splitCertificates, type KeyRing } from './wechatpay/v3/keyring';
 
 export interface Config {
@@ -23,6 +24,8 @@ export interface Config {
   merchant: { privateKey: KeyObject; serialNo: string } | undefined;
   apiBaseUrl: string;
   aggregatorSecret: string | undefined;
+  /** How the aggregator's `sign` is built (lib/wechatpay/aggregator.ts); default `sorted-md5`. */
+  aggregatorSignMode: AggregatorSignMode;
   unknownOrderPolicy: UnknownOrderPolicy;
   /** Largest notification body accepted, in bytes. */
   maxBodyBytes: number;
@@ -98,6 +101,9 @@ export function loadConfig(env: Env): Config {
   const maxBody = optional('WECHATPAY_MAX_BODY_BYTES') ?? '65536';
   if (!/^\d{3,8}$/.test(maxBody)) throw configError('WECHATPAY_MAX_BODY_BYTES must be a number of bytes');
 
+  const signMode = optional('AGGREGATOR_SIGN_MODE') ?? 'sorted-md5';
+  if (!(AGGREGATOR_SIGN_MODES as readonly string[]).includes(signMode)) throw configError(`AGGREGATOR_SIGN_MODE must be one of ${AGGREGATOR_SIGN_MODES.join(', ')}`);
+
   const endpoint = optional('DYNAMODB_ENDPOINT');
   if (endpoint !== undefined && !/^https?:\/\/\S+$/.test(endpoint)) throw configError('DYNAMODB_ENDPOINT must be a URL');
 
@@ -112,6 +118,7 @@ export function loadConfig(env: Env): Config {
     merchant,
     apiBaseUrl: apiBaseUrl.replace(/\/$/, ''),
     aggregatorSecret: optional('AGGREGATOR_SECRET'),
+    aggregatorSignMode: signMode as AggregatorSignMode,
     unknownOrderPolicy: policy,
     maxBodyBytes: Number(maxBody),
   };

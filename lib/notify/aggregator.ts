@@ -1,0 +1,80 @@
+/**
+ * The aggregator's notification pipeline (PROTOCOL.md G), the sibling of handle.ts: verify, read,
+ * apply a payment with the same one conditional write, answer exactly `success` only when the change
+ * is durable (or was already), and log one line per delivery.
+ */
+import type { APIGatewayProxyResultV2 } from 'aws-lambda';
+import { asPayError } from '../errors';
+import { createLogger } from '../log';
+import { failureReply, successReply, type HttpReply } from '../replies';
+import { notifyDeps, rawBody, toResult, type HttpEvent } from '../runtime';
+import { readAggregatorNotification, type AggregatorNotice } from '../wechatpay/aggregator';
+import { log, recordOutcome, type Delivery, type NotifyDeps, type NotifyRequest } from './handle';
+
+/** The log line's fields: a failure status and its meaning besides the common ones. */
+interface AggregatorDelivery extends Delivery {
+  status?: string;
+  meaning?: string;
+  realAmountFen?: number;
+}
+
+/** Handles one delivery; never throws: every failure becomes the reply `fail`, so the aggregator resends. */
+export async function handleAggregatorNotification(req: NotifyRequest, deps: NotifyDeps): Promise<HttpReply> {
+  const started = deps.now();
+  const delivery: AggregatorDelivery = { outcome: 'pending' };
+  try {
+    const notice = readAggregatorNotification(req.body, deps.config, deps.now());
+    await applyAggregatorNotice(notice, deps, delivery);
+    log(deps, req, 'aggregator', delivery, started);
+    return successReply('aggregator');
+  } catch (err) {
+    const e = asPayError(err);
+    delivery.outcome = e.kind;
+    log(deps, req, 'aggregator', delivery, started, e);
+    return failureReply('aggregator', e);
+  }
+}
+
+async function applyAggregatorNotice(notice: AggregatorNotice, deps: NotifyDeps, delivery: AggregatorDelivery): Promise<void> {
+  switch (notice.kind) {
+    case 'FAILED':
+      // the trade failed at the aggregator: nothing changes here (the order stays NOTPAY), the line is the record
+      delivery.outcome = 'TRADE_FAILED';
+      delivery.status = notice.status;
+      delivery.meaning = notice.meaning;
+      if (notice.orderId !== undefined) delivery.outTradeNo = notice.orderId;
+      return;
+    case 'UNKNOWN_STATUS':
+      // authentic but undocumented: acknowledged (a resend would say the same), flagged for an operator
+      delivery.outcome = 'UNKNOWN_STATUS';
+      delivery.status = notice.status.slice(0, 16);
+      if (notice.orderId !== undefined) delivery.outTradeNo = notice.orderId;
+      return;
+    case 'PAYMENT': {
+      const { report } = notice;
+      delivery.outTradeNo = report.outTradeNo;
+      delivery.transactionId = report.transactionId;
+      delivery.realAmountFen = report.amountFen;
+      const outcome = await deps.store.applyPayment(report, deps.config.unknownOrderPolicy);
+      recordOutcome(outcome, deps, delivery);
+      return;
+    }
+  }
+}
+
+/** The Lambda handler for the aggregator route; `deps` is injectable for tests, the environment otherwise. */
+export function aggregatorHandler(route: string, deps: () => NotifyDeps = () => notifyDeps()) {
+  return async (event: HttpEvent): Promise<APIGatewayProxyResultV2> => {
+    let resolved: NotifyDeps;
+    try {
+      resolved = deps();
+    } catch (err) {
+      // configuration is broken: answer `fail` so the aggregator keeps the notification and resends
+      const e = asPayError(err);
+      createLogger({ service: 'wechatpay-lambda' }).log('error', 'configuration', { route, reason: e.reason });
+      return toResult(failureReply('aggregator', e));
+    }
+    const reply = await handleAggregatorNotification({ route, headers: event.headers ?? {}, body: rawBody(event) }, resolved);
+    return toResult(reply);
+  };
+}
