@@ -9,7 +9,10 @@ import type { OrderStore } from '../../lib/orders/store';
 import { startStack, type Stack } from '../../scripts/local/stack';
 import { generateTestKeys, toEnv, type TestKeys } from '../../scripts/simulator/keys';
 import { v2PaymentNotification, v2RefundNotification, v3Notification, v3RefundResource, v3TransactionResource, type WireRequest } from '../../scripts/simulator/messages';
+import { aggregatorNotification, aggregatorResult } from '../../scripts/simulator/aggregator';
 import { orderNo } from '../support/harness';
+
+const AGGREGATOR_SECRET = 'test-only-aggregator-secret';
 
 let stack: Stack;
 let keys: TestKeys;
@@ -18,7 +21,7 @@ let output = '';
 
 beforeAll(async () => {
   keys = generateTestKeys();
-  stack = await startStack({ httpPort: 0, lambdaPort: 0, env: toEnv(keys), simulator: { keys, timeScale: 0.001 }, onOutput: (s) => (output += s) });
+  stack = await startStack({ httpPort: 0, lambdaPort: 0, env: { ...toEnv(keys), AGGREGATOR_SECRET }, simulator: { keys, timeScale: 0.001 }, onOutput: (s) => (output += s) });
   store = createDynamoOrderStore({ client: createDynamoClient({ endpoint: stack.dynamoEndpoint }), tableName: stack.tableName });
 }, 120_000);
 
@@ -86,6 +89,25 @@ describe('POST /notify/payment through serverless-offline', () => {
       expect(await store.getRefund(keys.mchid, `${no}RF`)).toMatchObject({ state: 'SUCCESS', refundFen: 234 });
       expect((await store.getOrder(keys.mchid, no))?.refundedFen).toBe(234);
     }
+  });
+
+  it('POST /notify/coupon: a merchant coupon sent by the simulator is recorded', async () => {
+    const sim = stack.simulator;
+    if (!sim) throw new Error('no simulator');
+    const code = orderNo('K').slice(0, 20);
+    const { delivery } = await sim.control.sendCoupon({ couponCode: code, stockId: '1212000099', notifyUrl: `${stack.httpUrl}/notify/coupon` });
+    expect(delivery.accepted, JSON.stringify(delivery)).toBe(true);
+  });
+
+  it('POST /notify/aggregator: answers exactly success once durable, fail for a forgery', async () => {
+    const no = orderNo('G');
+    await store.registerOrder({ outTradeNo: no, amountFen: 1990, merchantId: keys.mchid });
+    const result = aggregatorResult({ orderid: no, amount: '19.9000', real_amount: '19.90' });
+    const ok = await post(aggregatorNotification({ secret: AGGREGATOR_SECRET, result }), '/notify/aggregator');
+    expect(ok).toEqual({ status: 200, body: 'success' });
+    expect((await store.getOrder(keys.mchid, no))?.paidVia).toBe('aggregator');
+    const forged = await post(aggregatorNotification({ secret: 'wrong', result }), '/notify/aggregator');
+    expect(forged.body).not.toBe('success');
   });
 
   it('never lets an error escape as a Lambda error (no 200 with errorMessage, no 502)', async () => {
