@@ -3,7 +3,8 @@
  * notice. Pure (no I/O): the clock and keys come in, a notice or a PayError comes out.
  */
 import type { Config } from '../config';
-import { configError, malformed } from '../errors';
+import { configError } from '../errors';
+import { decodeUtf8 } from '../text';
 import { readV2Payment } from '../wechatpay/v2/notification';
 import { readV2Refund } from '../wechatpay/v2/refund';
 import { parseXml } from '../wechatpay/v2/xml';
@@ -56,10 +57,3 @@ function readV3(header: HeaderGetter, body: Buffer, config: Config, nowMs: numbe
   return { notice: { kind: 'IGNORED', reason: `event type ${type.slice(0, 64)} not handled` }, eventId: envelope.id };
 }
 
-function decodeUtf8(body: Buffer): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(body);
-  } catch {
-    throw malformed('body is not valid UTF-8');
-  }
-}

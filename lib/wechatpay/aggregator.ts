@@ -6,6 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { configError, malformed, unauthentic } from '../errors';
+import { decodeUtf8 } from '../text';
 import { yuanToFen } from '../money';
 import { isOutTradeNo, type PaymentReport } from '../orders/model';
 
@@ -258,13 +259,6 @@ function formDecode(s: string): string {
   }
 }
 
-function decodeUtf8(body: Buffer): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(body);
-  } catch {
-    throw malformed('body is not valid UTF-8');
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // A strict JSON scanner that keeps numbers as their source text

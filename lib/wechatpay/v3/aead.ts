@@ -1,6 +1,7 @@
 /** AEAD_AES_256_GCM, the cipher of every APIv3 encrypted resource. */
 import { createDecipheriv } from 'node:crypto';
 import { configError, malformed, unauthentic } from '../../errors';
+import { decodeUtf8 } from '../../text';
 
 export const AEAD_ALGORITHM = 'AEAD_AES_256_GCM';
 const TAG_BYTES = 16;
@@ -29,9 +30,11 @@ export function decryptResource(resource: EncryptedResource, apiV3Key: Buffer): 
   const decipher = createDecipheriv('aes-256-gcm', apiV3Key, nonce, { authTagLength: TAG_BYTES });
   decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
   decipher.setAAD(Buffer.from(resource.associated_data ?? '', 'utf8'));
+  let plain: Buffer;
   try {
-    return Buffer.concat([decipher.update(data.subarray(0, data.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+    plain = Buffer.concat([decipher.update(data.subarray(0, data.length - TAG_BYTES)), decipher.final()]);
   } catch {
     throw unauthentic('resource decryption failed');
   }
+  return decodeUtf8(plain, 'resource');
 }

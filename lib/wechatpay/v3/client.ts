@@ -3,6 +3,7 @@
  * request carries a fresh Authorization over the exact path+query and body sent; every answer, error
  * or 204 alike, is verified with the notification key ring before a byte of it is believed.
  */
+import { decodeUtf8 } from '../../text';
 import { configError, malformed } from '../../errors';
 import { isMerchantId, isOutTradeNo } from '../../orders/model';
 import { forgedResponse, httpError, readAnswer, wechatRefusal } from '../apiError';
@@ -153,7 +154,7 @@ function checkAnswer(deps: ClientDeps, res: HttpResponse): void {
 }
 
 function jsonObject(res: HttpResponse, what: string): Record<string, unknown> {
-  const value = parseUntrustedJson(res.body.toString('utf8'), what);
+  const value = parseUntrustedJson(decodeUtf8(res.body, what), what);
   if (!isRecord(value)) throw malformed(`${what} is not a JSON object`);
   return value;
 }
