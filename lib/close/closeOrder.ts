@@ -1,0 +1,333 @@
+/**
+ * closeOrder, the core: close an unpaid order at WeChat Pay and record what WeChat confirms
+ * (PROTOCOL.md C, E, G). The local order decides whether WeChat is asked at all; the local state
+ * moves to CLOSED only after WeChat confirms, with the store's conditional write that never
+ * overwrites PAID. A refusal that says "paid" is settled by an order query and exactly the PAID
+ * transition a notification makes. Business outcomes are results; this function never throws.
+ */
+import { configError, inconsistent, malformed, PayError } from '../errors';
+import type { Config } from '../config';
+import type { Logger, LogLevel } from '../log';
+import { paymentAnomaly, type Order, type PaymentReport } from '../orders/model';
+import type { OrderStore } from '../orders/store';
+import { closeRefusal, WechatPayApiError } from '../wechatpay/apiError';
+import type { WechatPayClient } from '../wechatpay/http';
+import type { TradeState } from '../wechatpay/v3/transaction';
+import { transactionNotice } from '../wechatpay/v3/transaction';
+import { readCloseRequest, type CloseOrderRequest, type CloseProtocol } from './request';
+
+export type { CloseOrderEvent, CloseOrderRequest, CloseProtocol } from './request';
+
+/** What closeOrder needs; everything that varies is injected. */
+export interface CloseOrderDeps {
+  config: Config;
+  store: OrderStore;
+  client: WechatPayClient;
+  logger: Logger;
+  /** Clock, epoch milliseconds (the five-minute rule, latency). */
+  now: () => number;
+}
+
+/** The payment an order carries once PAID. */
+export interface PaidTransaction {
+  transactionId: string;
+  /** What WeChat reported as paid, in fen. */
+  amountFen: number;
+  /** ISO-8601 instant of the payment. */
+  paidAt: string;
+}
+
+/** Which order an outcome is about: `merchantId` is the sub-merchant in service-provider mode. */
+interface OrderIds {
+  outTradeNo: string;
+  merchantId: string;
+}
+
+/** The result of a closeOrder call, discriminated by `status`. */
+export type CloseOrderOutcome =
+  /** WeChat closed the order now, and so did the table. */
+  | (OrderIds & { status: 'CLOSED' })
+  /** The order was closed before (locally, or WeChat says so: the table now agrees). */
+  | (OrderIds & { status: 'ALREADY_CLOSED' })
+  /** The order is paid (paid wins): the table holds this transaction. Fulfil or refund it. */
+  | (OrderIds & { status: 'PAID'; transaction: PaidTransaction })
+  /** Closing within five minutes of creation is refused: call again after `retryAfterSeconds`. */
+  | (OrderIds & { status: 'TOO_EARLY'; retryAfterSeconds: number })
+  /** No such order was registered here. Nothing was asked of WeChat. */
+  | (OrderIds & { status: 'UNKNOWN_ORDER' })
+  /** Not closed. `code` is WeChat's (SYSTEMERROR, SIGN_ERROR …) or ours (PARAM_ERROR, STORE_UNAVAILABLE …). */
+  | (Partial<OrderIds> & { status: 'FAILED'; code: string; message: string; retryable: boolean });
+
+export type CloseOrderStatus = CloseOrderOutcome['status'];
+
+/** WeChat's rule: no close within five minutes of the order's creation. */
+export const CLOSE_MIN_AGE_SECONDS = 300;
+
+type Failed = Extract<CloseOrderOutcome, { status: 'FAILED' }>;
+
+/** What a call did besides its outcome, for the one log line. */
+interface Trace {
+  protocol?: CloseProtocol;
+  /** WeChat's (or the client's) code refusing the close. */
+  wechatCode?: string;
+  /** Whether the order was queried, and the code of a failed query. */
+  queried?: boolean;
+  queryCode?: string;
+  anomaly?: string;
+}
+
+const PAID_STATES: ReadonlySet<TradeState> = new Set(['SUCCESS', 'REFUND']);
+const CLOSED_STATES: ReadonlySet<TradeState> = new Set(['CLOSED', 'REVOKED']);
+
+/** Closes one order; `event` is either request shape. Never throws: every failure is a FAILED outcome. */
+export async function closeOrder(event: unknown, deps: CloseOrderDeps): Promise<CloseOrderOutcome> {
+  const started = deps.now();
+  const trace: Trace = {};
+  let ids: OrderIds | undefined;
+  let outcome: CloseOrderOutcome;
+  try {
+    const request = readCloseRequest(event);
+    ids = { outTradeNo: request.outTradeNo, merchantId: request.subMchId ?? deps.config.mchid };
+    outcome = await close(request, ids, deps, trace);
+  } catch (err) {
+    outcome = { ...ids, status: 'FAILED', ...failure(err, ids === undefined) };
+    if (err instanceof PayError && err.kind === 'INCONSISTENT') flagAnomaly('MERCHANT_MISMATCH', ids, deps, trace);
+  }
+  log(deps, outcome, trace, started);
+  return outcome;
+}
+
+async function close(request: CloseOrderRequest, ids: OrderIds, deps: CloseOrderDeps, trace: Trace): Promise<CloseOrderOutcome> {
+  const order = await deps.store.getOrder(ids.merchantId, ids.outTradeNo);
+  if (order === undefined) return { ...ids, status: 'UNKNOWN_ORDER' };
+  if (order.state === 'PAID') return paid(ids, order);
+  if (order.state === 'CLOSED') return { ...ids, status: 'ALREADY_CLOSED' };
+  const wait = secondsToWait(order, deps.now());
+  if (wait > 0) return { ...ids, status: 'TOO_EARLY', retryAfterSeconds: wait };
+
+  const protocol = chooseProtocol(deps.config, request.protocol);
+  trace.protocol = protocol;
+  try {
+    if (protocol === 'v3') await deps.client.v3.closeOrderV3(v3Ref(request));
+    else await deps.client.v2.closeOrderV2(v2Ref(request));
+  } catch (err) {
+    if (!(err instanceof WechatPayApiError)) throw err;
+    trace.wechatCode = err.code;
+    return afterRefusal(err, protocol, request, ids, order, deps, trace);
+  }
+  return recordClose(ids, 'CLOSED', deps);
+}
+
+/** What a refused close means: WeChat's mapped codes first, otherwise an order query decides. */
+async function afterRefusal(
+  err: WechatPayApiError,
+  protocol: CloseProtocol,
+  request: CloseOrderRequest,
+  ids: OrderIds,
+  order: Order,
+  deps: CloseOrderDeps,
+  trace: Trace,
+): Promise<CloseOrderOutcome> {
+  switch (closeRefusal(err)) {
+    case 'PAID': {
+      const queried = await queryOrder(protocol, request, ids, deps, trace);
+      if (queried.report !== undefined) return applyPaid(queried.report, ids, deps, trace);
+      return {
+        ...ids,
+        status: 'FAILED',
+        code: 'ORDERPAID',
+        message: `WeChat Pay refused the close as paid, but its order query says ${queried.tradeState}`,
+        retryable: true,
+      };
+    }
+    case 'ALREADY_CLOSED':
+      return recordClose(ids, 'ALREADY_CLOSED', deps);
+    case 'TOO_EARLY':
+      // WeChat counts from its own order creation, which may be later than the registration
+      return { ...ids, status: 'TOO_EARLY', retryAfterSeconds: secondsToWait(order, deps.now()) || CLOSE_MIN_AGE_SECONDS };
+    case 'UNKNOWN_ORDER':
+      // the local order stays NOTPAY: a prepay may still be created for it
+      return { ...ids, status: 'FAILED', code: 'ORDERNOTEXIST', message: err.message, retryable: false };
+    case undefined:
+      break;
+  }
+  // a timeout, an exhausted SYSTEMERROR, a forged answer: the close may or may not have happened, so ask (PROTOCOL.md E)
+  let queried: QueriedOrder;
+  try {
+    queried = await queryOrder(protocol, request, ids, deps, trace);
+  } catch (queryErr) {
+    if (queryErr instanceof WechatPayApiError) return { ...ids, status: 'FAILED', ...failure(err, false) };
+    throw queryErr;
+  }
+  if (queried.report !== undefined) return applyPaid(queried.report, ids, deps, trace);
+  if (CLOSED_STATES.has(queried.tradeState)) return recordClose(ids, 'ALREADY_CLOSED', deps);
+  return { ...ids, status: 'FAILED', ...failure(err, false) };
+}
+
+/** Records a close WeChat confirmed; a payment recorded meanwhile wins. */
+async function recordClose(ids: OrderIds, status: 'CLOSED' | 'ALREADY_CLOSED', deps: CloseOrderDeps): Promise<CloseOrderOutcome> {
+  const local = await deps.store.applyClose(ids.merchantId, ids.outTradeNo);
+  switch (local.kind) {
+    case 'CLOSED':
+    case 'ALREADY_CLOSED':
+      // WeChat's answer says whether this call closed it; a concurrent call may have written first
+      return { ...ids, status };
+    case 'PAID':
+      return paid(ids, local.order);
+    case 'UNKNOWN_ORDER':
+      return { ...ids, status: 'UNKNOWN_ORDER' };
+  }
+}
+
+/** Exactly the PAID transition a notification makes: same write, same amount check, same anomalies. */
+async function applyPaid(report: PaymentReport, ids: OrderIds, deps: CloseOrderDeps, trace: Trace): Promise<CloseOrderOutcome> {
+  const outcome = await deps.store.applyPayment(report, deps.config.unknownOrderPolicy);
+  const anomaly = paymentAnomaly(outcome);
+  if (anomaly !== undefined) flagAnomaly(anomaly, ids, deps, trace, report.transactionId);
+  switch (outcome.kind) {
+    case 'APPLIED':
+    case 'ALREADY_APPLIED':
+      return paid(ids, outcome.order);
+    case 'CONFLICT':
+      return {
+        ...ids,
+        status: 'FAILED',
+        code: outcome.reason,
+        message: outcome.reason === 'AMOUNT_MISMATCH' ? 'WeChat Pay reports the order paid with another amount than registered' : 'the order is already paid by another transaction',
+        retryable: false,
+      };
+    case 'UNKNOWN_ORDER':
+      return { ...ids, status: 'UNKNOWN_ORDER' };
+  }
+}
+
+/** An order's trade state at WeChat and, when paid, the verified report of its payment. */
+interface QueriedOrder {
+  tradeState: TradeState;
+  report: PaymentReport | undefined;
+}
+
+/** Queries the order with the same generation as the close; the answer is checked against our ids. */
+async function queryOrder(protocol: CloseProtocol, request: CloseOrderRequest, ids: OrderIds, deps: CloseOrderDeps, trace: Trace): Promise<QueriedOrder> {
+  trace.queried = true;
+  const { config } = deps;
+  try {
+    if (protocol === 'v3') {
+      const tx = await deps.client.v3.queryOrderV3(v3Ref(request));
+      if (!PAID_STATES.has(tx.tradeState)) return { tradeState: tx.tradeState, report: undefined };
+      // a refunded order was paid first: read it as the payment it was
+      const notice = transactionNotice({ ...tx, tradeState: 'SUCCESS' }, config, 'query');
+      if (notice.kind !== 'PAYMENT') throw malformed('order query is not a payment');
+      return { tradeState: tx.tradeState, report: sameOrder(notice.report, ids) };
+    }
+    const tx = await deps.client.v2.queryOrderV2(v2Ref(request));
+    if (!PAID_STATES.has(tx.tradeState)) return { tradeState: tx.tradeState, report: undefined };
+    if (tx.fields.mch_id !== config.mchid) throw inconsistent('mch_id does not match', { field: 'mch_id' });
+    if (tx.fields.appid !== undefined && tx.fields.appid !== config.appid) throw inconsistent('appid does not match', { field: 'appid' });
+    if (!tx.transactionId || tx.transactionId.length > 64) throw malformed('orderquery transaction_id missing or malformed');
+    if (tx.totalFen === undefined) throw malformed('orderquery total_fee missing');
+    if (tx.paidAt === undefined) throw malformed('orderquery time_end missing');
+    const report: PaymentReport = {
+      outTradeNo: tx.outTradeNo,
+      merchantId: tx.subMchId ?? config.mchid,
+      transactionId: tx.transactionId,
+      amountFen: tx.totalFen,
+      paidAt: tx.paidAt,
+      channel: 'query',
+    };
+    return { tradeState: tx.tradeState, report: sameOrder(report, ids) };
+  } catch (err) {
+    if (err instanceof WechatPayApiError) trace.queryCode = err.code;
+    throw err;
+  }
+}
+
+function sameOrder(report: PaymentReport, ids: OrderIds): PaymentReport {
+  if (report.outTradeNo !== ids.outTradeNo) throw inconsistent('out_trade_no does not match', { field: 'out_trade_no' });
+  if (report.merchantId !== ids.merchantId) throw inconsistent('sub-merchant does not match', { field: 'sub_mchid' });
+  return report;
+}
+
+/** APIv3 when the merchant key, its serial and a WeChat key are configured, APIv2 otherwise, or as asked. */
+export function chooseProtocol(config: Config, asked: CloseProtocol | undefined): CloseProtocol {
+  const v3 = config.merchant !== undefined && config.keyRing.serials().length > 0;
+  const v2 = config.apiV2Key !== undefined;
+  const needV3 = 'APIv3 calls need WECHATPAY_MERCHANT_PRIVATE_KEY, WECHATPAY_MERCHANT_SERIAL_NO and WECHATPAY_PLATFORM_CERTS or WECHATPAY_PUBLIC_KEY';
+  if (asked === 'v3' && !v3) throw configError(needV3);
+  if (asked === 'v2' && !v2) throw configError('APIv2 calls need WECHATPAY_APIV2_KEY');
+  if (asked !== undefined) return asked;
+  if (v3) return 'v3';
+  if (v2) return 'v2';
+  throw configError(`${needV3}, or WECHATPAY_APIV2_KEY`);
+}
+
+/** Seconds until the order is five minutes old (0 when it is, or when its creation time is unknown). */
+export function secondsToWait(order: Order, nowMs: number): number {
+  const created = order.createdAt === undefined ? Number.NaN : Date.parse(order.createdAt);
+  if (Number.isNaN(created)) return 0;
+  const left = created + CLOSE_MIN_AGE_SECONDS * 1000 - nowMs;
+  return left > 0 ? Math.ceil(left / 1000) : 0;
+}
+
+function v3Ref(request: CloseOrderRequest): { outTradeNo: string; subMchid?: string } {
+  return request.subMchId === undefined ? { outTradeNo: request.outTradeNo } : { outTradeNo: request.outTradeNo, subMchid: request.subMchId };
+}
+
+function v2Ref(request: CloseOrderRequest): { outTradeNo: string; subMchId?: string; subAppId?: string } {
+  const { outTradeNo, subMchId, subAppId } = request;
+  return { outTradeNo, ...(subMchId === undefined ? {} : { subMchId }), ...(subAppId === undefined ? {} : { subAppId }) };
+}
+
+function paid(ids: OrderIds, order: Order): CloseOrderOutcome {
+  return {
+    ...ids,
+    status: 'PAID',
+    transaction: { transactionId: order.transactionId ?? '', amountFen: order.paidFen ?? order.amountFen, paidAt: order.paidAt ?? '' },
+  };
+}
+
+/** The FAILED fields for an error: WeChat's code as it came, ours for everything else. */
+function failure(err: unknown, badInput: boolean): Pick<Failed, 'code' | 'message' | 'retryable'> {
+  if (err instanceof WechatPayApiError) return { code: err.code, message: err.message, retryable: err.retryable };
+  if (!(err instanceof PayError)) return { code: 'INTERNAL_ERROR', message: 'internal error', retryable: true };
+  switch (err.kind) {
+    case 'MALFORMED':
+      return badInput ? { code: 'PARAM_ERROR', message: err.reason, retryable: false } : { code: 'MALFORMED_RESPONSE', message: err.reason, retryable: false };
+    case 'INCONSISTENT':
+      return { code: 'MERCHANT_MISMATCH', message: err.reason, retryable: false };
+    case 'CONFIG':
+      return { code: 'CONFIG_ERROR', message: err.reason, retryable: false };
+    case 'UNAVAILABLE':
+      // the store's own failures (WeChat's are WechatPayApiErrors): nothing was recorded, a retry is safe
+      return { code: 'STORE_UNAVAILABLE', message: 'order store unavailable, retry', retryable: true };
+    case 'UNAUTHENTIC':
+      return { code: 'UNAUTHENTIC_RESPONSE', message: err.reason, retryable: false };
+    case 'UNKNOWN_ORDER':
+      return { code: 'UNKNOWN_ORDER', message: err.reason, retryable: false };
+  }
+}
+
+function flagAnomaly(anomaly: Parameters<Logger['anomaly']>[0], ids: OrderIds | undefined, deps: CloseOrderDeps, trace: Trace, transactionId?: string): void {
+  trace.anomaly = anomaly;
+  deps.logger.anomaly(anomaly, { source: 'closeOrder', outTradeNo: ids?.outTradeNo, merchantId: ids?.merchantId, transactionId });
+}
+
+/** The one log line of a call: ids, protocol, outcome, WeChat's code, latency; never keys or bodies. */
+function log(deps: CloseOrderDeps, outcome: CloseOrderOutcome, trace: Trace, started: number): void {
+  const fields: Record<string, unknown> = {
+    outTradeNo: outcome.outTradeNo,
+    merchantId: outcome.merchantId,
+    protocol: trace.protocol,
+    outcome: outcome.status,
+    wechatCode: trace.wechatCode,
+    queried: trace.queried === true,
+    queryCode: trace.queryCode,
+    latencyMs: deps.now() - started,
+  };
+  if (outcome.status === 'FAILED') Object.assign(fields, { code: outcome.code, retryable: outcome.retryable, reason: outcome.message });
+  if (outcome.status === 'PAID') fields.transactionId = outcome.transaction.transactionId;
+  if (outcome.status === 'TOO_EARLY') fields.retryAfterSeconds = outcome.retryAfterSeconds;
+  if (trace.anomaly !== undefined) fields.anomaly = trace.anomaly;
+  const level: LogLevel = outcome.status !== 'FAILED' ? 'info' : outcome.retryable ? 'error' : 'warn';
+  deps.logger.log(level, 'closeOrder', fields);
+}
