@@ -3,13 +3,11 @@
  * apply a payment with the same one conditional write, answer exactly `success` only when the change
  * is durable (or was already), and log one line per delivery.
  */
-import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { asPayError } from '../errors';
-import { createLogger } from '../log';
 import { failureReply, successReply, type HttpReply } from '../replies';
-import { notifyDeps, rawBody, toResult, type HttpEvent } from '../runtime';
 import { readAggregatorNotification, type AggregatorNotice } from '../wechatpay/aggregator';
 import { log, recordOutcome, type Delivery, type NotifyDeps, type NotifyRequest } from './handle';
+import { httpHandler } from './lambda';
 
 /** The log line's fields: a failure status and its meaning besides the common ones. */
 interface AggregatorDelivery extends Delivery {
@@ -63,18 +61,6 @@ async function applyAggregatorNotice(notice: AggregatorNotice, deps: NotifyDeps,
 }
 
 /** The Lambda handler for the aggregator route; `deps` is injectable for tests, the environment otherwise. */
-export function aggregatorHandler(route: string, deps: () => NotifyDeps = () => notifyDeps()) {
-  return async (event: HttpEvent): Promise<APIGatewayProxyResultV2> => {
-    let resolved: NotifyDeps;
-    try {
-      resolved = deps();
-    } catch (err) {
-      // configuration is broken: answer `fail` so the aggregator keeps the notification and resends
-      const e = asPayError(err);
-      createLogger({ service: 'wechatpay-lambda' }).log('error', 'configuration', { route, reason: e.reason });
-      return toResult(failureReply('aggregator', e));
-    }
-    const reply = await handleAggregatorNotification({ route, headers: event.headers ?? {}, body: rawBody(event) }, resolved);
-    return toResult(reply);
-  };
+export function aggregatorHandler(route: string, deps?: () => NotifyDeps) {
+  return httpHandler(route, handleAggregatorNotification, () => 'aggregator', deps);
 }

@@ -9,7 +9,7 @@ import { closeOrderDeps } from '../close/lambda';
 import { asPayError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { readReconcileOptions, type ReconcileOptions } from './options';
-import { reconcile, type ReconcileDeps, type ReconcileSummary, type StopReason } from './reconcile';
+import { newSummary, reconcile, type ReconcileDeps, type ReconcileSummary } from './reconcile';
 
 /** The process-wide dependencies (configuration, store, signed WeChat client) and the RECONCILE_* options. */
 export interface ReconcileRuntime {
@@ -43,7 +43,7 @@ export function reconcileHandler(runtime: () => ReconcileRuntime = () => reconci
     } catch (err) {
       const e = asPayError(err);
       createLogger({ service: 'wechatpay-lambda' }).log('error', 'configuration', { function: 'reconcile', reason: e.reason });
-      return emptySummary('CONFIG');
+      return newSummary({ createdAfter: '', createdBefore: '' }, false, 'CONFIG');
     }
     const remaining = context?.getRemainingTimeInMillis?.bind(context);
     try {
@@ -51,25 +51,8 @@ export function reconcileHandler(runtime: () => ReconcileRuntime = () => reconci
     } catch (err) {
       // reconcile reports operational failures in its summary; this guards against a bug
       resolved.deps.logger.log('error', 'reconcile', { reason: asPayError(err).reason });
-      return emptySummary('INTERNAL_ERROR');
+      return newSummary({ createdAfter: '', createdBefore: '' }, false, 'INTERNAL_ERROR');
     }
   };
 }
 
-function emptySummary(reason: StopReason): ReconcileSummary {
-  return {
-    scanned: 0,
-    queried: 0,
-    recovered: 0,
-    closed: 0,
-    stillPending: 0,
-    errors: 0,
-    conflicts: 0,
-    pastHorizon: null,
-    stoppedEarly: true,
-    reason,
-    actions: {},
-    window: { createdAfter: '', createdBefore: '' },
-    dryRun: false,
-  };
-}

@@ -144,15 +144,9 @@ const PAUSE_CAP_MS = 8000;
 /** How a failed order weighs on the run. */
 type Failure = 'RATE_LIMITED' | 'TRANSIENT' | 'CONFIG' | 'OTHER';
 
-/** Reconciles the pending orders of the window; never throws for operational failures (the summary says). */
-export async function reconcile(options: Partial<ReconcileOptions>, deps: ReconcileDeps): Promise<ReconcileSummary> {
-  const o = reconcileOptions(options);
-  const now = deps.now();
-  const window = {
-    createdAfter: new Date(now - o.horizonHours * 3_600_000).toISOString(),
-    createdBefore: new Date(now - o.graceSeconds * 1000).toISOString(),
-  };
-  const summary: ReconcileSummary = {
+/** A summary with nothing done yet: the start of every run, and the answer of one that could not start. */
+export function newSummary(window: ReconcileSummary['window'], dryRun: boolean, reason: StopReason = 'COMPLETE'): ReconcileSummary {
+  return {
     scanned: 0,
     queried: 0,
     recovered: 0,
@@ -161,12 +155,23 @@ export async function reconcile(options: Partial<ReconcileOptions>, deps: Reconc
     errors: 0,
     conflicts: 0,
     pastHorizon: null,
-    stoppedEarly: false,
-    reason: 'COMPLETE',
+    stoppedEarly: reason !== 'COMPLETE',
+    reason,
     actions: {},
     window,
-    dryRun: o.dryRun,
+    dryRun,
   };
+}
+
+/** Reconciles the pending orders of the window; never throws for operational failures (the summary says). */
+export async function reconcile(options: Partial<ReconcileOptions>, deps: ReconcileDeps): Promise<ReconcileSummary> {
+  const o = reconcileOptions(options);
+  const now = deps.now();
+  const window = {
+    createdAfter: new Date(now - o.horizonHours * 3_600_000).toISOString(),
+    createdBefore: new Date(now - o.graceSeconds * 1000).toISOString(),
+  };
+  const summary = newSummary(window, o.dryRun);
   const sleep = deps.sleep ?? ((ms: number) => delay(ms));
   let stop: StopReason | undefined;
   const halt = (reason: StopReason) => {

@@ -3,12 +3,11 @@
  * Local, with notifications from the independent sender (scripts/simulator/aggregator.ts): the reply
  * is exactly `success` only when the payment is durable (or already was), and `fail` otherwise.
  */
-import { DynamoDBClient, GetItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { aggregatorHandler } from '../../lib/notify/aggregator';
 import type { NotifyDeps } from '../../lib/notify/handle';
-import { createDynamoOrderStore } from '../../lib/orders/dynamodb';
 import { orderKey } from '../../lib/orders/table';
 import type { HttpEvent } from '../../lib/runtime';
 import { aggregatorNotification, aggregatorResult, aggregatorSign, type AggregatorSignMode } from '../../scripts/simulator/aggregator';
@@ -275,26 +274,13 @@ describe('unregistered orders', () => {
 });
 
 describe('durable before success', () => {
-  function faultyClient(failures: number, make: () => Error): DynamoDBClient {
-    const client = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
-    let left = failures;
-    client.middlewareStack.add(
-      (next) => async (args) => {
-        if (left-- > 0) throw make();
-        return next(args);
-      },
-      { step: 'finalizeRequest', name: 'injectFault' },
-    );
-    return client;
-  }
-
   it.each([
     ['throttling', () => new ProvisionedThroughputExceededException({ message: 'throttled', $metadata: {} })],
     ['a timeout', () => Object.assign(new Error('socket timed out'), { name: 'TimeoutError' })],
     ['an unexpected fault', () => new TypeError('boom')],
   ])('%s: `fail` (the aggregator resends), nothing changed, and the resend applies', async (_name, make) => {
     const no = await register(100);
-    const store = createDynamoOrderStore({ client: faultyClient(1, make), tableName: h.tableName });
+    const store = h.faultyStore(1, make);
     const wire = paid(no, '1.00');
     const failed = await deliver(wire, h.deps({ store }));
     expect(failed).toMatchObject({ statusCode: 500, body: 'fail' });

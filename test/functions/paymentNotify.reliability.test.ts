@@ -2,10 +2,9 @@
  * Exactly once under WeChat's concurrent retries, durable before success under store faults, and the
  * cost of a delivery in DynamoDB requests, all against the real local DynamoDB.
  */
-import { DynamoDBClient, GetItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { notifyHandler } from '../../lib/notify/lambda';
-import { createDynamoOrderStore } from '../../lib/orders/dynamodb';
 import { orderKey } from '../../lib/orders/table';
 import { v2PaymentNotification, v3Notification, v3TransactionResource, type WireRequest } from '../../scripts/simulator/messages';
 import { createHarness, orderNo, toEvent, type Harness } from '../support/harness';
@@ -45,20 +44,6 @@ describe.each(['v2', 'v3'] as const)('%s: 200 concurrent deliveries of one notif
 });
 
 describe('store faults', () => {
-  /** A client on the real store that fails its first `failures` requests the way DynamoDB throttles. */
-  function faultyClient(failures: number, make: () => Error): DynamoDBClient {
-    const client = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
-    let left = failures;
-    client.middlewareStack.add(
-      (next) => async (args) => {
-        if (left-- > 0) throw make();
-        return next(args);
-      },
-      { step: 'finalizeRequest', name: 'injectFault' },
-    );
-    return client;
-  }
-
   it.each([
     ['throttling', () => new ProvisionedThroughputExceededException({ message: 'throttled', $metadata: {} })],
     ['a timeout', () => Object.assign(new Error('socket timed out'), { name: 'TimeoutError' })],
@@ -66,7 +51,7 @@ describe('store faults', () => {
     for (const protocol of ['v2', 'v3'] as const) {
       const no = orderNo();
       await h.store.registerOrder({ outTradeNo: no, amountFen: 100, merchantId: h.keys.mchid });
-      const store = createDynamoOrderStore({ client: faultyClient(1, make), tableName: h.tableName });
+      const store = h.faultyStore(1, make);
       const wire = wireFor[protocol](no, 100);
       const failed = await deliver(wire, h.deps({ store }));
       if (protocol === 'v3') {

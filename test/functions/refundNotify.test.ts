@@ -2,9 +2,8 @@
  * Refund notifications through the handler against real DynamoDB Local: both generations, every
  * reply, the refund state machine (duplicates, out-of-order, final states), and refund totals.
  */
-import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDynamoOrderStore } from '../../lib/orders/dynamodb';
+import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { notifyHandler } from '../../lib/notify/lambda';
 import {
@@ -133,16 +132,7 @@ describe.each(['v2', 'v3'] as const)('%s refund failures', (protocol) => {
   it('a throttled store answers failure (WeChat retries), records nothing, and the retry applies', async () => {
     const no = await paidOrder(100);
     const id = ids();
-    const client = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
-    let left = 1;
-    client.middlewareStack.add(
-      (next) => async (args) => {
-        if (left-- > 0) throw new ProvisionedThroughputExceededException({ message: 'throttled', $metadata: {} });
-        return next(args);
-      },
-      { step: 'finalizeRequest', name: 'injectFault' },
-    );
-    const deps = h.deps({ store: createDynamoOrderStore({ client, tableName: h.tableName }) });
+    const deps = h.deps({ store: h.faultyStore(1, () => new ProvisionedThroughputExceededException({ message: 'throttled', $metadata: {} })) });
     const wire = refundWire(protocol, { outTradeNo: no, ...id, status: 'SUCCESS', refund: 40, total: 100 });
     const first = await deliver(wire, '/notify/refund', deps);
     expect(failed(protocol, first)).toBe(true);

@@ -3,7 +3,7 @@
  * file, the service's dependencies built from those keys, and a counter of DynamoDB requests.
  */
 import { randomUUID } from 'node:crypto';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../lib/config';
 import { createLogger, type Logger } from '../../lib/log';
@@ -29,6 +29,11 @@ export interface Harness {
   /** DynamoDB requests sent since the last reset, by command name. */
   requests: string[];
   deps(overrides?: Partial<NotifyDeps> & { policy?: UnknownOrderPolicy }): NotifyDeps;
+  /**
+   * A store on the same table whose first `failures` DynamoDB requests fail with `make()` before
+   * reaching the store (no SDK retries): throttling, timeouts, crashes on demand.
+   */
+  faultyStore(failures: number, make: () => Error): OrderStore;
 }
 
 /** Builds a harness with a new table; call once per test file (in beforeAll). */
@@ -63,6 +68,18 @@ export async function createHarness(opts: { keys?: TestKeys; env?: Record<string
     logs,
     logger,
     requests,
+    faultyStore: (failures, make) => {
+      const faulty = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+      let left = failures;
+      faulty.middlewareStack.add(
+        (next) => async (args) => {
+          if (left-- > 0) throw make();
+          return next(args);
+        },
+        { step: 'finalizeRequest', name: 'injectFault' },
+      );
+      return createDynamoOrderStore({ client: faulty, tableName });
+    },
     deps: (o = {}) => ({
       config: o.policy ? { ...config, unknownOrderPolicy: o.policy } : (o.config ?? config),
       store: o.store ?? store,
