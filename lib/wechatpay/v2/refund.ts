@@ -21,7 +21,8 @@ export function reqInfoKey(apiV2Key: string): Buffer {
 
 /** Decrypts `req_info`; UNAUTHENTIC when it is not base64 of whole blocks or its padding is wrong. */
 export function decryptReqInfo(reqInfo: string, key: Buffer): string {
-  const compact = reqInfo.replace(/\s+/g, '');
+  // only the XML white space a sender may wrap base64 with; anything else is not base64
+  const compact = reqInfo.replace(/[ \t\r\n]+/g, '');
   if (!BASE64.test(compact)) throw unauthentic('req_info is not base64');
   const data = Buffer.from(compact, 'base64');
   if (data.length === 0 || data.length % 16 !== 0) throw unauthentic('req_info is not whole AES blocks');

@@ -27,12 +27,15 @@ export function parseXml(xml: string, root = 'xml', maxBytes = DEFAULT_MAX_XML_B
   for (const m of xml.matchAll(TAG_NAMES)) {
     if (FORBIDDEN_KEYS.has(m[1] as string)) throw malformed('XML element name not accepted');
   }
+  if (FORBIDDEN_CHARS.test(xml)) throw malformed('XML holds characters XML 1.0 forbids');
   if (XMLValidator.validate(xml) !== true) throw malformed('XML is not well-formed');
   // XML 1.0 normalises every line end to LF before anything reads the document, CDATA included
   return readFlat(xml.includes('\r') ? xml.replace(/\r\n?/g, '\n') : xml, root);
 }
 
 const NAME_AT = /[A-Za-z_][A-Za-z0-9_.-]*/y;
+// XML 1.0 Char excludes these controls (and lone surrogates, which a JS string from valid UTF-8 cannot hold)
+const FORBIDDEN_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 const PREDEFINED: Record<string, string> = { '&lt;': '<', '&gt;': '>', '&amp;': '&', '&quot;': '"', '&apos;': "'" };
 
 /** Reads a validated document as `<root><name>text or CDATA</name>…</root>`. */
@@ -85,6 +88,7 @@ function readValue(xml: string, from: number, name: string): [string, number] {
 }
 
 function decodeText(text: string): string {
+  if (text.includes(']]>')) throw malformed('XML text holds a CDATA end marker');
   return text.includes('&') ? text.replace(/&(?:lt|gt|amp|quot|apos);/g, (e) => PREDEFINED[e] as string) : text;
 }
 
