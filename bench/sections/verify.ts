@@ -279,7 +279,7 @@ export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyR
   const s3 = await compare<V3P>(
     [
       { id: 'verifyV3 (headers, window, RSA)', run: (x) => verifyV3(headerGetter(x.d.headers), x.buf, config.keyRing, Math.floor(Date.now() / 1000)) },
-      { id: 'parseEnvelope (JSON with hostile-key reviver, shape)', run: (x) => parseEnvelope(x.buf) },
+      { id: 'parseEnvelope (JSON, repeated/prototype-key pass, shape)', run: (x) => parseEnvelope(x.buf) },
       { id: 'openResource + readTransaction + transactionNotice (AES-GCM, JSON, shape, ids)', run: (x) => transactionNotice(readTransaction(openResource(x.envelope, apiV3Key)), config, 'v3') },
       { id: 'whole readNotice call', run: (x) => whole3.run(x.d) },
       { id: 'floor, whole', run: (x) => floor3.run(x.d) },
