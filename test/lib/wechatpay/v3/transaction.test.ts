@@ -1,0 +1,197 @@
+/**
+ * The decrypted TRANSACTION resource (direct and service-provider shapes) and the notice it becomes:
+ * resources built by the independent sender, every required field refused by name when missing or
+ * of the wrong type, optional fields allowed to be absent.
+ */
+import { describe, expect, it } from 'vitest';
+import { PayError } from '../../../../lib/errors';
+import { readTransaction, transactionNotice, type Transaction } from '../../../../lib/wechatpay/v3/transaction';
+import { generateTestKeys } from '../../../../scripts/simulator/keys';
+import { v3TransactionResource } from '../../../../scripts/simulator/messages';
+
+const keys = generateTestKeys();
+const merchant = { mchid: keys.mchid, appid: keys.appid };
+const partner = { spMchid: keys.mchid, subMchid: '1900000109', spAppid: keys.appid };
+
+function thrown(fn: () => unknown): PayError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(PayError);
+    return err as PayError;
+  }
+  throw new Error('expected a PayError, nothing was thrown');
+}
+
+const direct = (extra: Record<string, unknown> = {}) =>
+  v3TransactionResource(keys, { outTradeNo: 'T2026112300001', total: 1999, transactionId: '4200000001202611230000000001', successTime: '2026-11-23T10:00:00+08:00', extra });
+
+function without(resource: Record<string, unknown>, ...fields: string[]): Record<string, unknown> {
+  const copy = { ...resource };
+  for (const f of fields) delete copy[f];
+  return copy;
+}
+
+describe('readTransaction', () => {
+  it('reads the direct shape: ids, state, amount in fen, success time as a UTC instant', () => {
+    expect(readTransaction(direct())).toEqual({
+      outTradeNo: 'T2026112300001',
+      transactionId: '4200000001202611230000000001',
+      tradeState: 'SUCCESS',
+      mchid: keys.mchid,
+      appid: keys.appid,
+      subMchid: undefined,
+      totalFen: 1999,
+      successTime: '2026-11-23T02:00:00.000Z',
+    });
+  });
+
+  it('reads the partner shape: sp_mchid / sp_appid as the merchant, sub_mchid kept', () => {
+    const tx = readTransaction(v3TransactionResource(keys, { outTradeNo: 'P1', total: 5, partner }));
+    expect(tx.mchid).toBe(keys.mchid);
+    expect(tx.appid).toBe(keys.appid);
+    expect(tx.subMchid).toBe('1900000109');
+  });
+
+  it('refuses a partner resource without sub_mchid', () => {
+    const r = without(v3TransactionResource(keys, { outTradeNo: 'P1', total: 5, partner }), 'sub_mchid');
+    const e = thrown(() => readTransaction(r));
+    expect(e.kind).toBe('MALFORMED');
+    expect(e.reason).toBe('transaction.sub_mchid missing or malformed');
+  });
+
+  it('refuses a direct resource without mchid (no sp_mchid means the direct shape)', () => {
+    const e = thrown(() => readTransaction(without(direct(), 'mchid')));
+    expect(e.kind).toBe('MALFORMED');
+    expect(e.reason).toBe('transaction.mchid missing or malformed');
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['a number', 12345],
+    ['too long', 'A'.repeat(33)],
+    ['with a forbidden character', 'T 1'],
+    ['empty', ''],
+  ])('refuses out_trade_no %s', (_name, value) => {
+    const r = value === undefined ? without(direct(), 'out_trade_no') : direct({ out_trade_no: value });
+    const e = thrown(() => readTransaction(r));
+    expect(e.kind).toBe('MALFORMED');
+    expect(e.reason).toBe('transaction.out_trade_no missing or malformed');
+  });
+
+  it('refuses a missing or non-string trade_state by name, and an unknown one as unknown', () => {
+    expect(thrown(() => readTransaction(without(direct(), 'trade_state'))).reason).toBe('transaction.trade_state missing or malformed');
+    expect(thrown(() => readTransaction(direct({ trade_state: 1 }))).reason).toBe('transaction.trade_state missing or malformed');
+    const unknown = thrown(() => readTransaction(direct({ trade_state: 'PAID' })));
+    expect(unknown.kind).toBe('MALFORMED');
+    expect(unknown.reason).toBe('transaction.trade_state unknown');
+  });
+
+  it.each(['SUCCESS', 'REFUND', 'NOTPAY', 'CLOSED', 'REVOKED', 'USERPAYING', 'PAYERROR'])('accepts trade_state %s', (state) => {
+    expect(readTransaction(direct({ trade_state: state })).tradeState).toBe(state);
+  });
+
+  it.each([
+    ['a number', 1999],
+    ['an array', [1999]],
+    ['null', null],
+    ['a string', '{"total":1}'],
+  ])('refuses an amount that is %s', (_name, amount) => {
+    const e = thrown(() => readTransaction(direct({ amount })));
+    expect(e.kind).toBe('MALFORMED');
+    expect(e.reason).toBe('transaction.amount malformed');
+  });
+
+  it('reads an absent amount, or an amount without total, as no total', () => {
+    expect(readTransaction(without(direct(), 'amount')).totalFen).toBeUndefined();
+    expect(readTransaction(direct({ amount: { currency: 'CNY' } })).totalFen).toBeUndefined();
+  });
+
+  it.each([
+    ['text', '1999'],
+    ['a fraction', 19.99],
+    ['negative', -1],
+    ['beyond 2^53', 2 ** 53],
+  ])('refuses amount.total given as %s', (_name, total) => {
+    const e = thrown(() => readTransaction(direct({ amount: { total } })));
+    expect(e.kind).toBe('MALFORMED');
+    expect(e.reason).toMatch(/^transaction\.amount\.total /);
+  });
+
+  it('treats an absent or empty success_time and transaction_id as absent', () => {
+    const tx = readTransaction(direct({ success_time: '', transaction_id: '' }));
+    expect(tx.successTime).toBeUndefined();
+    expect(tx.transactionId).toBeUndefined();
+    const tx2 = readTransaction(without(direct(), 'success_time', 'transaction_id', 'appid'));
+    expect(tx2.successTime).toBeUndefined();
+    expect(tx2.transactionId).toBeUndefined();
+    expect(tx2.appid).toBeUndefined();
+  });
+
+  it.each([
+    ['not a time', 'yesterday', 'transaction.success_time is not an RFC 3339 time'],
+    ['February 30th', '2026-02-30T10:00:00+08:00', 'transaction.success_time is not an RFC 3339 time'],
+    ['a number', 1764000000, 'transaction.success_time missing or malformed'],
+    ['longer than 64 characters', `2026-11-23T10:00:00.${'0'.repeat(60)}+08:00`, 'transaction.success_time missing or malformed'],
+  ])('refuses success_time that is %s', (_name, value, reason) => {
+    const e = thrown(() => readTransaction(direct({ success_time: value })));
+    expect(e.kind).toBe('MALFORMED');
+    expect(e.reason).toBe(reason);
+  });
+
+  it('refuses a transaction_id longer than 64 characters or not a string', () => {
+    expect(thrown(() => readTransaction(direct({ transaction_id: '4'.repeat(65) }))).reason).toBe('transaction.transaction_id missing or malformed');
+    expect(thrown(() => readTransaction(direct({ transaction_id: 4200000001 }))).reason).toBe('transaction.transaction_id missing or malformed');
+  });
+});
+
+describe('transactionNotice', () => {
+  const tx = (over: Partial<Transaction> = {}): Transaction => ({ ...readTransaction(direct()), ...over });
+
+  it('turns a paid transaction into a payment report for the merchant', () => {
+    expect(transactionNotice(tx(), merchant, 'v3')).toEqual({
+      kind: 'PAYMENT',
+      report: { outTradeNo: 'T2026112300001', merchantId: keys.mchid, transactionId: '4200000001202611230000000001', amountFen: 1999, paidAt: '2026-11-23T02:00:00.000Z', channel: 'v3' },
+    });
+  });
+
+  it('records a partner payment under the sub-merchant and keeps the channel it came by', () => {
+    const n = transactionNotice(tx({ subMchid: '1900000109' }), merchant, 'query');
+    expect(n.kind === 'PAYMENT' && n.report).toMatchObject({ merchantId: '1900000109', channel: 'query' });
+  });
+
+  it('refuses another merchant id as INCONSISTENT naming the field', () => {
+    const e = thrown(() => transactionNotice(tx({ mchid: '1999999999' }), merchant, 'v3'));
+    expect(e.kind).toBe('INCONSISTENT');
+    expect(e.detail).toEqual({ field: 'mchid' });
+  });
+
+  it('refuses another appid, and accepts a transaction that names none', () => {
+    const e = thrown(() => transactionNotice(tx({ appid: 'wx0000000000000000' }), merchant, 'v3'));
+    expect(e.kind).toBe('INCONSISTENT');
+    expect(e.detail).toEqual({ field: 'appid' });
+    expect(transactionNotice(tx({ appid: undefined }), merchant, 'v3').kind).toBe('PAYMENT');
+  });
+
+  it('checks the merchant before the trade state: a NOTPAY for another merchant is still INCONSISTENT', () => {
+    expect(thrown(() => transactionNotice(tx({ tradeState: 'NOTPAY', mchid: '1999999999' }), merchant, 'v3')).kind).toBe('INCONSISTENT');
+  });
+
+  it.each(['NOTPAY', 'CLOSED', 'REFUND', 'PAYERROR'] as const)('ignores trade_state %s, naming it and the order', (state) => {
+    expect(transactionNotice(tx({ tradeState: state, transactionId: undefined, totalFen: undefined, successTime: undefined }), merchant, 'v3')).toEqual({
+      kind: 'IGNORED',
+      reason: `trade_state ${state}`,
+      outTradeNo: 'T2026112300001',
+    });
+  });
+
+  it.each([
+    ['transaction_id', { transactionId: undefined }, 'transaction.transaction_id missing'],
+    ['amount.total', { totalFen: undefined }, 'transaction.amount.total missing'],
+    ['success_time', { successTime: undefined }, 'transaction.success_time missing'],
+  ] as const)('refuses a SUCCESS without %s', (_name, over, reason) => {
+    const e = thrown(() => transactionNotice(tx(over), merchant, 'v3'));
+    expect(e.kind).toBe('MALFORMED');
+    expect(e.reason).toBe(reason);
+  });
+});
