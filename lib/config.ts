@@ -93,7 +93,7 @@ export function loadConfig(env: Env): Config {
   }
 
   const apiBaseUrl = optional('WECHATPAY_API_BASE_URL') ?? DEFAULT_API_BASE_URL;
-  if (!/^https?:\/\/[^/\s]+$/.test(apiBaseUrl.replace(/\/$/, ''))) throw configError('WECHATPAY_API_BASE_URL must be an http(s) origin');
+  if (!isOrigin(apiBaseUrl)) throw configError('WECHATPAY_API_BASE_URL must be an http(s) origin (no path, query, fragment or credentials)');
 
   const policy = optional('WECHATPAY_UNKNOWN_ORDER') ?? 'record';
   if (policy !== 'record' && policy !== 'reject') throw configError('WECHATPAY_UNKNOWN_ORDER must be record or reject');
@@ -122,4 +122,16 @@ export function loadConfig(env: Env): Config {
     unknownOrderPolicy: policy,
     maxBodyBytes: Number(maxBody),
   };
+}
+
+/** An http(s) origin, optionally with a trailing slash: what the clients prefix every path with. */
+function isOrigin(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  const bare = !url.username && !url.password && !url.search && !url.hash && url.pathname === '/';
+  return (url.protocol === 'https:' || url.protocol === 'http:') && bare && !/[?#@\s]/.test(text);
 }

@@ -257,7 +257,9 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
         return { kind: 'APPLIED', refund, previous: refund.previousState ?? 'PROCESSING' };
       },
       (item) => {
-        const verdict = judgeRefund(toRefund(item ?? {}), report);
+        // no item after a refused write: it changed in between (stores without ALL_OLD); write again
+        if (!item?.state) return 'RETRY';
+        const verdict = judgeRefund(toRefund(item), report);
         return verdict === 'APPLY' ? 'RETRY' : verdict;
       },
     );

@@ -33,7 +33,7 @@ function readSend(r: Record<string, unknown>, fallbackMchid: string): CouponEven
     at: rfc3339ToIso(str(r, 'send_time', what, 64), 'coupon.send_time'),
     openid: optStr(r, 'openid', what, 128),
     channel: optStr(r, 'send_channel', what, 64),
-    transactionId: optStr(attach, 'transaction_id', what, 64),
+    transactionId: optStr(attach, 'transaction_id', 'coupon.attach_info', 64),
     amountFen: undefined,
   };
 }
@@ -47,11 +47,11 @@ function readUse(r: Record<string, unknown>, fallbackMchid: string): CouponEvent
     kind: 'USED',
     couponCode: code(str(r, 'coupon_id', what, 64), 'coupon.coupon_id'),
     stockId: code(str(r, 'stock_id', what, 64), 'coupon.stock_id'),
-    merchantId: optStr(consume, 'consume_mchid', what, 32) ?? fallbackMchid,
-    at: rfc3339ToIso(str(consume, 'consume_time', what, 64), 'coupon.consume_information.consume_time'),
+    merchantId: optStr(consume, 'consume_mchid', 'coupon.consume_information', 32) ?? fallbackMchid,
+    at: rfc3339ToIso(str(consume, 'consume_time', 'coupon.consume_information', 64), 'coupon.consume_information.consume_time'),
     openid: undefined,
     channel: undefined,
-    transactionId: optStr(consume, 'transaction_id', what, 64),
+    transactionId: optStr(consume, 'transaction_id', 'coupon.consume_information', 64),
     amountFen: normal?.coupon_amount === undefined ? undefined : checkFen(normal.coupon_amount, 'coupon.normal_coupon_information.coupon_amount'),
   };
 }

@@ -152,7 +152,7 @@ describe('COUPON.USE', () => {
   });
 
   it('refuses a use without a consume time, or with one that is not RFC 3339', () => {
-    expect(thrown(() => readCouponEvent(use({}, { consume_time: undefined }), 'COUPON.USE', FALLBACK)).reason).toBe('coupon.consume_time missing or malformed');
+    expect(thrown(() => readCouponEvent(use({}, { consume_time: undefined }), 'COUPON.USE', FALLBACK)).reason).toBe('coupon.consume_information.consume_time missing or malformed');
     expect(thrown(() => readCouponEvent(use({}, { consume_time: '20261123132935' }), 'COUPON.USE', FALLBACK)).reason).toBe(
       'coupon.consume_information.consume_time is not an RFC 3339 time',
     );
