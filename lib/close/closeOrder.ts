@@ -13,7 +13,7 @@ import type { OrderStore } from '../orders/store';
 import { closeRefusal, WechatPayApiError } from '../wechatpay/apiError';
 import type { WechatPayClient } from '../wechatpay/http';
 import type { TradeState } from '../wechatpay/v3/transaction';
-import { transactionNotice } from '../wechatpay/v3/transaction';
+import { readV2, readV3, type QueriedOrder } from '../wechatpay/query';
 import { readCloseRequest, type CloseOrderRequest, type CloseProtocol } from './request';
 
 export type { CloseOrderEvent, CloseOrderRequest, CloseProtocol } from './request';
@@ -201,51 +201,19 @@ async function applyPaid(report: PaymentReport, ids: OrderIds, deps: CloseOrderD
   }
 }
 
-/** An order's trade state at WeChat and, when paid, the verified report of its payment. */
-interface QueriedOrder {
-  tradeState: TradeState;
-  report: PaymentReport | undefined;
-}
-
 /** Queries the order with the same generation as the close; the answer is checked against our ids. */
 async function queryOrder(protocol: CloseProtocol, request: CloseOrderRequest, ids: OrderIds, deps: CloseOrderDeps, trace: Trace): Promise<QueriedOrder> {
   trace.queried = true;
   const { config } = deps;
   try {
-    if (protocol === 'v3') {
-      const tx = await deps.client.v3.queryOrderV3(v3Ref(request));
-      if (!PAID_STATES.has(tx.tradeState)) return { tradeState: tx.tradeState, report: undefined };
-      // a refunded order was paid first: read it as the payment it was
-      const notice = transactionNotice({ ...tx, tradeState: 'SUCCESS' }, config, 'query');
-      if (notice.kind !== 'PAYMENT') throw malformed('order query is not a payment');
-      return { tradeState: tx.tradeState, report: sameOrder(notice.report, ids) };
-    }
-    const tx = await deps.client.v2.queryOrderV2(v2Ref(request));
-    if (!PAID_STATES.has(tx.tradeState)) return { tradeState: tx.tradeState, report: undefined };
-    if (tx.fields.mch_id !== config.mchid) throw inconsistent('mch_id does not match', { field: 'mch_id' });
-    if (tx.fields.appid !== undefined && tx.fields.appid !== config.appid) throw inconsistent('appid does not match', { field: 'appid' });
-    if (!tx.transactionId || tx.transactionId.length > 64) throw malformed('orderquery transaction_id missing or malformed');
-    if (tx.totalFen === undefined) throw malformed('orderquery total_fee missing');
-    if (tx.paidAt === undefined) throw malformed('orderquery time_end missing');
-    const report: PaymentReport = {
-      outTradeNo: tx.outTradeNo,
-      merchantId: tx.subMchId ?? config.mchid,
-      transactionId: tx.transactionId,
-      amountFen: tx.totalFen,
-      paidAt: tx.paidAt,
-      channel: 'query',
-    };
-    return { tradeState: tx.tradeState, report: sameOrder(report, ids) };
+    // the same reading as reconciliation: ids checked, a refunded order read as the payment it was
+    return protocol === 'v3'
+      ? readV3(await deps.client.v3.queryOrderV3(v3Ref(request)), ids, config)
+      : readV2(await deps.client.v2.queryOrderV2(v2Ref(request)), ids, config);
   } catch (err) {
     if (err instanceof WechatPayApiError) trace.queryCode = err.code;
     throw err;
   }
-}
-
-function sameOrder(report: PaymentReport, ids: OrderIds): PaymentReport {
-  if (report.outTradeNo !== ids.outTradeNo) throw inconsistent('out_trade_no does not match', { field: 'out_trade_no' });
-  if (report.merchantId !== ids.merchantId) throw inconsistent('sub-merchant does not match', { field: 'sub_mchid' });
-  return report;
 }
 
 /** APIv3 when the merchant key, its serial and a WeChat key are configured, APIv2 otherwise, or as asked. */

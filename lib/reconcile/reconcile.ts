@@ -22,7 +22,7 @@ import { backoffMs, type WechatPayClient } from '../wechatpay/http';
 import { WechatPayApiError } from '../wechatpay/apiError';
 import type { TradeState } from '../wechatpay/v3/transaction';
 import { reconcileOptions, type ReconcileOptions } from './options';
-import { queryOrder, type QueryProtocol } from './query';
+import { queryOrder, type QueryProtocol } from '../wechatpay/query';
 
 export type { ReconcileOptions } from './options';
 

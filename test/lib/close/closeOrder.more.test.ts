@@ -96,7 +96,7 @@ describe('APIv2: a close refused as ORDERPAID is settled by the order query', ()
     const no = await registered();
     h.logs.length = 0;
     const outcome = await closeOrder({ outTradeNo: no, protocol: 'v2' }, deps({ close: refusal('ORDERPAID'), queryV2: async () => v2paid(no, { outTradeNo: `${no}X` }) }));
-    expect(outcome).toMatchObject({ status: 'FAILED', code: 'MERCHANT_MISMATCH', message: 'out_trade_no does not match' });
+    expect(outcome).toMatchObject({ status: 'FAILED', code: 'MERCHANT_MISMATCH', message: 'out_trade_no does not match the order queried' });
     expect(h.logs.some((l) => l.message === 'anomaly' && l.kind === 'MERCHANT_MISMATCH' && l.outTradeNo === no)).toBe(true);
     expect((await h.store.getOrder(h.keys.mchid, no))?.state).toBe('NOTPAY');
   });

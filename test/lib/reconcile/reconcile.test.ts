@@ -20,7 +20,7 @@ import { notifyHandler } from '../../../lib/notify/lambda';
 import type { OrderStore } from '../../../lib/orders/store';
 import { orderKey } from '../../../lib/orders/table';
 import { reconcile, type ReconcileDeps, type ReconcileOptions } from '../../../lib/reconcile/reconcile';
-import { readV2, readV3 } from '../../../lib/reconcile/query';
+import { readV2, readV3 } from '../../../lib/wechatpay/query';
 import { createWechatPayClient, type FetchLike } from '../../../lib/wechatpay/http';
 import type { TradeState } from '../../../lib/wechatpay/v3/transaction';
 import { generateTestKeys } from '../../../scripts/simulator/keys';

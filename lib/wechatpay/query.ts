@@ -6,9 +6,9 @@
 import type { Config } from '../config';
 import { inconsistent, malformed } from '../errors';
 import type { PaymentReport, PendingOrder } from '../orders/model';
-import type { WechatPayClient } from '../wechatpay/http';
-import type { V2Transaction } from '../wechatpay/v2/client';
-import { transactionNotice, type TradeState, type Transaction } from '../wechatpay/v3/transaction';
+import type { WechatPayClient } from './http';
+import type { V2Transaction } from './v2/client';
+import { transactionNotice, type TradeState, type Transaction } from './v3/transaction';
 
 export type QueryProtocol = 'v2' | 'v3';
 
