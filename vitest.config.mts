@@ -13,6 +13,8 @@ export default defineConfig({
       include: ['lib/**/*.ts', 'functions/**/*.ts'],
       reporter: ['text-summary', 'json-summary', 'text'],
       reportsDirectory: 'coverage',
+      // the issue's bar for lib/: the run fails below it
+      thresholds: { 'lib/**/*.ts': { lines: 95, branches: 95 } },
     },
   },
 });

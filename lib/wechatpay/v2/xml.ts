@@ -44,7 +44,7 @@ function readFlat(xml: string, root: string): Fields {
   let i = skipProlog(xml, 0);
   const open = `<${root}`;
   if (!xml.startsWith(open, i) || !/[\s>/]/.test(xml[i + open.length] ?? '')) throw malformed(`XML root must be <${root}>`);
-  i = xml.indexOf('>', i) + 1;
+  i = startTagEnd(xml, i) + 1;
   if (xml[i - 2] === '/') return endOfDocument(xml, i, out); // <root/>
   for (;;) {
     i = skipMisc(xml, i, true);
@@ -54,7 +54,7 @@ function readFlat(xml: string, root: string): Fields {
     const m = NAME_AT.exec(xml);
     if (!m) throw malformed('XML is not a flat field map');
     const name = m[0];
-    const tagEnd = xml.indexOf('>', NAME_AT.lastIndex);
+    const tagEnd = startTagEnd(xml, NAME_AT.lastIndex);
     if (name in out) throw malformed(`XML field ${safeName(name)} is repeated`);
     if (xml[tagEnd - 1] === '/') {
       out[name] = '';
@@ -85,6 +85,22 @@ function readValue(xml: string, from: number, name: string): [string, number] {
       throw malformed(`XML field ${safeName(name)} is not plain text`);
     }
   }
+}
+
+/** Index of the `>` that ends a start tag, past any quoted attribute values (which may hold `>`). */
+function startTagEnd(xml: string, from: number): number {
+  let quote = '';
+  for (let i = from; i < xml.length; i++) {
+    const c = xml[i] as string;
+    if (quote) {
+      if (c === quote) quote = '';
+    } else if (c === '"' || c === "'") {
+      quote = c;
+    } else if (c === '>') {
+      return i;
+    }
+  }
+  throw malformed('XML is not well-formed');
 }
 
 function decodeText(text: string): string {

@@ -280,3 +280,19 @@ function withoutSignFields(fields: Record<string, string>): Record<string, strin
 function generateKeyLike(key: string): string {
   return key.slice(1) + (key[0] === 'A' ? 'B' : 'A');
 }
+
+// Added from mutation testing (npm run mutation).
+describe('verifyV2 edges (mutation-tested)', () => {
+  it('rejects an unknown sign_type even when the sign is a valid digest of the message under the key', () => {
+    const fields = { ...notification({ signType: 'HMAC-SHA256' }), sign_type: 'HMAC-SHA1' };
+    for (const type of ['HMAC-SHA256', 'MD5'] as const) {
+      const forged = { ...fields, sign: signV2(fields, keys.apiV2Key, type) };
+      expect(verifyV2(forged, keys.apiV2Key)).toBe(false);
+    }
+  });
+
+  it('leaves out fields whose value is undefined, as if absent', () => {
+    const withHoles = { a: '1', b: undefined, c: '3' } as unknown as Fields;
+    expect(signingString(withHoles, 'k')).toBe('a=1&c=3&key=k');
+  });
+});

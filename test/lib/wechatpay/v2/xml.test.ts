@@ -120,6 +120,10 @@ describe('parseXml on what WeChat sends', () => {
     expect(plain(parseXml(xml))).toEqual({ return_code: 'SUCCESS', total_fee: '1', attach: '中文' });
   });
 
+  it('reads past a > inside a quoted attribute value', () => {
+    expect(plain(parseXml('<xml a=">"><b c=\'>\' d=">">1</b></xml>'))).toEqual({ b: '1' });
+  });
+
   it('normalises CR and CRLF line ends to LF, as XML 1.0 requires', () => {
     expect(parseXml('<xml><a>x\r\ny\rz</a></xml>').a).toBe('x\ny\nz');
   });
@@ -251,5 +255,72 @@ describe('parseXml rejects hostile or malformed input with MALFORMED', () => {
     expect(probe.polluted).toBeUndefined();
     expect(Object.getOwnPropertyNames(Object.prototype)).not.toContain('polluted');
     expect(Object.getPrototypeOf(probe)).toBe(Object.prototype);
+  });
+});
+
+// Added from mutation testing (npm run mutation): the strict flat reader and the well-formedness
+// validator each have to hold their own, and the edges of XML that WeChat may legally send must read.
+describe('parseXml edges (mutation-tested)', () => {
+  it('decodes all five predefined entities, once', () => {
+    expect(parseXml('<xml><a>&lt;&gt;&amp;&quot;&apos;</a><b>&amp;lt;&amp;amp;</b></xml>').a).toBe(`<>&"'`);
+    expect(parseXml('<xml><b>&amp;lt;&amp;amp;</b></xml>').b).toBe('&lt;&amp;');
+  });
+
+  it('accepts white space inside the root tag and end tags, and a byte-order mark', () => {
+    expect(plain(parseXml('<xml ><a>1</a ></xml >'))).toEqual({ a: '1' });
+    expect(plain(parseXml('<xml\n><a>1</a\t></xml\n>'))).toEqual({ a: '1' });
+    expect(plain(parseXml('\uFEFF<xml><a>1</a></xml>'))).toEqual({ a: '1' });
+  });
+
+  it('accepts processing instructions and comments before and after the root, but no PI inside it', () => {
+    expect(plain(parseXml('<?xml version="1.0"?><?pi x?><!--c--><?pi y?>\n<xml><a>1</a></xml>'))).toEqual({ a: '1' });
+    expect(plain(parseXml('<xml><a>1</a></xml>\n<?pi x?>\n<!-- c -->\n'))).toEqual({ a: '1' });
+    expect(plain(parseXml('<xml><!-->x--><a>1</a><!----></xml>'))).toEqual({ a: '1' });
+    expect(payErrorOf(() => parseXml('<xml><?pi x?><a>1</a></xml>')).reason).toBe('XML root holds a processing instruction');
+    expect(payErrorOf(() => parseXml('<xml><a>1</a><?pi x?></xml>')).reason).toBe('XML root holds a processing instruction');
+  });
+
+  it.each([
+    ['another empty root', '<other/>'],
+    ['a longer root name, self-closed', '<xmlx/>'],
+    ['a longer root name', '<xmlx><a>1</a></xmlx>'],
+    ['a prefixed root', '<x:xml xmlns:x="urn:x"><a>1</a></x:xml>'],
+  ])('rejects %s as the wrong root', (_label, xml) => {
+    expect(payErrorOf(() => parseXml(xml)).reason).toBe('XML root must be <xml>');
+  });
+
+  it.each([
+    ['CDATA directly in the root', '<xml><![CDATA[x]]></xml>'],
+    ['a root closed by a longer name', '<xml><a>1</a></xmlx>'],
+    ['an end tag with an attribute', '<xml><a>1</a foo></xml>'],
+    ['an attribute without a value', '<xml><a b>1</a></xml>'],
+    ['an unquoted attribute', '<xml><a b=1>1</a></xml>'],
+    ['a repeated attribute', '<xml><a b="1" b="2">1</a></xml>'],
+    ['a constructor leaf element', '<xml><constructor>1</constructor></xml>'],
+  ])('rejects %s as MALFORMED', (_label, xml) => {
+    expectMalformed(() => parseXml(xml));
+  });
+
+  it('refuses what the validator lets through: characters XML 1.0 forbids, and ]]> in text', () => {
+    for (const c of ['\u0000', '\u0001', '\u0008', '\u000B', '\u000C', '\u001F', '\uFFFE', '\uFFFF']) {
+      expect(payErrorOf(() => parseXml(`<xml><a>x${c}y</a></xml>`)).reason, JSON.stringify(c)).toBe('XML holds characters XML 1.0 forbids');
+    }
+    expect(plain(parseXml('<xml><a>\ty\n</a></xml>'))).toEqual({ a: '\ty\n' });
+    expect(payErrorOf(() => parseXml('<xml><a>x]]>y</a></xml>')).reason).toBe('XML text holds a CDATA end marker');
+    expect(plain(parseXml('<xml><a>x]]&gt;y</a></xml>'))).toEqual({ a: 'x]]>y' });
+  });
+
+  it('says why the root is not a flat field map', () => {
+    expect(payErrorOf(() => parseXml('<xml>text<a>1</a></xml>')).reason).toBe('XML root holds stray text');
+    expect(payErrorOf(() => parseXml('<xml><![CDATA[x]]></xml>')).reason).toBe('XML is not a flat field map');
+  });
+
+  it('names the offending field in the reason, but only a short and valid name', () => {
+    expect(payErrorOf(() => parseXml('<xml><a>1</a><a>2</a></xml>')).reason).toBe('XML field a is repeated');
+    expect(payErrorOf(() => parseXml('<xml><a>1<b/></a></xml>')).reason).toBe('XML field a is not plain text');
+    const n64 = 'n'.repeat(64);
+    const n65 = 'n'.repeat(65);
+    expect(payErrorOf(() => parseXml(`<xml><${n64}>1</${n64}><${n64}/></xml>`)).reason).toBe(`XML field ${n64} is repeated`);
+    expect(payErrorOf(() => parseXml(`<xml><${n65}>1</${n65}><${n65}/></xml>`)).reason).toBe('XML field (invalid name) is repeated');
   });
 });

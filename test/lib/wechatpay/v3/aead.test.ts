@@ -1,3 +1,4 @@
+import { createCipheriv } from 'node:crypto';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { PayError } from '../../../../lib/errors';
@@ -132,5 +133,29 @@ describe('decryptResource', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+// Added from mutation testing (npm run mutation): the reasons are sent back to the caller, and an
+// authentic plaintext that is not UTF-8 is refused rather than decoded with replacement characters.
+describe('decryptResource reasons (mutation-tested)', () => {
+  const reasonOf = (r: EncryptedResource, key = KEY) => payErrorOf(() => decryptResource(r, key), ['CONFIG', 'MALFORMED', 'UNAUTHENTIC']).reason;
+
+  it('names each refusal', () => {
+    expect(reasonOf(sample(), KEY.subarray(1))).toBe('WECHATPAY_APIV3_KEY must be exactly 32 bytes');
+    expect(reasonOf({ ...sample(), algorithm: 'AEAD_AES_128_GCM' })).toBe('unsupported resource algorithm');
+    expect(reasonOf({ ...sample(), nonce: 'short' })).toBe('resource nonce must be 12 bytes');
+    expect(reasonOf({ ...sample(), ciphertext: Buffer.alloc(16).toString('base64') })).toBe('resource ciphertext too short');
+    expect(reasonOf(sample(), Buffer.from(otherApiV3Key, 'utf8'))).toBe('resource decryption failed');
+  });
+
+  it('refuses an authentic plaintext that is not valid UTF-8 as MALFORMED', () => {
+    const nonce = 'abcdefghijkl';
+    const cipher = createCipheriv('aes-256-gcm', KEY, Buffer.from(nonce, 'utf8'));
+    cipher.setAAD(Buffer.from('transaction', 'utf8'));
+    const sealed = Buffer.concat([cipher.update(Buffer.from([0x7b, 0xff, 0xfe, 0x7d])), cipher.final(), cipher.getAuthTag()]);
+    const resource: EncryptedResource = { algorithm: AEAD_ALGORITHM, ciphertext: sealed.toString('base64'), associated_data: 'transaction', nonce };
+    const err = payErrorOf(() => decryptResource(resource, KEY), ['MALFORMED']);
+    expect(err.reason).toBe('resource is not valid UTF-8');
   });
 });

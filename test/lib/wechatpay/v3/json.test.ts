@@ -104,3 +104,48 @@ describe('field helpers', () => {
     malformedOf(() => optStr(doc, 'long', 'r'));
   });
 });
+
+// Added from mutation testing (npm run mutation): the structural pass must see every key of every
+// object, wherever it sits, and nothing but keys.
+describe('parseUntrustedJson key scan (mutation-tested)', () => {
+  it.each([
+    ['adjacent', '{"a":1,"a":2}'],
+    ['with white space around the comma and colon', '{ "a" : 1 , "a" : 2 }'],
+    ['after an array value', '{"a":[1,2],"a":3}'],
+    ['after a nested object', '{"a":{"b":1},"c":2,"a":3}'],
+    ['inside a nested object', '{"x":{"a":1,"a":2}}'],
+    ['inside an object in an array', '[1,{"a":1,"a":2}]'],
+    ['spelled with an escape', '{"a":1,"\\u0061":2}'],
+  ])('rejects a repeated key (%s), which JSON.parse would silently collapse', (_label, text) => {
+    expect(malformedOf(() => parseUntrustedJson(text, 'resource')).reason).toBe('resource repeats a key');
+  });
+
+  it('rejects a forbidden key in any position, not only the first', () => {
+    for (const text of ['{"a":1,"__proto__":{"polluted":"yes"}}', '{"a":[{}],"constructor":1}', '{"a":{"b":1} , "prototype":1}']) {
+      expect(malformedOf(() => parseUntrustedJson(text, 'resource')).reason).toBe('resource holds a forbidden key');
+    }
+  });
+
+  it('treats strings in arrays as values: repeats and prototype words are fine there', () => {
+    expect(parseUntrustedJson('["a","a"]', 'doc')).toEqual(['a', 'a']);
+    expect(parseUntrustedJson('{"list":["x","x",["x","x"]],"y":["constructor","constructor"]}', 'doc')).toEqual({
+      list: ['x', 'x', ['x', 'x']],
+      y: ['constructor', 'constructor'],
+    });
+    // keys equal to earlier values, and the same key in sibling objects
+    expect(parseUntrustedJson('{"a":"b","b":"a"}', 'doc')).toEqual({ a: 'b', b: 'a' });
+    expect(parseUntrustedJson('[{"a":1},{"a":2}]', 'doc')).toEqual([{ a: 1 }, { a: 2 }]);
+    // quotes and backslashes inside keys and values do not derail the scan
+    expect(parseUntrustedJson('{"a\\"":1,"a\\\\":2,"a":"\\"{[","b":3}', 'doc')).toEqual({ 'a"': 1, 'a\\': 2, a: '"{[', b: 3 });
+  });
+
+  it('limits depth at exactly 32 open containers, counting closed ones out', () => {
+    expect(parseUntrustedJson(nestedArrays(32), 'doc')).toBeTruthy();
+    expect(parseUntrustedJson(nestedObjects(32), 'doc')).toBeTruthy();
+    malformedOf(() => parseUntrustedJson(nestedArrays(33), 'doc'));
+    malformedOf(() => parseUntrustedJson(nestedObjects(33), 'doc'));
+    // many siblings are not depth
+    expect(parseUntrustedJson(`[${Array(100).fill('[]').join(',')}]`, 'doc')).toHaveLength(100);
+    expect(Object.keys(parseUntrustedJson(`{${Array.from({ length: 100 }, (_, i) => `"k${i}":{}`).join(',')}}`, 'doc') as object)).toHaveLength(100);
+  });
+});

@@ -191,7 +191,7 @@ describe('verifyV3 rejects with UNAUTHENTIC', () => {
   it('a signature that is not base64', () => {
     const wire = transaction();
     const sig = wire.headers['Wechatpay-Signature'] ?? '';
-    for (const bad of ['!!!!', `${sig}!`, `${sig.slice(0, 10)} ${sig.slice(10)}`, `${sig}===`, '====', sig.replace(/\+/g, '-'), 'x'.repeat(5000), '中文']) {
+    for (const bad of ['!!!!', `${sig}!`, `${sig.slice(0, 10)} ${sig.slice(10)}`, `${sig}===`, '====', `-${sig.slice(1)}`, 'x'.repeat(5000), '中文']) {
       unauthenticOf(() => check({ ...wire.headers, 'Wechatpay-Signature': bad }, wire.body));
     }
   });
@@ -284,5 +284,40 @@ describe('headerGetter', () => {
     expect(get('content-type')).toBe('application/json');
     expect(get('x-other')).toBeUndefined();
     expect(get('missing')).toBeUndefined();
+  });
+});
+
+// Added from mutation testing (npm run mutation): each header check must hold on its own, so these
+// messages are correctly signed over the malformed value and only the check itself can refuse them.
+describe('verifyV3 header checks on correctly signed messages (mutation-tested)', () => {
+  const body = '{"id":"EV-1"}';
+
+  it('refuses a timestamp that is not 1 to 12 plain digits, even when Number() would read it', () => {
+    for (const ts of [`${NOW} `, ` ${NOW}`, `+${NOW}`, `${NOW}.0`, `${NOW}\n`, String(NOW).padStart(13, '0'), `${NOW}x`]) {
+      const err = unauthenticOf(() => check(signedByRotated(body, ts), body));
+      expect(err.reason, JSON.stringify(ts)).toBe('missing or invalid Wechatpay-Timestamp');
+    }
+    expect(() => check(signedByRotated(body, String(NOW).padStart(12, '0')), body)).not.toThrow();
+  });
+
+  it('refuses a nonce that is not 1 to 64 visible ASCII characters', () => {
+    for (const nonce of ['has space', ' lead', 'trail ', 'tab\there', '中文', 'x中', 'x'.repeat(65), 'line\n']) {
+      const err = unauthenticOf(() => check(signedByRotated(body, String(NOW), nonce), body));
+      expect(err.reason, JSON.stringify(nonce)).toBe('missing or invalid Wechatpay-Nonce');
+    }
+    for (const nonce of ['x'.repeat(64), '!~', 'a']) {
+      expect(() => check(signedByRotated(body, String(NOW), nonce), body)).not.toThrow();
+    }
+  });
+
+  it('refuses an oversized signature before any crypto, and a 1024-character one only by the signature', () => {
+    const headers = signedByRotated(body);
+    expect(unauthenticOf(() => check({ ...headers, 'Wechatpay-Signature': 'A'.repeat(1028) }, body)).reason).toBe('Wechatpay-Signature is not base64');
+    expect(unauthenticOf(() => check({ ...headers, 'Wechatpay-Signature': 'A'.repeat(1024) }, body)).reason).toBe('signature mismatch');
+  });
+
+  it('logs at most 64 characters of an unknown serial', () => {
+    const headers = { ...signedByRotated(body), 'Wechatpay-Serial': 'F'.repeat(200) };
+    expect(unauthenticOf(() => check(headers, body)).detail).toEqual({ serial: 'F'.repeat(64) });
   });
 });
