@@ -1,18 +1,10 @@
 import { describe, it, expect } from 'vitest';
+import { thrownPayError } from '../support/errors';
 import fc from 'fast-check';
 import { PayError } from '../../lib/errors';
 import { checkFen, fenToYuan, parseFen, yuanToFen } from '../../lib/money';
 
-function malformedOf(f: () => unknown): PayError {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PayError);
-    expect((err as PayError).kind).toBe('MALFORMED');
-    return err as PayError;
-  }
-  throw new Error('expected a MALFORMED PayError, nothing was thrown');
-}
+const malformedOf = (f: () => unknown) => thrownPayError(f, 'MALFORMED');
 
 /** Exact reference conversion with BigInt: whole * 100 + the first two decimals. */
 function referenceFen(whole: string, frac: string): bigint {

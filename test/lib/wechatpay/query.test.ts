@@ -3,6 +3,7 @@
  * everything a payment report needs, refused by name otherwise; an unpaid one needs none of it; a
  * refunded order is read as the payment it was.
  */
+import { thrownPayError as thrown } from '../../support/errors';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../lib/config';
 import { PayError } from '../../../lib/errors';
@@ -15,15 +16,6 @@ const keys = generateTestKeys();
 const config = loadConfig({ ...toEnv(keys), PAYMENTS_TABLE: 't' });
 const ref = { merchantId: keys.mchid, outTradeNo: 'ORDER1' };
 
-function thrown(fn: () => unknown): PayError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PayError);
-    return err as PayError;
-  }
-  throw new Error('expected a PayError, nothing was thrown');
-}
 
 const v2 = (over: Partial<V2Transaction> = {}): V2Transaction => ({
   outTradeNo: 'ORDER1',

@@ -1,19 +1,11 @@
 import { describe, it, expect } from 'vitest';
+import { thrownPayError } from '../../support/errors';
 import fc from 'fast-check';
 import { PayError } from '../../../lib/errors';
 import { beijingToIso, rfc3339ToIso } from '../../../lib/wechatpay/time';
 import { beijingCompact, beijingDateTime, rfc3339Beijing } from '../../../scripts/simulator/messages';
 
-function malformedOf(f: () => unknown): PayError {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PayError);
-    expect((err as PayError).kind).toBe('MALFORMED');
-    return err as PayError;
-  }
-  throw new Error('expected a MALFORMED PayError, nothing was thrown');
-}
+const malformedOf = (f: () => unknown) => thrownPayError(f, 'MALFORMED');
 
 /** Whole-second instants between 1971 and 2099. */
 const instant = fc.integer({ min: 31_536_000, max: 4_102_444_799 }).map((s) => new Date(s * 1000));

@@ -3,6 +3,7 @@
  * plus the client's input checks (made before any request leaves). The simulator-driven flows are in
  * client.test.ts; these are the reply shapes the simulator never sends.
  */
+import { thrownPayError as thrown } from '../../../support/errors';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../../lib/config';
 import { PayError } from '../../../../lib/errors';
@@ -15,15 +16,6 @@ import { v2Sign, v2Xml } from '../../../../scripts/simulator/messages';
 const keys = generateTestKeys();
 const KEY = keys.apiV2Key;
 
-function thrown(fn: () => unknown): PayError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PayError);
-    return err as PayError;
-  }
-  throw new Error('expected a PayError, nothing was thrown');
-}
 const apiErr = (fn: () => unknown) => {
   const e = thrown(fn);
   expect(e).toBeInstanceOf(WechatPayApiError);

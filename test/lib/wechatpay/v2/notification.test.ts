@@ -3,6 +3,7 @@
  * is checked over every received field before anything is believed, then the merchant ids, then each
  * field of the payment (refused by name when missing or malformed).
  */
+import { thrownPayError as thrown } from '../../../support/errors';
 import { describe, expect, it } from 'vitest';
 import { PayError } from '../../../../lib/errors';
 import { readV2Payment, type V2Merchant } from '../../../../lib/wechatpay/v2/notification';
@@ -13,15 +14,6 @@ import { v2PaymentNotification, v2Sign, type V2PaymentParams } from '../../../..
 const keys = generateTestKeys();
 const merchant: V2Merchant = { apiV2Key: keys.apiV2Key, mchid: keys.mchid, appid: keys.appid };
 
-function thrown(fn: () => unknown): PayError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PayError);
-    return err as PayError;
-  }
-  throw new Error('expected a PayError, nothing was thrown');
-}
 
 const params = (p: Partial<V2PaymentParams> = {}): V2PaymentParams => ({ outTradeNo: 'T2026112300001', totalFee: 1999, transactionId: '4200000001202611230000000001', timeEnd: '20261123100000', ...p });
 const fields = (p: Partial<V2PaymentParams> = {}) => parseXml(v2PaymentNotification(keys, params(p)).body);

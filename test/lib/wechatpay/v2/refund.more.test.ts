@@ -3,6 +3,7 @@
  * the independent sender builds them: req_info is the only proof of origin, so nothing outside it is
  * believed before it decrypts; then each inner field is refused by name when missing or malformed.
  */
+import { thrownPayError as thrown } from '../../../support/errors';
 import { describe, expect, it } from 'vitest';
 import { PayError } from '../../../../lib/errors';
 import { readV2Refund } from '../../../../lib/wechatpay/v2/refund';
@@ -15,15 +16,6 @@ const keys = generateTestKeys();
 const merchant: V2Merchant = { apiV2Key: keys.apiV2Key, mchid: keys.mchid, appid: keys.appid };
 const MAX = DEFAULT_MAX_XML_BYTES;
 
-function thrown(fn: () => unknown): PayError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PayError);
-    return err as PayError;
-  }
-  throw new Error('expected a PayError, nothing was thrown');
-}
 
 const base: V2RefundParams = {
   outTradeNo: 'T2026112300001',

@@ -2,6 +2,7 @@
  * The decrypted coupon resources: COUPON.SEND (merchant coupon received) and COUPON.USE (cash coupon
  * used). Required fields refused by name, optional ones absent, codes restricted to what can be a key.
  */
+import { thrownPayError as thrown } from '../../../support/errors';
 import { describe, expect, it } from 'vitest';
 import { PayError } from '../../../../lib/errors';
 import { readCouponEvent } from '../../../../lib/wechatpay/v3/coupon';
@@ -10,15 +11,6 @@ import { rfc3339Beijing } from '../../../../scripts/simulator/messages';
 const MCHID = '1900000100';
 const FALLBACK = '1900000999';
 
-function thrown(fn: () => unknown): PayError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PayError);
-    return err as PayError;
-  }
-  throw new Error('expected a PayError, nothing was thrown');
-}
 
 function without(r: Record<string, unknown>, ...fields: string[]): Record<string, unknown> {
   const copy = { ...r };

@@ -1,18 +1,10 @@
 import { describe, it, expect } from 'vitest';
+import { thrownPayError } from '../../../support/errors';
 import fc from 'fast-check';
 import { PayError } from '../../../../lib/errors';
 import { isRecord, optStr, parseUntrustedJson, str } from '../../../../lib/wechatpay/v3/json';
 
-function malformedOf(f: () => unknown): PayError {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PayError);
-    expect((err as PayError).kind).toBe('MALFORMED');
-    return err as PayError;
-  }
-  throw new Error('expected a MALFORMED PayError, nothing was thrown');
-}
+const malformedOf = (f: () => unknown) => thrownPayError(f, 'MALFORMED');
 
 const nestedArrays = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
 const nestedObjects = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;

@@ -3,6 +3,7 @@
  * envelope's required fields refused by name, optional ones defaulted, the resource decrypted with
  * the APIv3 key and refused unless it is a JSON object.
  */
+import { thrownPayError as thrown } from '../../../support/errors';
 import { describe, expect, it } from 'vitest';
 import { PayError } from '../../../../lib/errors';
 import { openResource, parseEnvelope } from '../../../../lib/wechatpay/v3/notification';
@@ -12,15 +13,6 @@ import { v3Encrypt, v3Notification } from '../../../../scripts/simulator/message
 const keys = generateTestKeys();
 const apiV3Key = Buffer.from(keys.apiV3Key, 'utf8');
 
-function thrown(fn: () => unknown): PayError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PayError);
-    return err as PayError;
-  }
-  throw new Error('expected a PayError, nothing was thrown');
-}
 
 const wire = (resource: object | string = { out_trade_no: 'T1', n: 1 }) =>
   v3Notification(keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource, id: 'EV-2026-0001', createTime: '2026-11-23T10:00:00+08:00' });

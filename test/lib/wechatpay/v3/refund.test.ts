@@ -3,6 +3,7 @@
  * resources built by the independent sender; each required field refused by name, the status tied
  * to the event type, the amounts checked against each other, optional fields allowed to be absent.
  */
+import { thrownPayError as thrown } from '../../../support/errors';
 import { describe, expect, it } from 'vitest';
 import { PayError } from '../../../../lib/errors';
 import { readV3Refund } from '../../../../lib/wechatpay/v3/refund';
@@ -12,15 +13,6 @@ import { v3RefundResource, type V3RefundParams } from '../../../../scripts/simul
 const keys = generateTestKeys();
 const merchant = { mchid: keys.mchid };
 
-function thrown(fn: () => unknown): PayError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PayError);
-    return err as PayError;
-  }
-  throw new Error('expected a PayError, nothing was thrown');
-}
 
 const base: V3RefundParams = {
   outTradeNo: 'T2026112300001',

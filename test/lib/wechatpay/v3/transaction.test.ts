@@ -3,6 +3,7 @@
  * resources built by the independent sender, every required field refused by name when missing or
  * of the wrong type, optional fields allowed to be absent.
  */
+import { thrownPayError as thrown } from '../../../support/errors';
 import { describe, expect, it } from 'vitest';
 import { PayError } from '../../../../lib/errors';
 import { readTransaction, transactionNotice, type Transaction } from '../../../../lib/wechatpay/v3/transaction';
@@ -13,15 +14,6 @@ const keys = generateTestKeys();
 const merchant = { mchid: keys.mchid, appid: keys.appid };
 const partner = { spMchid: keys.mchid, subMchid: '1900000109', spAppid: keys.appid };
 
-function thrown(fn: () => unknown): PayError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PayError);
-    return err as PayError;
-  }
-  throw new Error('expected a PayError, nothing was thrown');
-}
 
 const direct = (extra: Record<string, unknown> = {}) =>
   v3TransactionResource(keys, { outTradeNo: 'T2026112300001', total: 1999, transactionId: '4200000001202611230000000001', successTime: '2026-11-23T10:00:00+08:00', extra });
