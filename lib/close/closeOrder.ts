@@ -5,7 +5,7 @@
  * overwrites PAID. A refusal that says "paid" is settled by an order query and exactly the PAID
  * transition a notification makes. Business outcomes are results; this function never throws.
  */
-import { configError, inconsistent, malformed, PayError } from '../errors';
+import { configError, PayError } from '../errors';
 import type { Config } from '../config';
 import type { Logger, LogLevel } from '../log';
 import { paymentAnomaly, type Order, type PaymentReport } from '../orders/model';
@@ -76,7 +76,6 @@ interface Trace {
   anomaly?: string;
 }
 
-const PAID_STATES: ReadonlySet<TradeState> = new Set(['SUCCESS', 'REFUND']);
 const CLOSED_STATES: ReadonlySet<TradeState> = new Set(['CLOSED', 'REVOKED']);
 
 /** Closes one order; `event` is either request shape. Never throws: every failure is a FAILED outcome. */

@@ -21,7 +21,6 @@ import { createHarness, orderNo, toEvent, type Harness } from '../support/harnes
 
 const SUB = '1230000109';
 const PROTOCOLS = ['v2', 'v3'] as const;
-type Protocol = (typeof PROTOCOLS)[number];
 
 let h: Harness;
 let sim: Simulator;

@@ -1,7 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { thrownPayError } from '../support/errors';
 import fc from 'fast-check';
-import { PayError } from '../../lib/errors';
 import { checkFen, fenToYuan, parseFen, yuanToFen } from '../../lib/money';
 
 const malformedOf = (f: () => unknown) => thrownPayError(f, 'MALFORMED');

@@ -1,7 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { thrownPayError } from '../../support/errors';
 import fc from 'fast-check';
-import { PayError } from '../../../lib/errors';
 import { beijingToIso, rfc3339ToIso } from '../../../lib/wechatpay/time';
 import { beijingCompact, beijingDateTime, rfc3339Beijing } from '../../../scripts/simulator/messages';
 

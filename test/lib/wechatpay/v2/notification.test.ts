@@ -5,7 +5,6 @@
  */
 import { thrownPayError as thrown } from '../../../support/errors';
 import { describe, expect, it } from 'vitest';
-import { PayError } from '../../../../lib/errors';
 import { readV2Payment, type V2Merchant } from '../../../../lib/wechatpay/v2/notification';
 import { parseXml } from '../../../../lib/wechatpay/v2/xml';
 import { generateTestKeys } from '../../../../scripts/simulator/keys';

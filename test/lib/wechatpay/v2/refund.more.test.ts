@@ -5,7 +5,6 @@
  */
 import { thrownPayError as thrown } from '../../../support/errors';
 import { describe, expect, it } from 'vitest';
-import { PayError } from '../../../../lib/errors';
 import { readV2Refund } from '../../../../lib/wechatpay/v2/refund';
 import type { V2Merchant } from '../../../../lib/wechatpay/v2/notification';
 import { parseXml, DEFAULT_MAX_XML_BYTES } from '../../../../lib/wechatpay/v2/xml';

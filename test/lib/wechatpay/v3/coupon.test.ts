@@ -4,7 +4,6 @@
  */
 import { thrownPayError as thrown } from '../../../support/errors';
 import { describe, expect, it } from 'vitest';
-import { PayError } from '../../../../lib/errors';
 import { readCouponEvent } from '../../../../lib/wechatpay/v3/coupon';
 import { rfc3339Beijing } from '../../../../scripts/simulator/messages';
 

@@ -5,7 +5,6 @@
  */
 import { thrownPayError as thrown } from '../../../support/errors';
 import { describe, expect, it } from 'vitest';
-import { PayError } from '../../../../lib/errors';
 import { openResource, parseEnvelope } from '../../../../lib/wechatpay/v3/notification';
 import { generateTestKeys } from '../../../../scripts/simulator/keys';
 import { v3Encrypt, v3Notification } from '../../../../scripts/simulator/messages';

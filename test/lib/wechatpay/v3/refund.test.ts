@@ -5,7 +5,6 @@
  */
 import { thrownPayError as thrown } from '../../../support/errors';
 import { describe, expect, it } from 'vitest';
-import { PayError } from '../../../../lib/errors';
 import { readV3Refund } from '../../../../lib/wechatpay/v3/refund';
 import { generateTestKeys } from '../../../../scripts/simulator/keys';
 import { v3RefundResource, type V3RefundParams } from '../../../../scripts/simulator/messages';

@@ -5,7 +5,6 @@
  */
 import { thrownPayError as thrown } from '../../../support/errors';
 import { describe, expect, it } from 'vitest';
-import { PayError } from '../../../../lib/errors';
 import { readTransaction, transactionNotice, type Transaction } from '../../../../lib/wechatpay/v3/transaction';
 import { generateTestKeys } from '../../../../scripts/simulator/keys';
 import { v3TransactionResource } from '../../../../scripts/simulator/messages';
