@@ -18,7 +18,16 @@ import { judge, machine, markdown, type Results, type Sections } from './lib/rep
 const RESULTS_DIR = join(__dirname, 'results');
 const ORDER = ['verify', 'dynamo', 'coldstart', 'load'] as const;
 type Section = (typeof ORDER)[number];
-const ALIASES: Record<string, Section> = { a: 'verify', b: 'dynamo', c: 'coldstart', d: 'load', verify: 'verify', dynamo: 'dynamo', coldstart: 'coldstart', load: 'load' };
+const ALIASES: Record<string, Section> = {
+  a: 'verify',
+  b: 'dynamo',
+  c: 'coldstart',
+  d: 'load',
+  verify: 'verify',
+  dynamo: 'dynamo',
+  coldstart: 'coldstart',
+  load: 'load',
+};
 
 function parseArgs(argv: string[]): { sections: Section[]; quick: boolean } {
   const quick = argv.includes('--quick');
@@ -89,7 +98,15 @@ async function main(): Promise<void> {
     log(`bench: ${s} ${failures[s] ? 'failed' : 'done'} in ${seconds[s]} s`);
   }
 
-  const out: Results = { generatedAt: new Date().toISOString(), machine: machine(), seconds, loadAverageAtStart: loadAverage, targets: judge(results), sections: results, ...(Object.keys(failures).length ? { failures } : {}) };
+  const out: Results = {
+    generatedAt: new Date().toISOString(),
+    machine: machine(),
+    seconds,
+    loadAverageAtStart: loadAverage,
+    targets: judge(results),
+    sections: results,
+    ...(Object.keys(failures).length ? { failures } : {}),
+  };
   mkdirSync(RESULTS_DIR, { recursive: true });
   const md = markdown(out);
   writeAtomically(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);

@@ -2,7 +2,10 @@
 
 declare module 'tenpay' {
   class Payment {
-    constructor(config: { appid: string; mchid: string; partnerKey: string; pfx?: Buffer; notify_url?: string }, debug?: boolean);
+    constructor(
+      config: { appid: string; mchid: string; partnerKey: string; pfx?: Buffer; notify_url?: string },
+      debug?: boolean,
+    );
     /** What its Express/Koa middlewares run on a notification body: parse, check ids and sign. */
     _parse(xml: string, type: string, signType?: string): Promise<Record<string, unknown>>;
   }
@@ -39,7 +42,11 @@ declare module 'autocannon' {
     method?: string;
     headers?: Record<string, string>;
     body?: string;
-    requests?: Array<RequestParams & { setupRequest?: (req: RequestParams, context: Record<string, unknown>) => RequestParams | undefined }>;
+    requests?: Array<
+      RequestParams & {
+        setupRequest?: (req: RequestParams, context: Record<string, unknown>) => RequestParams | undefined;
+      }
+    >;
   }
   interface Result {
     duration: number;
@@ -58,7 +65,10 @@ declare module 'autocannon' {
   }
   interface Instance {
     stop(): void;
-    on(event: 'response', fn: (client: unknown, statusCode: number, resBytes: number, responseTime: number) => void): void;
+    on(
+      event: 'response',
+      fn: (client: unknown, statusCode: number, resBytes: number, responseTime: number) => void,
+    ): void;
   }
   function autocannon(opts: Options, cb: (err: Error | null, result: Result) => void): Instance;
   export = autocannon;

@@ -4,4 +4,7 @@ import { closeOrderHandler, deadlineOutcome } from '../lib/close/lambda';
 import type { CloseOrderOutcome } from '../lib/close/closeOrder';
 
 // a second before the Lambda timeout, answer a retryable FAILED instead of letting middy throw
-export const handler = middy<unknown, CloseOrderOutcome>({ timeoutEarlyInMillis: 1000, timeoutEarlyResponse: deadlineOutcome }).handler(closeOrderHandler());
+export const handler = middy<unknown, CloseOrderOutcome>({
+  timeoutEarlyInMillis: 1000,
+  timeoutEarlyResponse: deadlineOutcome,
+}).handler(closeOrderHandler());

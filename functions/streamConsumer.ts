@@ -13,7 +13,11 @@ const logger = createLogger({ service: 'wechatpay-lambda-consumer' });
 
 /** Replace with your business logic; it must be idempotent on `event.idempotencyKey`. */
 async function onEvent(event: DomainEvent): Promise<void> {
-  logger.log('info', 'domain event', { type: event.type, outTradeNo: event.outTradeNo, idempotencyKey: event.idempotencyKey });
+  logger.log('info', 'domain event', {
+    type: event.type,
+    outTradeNo: event.outTradeNo,
+    idempotencyKey: event.idempotencyKey,
+  });
 }
 
 export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
@@ -21,7 +25,10 @@ export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatch
     try {
       for (const e of decodeStreamRecord(record)) await onEvent(e);
     } catch (err) {
-      logger.log('error', 'consumer failed', { eventID: record.eventID, cause: err instanceof Error ? err.name : 'unknown' });
+      logger.log('error', 'consumer failed', {
+        eventID: record.eventID,
+        cause: err instanceof Error ? err.name : 'unknown',
+      });
       return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
     }
   }

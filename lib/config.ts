@@ -58,13 +58,19 @@ export function loadConfig(env: Env): Config {
   const tableName = required('PAYMENTS_TABLE');
 
   const apiV2Key = optional('WECHATPAY_APIV2_KEY');
-  if (apiV2Key !== undefined && !/^[\x21-\x7e]{32}$/.test(apiV2Key)) throw configError('WECHATPAY_APIV2_KEY must be 32 printable ASCII characters');
+  if (apiV2Key !== undefined && !/^[\x21-\x7e]{32}$/.test(apiV2Key))
+    throw configError('WECHATPAY_APIV2_KEY must be 32 printable ASCII characters');
   const v3 = optional('WECHATPAY_APIV3_KEY');
-  if (v3 !== undefined && Buffer.byteLength(v3, 'utf8') !== 32) throw configError('WECHATPAY_APIV3_KEY must be exactly 32 bytes');
+  if (v3 !== undefined && Buffer.byteLength(v3, 'utf8') !== 32)
+    throw configError('WECHATPAY_APIV3_KEY must be exactly 32 bytes');
 
   let keyRing: KeyRing;
   try {
-    keyRing = createKeyRing({ platformCertsPem: pem('WECHATPAY_PLATFORM_CERTS'), publicKeyId: optional('WECHATPAY_PUBLIC_KEY_ID'), publicKeyPem: pem('WECHATPAY_PUBLIC_KEY') });
+    keyRing = createKeyRing({
+      platformCertsPem: pem('WECHATPAY_PLATFORM_CERTS'),
+      publicKeyId: optional('WECHATPAY_PUBLIC_KEY_ID'),
+      publicKeyPem: pem('WECHATPAY_PUBLIC_KEY'),
+    });
   } catch (err) {
     if (err instanceof Error && err.name === 'PayError') throw err;
     throw configError('WECHATPAY_PLATFORM_CERTS or WECHATPAY_PUBLIC_KEY is not a valid PEM');
@@ -77,14 +83,16 @@ export function loadConfig(env: Env): Config {
   if (v3 !== undefined && keyRing.serials().length === 0) {
     throw configError('WECHATPAY_APIV3_KEY is set but neither WECHATPAY_PLATFORM_CERTS nor WECHATPAY_PUBLIC_KEY is');
   }
-  if (apiV2Key === undefined && v3 === undefined) throw configError('WECHATPAY_APIV2_KEY or WECHATPAY_APIV3_KEY must be set');
+  if (apiV2Key === undefined && v3 === undefined)
+    throw configError('WECHATPAY_APIV2_KEY or WECHATPAY_APIV3_KEY must be set');
 
   let merchant: Config['merchant'];
   const merchantKey = pem('WECHATPAY_MERCHANT_PRIVATE_KEY');
   const serialNo = optional('WECHATPAY_MERCHANT_SERIAL_NO');
   if (merchantKey !== undefined || serialNo !== undefined) {
     if (!merchantKey) throw configError('WECHATPAY_MERCHANT_PRIVATE_KEY is required with WECHATPAY_MERCHANT_SERIAL_NO');
-    if (!serialNo || !SERIAL.test(serialNo)) throw configError('WECHATPAY_MERCHANT_SERIAL_NO must be the hex serial of the merchant API certificate');
+    if (!serialNo || !SERIAL.test(serialNo))
+      throw configError('WECHATPAY_MERCHANT_SERIAL_NO must be the hex serial of the merchant API certificate');
     try {
       merchant = { privateKey: createPrivateKey(merchantKey), serialNo: serialNo.toUpperCase() };
     } catch {
@@ -93,7 +101,8 @@ export function loadConfig(env: Env): Config {
   }
 
   const apiBaseUrl = optional('WECHATPAY_API_BASE_URL') ?? DEFAULT_API_BASE_URL;
-  if (!isOrigin(apiBaseUrl)) throw configError('WECHATPAY_API_BASE_URL must be an http(s) origin (no path, query, fragment or credentials)');
+  if (!isOrigin(apiBaseUrl))
+    throw configError('WECHATPAY_API_BASE_URL must be an http(s) origin (no path, query, fragment or credentials)');
 
   const policy = optional('WECHATPAY_UNKNOWN_ORDER') ?? 'record';
   if (policy !== 'record' && policy !== 'reject') throw configError('WECHATPAY_UNKNOWN_ORDER must be record or reject');
@@ -102,10 +111,12 @@ export function loadConfig(env: Env): Config {
   if (!/^\d{3,8}$/.test(maxBody)) throw configError('WECHATPAY_MAX_BODY_BYTES must be a number of bytes');
 
   const signMode = optional('AGGREGATOR_SIGN_MODE') ?? 'sorted-md5';
-  if (!(AGGREGATOR_SIGN_MODES as readonly string[]).includes(signMode)) throw configError(`AGGREGATOR_SIGN_MODE must be one of ${AGGREGATOR_SIGN_MODES.join(', ')}`);
+  if (!(AGGREGATOR_SIGN_MODES as readonly string[]).includes(signMode))
+    throw configError(`AGGREGATOR_SIGN_MODE must be one of ${AGGREGATOR_SIGN_MODES.join(', ')}`);
 
   const endpoint = optional('DYNAMODB_ENDPOINT');
-  if (endpoint !== undefined && !/^https?:\/\/\S+$/.test(endpoint)) throw configError('DYNAMODB_ENDPOINT must be a URL');
+  if (endpoint !== undefined && !/^https?:\/\/\S+$/.test(endpoint))
+    throw configError('DYNAMODB_ENDPOINT must be a URL');
 
   return {
     mchid,

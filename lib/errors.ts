@@ -36,9 +36,12 @@ export class PayError extends Error {
 }
 
 /** Shorthand constructors, so call sites read as the failure they report. */
-export const unauthentic = (reason: string, detail?: Record<string, unknown>) => new PayError('UNAUTHENTIC', reason, { detail });
-export const malformed = (reason: string, detail?: Record<string, unknown>) => new PayError('MALFORMED', reason, { detail });
-export const inconsistent = (reason: string, detail?: Record<string, unknown>) => new PayError('INCONSISTENT', reason, { detail });
+export const unauthentic = (reason: string, detail?: Record<string, unknown>) =>
+  new PayError('UNAUTHENTIC', reason, { detail });
+export const malformed = (reason: string, detail?: Record<string, unknown>) =>
+  new PayError('MALFORMED', reason, { detail });
+export const inconsistent = (reason: string, detail?: Record<string, unknown>) =>
+  new PayError('INCONSISTENT', reason, { detail });
 export const unavailable = (reason: string, cause?: unknown) => new PayError('UNAVAILABLE', reason, { cause });
 export const configError = (reason: string) => new PayError('CONFIG', reason);
 

@@ -16,7 +16,9 @@ export interface Logger {
 export const METRIC_NAMESPACE = 'WechatPayLambda';
 
 /** A logger writing JSON lines to `write` (stdout by default), stamped by the injected clock. */
-export function createLogger(opts: { service: string; write?: (line: string) => void; now?: () => number } = { service: 'wechatpay-lambda' }): Logger {
+export function createLogger(
+  opts: { service: string; write?: (line: string) => void; now?: () => number } = { service: 'wechatpay-lambda' },
+): Logger {
   const write = opts.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const now = opts.now ?? Date.now;
   const log = (level: LogLevel, message: string, fields: LogFields = {}) => {
@@ -28,7 +30,16 @@ export function createLogger(opts: { service: string; write?: (line: string) => 
       const ts = now();
       write(
         JSON.stringify({
-          _aws: { Timestamp: ts, CloudWatchMetrics: [{ Namespace: METRIC_NAMESPACE, Dimensions: [['kind'], []], Metrics: [{ Name: 'Anomaly', Unit: 'Count' }] }] },
+          _aws: {
+            Timestamp: ts,
+            CloudWatchMetrics: [
+              {
+                Namespace: METRIC_NAMESPACE,
+                Dimensions: [['kind'], []],
+                Metrics: [{ Name: 'Anomaly', Unit: 'Count' }],
+              },
+            ],
+          },
           level: 'warn',
           time: new Date(ts).toISOString(),
           service: opts.service,

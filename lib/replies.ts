@@ -53,8 +53,16 @@ export function failureReply(format: ReplyFormat, err: PayError): HttpReply {
     case 'v2':
       return { statusCode: 200, headers: { ...XML }, body: buildXml({ return_code: 'FAIL', return_msg: reason }) };
     case 'v3':
-      return { statusCode: V3_STATUS[err.kind], headers: { ...JSON_TYPE }, body: JSON.stringify({ code: 'FAIL', message: reason }) };
+      return {
+        statusCode: V3_STATUS[err.kind],
+        headers: { ...JSON_TYPE },
+        body: JSON.stringify({ code: 'FAIL', message: reason }),
+      };
     case 'aggregator':
-      return { statusCode: err.kind === 'UNAVAILABLE' || err.kind === 'CONFIG' ? 500 : 400, headers: { ...TEXT }, body: 'fail' };
+      return {
+        statusCode: err.kind === 'UNAVAILABLE' || err.kind === 'CONFIG' ? 500 : 400,
+        headers: { ...TEXT },
+        body: 'fail',
+      };
   }
 }

@@ -13,7 +13,10 @@ import type { NotifyDeps } from './notify/handle';
 let cached: NotifyDeps | undefined;
 
 /** The process-wide dependencies; the same object for every warm invocation. */
-export function notifyDeps(env: Env = process.env, logger: Logger = createLogger({ service: 'wechatpay-lambda' })): NotifyDeps {
+export function notifyDeps(
+  env: Env = process.env,
+  logger: Logger = createLogger({ service: 'wechatpay-lambda' }),
+): NotifyDeps {
   if (cached) return cached;
   const config = loadConfig(env);
   const client = createDynamoClient({ endpoint: config.dynamodbEndpoint });

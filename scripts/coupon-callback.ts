@@ -27,14 +27,22 @@ function environment(): { env: Record<string, string | undefined>; local: boolea
 /** The deployed coupon route: from the stack's outputs, or the local stack. */
 function defaultUrl(stage: string, local: boolean): string {
   if (local) return `${readStackState()?.httpUrl}/notify/coupon`;
-  const info = execFileSync(process.execPath, [require.resolve('osls/bin/serverless.js'), 'info', '--stage', stage, '--verbose'], { encoding: 'utf8' });
+  const info = execFileSync(
+    process.execPath,
+    [require.resolve('osls/bin/serverless.js'), 'info', '--stage', stage, '--verbose'],
+    { encoding: 'utf8' },
+  );
   const m = /HttpApiUrl:\s*(https:\/\/\S+)/.exec(info);
   if (!m) throw new Error(`no HttpApiUrl in the outputs of stage ${stage}: deploy first, or pass the URL`);
   return `${m[1]?.replace(/\/$/, '')}/notify/coupon`;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { stage: { type: 'string', default: 'prod' }, mchid: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { stage: { type: 'string', default: 'prod' }, mchid: { type: 'string' } },
+  });
   const [command, url] = positionals;
   if (command !== 'get' && command !== 'set') {
     console.error('usage: npm run coupon-callback -- get | set [URL] [--stage STAGE] [--mchid ID]');

@@ -14,7 +14,11 @@ import { createDynamoOrderStore } from '../lib/orders/dynamodb';
 import { readStackState } from './local/state';
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { 'sub-mchid': { type: 'string' }, age: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { 'sub-mchid': { type: 'string' }, age: { type: 'string' } },
+  });
   const state = readStackState();
   if (!state) throw new Error('npm start is not running (no .local/stack.json)');
   const client = createDynamoClient({ endpoint: state.dynamoEndpoint });
@@ -26,7 +30,14 @@ async function main(argv: string[]): Promise<number> {
     case 'register': {
       if (!a || !b || !merchantId) break;
       const age = Number(values.age ?? 0);
-      print(await store.registerOrder({ outTradeNo: a, amountFen: Number(b), merchantId, createdAt: new Date(Date.now() - age * 1000).toISOString() }));
+      print(
+        await store.registerOrder({
+          outTradeNo: a,
+          amountFen: Number(b),
+          merchantId,
+          createdAt: new Date(Date.now() - age * 1000).toISOString(),
+        }),
+      );
       return 0;
     }
     case 'show':
@@ -40,11 +51,14 @@ async function main(argv: string[]): Promise<number> {
     case 'list': {
       // a development aid on the local table only: the service itself never scans
       const res = await client.send(new ScanCommand({ TableName: state.tableName, Limit: 100 }));
-      for (const item of res.Items ?? []) console.log(Object.fromEntries(Object.entries(item).map(([k, v]) => [k, Object.values(v)[0]])));
+      for (const item of res.Items ?? [])
+        console.log(Object.fromEntries(Object.entries(item).map(([k, v]) => [k, Object.values(v)[0]])));
       return 0;
     }
   }
-  console.error('usage: npm run orders -- register <outTradeNo> <amountFen> [--sub-mchid ID] [--age S] | show <outTradeNo> | refund <outRefundNo> | list');
+  console.error(
+    'usage: npm run orders -- register <outTradeNo> <amountFen> [--sub-mchid ID] [--age S] | show <outTradeNo> | refund <outRefundNo> | list',
+  );
   return 2;
 }
 

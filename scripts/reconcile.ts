@@ -23,9 +23,15 @@ import { toEnv } from './simulator/keys';
 function environment(): Record<string, string | undefined> {
   if (process.env.WECHATPAY_MCHID) return process.env;
   const state = readStackState();
-  if (!state?.simulatorUrl) throw new Error('set the WECHATPAY_* variables (and PAYMENTS_TABLE), or run npm start (with its simulator)');
+  if (!state?.simulatorUrl)
+    throw new Error('set the WECHATPAY_* variables (and PAYMENTS_TABLE), or run npm start (with its simulator)');
   const keys = readKeysFile(join(LOCAL_DIR, 'wechatpay-test-keys.json'));
-  return { ...toEnv(keys), PAYMENTS_TABLE: state.tableName, DYNAMODB_ENDPOINT: state.dynamoEndpoint, WECHATPAY_API_BASE_URL: state.simulatorUrl };
+  return {
+    ...toEnv(keys),
+    PAYMENTS_TABLE: state.tableName,
+    DYNAMODB_ENDPOINT: state.dynamoEndpoint,
+    WECHATPAY_API_BASE_URL: state.simulatorUrl,
+  };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -36,10 +42,16 @@ async function main(argv: string[]): Promise<number> {
   const command = parseReconcileArgs(argv);
   const config = loadConfig(environment());
   // the command's output is what it prints; only warnings and errors (anomalies included) go to stderr as JSON
-  const logger = createLogger({ service: 'reconcile-command', write: (line) => /^\{"level":"(warn|error)"/.test(line) && process.stderr.write(`${line}\n`) });
+  const logger = createLogger({
+    service: 'reconcile-command',
+    write: (line) => /^\{"level":"(warn|error)"/.test(line) && process.stderr.write(`${line}\n`),
+  });
   const deps = {
     config,
-    store: createDynamoOrderStore({ client: createDynamoClient({ endpoint: config.dynamodbEndpoint }), tableName: config.tableName }),
+    store: createDynamoOrderStore({
+      client: createDynamoClient({ endpoint: config.dynamodbEndpoint }),
+      tableName: config.tableName,
+    }),
     client: createWechatPayClient({ config, ...CLOSE_CLIENT_TIMEOUTS }),
     logger,
     now: Date.now,

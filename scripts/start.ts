@@ -21,21 +21,30 @@ async function main(): Promise<void> {
   let env: Record<string, string> = {};
   let keys: TestKeys | undefined;
   if (configured) {
-    console.log('Using the WECHATPAY_* variables from the environment (no simulator: it cannot sign as your WeChat Pay).');
+    console.log(
+      'Using the WECHATPAY_* variables from the environment (no simulator: it cannot sign as your WeChat Pay).',
+    );
   } else {
     const loaded = loadOrCreateKeys(KEYS_FILE);
     keys = loaded.keys;
     env = toEnv(keys);
-    console.log(`${loaded.created ? 'Generated' : 'Reusing'} local TEST keys: ${KEYS_FILE} (mchid ${keys.mchid}, appid ${keys.appid})`);
+    console.log(
+      `${loaded.created ? 'Generated' : 'Reusing'} local TEST keys: ${KEYS_FILE} (mchid ${keys.mchid}, appid ${keys.appid})`,
+    );
   }
-  if (!hasJava()) console.log('Notice: java was not found, so the embedded pure-JS DynamoDB (dynalite) is used instead of DynamoDB Local.');
+  if (!hasJava())
+    console.log(
+      'Notice: java was not found, so the embedded pure-JS DynamoDB (dynalite) is used instead of DynamoDB Local.',
+    );
 
   const stack = await startStack({
     httpPort: port('PORT', 3000),
     lambdaPort: port('LAMBDA_PORT', 3002),
     dynamoPort: port('DYNAMODB_PORT', 8000),
     env,
-    simulator: keys ? { keys, port: port('SIM_PORT', 3010), timeScale: Number(process.env.SIM_TIME_SCALE ?? 0.01) } : undefined,
+    simulator: keys
+      ? { keys, port: port('SIM_PORT', 3010), timeScale: Number(process.env.SIM_TIME_SCALE ?? 0.01) }
+      : undefined,
     onOutput: (s) => process.stdout.write(s),
   });
   writeStackState({
@@ -53,7 +62,9 @@ async function main(): Promise<void> {
       `  notifications   POST ${stack.httpUrl}/notify/payment   POST ${stack.httpUrl}/notify/refund`,
       `  Lambda invoke   ${stack.lambdaUrl} (function names wechatpay-lambda-local-<function>)`,
       `  DynamoDB        ${stack.dynamoEndpoint} (${stack.engine}, in memory), table ${stack.tableName}`,
-      stack.simulator ? `  WeChat Pay sim  ${stack.simulator.url} (the functions' API base URL; notifications go to the routes above)` : '',
+      stack.simulator
+        ? `  WeChat Pay sim  ${stack.simulator.url} (the functions' API base URL; notifications go to the routes above)`
+        : '',
       '',
       'Try it (README, "Running locally"):',
       '  npm run orders -- register DEMO001 1999     # your order function registers an order',

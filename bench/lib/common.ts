@@ -27,14 +27,19 @@ export const round = (n: number, digits = 2): number => (Number.isFinite(n) ? Nu
 /** 12345.6 → "12,346". */
 export const fmtInt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 
-export const fmtRatio = (n: number | null | undefined): string => (n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : `${n.toFixed(2)}×`);
+export const fmtRatio = (n: number | null | undefined): string =>
+  n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : `${n.toFixed(2)}×`;
 
 export const now = (): number => performance.now();
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Runs `fn` on every item with at most `limit` in flight. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   const worker = async () => {

@@ -16,17 +16,29 @@ export interface DdbCounts {
   errors: number;
 }
 
-export const emptyCounts = (): DdbCounts => ({ requests: 0, byOperation: {}, reportedCapacity: 0, failedConditions: 0, errors: 0 });
+export const emptyCounts = (): DdbCounts => ({
+  requests: 0,
+  byOperation: {},
+  reportedCapacity: 0,
+  failedConditions: 0,
+  errors: 0,
+});
 
 // A structural view of the SDK's middleware stack: the two SDK copies have nominally different types.
-type Next = (args: { input: Record<string, unknown>; request?: unknown }) => Promise<{ output?: unknown; response?: unknown }>;
+type Next = (args: {
+  input: Record<string, unknown>;
+  request?: unknown;
+}) => Promise<{ output?: unknown; response?: unknown }>;
 interface Stackish {
-  middlewareStack: { add: (mw: (next: Next, context: Record<string, unknown>) => Next, options: Record<string, unknown>) => void };
+  middlewareStack: {
+    add: (mw: (next: Next, context: Record<string, unknown>) => Next, options: Record<string, unknown>) => void;
+  };
 }
 
 const sumCapacity = (c: unknown): number => {
   if (Array.isArray(c)) return c.reduce((s: number, x) => s + sumCapacity(x), 0);
-  if (c && typeof c === 'object' && 'CapacityUnits' in c) return Number((c as { CapacityUnits?: number }).CapacityUnits ?? 0);
+  if (c && typeof c === 'object' && 'CapacityUnits' in c)
+    return Number((c as { CapacityUnits?: number }).CapacityUnits ?? 0);
   return 0;
 };
 
@@ -38,7 +50,9 @@ export function instrument(client: unknown, target: () => DdbCounts): void {
       const counts = target();
       try {
         const res = await next({ ...args, input: { ...args.input, ReturnConsumedCapacity: 'TOTAL' } });
-        counts.reportedCapacity += sumCapacity((res.output as { ConsumedCapacity?: unknown } | undefined)?.ConsumedCapacity);
+        counts.reportedCapacity += sumCapacity(
+          (res.output as { ConsumedCapacity?: unknown } | undefined)?.ConsumedCapacity,
+        );
         return res;
       } catch (err) {
         if ((err as Error).name === 'ConditionalCheckFailedException') counts.failedConditions += 1;

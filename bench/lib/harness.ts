@@ -59,7 +59,11 @@ async function measure<I>(c: Candidate<I>, inputs: readonly I[], ms: number): Pr
 }
 
 /** Measures every candidate on the same inputs; returns ops/s (median of rounds) per candidate. */
-export async function compare<I>(candidates: readonly Candidate<I>[], inputs: readonly I[], opts: HarnessOptions): Promise<OpsResult[]> {
+export async function compare<I>(
+  candidates: readonly Candidate<I>[],
+  inputs: readonly I[],
+  opts: HarnessOptions,
+): Promise<OpsResult[]> {
   const perRound = new Map<string, number[]>(candidates.map((c) => [c.id, []]));
   const totals = new Map<string, number>(candidates.map((c) => [c.id, 0]));
   const total = opts.warmupRounds + opts.rounds;
@@ -77,6 +81,11 @@ export async function compare<I>(candidates: readonly Candidate<I>[], inputs: re
   if (sink === 0.5) process.stdout.write(''); // unreachable; reads the sink
   return candidates.map((c) => {
     const rounds = perRound.get(c.id) ?? [];
-    return { id: c.id, opsPerSec: round(median(rounds), 0), rounds: rounds.map((x) => round(x, 0)), ops: totals.get(c.id) ?? 0 };
+    return {
+      id: c.id,
+      opsPerSec: round(median(rounds), 0),
+      rounds: rounds.map((x) => round(x, 0)),
+      ops: totals.get(c.id) ?? 0,
+    };
   });
 }

@@ -14,7 +14,18 @@ import { join, relative, resolve, sep } from 'node:path';
 export const ROOT = resolve(__dirname, '..', '..');
 
 /** Top-level entries not copied: VCS, dependencies, build output, local state, tests, the bench itself. */
-const SKIP = new Set(['.git', 'node_modules', '.esbuild', '.serverless', '.build', 'coverage', '.local', 'bench', 'test', '.ci']);
+const SKIP = new Set([
+  '.git',
+  'node_modules',
+  '.esbuild',
+  '.serverless',
+  '.build',
+  'coverage',
+  '.local',
+  'bench',
+  'test',
+  '.ci',
+]);
 
 export interface Snapshot {
   dir: string;

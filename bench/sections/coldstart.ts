@@ -85,7 +85,10 @@ function probe(probeFile: string, target: string, env: Record<string, string>): 
     child.on('error', reject);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      const line = out.split('\n').reverse().find((l) => l.startsWith('BENCH_RESULT '));
+      const line = out
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('BENCH_RESULT '));
       if (!line) return reject(new Error(`probe of ${target} exited ${code}: ${err.slice(0, 500)}`));
       resolvePromise(JSON.parse(line.slice('BENCH_RESULT '.length)) as ProbeResult);
     });
@@ -94,7 +97,11 @@ function probe(probeFile: string, target: string, env: Record<string, string>): 
 
 /** Runs `serverless package` for the service in `cwd` into `dir`; resolves with the seconds it took. */
 function packageService(cwd: string, dir: string): Promise<number> {
-  const serverless = join(dirname(createRequire(join(ROOT, 'package.json')).resolve('osls/package.json')), 'bin', 'serverless.js');
+  const serverless = join(
+    dirname(createRequire(join(ROOT, 'package.json')).resolve('osls/package.json')),
+    'bin',
+    'serverless.js',
+  );
   const started = Date.now();
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [serverless, 'package', '--stage', 'local', '--package', dir], {
@@ -128,7 +135,9 @@ export async function runColdStart(): Promise<ColdStartResult> {
     const pkgDir = join(work, 'package');
     log('coldstart: serverless package --stage local (offline, on a private copy of the sources)');
     const packageSeconds = await packageService(src.dir, pkgDir);
-    const state = JSON.parse(readFileSync(join(pkgDir, 'serverless-state.json'), 'utf8')) as { service: { functions: Record<string, StateFunction> } };
+    const state = JSON.parse(readFileSync(join(pkgDir, 'serverless-state.json'), 'utf8')) as {
+      service: { functions: Record<string, StateFunction> };
+    };
     const probeFile = join(work, 'probe.cjs');
     writeFileSync(probeFile, PROBE);
 
@@ -146,7 +155,11 @@ export async function runColdStart(): Promise<ColdStartResult> {
 
     // a delivery that fails its signature check (an APIv3 one, which the aggregator route rejects as
     // malformed): the cold path without any I/O
-    const wire = v3Notification(keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource: v3TransactionResource(keys, { outTradeNo: 'BENCHCOLD0001', total: 1 }) });
+    const wire = v3Notification(keys, {
+      eventType: 'TRANSACTION.SUCCESS',
+      originalType: 'transaction',
+      resource: v3TransactionResource(keys, { outTradeNo: 'BENCHCOLD0001', total: 1 }),
+    });
     const headers = Object.fromEntries(Object.entries(wire.headers).map(([k, v]) => [k.toLowerCase(), v]));
     const sig = headers['wechatpay-signature'] ?? '';
     headers['wechatpay-signature'] = (sig.startsWith('A') ? 'B' : 'A') + sig.slice(1);
@@ -159,11 +172,16 @@ export async function runColdStart(): Promise<ColdStartResult> {
         headers,
         body: wire.body,
         isBase64Encoded: false,
-        requestContext: { http: { method: 'POST', path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' }, stage: '$default' },
+        requestContext: {
+          http: { method: 'POST', path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' },
+          stage: '$default',
+        },
       });
 
     const functions: FunctionFigures[] = [];
-    const zips = readdirSync(pkgDir).filter((f) => f.endsWith('.zip')).sort();
+    const zips = readdirSync(pkgDir)
+      .filter((f) => f.endsWith('.zip'))
+      .sort();
     for (const zipName of zips) {
       const name = zipName.slice(0, -4);
       const fn = state.service.functions[name];
@@ -178,7 +196,10 @@ export async function runColdStart(): Promise<ColdStartResult> {
       const own: number[] = [];
       for (let i = 0; i < SPAWNS; i++) {
         samples.push(await probe(probeFile, handlerFile, probeEnv));
-        if (i < SPAWNS_SECONDARY) own.push((await probe(probeFile, handlerFile, { ...childEnv, BENCH_PRELOAD: '@aws-sdk/client-dynamodb' })).requireMs);
+        if (i < SPAWNS_SECONDARY)
+          own.push(
+            (await probe(probeFile, handlerFile, { ...childEnv, BENCH_PRELOAD: '@aws-sdk/client-dynamodb' })).requireMs,
+          );
       }
       const failed = samples.find((s) => s.error);
       if (failed) throw new Error(`${name}: first invocation threw: ${failed.error}`);

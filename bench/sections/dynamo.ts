@@ -6,7 +6,13 @@
  *    on the same order item, unconditional: deduplication is the idempotency layer's job there).
  * Scenarios: first delivery, a duplicate after it, and 20 concurrent deliveries of one new event.
  */
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Context } from 'aws-lambda';
@@ -63,7 +69,11 @@ const CONCURRENT = 20;
 const TABLE = 'wechatpay-lambda-bench-payments';
 const IDEMPOTENCY_TABLE = 'wechatpay-lambda-bench-idempotency';
 
-const fakeContext = { getRemainingTimeInMillis: () => 6000, functionName: 'bench', awsRequestId: 'bench' } as unknown as Context;
+const fakeContext = {
+  getRemainingTimeInMillis: () => 6000,
+  functionName: 'bench',
+  awsRequestId: 'bench',
+} as unknown as Context;
 
 type Outcome = { ok: true } | { ok: false; reason: string };
 
@@ -122,17 +132,29 @@ export async function runDynamo(opts: { dynamo?: LocalDynamo } = {}): Promise<Dy
     const projectClient = createDynamoClient({ endpoint: dynamo.endpoint, region: 'us-east-1' });
     instrument(projectClient, () => counts);
     const store = createDynamoOrderStore({ client: projectClient, tableName: TABLE });
-    const deps: NotifyDeps = { config, store, logger: createLogger({ service: 'bench', write: () => {} }), now: Date.now };
+    const deps: NotifyDeps = {
+      config,
+      store,
+      logger: createLogger({ service: 'bench', write: () => {} }),
+      now: Date.now,
+    };
 
     const newOrder = async (prefix: string, amountFen: number) => {
       const outTradeNo = nextOutTradeNo(prefix);
       const r = await store.registerOrder({ outTradeNo, amountFen, merchantId: keys.mchid });
       if (r.kind !== 'REGISTERED') throw new Error(`register ${outTradeNo}: ${r.kind}`);
-      const wire = v3Notification(keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource: v3TransactionResource(keys, { outTradeNo, total: amountFen }) });
+      const wire = v3Notification(keys, {
+        eventType: 'TRANSACTION.SUCCESS',
+        originalType: 'transaction',
+        resource: v3TransactionResource(keys, { outTradeNo, total: amountFen }),
+      });
       return { outTradeNo, wire };
     };
     const deliverProject = async (wire: WireRequest): Promise<Outcome> => {
-      const reply = await handleNotification({ route: '/notify/payment', headers: wire.headers, body: Buffer.from(wire.body, 'utf8') }, deps);
+      const reply = await handleNotification(
+        { route: '/notify/payment', headers: wire.headers, body: Buffer.from(wire.body, 'utf8') },
+        deps,
+      );
       return reply.statusCode < 300 ? { ok: true } : { ok: false, reason: `HTTP ${reply.statusCode}` };
     };
 
@@ -154,14 +176,32 @@ export async function runDynamo(opts: { dynamo?: LocalDynamo } = {}): Promise<Dy
 
     const project: SystemFigures = {
       label: 'wechatpay-lambda (handleNotification: one conditional UpdateItem, ALL_OLD on failure)',
-      first: await scenario(() => sequential(projectOrders.map((o) => o.wire), deliverProject)),
-      duplicate: await scenario(() => sequential(projectOrders.map((o) => o.wire), deliverProject)),
-      concurrent20: await scenario(() => Promise.all(Array.from({ length: CONCURRENT }, () => deliverProject(concurrentOrder.wire)))),
+      first: await scenario(() =>
+        sequential(
+          projectOrders.map((o) => o.wire),
+          deliverProject,
+        ),
+      ),
+      duplicate: await scenario(() =>
+        sequential(
+          projectOrders.map((o) => o.wire),
+          deliverProject,
+        ),
+      ),
+      concurrent20: await scenario(() =>
+        Promise.all(Array.from({ length: CONCURRENT }, () => deliverProject(concurrentOrder.wire))),
+      ),
     };
-    log(`dynamo: project first ${project.first.requestsPerDelivery} req/delivery, duplicate ${project.duplicate.requestsPerDelivery}, 20 concurrent ${project.concurrent20.requests} requests`);
+    log(
+      `dynamo: project first ${project.first.requestsPerDelivery} req/delivery, duplicate ${project.duplicate.requestsPerDelivery}, 20 concurrent ${project.concurrent20.requests} requests`,
+    );
 
     // ---- Powertools: the bench's SDK copy, its own idempotency table, the same order items ----
-    const ptClient = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const ptClient = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     await createIdempotencyTable(ptClient);
     instrument(ptClient, () => counts);
     const persistenceStore = new DynamoDBPersistenceLayer({ tableName: IDEMPOTENCY_TABLE, awsSdkV3Client: ptClient });
@@ -173,7 +213,8 @@ export async function runDynamo(opts: { dynamo?: LocalDynamo } = {}): Promise<Dy
         new UpdateItemCommand({
           TableName: TABLE,
           Key: { pk: { S: orderKey(report.merchantId, report.outTradeNo) } },
-          UpdateExpression: 'SET #state = :paid, transactionId = :tx, paidFen = :fen, paidAt = :at, paidVia = :via, appliedAt = :now REMOVE pending, #ttl',
+          UpdateExpression:
+            'SET #state = :paid, transactionId = :tx, paidFen = :fen, paidAt = :at, paidVia = :via, appliedAt = :now REMOVE pending, #ttl',
           ExpressionAttributeNames: { '#state': 'state', '#ttl': 'ttl' },
           ExpressionAttributeValues: {
             ':paid': { S: 'PAID' },
@@ -191,7 +232,13 @@ export async function runDynamo(opts: { dynamo?: LocalDynamo } = {}): Promise<Dy
 
     const reportOf = (wire: WireRequest): PaymentReport => {
       // verified and decrypted exactly as the project does it (no DynamoDB involved)
-      const { notice } = readNotice('v3', headerGetter(wire.headers), Buffer.from(wire.body, 'utf8'), config, Date.now());
+      const { notice } = readNotice(
+        'v3',
+        headerGetter(wire.headers),
+        Buffer.from(wire.body, 'utf8'),
+        config,
+        Date.now(),
+      );
       if (notice.kind !== 'PAYMENT') throw new Error('not a payment');
       return notice.report;
     };
@@ -207,17 +254,33 @@ export async function runDynamo(opts: { dynamo?: LocalDynamo } = {}): Promise<Dy
     const ptOrders = await Promise.all(Array.from({ length: ORDERS }, (_, i) => newOrder('BDT', 100 + i)));
     const ptConcurrent = await newOrder('BDU', 777);
     const powertools: SystemFigures = {
-      label: '@aws-lambda-powertools/idempotency 2.35.0 (makeIdempotent + DynamoDBPersistenceLayer) around one UpdateItem',
-      first: await scenario(() => sequential(ptOrders.map((o) => o.wire), deliverPowertools)),
-      duplicate: await scenario(() => sequential(ptOrders.map((o) => o.wire), deliverPowertools)),
-      concurrent20: await scenario(() => Promise.all(Array.from({ length: CONCURRENT }, () => deliverPowertools(ptConcurrent.wire)))),
+      label:
+        '@aws-lambda-powertools/idempotency 2.35.0 (makeIdempotent + DynamoDBPersistenceLayer) around one UpdateItem',
+      first: await scenario(() =>
+        sequential(
+          ptOrders.map((o) => o.wire),
+          deliverPowertools,
+        ),
+      ),
+      duplicate: await scenario(() =>
+        sequential(
+          ptOrders.map((o) => o.wire),
+          deliverPowertools,
+        ),
+      ),
+      concurrent20: await scenario(() =>
+        Promise.all(Array.from({ length: CONCURRENT }, () => deliverPowertools(ptConcurrent.wire))),
+      ),
     };
-    log(`dynamo: powertools first ${powertools.first.requestsPerDelivery} req/delivery, duplicate ${powertools.duplicate.requestsPerDelivery}, 20 concurrent ${powertools.concurrent20.requests} requests`);
+    log(
+      `dynamo: powertools first ${powertools.first.requestsPerDelivery} req/delivery, duplicate ${powertools.duplicate.requestsPerDelivery}, 20 concurrent ${powertools.concurrent20.requests} requests`,
+    );
 
     // the state must be right on both sides, or the counts mean nothing
     for (const o of [...projectOrders, concurrentOrder, ...ptOrders, ptConcurrent]) {
       const order = await store.getOrder(keys.mchid, o.outTradeNo);
-      if (order?.state !== 'PAID') throw new Error(`order ${o.outTradeNo} is ${order?.state ?? 'missing'} after the deliveries`);
+      if (order?.state !== 'PAID')
+        throw new Error(`order ${o.outTradeNo} is ${order?.state ?? 'missing'} after the deliveries`);
     }
     projectClient.destroy();
     ptClient.destroy();
@@ -225,10 +288,17 @@ export async function runDynamo(opts: { dynamo?: LocalDynamo } = {}): Promise<Dy
     const notes = [
       `${dynamo.engine === 'dynamodb-local' ? "Amazon's DynamoDB Local" : 'dynalite (no Java found): it ignores ALL_OLD, so a failed condition costs the project a second request (GetItem)'}; requests counted per HTTP attempt by SDK middleware, capacity from ReturnConsumedCapacity: TOTAL.`,
       'DynamoDB reports no ConsumedCapacity for a write that fails its condition, but AWS bills it (at least 1 WCU, by the size of the existing item); the "capacity" column adds 1 WCU per failed conditional write (every item here is under 1 KB). ReturnValuesOnConditionCheckFailure costs nothing extra.',
-      'Powertools counts include the wrapped handler\'s own UpdateItem (the state change); its idempotency records alone cost 2 writes on a first delivery.',
+      "Powertools counts include the wrapped handler's own UpdateItem (the state change); its idempotency records alone cost 2 writes on a first delivery.",
       'In the 20-concurrent scenario, deliveries that Powertools answers with IdempotencyAlreadyInProgressError would be answered with a failure, so WeChat redelivers them later (more deliveries, more requests, not counted here).',
     ];
-    return { date: new Date().toISOString(), engine: dynamo.engine, ordersPerScenario: ORDERS, project, powertools, notes };
+    return {
+      date: new Date().toISOString(),
+      engine: dynamo.engine,
+      ordersPerScenario: ORDERS,
+      project,
+      powertools,
+      notes,
+    };
   } finally {
     forget();
     if (ownDynamo) await dynamo.stop();

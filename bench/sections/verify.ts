@@ -17,7 +17,12 @@ import { parseXml } from '../../lib/wechatpay/v2/xml';
 import { openResource, parseEnvelope } from '../../lib/wechatpay/v3/notification';
 import { readTransaction, transactionNotice } from '../../lib/wechatpay/v3/transaction';
 import { headerGetter, verifyV3 } from '../../lib/wechatpay/v3/verify';
-import { v2PaymentNotification, v3Notification, v3TransactionResource, type WireRequest } from '../../scripts/simulator/messages';
+import {
+  v2PaymentNotification,
+  v3Notification,
+  v3TransactionResource,
+  type WireRequest,
+} from '../../scripts/simulator/messages';
 import { benchKeys, log, median, nextOutTradeNo, round } from '../lib/common';
 import { compare, type Candidate, type OpsResult } from '../lib/harness';
 
@@ -60,9 +65,14 @@ export interface VerifyResult {
   projectStages: StageResult[];
 }
 
-const lower = (h: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
+const lower = (h: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
 
-const toDelivery = (w: WireRequest, outTradeNo: string): Delivery => ({ headers: lower(w.headers), body: w.body, outTradeNo });
+const toDelivery = (w: WireRequest, outTradeNo: string): Delivery => ({
+  headers: lower(w.headers),
+  body: w.body,
+  outTradeNo,
+});
 
 /** The same message with one amount digit changed after signing. */
 function tampered(d: Delivery): Delivery {
@@ -72,7 +82,13 @@ function tampered(d: Delivery): Delivery {
     const c = d.body[i] === 'A' ? 'B' : 'A';
     return { ...d, body: d.body.slice(0, i) + c + d.body.slice(i + 1) };
   }
-  return { ...d, body: d.body.replace(/<total_fee><!\[CDATA\[(\d+)\]\]>/, (_m, n: string) => `<total_fee><![CDATA[${Number(n) + 1}]]>`) };
+  return {
+    ...d,
+    body: d.body.replace(
+      /<total_fee><!\[CDATA\[(\d+)\]\]>/,
+      (_m, n: string) => `<total_fee><![CDATA[${Number(n) + 1}]]>`,
+    ),
+  };
 }
 
 export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyResult> {
@@ -87,7 +103,12 @@ export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyR
     v2.push(toDelivery(v2PaymentNotification(keys, { outTradeNo: otn2, totalFee: 100 + i }), otn2));
     const otn3 = nextOutTradeNo('BV3');
     const resource = v3TransactionResource(keys, { outTradeNo: otn3, total: 100 + i });
-    v3.push(toDelivery(v3Notification(keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource }), otn3));
+    v3.push(
+      toDelivery(
+        v3Notification(keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource }),
+        otn3,
+      ),
+    );
   }
 
   // ---- APIv2 implementations ----
@@ -130,7 +151,13 @@ export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyR
     },
   });
 
-  const floorParser = new XMLParser({ parseTagValue: false, processEntities: false, ignoreDeclaration: true, ignoreAttributes: true, trimValues: false });
+  const floorParser = new XMLParser({
+    parseTagValue: false,
+    processEntities: false,
+    ignoreDeclaration: true,
+    ignoreAttributes: true,
+    trimValues: false,
+  });
   const v2KeySuffix = `key=${keys.apiV2Key}`;
   v2Candidates.push({
     id: 'floor',
@@ -140,10 +167,21 @@ export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyR
       const f = (floorParser.parse(d.body) as { xml: Record<string, string> }).xml;
       let s = '';
       for (const k of Object.keys(f).sort()) if (k !== 'sign' && f[k] !== '') s += `${k}=${f[k]}&`;
-      const expected = Buffer.from(createHash('md5').update(s + v2KeySuffix).digest('hex').toUpperCase());
+      const expected = Buffer.from(
+        createHash('md5')
+          .update(s + v2KeySuffix)
+          .digest('hex')
+          .toUpperCase(),
+      );
       const given = Buffer.from(f.sign ?? '');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new Error('sign mismatch');
-      if (f.return_code !== 'SUCCESS' || f.result_code !== 'SUCCESS' || f.mch_id !== keys.mchid || f.appid !== keys.appid) throw new Error('fields');
+      if (
+        f.return_code !== 'SUCCESS' ||
+        f.result_code !== 'SUCCESS' ||
+        f.mch_id !== keys.mchid ||
+        f.appid !== keys.appid
+      )
+        throw new Error('fields');
       return f.out_trade_no;
     },
   });
@@ -167,9 +205,19 @@ export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyR
     const h = d.headers;
     const key = certs[h['wechatpay-serial'] ?? ''];
     if (!key) throw new Error('unknown serial');
-    if (!Rsa.verify(Formatter.response(h['wechatpay-timestamp'] ?? '', h['wechatpay-nonce'] ?? '', d.body), h['wechatpay-signature'] ?? '', key)) throw new Error('bad signature');
-    const r = (JSON.parse(d.body) as { resource: { ciphertext: string; nonce: string; associated_data: string } }).resource;
-    const tx = JSON.parse(Aes.AesGcm.decrypt(r.ciphertext, keys.apiV3Key, r.nonce, r.associated_data)) as { out_trade_no: string };
+    if (
+      !Rsa.verify(
+        Formatter.response(h['wechatpay-timestamp'] ?? '', h['wechatpay-nonce'] ?? '', d.body),
+        h['wechatpay-signature'] ?? '',
+        key,
+      )
+    )
+      throw new Error('bad signature');
+    const r = (JSON.parse(d.body) as { resource: { ciphertext: string; nonce: string; associated_data: string } })
+      .resource;
+    const tx = JSON.parse(Aes.AesGcm.decrypt(r.ciphertext, keys.apiV3Key, r.nonce, r.associated_data)) as {
+      out_trade_no: string;
+    };
     return tx.out_trade_no;
   };
   v3Candidates.push({
@@ -187,7 +235,10 @@ export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyR
 
   // wechatpay-node-v3 keeps platform keys in the static Pay.certificates map, as PEM strings (what its
   // fetchCertificates stores); we fill it directly instead of downloading /v3/certificates.
-  const WxPayClass = WxPay as unknown as { new (o: Record<string, unknown>): WxPayLike; certificates: Record<string, string> };
+  const WxPayClass = WxPay as unknown as {
+    new (o: Record<string, unknown>): WxPayLike;
+    certificates: Record<string, string>;
+  };
   WxPayClass.certificates[keys.platform.serial] = keys.platform.publicKeyPem;
   const wxpay = new WxPayClass({
     appid: keys.appid,
@@ -212,8 +263,14 @@ export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyR
         signature: h['wechatpay-signature'] ?? '',
       });
       if (!ok) throw new Error('bad signature');
-      const r = (JSON.parse(d.body) as { resource: { ciphertext: string; nonce: string; associated_data: string } }).resource;
-      const tx = wxpay.decipher_gcm<{ out_trade_no?: string } | string>(r.ciphertext, r.associated_data, r.nonce, keys.apiV3Key);
+      const r = (JSON.parse(d.body) as { resource: { ciphertext: string; nonce: string; associated_data: string } })
+        .resource;
+      const tx = wxpay.decipher_gcm<{ out_trade_no?: string } | string>(
+        r.ciphertext,
+        r.associated_data,
+        r.nonce,
+        keys.apiV3Key,
+      );
       if (typeof tx !== 'object' || typeof tx.out_trade_no !== 'string') throw new Error('undecryptable');
       return tx.out_trade_no;
     },
@@ -232,13 +289,17 @@ export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyR
       const ts = h['wechatpay-timestamp'] ?? '';
       if (Math.abs(Date.now() / 1000 - Number(ts)) > 300) throw new Error('stale');
       const msg = Buffer.from(`${ts}\n${h['wechatpay-nonce']}\n${d.body}\n`);
-      if (!rsaVerify('sha256', msg, floorKey, Buffer.from(h['wechatpay-signature'] ?? '', 'base64'))) throw new Error('bad signature');
-      const r = (JSON.parse(d.body) as { resource: { ciphertext: string; nonce: string; associated_data: string } }).resource;
+      if (!rsaVerify('sha256', msg, floorKey, Buffer.from(h['wechatpay-signature'] ?? '', 'base64')))
+        throw new Error('bad signature');
+      const r = (JSON.parse(d.body) as { resource: { ciphertext: string; nonce: string; associated_data: string } })
+        .resource;
       const data = Buffer.from(r.ciphertext, 'base64');
       const decipher = createDecipheriv('aes-256-gcm', aesKey, Buffer.from(r.nonce));
       decipher.setAuthTag(data.subarray(data.length - 16));
       decipher.setAAD(Buffer.from(r.associated_data));
-      const plain = Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString('utf8');
+      const plain = Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString(
+        'utf8',
+      );
       return (JSON.parse(plain) as { out_trade_no: string }).out_trade_no;
     },
   });
@@ -246,18 +307,27 @@ export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyR
   await checkAll('v2', v2Candidates, v2);
   await checkAll('v3', v3Candidates, v3);
 
-  log(`verify: APIv2, ${v2Candidates.length} implementations × ${settings.warmupRounds + settings.rounds} rounds of ${settings.roundMs} ms`);
+  log(
+    `verify: APIv2, ${v2Candidates.length} implementations × ${settings.warmupRounds + settings.rounds} rounds of ${settings.roundMs} ms`,
+  );
   const v2Ops = await compare(v2Candidates, v2, settings);
-  log(`verify: APIv3, ${v3Candidates.length} implementations × ${settings.warmupRounds + settings.rounds} rounds of ${settings.roundMs} ms`);
+  log(
+    `verify: APIv3, ${v3Candidates.length} implementations × ${settings.warmupRounds + settings.rounds} rounds of ${settings.roundMs} ms`,
+  );
   const v3Ops = await compare(v3Candidates, v3, settings);
 
   // ---- where the project's time goes: each stage alone, in one interleaved pass with the whole call
   // and the floor (so all of them see the same machine), on inputs prepared up front ----
   const maxBytes = config.maxBodyBytes;
   const apiV3Key = config.apiV3Key as Buffer;
-  const byId = <T>(list: readonly (Candidate<Delivery> & T)[], id: string) => list.find((c) => c.id === id) as Candidate<Delivery>;
+  const byId = <T>(list: readonly (Candidate<Delivery> & T)[], id: string) =>
+    list.find((c) => c.id === id) as Candidate<Delivery>;
   const v2Prepared = v2.map((d) => ({ d, fields: parseXml(d.body, 'xml', maxBytes) }));
-  const v3Prepared = v3.map((d) => ({ d, buf: Buffer.from(d.body, 'utf8'), envelope: parseEnvelope(Buffer.from(d.body, 'utf8')) }));
+  const v3Prepared = v3.map((d) => ({
+    d,
+    buf: Buffer.from(d.body, 'utf8'),
+    envelope: parseEnvelope(Buffer.from(d.body, 'utf8')),
+  }));
   type V2P = (typeof v2Prepared)[number];
   type V3P = (typeof v3Prepared)[number];
   const stageOpts = { roundMs: opts.quick ? 100 : 200, rounds: opts.quick ? 3 : 5, warmupRounds: 1 };
@@ -278,9 +348,15 @@ export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyR
   const floor3 = byId(v3Candidates, 'floor');
   const s3 = await compare<V3P>(
     [
-      { id: 'verifyV3 (headers, window, RSA)', run: (x) => verifyV3(headerGetter(x.d.headers), x.buf, config.keyRing, Math.floor(Date.now() / 1000)) },
+      {
+        id: 'verifyV3 (headers, window, RSA)',
+        run: (x) => verifyV3(headerGetter(x.d.headers), x.buf, config.keyRing, Math.floor(Date.now() / 1000)),
+      },
       { id: 'parseEnvelope (JSON, repeated/prototype-key pass, shape)', run: (x) => parseEnvelope(x.buf) },
-      { id: 'openResource + readTransaction + transactionNotice (AES-GCM, JSON, shape, ids)', run: (x) => transactionNotice(readTransaction(openResource(x.envelope, apiV3Key)), config, 'v3') },
+      {
+        id: 'openResource + readTransaction + transactionNotice (AES-GCM, JSON, shape, ids)',
+        run: (x) => transactionNotice(readTransaction(openResource(x.envelope, apiV3Key)), config, 'v3'),
+      },
       { id: 'whole readNotice call', run: (x) => whole3.run(x.d) },
       { id: 'floor, whole', run: (x) => floor3.run(x.d) },
     ],
@@ -306,26 +382,61 @@ export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyR
     return ops.map((o) => {
       const c = cands.find((x) => x.id === o.id);
       const ratios = o.rounds.map((r, k) => (mine[k] ?? Number.NaN) / r);
-      return { ...o, label: c?.label ?? o.id, ...(c?.note ? { note: c.note } : {}), projectRatio: o.id === 'project' ? null : round(median(ratios), 2) };
+      return {
+        ...o,
+        label: c?.label ?? o.id,
+        ...(c?.note ? { note: c.note } : {}),
+        projectRatio: o.id === 'project' ? null : round(median(ratios), 2),
+      };
     });
   };
 
   return {
     date: new Date().toISOString(),
     settings,
-    v2: { messages: v2.length, results: withRatios(v2Ops, v2Candidates), notApplicable: [{ id: 'wechatpay-node-v3', label: 'wechatpay-node-v3 2.2.1', why: 'APIv3 only: no APIv2 notification parsing or signing' }] },
-    v3: { messages: v3.length, results: withRatios(v3Ops, v3Candidates), notApplicable: [{ id: 'tenpay', label: 'tenpay 2.1.18 (node-tenpay)', why: 'APIv2 only: no APIv3 signature verification or AES-GCM resource decryption' }] },
+    v2: {
+      messages: v2.length,
+      results: withRatios(v2Ops, v2Candidates),
+      notApplicable: [
+        {
+          id: 'wechatpay-node-v3',
+          label: 'wechatpay-node-v3 2.2.1',
+          why: 'APIv3 only: no APIv2 notification parsing or signing',
+        },
+      ],
+    },
+    v3: {
+      messages: v3.length,
+      results: withRatios(v3Ops, v3Candidates),
+      notApplicable: [
+        {
+          id: 'tenpay',
+          label: 'tenpay 2.1.18 (node-tenpay)',
+          why: 'APIv2 only: no APIv3 signature verification or AES-GCM resource decryption',
+        },
+      ],
+    },
     projectStages,
   };
 }
 
 interface WxPayLike {
-  verifySign(p: { timestamp: string; nonce: string; body: string; serial: string; signature: string }): Promise<boolean>;
+  verifySign(p: {
+    timestamp: string;
+    nonce: string;
+    body: string;
+    serial: string;
+    signature: string;
+  }): Promise<boolean>;
   decipher_gcm<T>(ciphertext: string, associatedData: string, nonce: string, key?: string): T;
 }
 
 /** Every implementation must accept every message (returning its out_trade_no) and reject a tampered one. */
-async function checkAll(protocol: string, cands: readonly Candidate<Delivery>[], inputs: readonly Delivery[]): Promise<void> {
+async function checkAll(
+  protocol: string,
+  cands: readonly Candidate<Delivery>[],
+  inputs: readonly Delivery[],
+): Promise<void> {
   for (const c of cands) {
     for (const d of inputs) {
       const got = await c.run(d);

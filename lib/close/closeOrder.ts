@@ -96,7 +96,12 @@ export async function closeOrder(event: unknown, deps: CloseOrderDeps): Promise<
   return outcome;
 }
 
-async function close(request: CloseOrderRequest, ids: OrderIds, deps: CloseOrderDeps, trace: Trace): Promise<CloseOrderOutcome> {
+async function close(
+  request: CloseOrderRequest,
+  ids: OrderIds,
+  deps: CloseOrderDeps,
+  trace: Trace,
+): Promise<CloseOrderOutcome> {
   const order = await deps.store.getOrder(ids.merchantId, ids.outTradeNo);
   if (order === undefined) return { ...ids, status: 'UNKNOWN_ORDER' };
   if (order.state === 'PAID') return paid(ids, order);
@@ -143,7 +148,11 @@ async function afterRefusal(
       return recordClose(ids, 'ALREADY_CLOSED', deps);
     case 'TOO_EARLY':
       // WeChat counts from its own order creation, which may be later than the registration
-      return { ...ids, status: 'TOO_EARLY', retryAfterSeconds: secondsToWait(order, deps.now()) || CLOSE_MIN_AGE_SECONDS };
+      return {
+        ...ids,
+        status: 'TOO_EARLY',
+        retryAfterSeconds: secondsToWait(order, deps.now()) || CLOSE_MIN_AGE_SECONDS,
+      };
     case 'UNKNOWN_ORDER':
       // the local order stays NOTPAY: a prepay may still be created for it
       return { ...ids, status: 'FAILED', code: 'ORDERNOTEXIST', message: err.message, retryable: false };
@@ -164,7 +173,11 @@ async function afterRefusal(
 }
 
 /** Records a close WeChat confirmed; a payment recorded meanwhile wins. */
-async function recordClose(ids: OrderIds, status: 'CLOSED' | 'ALREADY_CLOSED', deps: CloseOrderDeps): Promise<CloseOrderOutcome> {
+async function recordClose(
+  ids: OrderIds,
+  status: 'CLOSED' | 'ALREADY_CLOSED',
+  deps: CloseOrderDeps,
+): Promise<CloseOrderOutcome> {
   const local = await deps.store.applyClose(ids.merchantId, ids.outTradeNo);
   switch (local.kind) {
     case 'CLOSED':
@@ -179,7 +192,12 @@ async function recordClose(ids: OrderIds, status: 'CLOSED' | 'ALREADY_CLOSED', d
 }
 
 /** Exactly the PAID transition a notification makes: same write, same amount check, same anomalies. */
-async function applyPaid(report: PaymentReport, ids: OrderIds, deps: CloseOrderDeps, trace: Trace): Promise<CloseOrderOutcome> {
+async function applyPaid(
+  report: PaymentReport,
+  ids: OrderIds,
+  deps: CloseOrderDeps,
+  trace: Trace,
+): Promise<CloseOrderOutcome> {
   const outcome = await deps.store.applyPayment(report, deps.config.unknownOrderPolicy);
   const anomaly = paymentAnomaly(outcome);
   if (anomaly !== undefined) flagAnomaly(anomaly, ids, deps, trace, report.transactionId);
@@ -192,7 +210,10 @@ async function applyPaid(report: PaymentReport, ids: OrderIds, deps: CloseOrderD
         ...ids,
         status: 'FAILED',
         code: outcome.reason,
-        message: outcome.reason === 'AMOUNT_MISMATCH' ? 'WeChat Pay reports the order paid with another amount than registered' : 'the order is already paid by another transaction',
+        message:
+          outcome.reason === 'AMOUNT_MISMATCH'
+            ? 'WeChat Pay reports the order paid with another amount than registered'
+            : 'the order is already paid by another transaction',
         retryable: false,
       };
     case 'UNKNOWN_ORDER':
@@ -201,7 +222,13 @@ async function applyPaid(report: PaymentReport, ids: OrderIds, deps: CloseOrderD
 }
 
 /** Queries the order with the same generation as the close; the answer is checked against our ids. */
-async function queryOrder(protocol: CloseProtocol, request: CloseOrderRequest, ids: OrderIds, deps: CloseOrderDeps, trace: Trace): Promise<QueriedOrder> {
+async function queryOrder(
+  protocol: CloseProtocol,
+  request: CloseOrderRequest,
+  ids: OrderIds,
+  deps: CloseOrderDeps,
+  trace: Trace,
+): Promise<QueriedOrder> {
   trace.queried = true;
   const { config } = deps;
   try {
@@ -219,7 +246,8 @@ async function queryOrder(protocol: CloseProtocol, request: CloseOrderRequest, i
 export function chooseProtocol(config: Config, asked: CloseProtocol | undefined): CloseProtocol {
   const v3 = config.merchant !== undefined && config.keyRing.serials().length > 0;
   const v2 = config.apiV2Key !== undefined;
-  const needV3 = 'APIv3 calls need WECHATPAY_MERCHANT_PRIVATE_KEY, WECHATPAY_MERCHANT_SERIAL_NO and WECHATPAY_PLATFORM_CERTS or WECHATPAY_PUBLIC_KEY';
+  const needV3 =
+    'APIv3 calls need WECHATPAY_MERCHANT_PRIVATE_KEY, WECHATPAY_MERCHANT_SERIAL_NO and WECHATPAY_PLATFORM_CERTS or WECHATPAY_PUBLIC_KEY';
   if (asked === 'v3' && !v3) throw configError(needV3);
   if (asked === 'v2' && !v2) throw configError('APIv2 calls need WECHATPAY_APIV2_KEY');
   if (asked !== undefined) return asked;
@@ -237,19 +265,29 @@ export function secondsToWait(order: Order, nowMs: number): number {
 }
 
 function v3Ref(request: CloseOrderRequest): { outTradeNo: string; subMchid?: string } {
-  return request.subMchId === undefined ? { outTradeNo: request.outTradeNo } : { outTradeNo: request.outTradeNo, subMchid: request.subMchId };
+  return request.subMchId === undefined
+    ? { outTradeNo: request.outTradeNo }
+    : { outTradeNo: request.outTradeNo, subMchid: request.subMchId };
 }
 
 function v2Ref(request: CloseOrderRequest): { outTradeNo: string; subMchId?: string; subAppId?: string } {
   const { outTradeNo, subMchId, subAppId } = request;
-  return { outTradeNo, ...(subMchId === undefined ? {} : { subMchId }), ...(subAppId === undefined ? {} : { subAppId }) };
+  return {
+    outTradeNo,
+    ...(subMchId === undefined ? {} : { subMchId }),
+    ...(subAppId === undefined ? {} : { subAppId }),
+  };
 }
 
 function paid(ids: OrderIds, order: Order): CloseOrderOutcome {
   return {
     ...ids,
     status: 'PAID',
-    transaction: { transactionId: order.transactionId ?? '', amountFen: order.paidFen ?? order.amountFen, paidAt: order.paidAt ?? '' },
+    transaction: {
+      transactionId: order.transactionId ?? '',
+      amountFen: order.paidFen ?? order.amountFen,
+      paidAt: order.paidAt ?? '',
+    },
   };
 }
 
@@ -259,7 +297,9 @@ function failure(err: unknown, badInput: boolean): Pick<Failed, 'code' | 'messag
   if (!(err instanceof PayError)) return { code: 'INTERNAL_ERROR', message: 'internal error', retryable: true };
   switch (err.kind) {
     case 'MALFORMED':
-      return badInput ? { code: 'PARAM_ERROR', message: err.reason, retryable: false } : { code: 'MALFORMED_RESPONSE', message: err.reason, retryable: false };
+      return badInput
+        ? { code: 'PARAM_ERROR', message: err.reason, retryable: false }
+        : { code: 'MALFORMED_RESPONSE', message: err.reason, retryable: false };
     case 'INCONSISTENT':
       return { code: 'MERCHANT_MISMATCH', message: err.reason, retryable: false };
     case 'CONFIG':
@@ -274,9 +314,20 @@ function failure(err: unknown, badInput: boolean): Pick<Failed, 'code' | 'messag
   }
 }
 
-function flagAnomaly(anomaly: Parameters<Logger['anomaly']>[0], ids: OrderIds | undefined, deps: CloseOrderDeps, trace: Trace, transactionId?: string): void {
+function flagAnomaly(
+  anomaly: Parameters<Logger['anomaly']>[0],
+  ids: OrderIds | undefined,
+  deps: CloseOrderDeps,
+  trace: Trace,
+  transactionId?: string,
+): void {
   trace.anomaly = anomaly;
-  deps.logger.anomaly(anomaly, { source: 'closeOrder', outTradeNo: ids?.outTradeNo, merchantId: ids?.merchantId, transactionId });
+  deps.logger.anomaly(anomaly, {
+    source: 'closeOrder',
+    outTradeNo: ids?.outTradeNo,
+    merchantId: ids?.merchantId,
+    transactionId,
+  });
 }
 
 /** The one log line of a call: ids, protocol, outcome, WeChat's code, latency; never keys or bodies. */
@@ -291,7 +342,8 @@ function log(deps: CloseOrderDeps, outcome: CloseOrderOutcome, trace: Trace, sta
     queryCode: trace.queryCode,
     latencyMs: deps.now() - started,
   };
-  if (outcome.status === 'FAILED') Object.assign(fields, { code: outcome.code, retryable: outcome.retryable, reason: outcome.message });
+  if (outcome.status === 'FAILED')
+    Object.assign(fields, { code: outcome.code, retryable: outcome.retryable, reason: outcome.message });
   if (outcome.status === 'PAID') fields.transactionId = outcome.transaction.transactionId;
   if (outcome.status === 'TOO_EARLY') fields.retryAfterSeconds = outcome.retryAfterSeconds;
   if (trace.anomaly !== undefined) fields.anomaly = trace.anomaly;

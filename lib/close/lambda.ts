@@ -19,7 +19,10 @@ export const CLOSE_CLIENT_TIMEOUTS = { timeoutMs: 4000, budgetMs: 7000 } as cons
 let cached: CloseOrderDeps | undefined;
 
 /** The process-wide dependencies, the WeChat client included; the same object for every warm invocation. */
-export function closeOrderDeps(env: Env = process.env, logger: Logger = createLogger({ service: 'wechatpay-lambda' })): CloseOrderDeps {
+export function closeOrderDeps(
+  env: Env = process.env,
+  logger: Logger = createLogger({ service: 'wechatpay-lambda' }),
+): CloseOrderDeps {
   if (cached) return cached;
   const base = notifyDeps(env, logger);
   cached = { ...base, client: createWechatPayClient({ config: base.config, ...CLOSE_CLIENT_TIMEOUTS }) };
@@ -28,7 +31,12 @@ export function closeOrderDeps(env: Env = process.env, logger: Logger = createLo
 
 /** The outcome answered when the function is about to hit its timeout (middy's early-timeout response). */
 export function deadlineOutcome(): CloseOrderOutcome {
-  return { status: 'FAILED', code: 'TIMEOUT', message: 'closeOrder ran out of time; the order may have been closed at WeChat Pay, call again', retryable: true };
+  return {
+    status: 'FAILED',
+    code: 'TIMEOUT',
+    message: 'closeOrder ran out of time; the order may have been closed at WeChat Pay, call again',
+    retryable: true,
+  };
 }
 
 /** Builds the handler; `deps` is injectable for tests, the environment otherwise. */
@@ -39,12 +47,25 @@ export function closeOrderHandler(deps: () => CloseOrderDeps = () => closeOrderD
       resolved = deps();
     } catch (err) {
       const e = asPayError(err);
-      createLogger({ service: 'wechatpay-lambda' }).log('error', 'configuration', { function: 'closeOrder', reason: e.reason });
-      return { status: 'FAILED', code: e.kind === 'CONFIG' ? 'CONFIG_ERROR' : 'INTERNAL_ERROR', message: e.kind === 'CONFIG' ? e.reason : 'internal error', retryable: e.kind !== 'CONFIG' };
+      createLogger({ service: 'wechatpay-lambda' }).log('error', 'configuration', {
+        function: 'closeOrder',
+        reason: e.reason,
+      });
+      return {
+        status: 'FAILED',
+        code: e.kind === 'CONFIG' ? 'CONFIG_ERROR' : 'INTERNAL_ERROR',
+        message: e.kind === 'CONFIG' ? e.reason : 'internal error',
+        retryable: e.kind !== 'CONFIG',
+      };
     }
     // closeOrder never throws; this guards against a bug turning into a Lambda error for the caller
     return closeOrder(event, resolved).catch(
-      (): CloseOrderOutcome => ({ status: 'FAILED', code: 'INTERNAL_ERROR', message: 'internal error', retryable: true }),
+      (): CloseOrderOutcome => ({
+        status: 'FAILED',
+        code: 'INTERNAL_ERROR',
+        message: 'internal error',
+        retryable: true,
+      }),
     );
   };
 }

@@ -33,7 +33,11 @@ export async function handleAggregatorNotification(req: NotifyRequest, deps: Not
   }
 }
 
-async function applyAggregatorNotice(notice: AggregatorNotice, deps: NotifyDeps, delivery: AggregatorDelivery): Promise<void> {
+async function applyAggregatorNotice(
+  notice: AggregatorNotice,
+  deps: NotifyDeps,
+  delivery: AggregatorDelivery,
+): Promise<void> {
   switch (notice.kind) {
     case 'FAILED':
       // the trade failed at the aggregator: nothing changes here (the order stays NOTPAY), the line is the record

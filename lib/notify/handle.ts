@@ -98,11 +98,19 @@ async function applyNotice(notice: Notice, deps: NotifyDeps, delivery: Delivery)
 
 function flag(anomaly: Anomaly, deps: NotifyDeps, delivery: Delivery): void {
   delivery.anomaly = anomaly;
-  deps.logger.anomaly(anomaly, { outTradeNo: delivery.outTradeNo, outRefundNo: delivery.outRefundNo, transactionId: delivery.transactionId });
+  deps.logger.anomaly(anomaly, {
+    outTradeNo: delivery.outTradeNo,
+    outRefundNo: delivery.outRefundNo,
+    transactionId: delivery.transactionId,
+  });
 }
 
 /** Refund outcomes: a stale ABNORMAL is acknowledged; contradicting final states are refused. */
-function recordRefundOutcome(outcome: RefundOutcome & { exceedsPaid?: boolean }, deps: NotifyDeps, delivery: Delivery): void {
+function recordRefundOutcome(
+  outcome: RefundOutcome & { exceedsPaid?: boolean },
+  deps: NotifyDeps,
+  delivery: Delivery,
+): void {
   delivery.outcome = outcome.kind === 'APPLIED' ? `REFUND_${outcome.refund.state}` : `REFUND_${outcome.kind}`;
   if (outcome.exceedsPaid) flag('REFUND_EXCEEDS_TOTAL', deps, delivery);
   if (outcome.kind === 'CONFLICT') {
@@ -113,7 +121,8 @@ function recordRefundOutcome(outcome: RefundOutcome & { exceedsPaid?: boolean },
 
 /** Logs anomalies and turns outcomes that must not be acknowledged into errors (shared with the aggregator pipeline). */
 export function recordOutcome(outcome: PaymentOutcome, deps: NotifyDeps, delivery: Delivery): void {
-  delivery.outcome = outcome.kind === 'APPLIED' && outcome.previous !== 'NOTPAY' ? `APPLIED_FROM_${outcome.previous}` : outcome.kind;
+  delivery.outcome =
+    outcome.kind === 'APPLIED' && outcome.previous !== 'NOTPAY' ? `APPLIED_FROM_${outcome.previous}` : outcome.kind;
   const anomaly = paymentAnomaly(outcome);
   if (anomaly !== undefined) flag(anomaly, deps, delivery);
   if (outcome.kind === 'APPLIED' && (outcome.order.refundedFen ?? 0) > outcome.order.amountFen) {
@@ -121,13 +130,24 @@ export function recordOutcome(outcome: PaymentOutcome, deps: NotifyDeps, deliver
     flag('REFUND_EXCEEDS_TOTAL', deps, delivery);
   }
   if (outcome.kind === 'CONFLICT') {
-    throw inconsistent(outcome.reason === 'AMOUNT_MISMATCH' ? 'amount does not match the order' : 'order already paid by another transaction');
+    throw inconsistent(
+      outcome.reason === 'AMOUNT_MISMATCH'
+        ? 'amount does not match the order'
+        : 'order already paid by another transaction',
+    );
   }
   if (outcome.kind === 'UNKNOWN_ORDER') throw new PayError('UNKNOWN_ORDER', 'order not registered');
 }
 
 /** Writes the one log line of a delivery (shared with the aggregator pipeline). */
-export function log(deps: NotifyDeps, req: NotifyRequest, protocol: ReplyFormat, d: Delivery, started: number, err?: PayError): void {
+export function log(
+  deps: NotifyDeps,
+  req: NotifyRequest,
+  protocol: ReplyFormat,
+  d: Delivery,
+  started: number,
+  err?: PayError,
+): void {
   const fields: Record<string, unknown> = { route: req.route, protocol, ...d, latencyMs: deps.now() - started };
   if (err) {
     fields.reason = err.reason;

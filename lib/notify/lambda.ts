@@ -13,7 +13,12 @@ export type Pipeline = (req: NotifyRequest, deps: NotifyDeps) => Promise<HttpRep
  * Builds the handler for one route around a pipeline. When the dependencies cannot be built (broken
  * configuration) the sender gets its protocol's failure reply, so it keeps the message and retries.
  */
-export function httpHandler(route: string, pipeline: Pipeline, failureFormat: (event: HttpEvent) => ReplyFormat, deps: () => NotifyDeps = () => notifyDeps()) {
+export function httpHandler(
+  route: string,
+  pipeline: Pipeline,
+  failureFormat: (event: HttpEvent) => ReplyFormat,
+  deps: () => NotifyDeps = () => notifyDeps(),
+) {
   return async (event: HttpEvent): Promise<APIGatewayProxyResultV2> => {
     let resolved: NotifyDeps;
     try {

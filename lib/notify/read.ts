@@ -28,27 +28,45 @@ export function detectProtocol(header: HeaderGetter, body: Buffer): Protocol {
 }
 
 /** Verifies and reads one notification of the given protocol; `nowMs` is the injected clock. */
-export function readNotice(protocol: Protocol, header: HeaderGetter, body: Buffer, config: Config, nowMs: number): { notice: Notice; eventId?: string } {
+export function readNotice(
+  protocol: Protocol,
+  header: HeaderGetter,
+  body: Buffer,
+  config: Config,
+  nowMs: number,
+): { notice: Notice; eventId?: string } {
   return protocol === 'v3' ? readV3(header, body, config, nowMs) : { notice: readV2(body, config) };
 }
 
 function readV2(body: Buffer, config: Config): Notice {
   const fields = parseXml(decodeUtf8(body), 'xml', config.maxBodyBytes);
   // merchants often give one URL for both: a refund result is the message that carries req_info
-  if (fields.req_info !== undefined) return { kind: 'REFUND', report: readV2Refund(fields, config, config.maxBodyBytes) };
+  if (fields.req_info !== undefined)
+    return { kind: 'REFUND', report: readV2Refund(fields, config, config.maxBodyBytes) };
   return readV2Payment(fields, config);
 }
 
-function readV3(header: HeaderGetter, body: Buffer, config: Config, nowMs: number): { notice: Notice; eventId: string } {
+function readV3(
+  header: HeaderGetter,
+  body: Buffer,
+  config: Config,
+  nowMs: number,
+): { notice: Notice; eventId: string } {
   verifyV3(header, body, config.keyRing, Math.floor(nowMs / 1000));
   const envelope = parseEnvelope(body);
   if (config.apiV3Key === undefined) throw configError('WECHATPAY_APIV3_KEY is not set');
   const type = envelope.event_type;
   if (type === 'TRANSACTION.SUCCESS') {
-    return { notice: transactionNotice(readTransaction(openResource(envelope, config.apiV3Key)), config, 'v3'), eventId: envelope.id };
+    return {
+      notice: transactionNotice(readTransaction(openResource(envelope, config.apiV3Key)), config, 'v3'),
+      eventId: envelope.id,
+    };
   }
   if (REFUND_EVENTS[type] !== undefined) {
-    return { notice: { kind: 'REFUND', report: readV3Refund(openResource(envelope, config.apiV3Key), config, type) }, eventId: envelope.id };
+    return {
+      notice: { kind: 'REFUND', report: readV3Refund(openResource(envelope, config.apiV3Key), config, type) },
+      eventId: envelope.id,
+    };
   }
   if (type === 'COUPON.SEND' || type === 'COUPON.USE') {
     const event = readCouponEvent(openResource(envelope, config.apiV3Key), type, config.mchid);
@@ -56,4 +74,3 @@ function readV3(header: HeaderGetter, body: Buffer, config: Config, nowMs: numbe
   }
   return { notice: { kind: 'IGNORED', reason: `event type ${type.slice(0, 64)} not handled` }, eventId: envelope.id };
 }
-

@@ -15,7 +15,11 @@ export function createDynamoClient(opts: DynamoClientOptions = {}): DynamoDBClie
     region: opts.region ?? process.env.AWS_REGION ?? 'us-east-1',
     maxAttempts: 3,
     // throwOnRequestTimeout: without it the handler only logs a warning and the request hangs on
-    requestHandler: { connectionTimeout: opts.timeouts?.connectMs ?? 1000, requestTimeout: opts.timeouts?.requestMs ?? 1500, throwOnRequestTimeout: true },
+    requestHandler: {
+      connectionTimeout: opts.timeouts?.connectMs ?? 1000,
+      requestTimeout: opts.timeouts?.requestMs ?? 1500,
+      throwOnRequestTimeout: true,
+    },
     ...(opts.endpoint
       ? { endpoint: opts.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
       : {}),

@@ -59,7 +59,9 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
   const iso = () => new Date(now()).toISOString();
 
   async function read(pk: string): Promise<Item | undefined> {
-    const res = await send(() => client.send(new GetItemCommand({ TableName: tableName, Key: { pk: S(pk) }, ConsistentRead: true })));
+    const res = await send(() =>
+      client.send(new GetItemCommand({ TableName: tableName, Key: { pk: S(pk) }, ConsistentRead: true })),
+    );
     return res.Item;
   }
 
@@ -68,8 +70,17 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
    * when the store returns it (ALL_OLD), else from one consistent read. `decide` may answer 'RETRY'
    * only when the item changed between a refused write and that read (stores without ALL_OLD).
    */
-  async function transition<T>(input: Write, onWritten: (item: Item) => T, decide: (current: Item | undefined) => T | 'RETRY'): Promise<T> {
-    const request: UpdateItemCommandInput = { ...input, TableName: tableName, ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' };
+  async function transition<T>(
+    input: Write,
+    onWritten: (item: Item) => T,
+    decide: (current: Item | undefined) => T | 'RETRY',
+  ): Promise<T> {
+    const request: UpdateItemCommandInput = {
+      ...input,
+      TableName: tableName,
+      ReturnValues: 'ALL_NEW',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    };
     for (let pass = 0; pass < MAX_PASSES; pass++) {
       try {
         const res = await send(() => client.send(new UpdateItemCommand(request)));
@@ -157,14 +168,23 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
     );
   }
 
-  async function applyClose(merchantId: string, outTradeNo: string, reason: CloseReason = 'CLOSED'): Promise<CloseOutcome> {
+  async function applyClose(
+    merchantId: string,
+    outTradeNo: string,
+    reason: CloseReason = 'CLOSED',
+  ): Promise<CloseOutcome> {
     return transition<CloseOutcome>(
       {
         Key: { pk: S(orderKey(merchantId, outTradeNo)) },
         UpdateExpression: 'SET #state = :closed, closedAt = :now, closedReason = :reason REMOVE pending',
         ConditionExpression: '#state = :notpay',
         ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':closed': S('CLOSED'), ':notpay': S('NOTPAY'), ':now': S(iso()), ':reason': S(reason) },
+        ExpressionAttributeValues: {
+          ':closed': S('CLOSED'),
+          ':notpay': S('NOTPAY'),
+          ':now': S(iso()),
+          ':reason': S(reason),
+        },
       },
       (item) => ({ kind: 'CLOSED', order: toOrder(item) as Order }),
       (item) => {
@@ -177,7 +197,12 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
     );
   }
 
-  async function listPending(q: { createdAfter: string; createdBefore: string; limit: number; cursor?: string }): Promise<{ orders: PendingOrder[]; cursor?: string }> {
+  async function listPending(q: {
+    createdAfter: string;
+    createdBefore: string;
+    limit: number;
+    cursor?: string;
+  }): Promise<{ orders: PendingOrder[]; cursor?: string }> {
     const res = await send(() =>
       client.send(
         new QueryCommand({
@@ -186,12 +211,20 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
           KeyConditionExpression: 'pending = :p AND createdAt BETWEEN :a AND :b',
           ExpressionAttributeValues: { ':p': S('NOTPAY'), ':a': S(q.createdAfter), ':b': S(q.createdBefore) },
           Limit: q.limit,
-          ...(q.cursor ? { ExclusiveStartKey: JSON.parse(Buffer.from(q.cursor, 'base64url').toString('utf8')) as Item } : {}),
+          ...(q.cursor
+            ? { ExclusiveStartKey: JSON.parse(Buffer.from(q.cursor, 'base64url').toString('utf8')) as Item }
+            : {}),
         }),
       ),
     );
-    const orders = (res.Items ?? []).map((item) => ({ merchantId: item.merchantId?.S ?? '', outTradeNo: item.outTradeNo?.S ?? '', createdAt: item.createdAt?.S ?? '' }));
-    return res.LastEvaluatedKey ? { orders, cursor: Buffer.from(JSON.stringify(res.LastEvaluatedKey)).toString('base64url') } : { orders };
+    const orders = (res.Items ?? []).map((item) => ({
+      merchantId: item.merchantId?.S ?? '',
+      outTradeNo: item.outTradeNo?.S ?? '',
+      createdAt: item.createdAt?.S ?? '',
+    }));
+    return res.LastEvaluatedKey
+      ? { orders, cursor: Buffer.from(JSON.stringify(res.LastEvaluatedKey)).toString('base64url') }
+      : { orders };
   }
 
   async function countPendingBefore(createdBefore: string, max: number): Promise<number> {
@@ -232,7 +265,7 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
       ':now': S(iso()),
       ':processing': S('PROCESSING'),
     };
-    preds.forEach((p, i) => (values[`:p${i}`] = S(p)));
+    for (const [i, p] of preds.entries()) values[`:p${i}`] = S(p);
     let set =
       'SET #state = :to, entity = :entity, outRefundNo = :orn, outTradeNo = :otn, merchantId = :mid, refundId = :rid, ' +
       'refundFen = :rf, totalFen = :tf, lastVia = :via, updatedAt = :now, previousState = if_not_exists(#state, :processing)';
@@ -282,7 +315,11 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
         Key: { pk: S(orderKey(report.merchantId, report.outTradeNo)) },
         UpdateExpression: 'ADD refundedFen :rf, refundNos :no',
         ConditionExpression: 'NOT contains(refundNos, :one)',
-        ExpressionAttributeValues: { ':rf': N(report.refundFen), ':no': { SS: [report.outRefundNo] }, ':one': S(report.outRefundNo) },
+        ExpressionAttributeValues: {
+          ':rf': N(report.refundFen),
+          ':no': { SS: [report.outRefundNo] },
+          ':one': S(report.outRefundNo),
+        },
       },
       (item) => exceeds(item),
       (item) => exceeds(item),
@@ -309,7 +346,11 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
       ...Object.fromEntries(optional.filter((e): e is [string, AttributeValue] => e[1] !== undefined)),
     };
     try {
-      await send(() => client.send(new PutItemCommand({ TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
+      await send(() =>
+        client.send(
+          new PutItemCommand({ TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
+        ),
+      );
       return { kind: 'RECORDED' };
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return { kind: 'ALREADY_RECORDED' };
@@ -364,7 +405,13 @@ export function toOrder(item: Item): Order | undefined {
   const state = s('state') as OrderState | undefined;
   if (state === undefined) return undefined;
   return withOptional<Order>(
-    { outTradeNo: s('outTradeNo') ?? '', merchantId: s('merchantId') ?? '', state, amountFen: n('amountFen') ?? 0, amountUnverified: item.amountUnverified?.BOOL === true },
+    {
+      outTradeNo: s('outTradeNo') ?? '',
+      merchantId: s('merchantId') ?? '',
+      state,
+      amountFen: n('amountFen') ?? 0,
+      amountUnverified: item.amountUnverified?.BOOL === true,
+    },
     {
       createdAt: s('createdAt'),
       transactionId: s('transactionId'),

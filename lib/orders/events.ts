@@ -29,13 +29,35 @@ interface Base {
 }
 
 export type DomainEvent =
-  | (Base & { type: 'PAYMENT_SUCCEEDED'; transactionId: string; amountFen: number; paidAt: string; via: Channel; amountUnverified: boolean })
+  | (Base & {
+      type: 'PAYMENT_SUCCEEDED';
+      transactionId: string;
+      amountFen: number;
+      paidAt: string;
+      via: Channel;
+      amountUnverified: boolean;
+    })
   | (Base & { type: 'ORDER_CLOSED'; closedAt: string })
-  | (Base & { type: 'REFUND_SUCCEEDED' | 'REFUND_CLOSED' | 'REFUND_ABNORMAL'; outRefundNo: string; refundId: string; refundFen: number; successAt?: string })
-  | (Base & { type: 'COUPON_SENT' | 'COUPON_USED'; couponCode: string; stockId: string; at: string; transactionId?: string })
+  | (Base & {
+      type: 'REFUND_SUCCEEDED' | 'REFUND_CLOSED' | 'REFUND_ABNORMAL';
+      outRefundNo: string;
+      refundId: string;
+      refundFen: number;
+      successAt?: string;
+    })
+  | (Base & {
+      type: 'COUPON_SENT' | 'COUPON_USED';
+      couponCode: string;
+      stockId: string;
+      at: string;
+      transactionId?: string;
+    })
   | (Base & { type: 'ANOMALY'; anomaly: Anomaly });
 
-const REFUND_EVENT: Record<Exclude<RefundState, 'PROCESSING'>, 'REFUND_SUCCEEDED' | 'REFUND_CLOSED' | 'REFUND_ABNORMAL'> = {
+const REFUND_EVENT: Record<
+  Exclude<RefundState, 'PROCESSING'>,
+  'REFUND_SUCCEEDED' | 'REFUND_CLOSED' | 'REFUND_ABNORMAL'
+> = {
   SUCCESS: 'REFUND_SUCCEEDED',
   CLOSED: 'REFUND_CLOSED',
   ABNORMAL: 'REFUND_ABNORMAL',
@@ -51,7 +73,11 @@ export function decodeStreamRecord(record: StreamRecordLike): DomainEvent[] {
   const pk = s(next, 'pk') ?? '';
   const state = s(next, 'state');
   if (state === undefined || state === s(prev, 'state')) return tallyAnomaly(next, prev, pk);
-  const base = { merchantId: s(next, 'merchantId') ?? '', outTradeNo: s(next, 'outTradeNo') ?? '', idempotencyKey: `${pk}#${state}` };
+  const base = {
+    merchantId: s(next, 'merchantId') ?? '',
+    outTradeNo: s(next, 'outTradeNo') ?? '',
+    idempotencyKey: `${pk}#${state}`,
+  };
 
   switch (s(next, 'entity')) {
     case 'ORDER': {
@@ -68,7 +94,12 @@ export function decodeStreamRecord(record: StreamRecordLike): DomainEvent[] {
           amountUnverified: next.amountUnverified?.BOOL === true,
         },
       ];
-      const anomaly = s(next, 'previousState') === 'CLOSED' ? 'PAID_AFTER_CLOSE' : next.amountUnverified?.BOOL === true ? 'UNREGISTERED_ORDER' : undefined;
+      const anomaly =
+        s(next, 'previousState') === 'CLOSED'
+          ? 'PAID_AFTER_CLOSE'
+          : next.amountUnverified?.BOOL === true
+            ? 'UNREGISTERED_ORDER'
+            : undefined;
       if (anomaly) events.push({ ...base, type: 'ANOMALY', anomaly, idempotencyKey: `${pk}#ANOMALY#${anomaly}` });
       return [...events, ...tallyAnomaly(next, prev, pk)];
     }
@@ -108,7 +139,8 @@ export function decodeStreamRecord(record: StreamRecordLike): DomainEvent[] {
 /** An order's refunds crossing its paid amount, at the write that made them cross. */
 function tallyAnomaly(next: Image, prev: Image, pk: string): DomainEvent[] {
   const paid = Number(next.paidFen?.N ?? Number.NaN);
-  const over = (img: Image) => img.state?.S === 'PAID' && Number(img.refundedFen?.N ?? 0) > Number(img.paidFen?.N ?? Number.NaN);
+  const over = (img: Image) =>
+    img.state?.S === 'PAID' && Number(img.refundedFen?.N ?? 0) > Number(img.paidFen?.N ?? Number.NaN);
   if (Number.isNaN(paid) || !over(next) || over(prev)) return [];
   return [
     {

@@ -68,7 +68,13 @@ export function judgePayment(current: Order | undefined, report: PaymentReport):
 }
 
 /** Anomalies worth an operator's attention, named once for logs and metrics. */
-export type Anomaly = ConflictReason | 'UNREGISTERED_ORDER' | 'PAID_AFTER_CLOSE' | 'MERCHANT_MISMATCH' | 'REFUND_CONFLICT' | 'REFUND_EXCEEDS_TOTAL';
+export type Anomaly =
+  | ConflictReason
+  | 'UNREGISTERED_ORDER'
+  | 'PAID_AFTER_CLOSE'
+  | 'MERCHANT_MISMATCH'
+  | 'REFUND_CONFLICT'
+  | 'REFUND_EXCEEDS_TOTAL';
 
 /** The anomaly a payment outcome represents, if any. */
 export function paymentAnomaly(outcome: PaymentOutcome): Anomaly | undefined {
@@ -76,7 +82,11 @@ export function paymentAnomaly(outcome: PaymentOutcome): Anomaly | undefined {
     case 'CONFLICT':
       return outcome.reason;
     case 'APPLIED':
-      return outcome.previous === 'UNREGISTERED' ? 'UNREGISTERED_ORDER' : outcome.previous === 'CLOSED' ? 'PAID_AFTER_CLOSE' : undefined;
+      return outcome.previous === 'UNREGISTERED'
+        ? 'UNREGISTERED_ORDER'
+        : outcome.previous === 'CLOSED'
+          ? 'PAID_AFTER_CLOSE'
+          : undefined;
     case 'UNKNOWN_ORDER':
       return 'UNREGISTERED_ORDER';
     default:

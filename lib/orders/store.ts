@@ -1,5 +1,19 @@
 /** The order store: the interface the notification paths depend on, implemented over DynamoDB. */
-import type { CloseOutcome, CloseReason, PendingOrder, CouponEvent, CouponOutcome, Order, OrderRegistration, PaymentOutcome, PaymentReport, Refund, RefundOutcome, RefundReport, RegisterOutcome } from './model';
+import type {
+  CloseOutcome,
+  CloseReason,
+  PendingOrder,
+  CouponEvent,
+  CouponOutcome,
+  Order,
+  OrderRegistration,
+  PaymentOutcome,
+  PaymentReport,
+  Refund,
+  RefundOutcome,
+  RefundReport,
+  RegisterOutcome,
+} from './model';
 
 /** What to do with a payment for an order the merchant never registered. */
 export type UnknownOrderPolicy = 'record' | 'reject';
@@ -18,7 +32,12 @@ export interface OrderStore {
    * Lists unpaid orders created in [createdAfter, createdBefore] (inclusive) from the sparse pending index,
    * oldest first, one page at a time (never a table scan).
    */
-  listPending(query: { createdAfter: string; createdBefore: string; limit: number; cursor?: string }): Promise<{ orders: PendingOrder[]; cursor?: string }>;
+  listPending(query: {
+    createdAfter: string;
+    createdBefore: string;
+    limit: number;
+    cursor?: string;
+  }): Promise<{ orders: PendingOrder[]; cursor?: string }>;
   /** Counts unpaid orders created before `createdBefore` (stops counting at `max`). */
   countPendingBefore(createdBefore: string, max: number): Promise<number>;
   /** Reads an order with a consistent read. */

@@ -8,7 +8,8 @@ export const orderKey = (merchantId: string, outTradeNo: string) => `ORDER#${mer
 export const refundKey = (merchantId: string, outRefundNo: string) => `REFUND#${merchantId}#${outRefundNo}`;
 
 /** Partition key of a coupon event item (one per coupon code and event). */
-export const couponKey = (stockId: string, couponCode: string, kind: 'SENT' | 'USED') => `COUPON#${stockId}#${couponCode}#${kind}`;
+export const couponKey = (stockId: string, couponCode: string, kind: 'SENT' | 'USED') =>
+  `COUPON#${stockId}#${couponCode}#${kind}`;
 
 /** Name of the sparse index of unpaid orders (items carry `pending` only while NOTPAY). */
 export const PENDING_INDEX = 'pending-by-created';

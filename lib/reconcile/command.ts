@@ -32,7 +32,8 @@ export function parseReconcileArgs(argv: string[]): ReconcileCommand {
   const number = (name: keyof typeof values): number | undefined => {
     const text = values[name];
     if (text === undefined) return undefined;
-    if (typeof text !== 'string' || !/^\d{1,9}$/.test(text)) throw configError(`--${name} must be a whole number\n${RECONCILE_USAGE}`);
+    if (typeof text !== 'string' || !/^\d{1,9}$/.test(text))
+      throw configError(`--${name} must be a whole number\n${RECONCILE_USAGE}`);
     return Number(text);
   };
   if (values.v2 && values.v3) throw configError(`--v2 and --v3 exclude each other\n${RECONCILE_USAGE}`);
@@ -81,29 +82,51 @@ function parse(argv: string[]) {
 }
 
 /** Runs the command and prints to `print`; resolves to the exit code (0 done, 1 something failed). */
-export async function runReconcileCommand(command: ReconcileCommand, deps: ReconcileDeps, print: (line: string) => void): Promise<number> {
+export async function runReconcileCommand(
+  command: ReconcileCommand,
+  deps: ReconcileDeps,
+  print: (line: string) => void,
+): Promise<number> {
   const dry = command.options.dryRun === true ? ' (dry run: nothing written)' : '';
   if (command.kind === 'one') {
     const merchantId = command.subMchId ?? deps.config.mchid;
-    const { before, result, after } = await reconcileOne({ merchantId, outTradeNo: command.outTradeNo }, command.options, deps);
+    const { before, result, after } = await reconcileOne(
+      { merchantId, outTradeNo: command.outTradeNo },
+      command.options,
+      deps,
+    );
     print(`order ${command.outTradeNo} of merchant ${merchantId}${dry}`);
     print(`  here before: ${describeOrder(before)}`);
     print(`  WeChat Pay:  ${describeWechat(result)}`);
-    print(`  action:      ${result.action}${result.closeStatus ? ` ${result.closeStatus}` : ''}${result.code ? ` (${result.code}${result.reason ? `: ${result.reason}` : ''})` : ''}`);
+    print(
+      `  action:      ${result.action}${result.closeStatus ? ` ${result.closeStatus}` : ''}${result.code ? ` (${result.code}${result.reason ? `: ${result.reason}` : ''})` : ''}`,
+    );
     print(`  here after:  ${describeOrder(after)}`);
     return result.action === 'ERROR' || result.action === 'CONFLICT' ? 1 : 0;
   }
   print(`reconciling every pending order${dry}`);
   const summary = await reconcile(command.options, {
     ...deps,
-    onResult: (r) => print(`  ${r.outTradeNo.padEnd(32)} ${r.merchantId.padEnd(12)} ${describeWechat(r).padEnd(28)} → ${r.action}${r.closeStatus ? ` ${r.closeStatus}` : ''}${r.code ? ` (${r.code})` : ''}`),
+    onResult: (r) =>
+      print(
+        `  ${r.outTradeNo.padEnd(32)} ${r.merchantId.padEnd(12)} ${describeWechat(r).padEnd(28)} → ${r.action}${r.closeStatus ? ` ${r.closeStatus}` : ''}${r.code ? ` (${r.code})` : ''}`,
+      ),
   });
   const { scanned, queried, recovered, closed, stillPending, errors, conflicts, pastHorizon, reason } = summary;
-  print(`found ${scanned} pending in ${summary.window.createdAfter} … ${summary.window.createdBefore}; queried ${queried}`);
+  print(
+    `found ${scanned} pending in ${summary.window.createdAfter} … ${summary.window.createdBefore}; queried ${queried}`,
+  );
   const { actions } = summary;
-  if (summary.dryRun) print(`would change: ${actions.WOULD_RECORD_PAYMENT ?? 0} to paid, ${(actions.WOULD_CLOSE ?? 0) + (actions.WOULD_AUTO_CLOSE ?? 0)} to closed`);
-  print(`changed: ${recovered} recorded paid, ${closed} recorded closed; still pending ${stillPending}; errors ${errors}; conflicts ${conflicts}`);
-  print(`pending past the horizon: ${pastHorizon ?? 'unknown'}; run ${summary.stoppedEarly ? `stopped early: ${reason}` : 'complete'}`);
+  if (summary.dryRun)
+    print(
+      `would change: ${actions.WOULD_RECORD_PAYMENT ?? 0} to paid, ${(actions.WOULD_CLOSE ?? 0) + (actions.WOULD_AUTO_CLOSE ?? 0)} to closed`,
+    );
+  print(
+    `changed: ${recovered} recorded paid, ${closed} recorded closed; still pending ${stillPending}; errors ${errors}; conflicts ${conflicts}`,
+  );
+  print(
+    `pending past the horizon: ${pastHorizon ?? 'unknown'}; run ${summary.stoppedEarly ? `stopped early: ${reason}` : 'complete'}`,
+  );
   return errors > 0 || conflicts > 0 || (summary.stoppedEarly && reason !== 'BUDGET') ? 1 : 0;
 }
 
@@ -118,6 +141,9 @@ function describeOrder(order: Order | undefined): string {
 }
 
 function describeWechat(r: OrderResult): string {
-  if (r.tradeState === undefined) return r.action === 'NOT_AT_WECHAT' || r.code === 'ORDERNOTEXIST' || r.code === 'ORDER_NOT_EXIST' ? `${r.protocol} no such order` : `${r.protocol} no answer`;
+  if (r.tradeState === undefined)
+    return r.action === 'NOT_AT_WECHAT' || r.code === 'ORDERNOTEXIST' || r.code === 'ORDER_NOT_EXIST'
+      ? `${r.protocol} no such order`
+      : `${r.protocol} no answer`;
   return `${r.protocol} ${r.tradeState}${r.transactionId ? ` ${r.transactionId}` : ''}`;
 }

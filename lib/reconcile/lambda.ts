@@ -20,7 +20,10 @@ export interface ReconcileRuntime {
 let cached: ReconcileRuntime | undefined;
 
 /** Built on the first invocation and reused while warm; a configuration error names the variable. */
-export function reconcileRuntime(env: Env = process.env, logger: Logger = createLogger({ service: 'wechatpay-lambda' })): ReconcileRuntime {
+export function reconcileRuntime(
+  env: Env = process.env,
+  logger: Logger = createLogger({ service: 'wechatpay-lambda' }),
+): ReconcileRuntime {
   if (cached) return cached;
   // the options first: a malformed RECONCILE_* variable must not be hidden by a cached client
   const options = readReconcileOptions(env);
@@ -42,7 +45,10 @@ export function reconcileHandler(runtime: () => ReconcileRuntime = () => reconci
       resolved = runtime();
     } catch (err) {
       const e = asPayError(err);
-      createLogger({ service: 'wechatpay-lambda' }).log('error', 'configuration', { function: 'reconcile', reason: e.reason });
+      createLogger({ service: 'wechatpay-lambda' }).log('error', 'configuration', {
+        function: 'reconcile',
+        reason: e.reason,
+      });
       return newSummary({ createdAfter: '', createdBefore: '' }, false, 'CONFIG');
     }
     const remaining = context?.getRemainingTimeInMillis?.bind(context);
@@ -55,4 +61,3 @@ export function reconcileHandler(runtime: () => ReconcileRuntime = () => reconci
     }
   };
 }
-

@@ -74,7 +74,8 @@ export function readReconcileOptions(env: Env): ReconcileOptions {
     const text = env[name]?.trim();
     if (!text) return undefined;
     const [min, max] = LIMITS[key];
-    if (!/^\d{1,9}$/.test(text) || Number(text) < min || Number(text) > max) throw configError(`${name} must be a whole number from ${min} to ${max}`);
+    if (!/^\d{1,9}$/.test(text) || Number(text) < min || Number(text) > max)
+      throw configError(`${name} must be a whole number from ${min} to ${max}`);
     return Number(text);
   };
   const o: ReconcileOptions = { ...DEFAULT_RECONCILE_OPTIONS };
@@ -87,11 +88,16 @@ export function readReconcileOptions(env: Env): ReconcileOptions {
 
 /** Defaults under `partial`, validated (for callers that build options in code). */
 export function reconcileOptions(partial: Partial<ReconcileOptions> = {}): ReconcileOptions {
-  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Partial<ReconcileOptions>;
+  const defined = Object.fromEntries(
+    Object.entries(partial).filter(([, v]) => v !== undefined),
+  ) as Partial<ReconcileOptions>;
   return checkReconcileOptions({ ...DEFAULT_RECONCILE_OPTIONS, ...defined });
 }
 
-function checkReconcileOptions(o: ReconcileOptions, names: Partial<Record<keyof ReconcileOptions, string>> = {}): ReconcileOptions {
+function checkReconcileOptions(
+  o: ReconcileOptions,
+  names: Partial<Record<keyof ReconcileOptions, string>> = {},
+): ReconcileOptions {
   const name = (key: keyof ReconcileOptions) => names[key] ?? key;
   for (const key of Object.keys(LIMITS) as Array<keyof typeof LIMITS>) {
     const value = o[key];
@@ -101,11 +107,13 @@ function checkReconcileOptions(o: ReconcileOptions, names: Partial<Record<keyof 
       throw configError(`${name(key)} must be a whole number from ${min} to ${max}`);
     }
   }
-  if (o.graceSeconds >= o.horizonHours * 3600) throw configError(`${name('graceSeconds')} must be shorter than ${name('horizonHours')}`);
+  if (o.graceSeconds >= o.horizonHours * 3600)
+    throw configError(`${name('graceSeconds')} must be shorter than ${name('horizonHours')}`);
   if (o.closeAfterMinutes !== undefined && o.closeAfterMinutes * 60 >= o.horizonHours * 3600) {
     // an order past the horizon is never listed again, so it could never be closed
     throw configError(`${name('closeAfterMinutes')} must be shorter than ${name('horizonHours')}`);
   }
-  if (o.protocol !== undefined && o.protocol !== 'v2' && o.protocol !== 'v3') throw configError('protocol must be v2 or v3');
+  if (o.protocol !== undefined && o.protocol !== 'v2' && o.protocol !== 'v3')
+    throw configError('protocol must be v2 or v3');
   return o;
 }

@@ -136,7 +136,11 @@ export interface ReconcileSummary {
 const PAST_HORIZON_MAX = 10_000;
 const RATE_LIMIT_CODES: ReadonlySet<string> = new Set(['RATELIMIT_EXCEEDED', 'FREQUENCY_LIMITED']);
 const NOT_FOUND_CODES: ReadonlySet<string> = new Set(['ORDERNOTEXIST', 'ORDER_NOT_EXIST']);
-const CLOSE_REASONS: Readonly<Partial<Record<TradeState, CloseReason>>> = { CLOSED: 'CLOSED', REVOKED: 'REVOKED', PAYERROR: 'PAYERROR' };
+const CLOSE_REASONS: Readonly<Partial<Record<TradeState, CloseReason>>> = {
+  CLOSED: 'CLOSED',
+  REVOKED: 'REVOKED',
+  PAYERROR: 'PAYERROR',
+};
 // the pause between queries while failures last: full jitter over 0.5 s · 2^(streak−1), at most 8 s
 const PAUSE_BASE_MS = 500;
 const PAUSE_CAP_MS = 8000;
@@ -145,7 +149,11 @@ const PAUSE_CAP_MS = 8000;
 type Failure = 'RATE_LIMITED' | 'TRANSIENT' | 'CONFIG' | 'OTHER';
 
 /** A summary with nothing done yet: the start of every run, and the answer of one that could not start. */
-export function newSummary(window: ReconcileSummary['window'], dryRun: boolean, reason: StopReason = 'COMPLETE'): ReconcileSummary {
+export function newSummary(
+  window: ReconcileSummary['window'],
+  dryRun: boolean,
+  reason: StopReason = 'COMPLETE',
+): ReconcileSummary {
   return {
     scanned: 0,
     queried: 0,
@@ -186,7 +194,10 @@ export async function reconcile(options: Partial<ReconcileOptions>, deps: Reconc
     protocol = chooseProtocol(deps.config, o.protocol);
   } catch (err) {
     halt('CONFIG');
-    deps.logger.log('error', 'configuration', { function: 'reconcile', reason: err instanceof PayError ? err.reason : 'cannot query orders' });
+    deps.logger.log('error', 'configuration', {
+      function: 'reconcile',
+      reason: err instanceof PayError ? err.reason : 'cannot query orders',
+    });
   }
 
   // the budget caps what is listed, so a run never reads more of the index than it may query
@@ -197,10 +208,16 @@ export async function reconcile(options: Partial<ReconcileOptions>, deps: Reconc
       if (timeLeft() < o.deadlineMarginMs) return halt('DEADLINE');
       let page: Awaited<ReturnType<OrderStore['listPending']>>;
       try {
-        page = await deps.store.listPending({ ...window, limit: Math.min(o.pageSize, o.budget - summary.scanned), ...(cursor === undefined ? {} : { cursor }) });
+        page = await deps.store.listPending({
+          ...window,
+          limit: Math.min(o.pageSize, o.budget - summary.scanned),
+          ...(cursor === undefined ? {} : { cursor }),
+        });
       } catch (err) {
         summary.errors += 1;
-        deps.logger.log('error', 'reconcile.list', { reason: err instanceof PayError ? err.reason : 'pending index unavailable' });
+        deps.logger.log('error', 'reconcile.list', {
+          reason: err instanceof PayError ? err.reason : 'pending index unavailable',
+        });
         return halt('STORE_UNAVAILABLE');
       }
       for (const order of page.orders) {
@@ -265,7 +282,8 @@ export async function reconcileOne(
       result.tradeState = queried.tradeState;
       if (queried.report !== undefined) result.transactionId = queried.report.transactionId;
     } catch (err) {
-      if (err instanceof WechatPayApiError && err.kind !== 'UNAUTHENTIC' && NOT_FOUND_CODES.has(err.code)) result.code = err.code;
+      if (err instanceof WechatPayApiError && err.kind !== 'UNAUTHENTIC' && NOT_FOUND_CODES.has(err.code))
+        result.code = err.code;
       else describeFailure(err, result, deps);
     }
     result.latencyMs = deps.now() - started;
@@ -287,7 +305,13 @@ export async function reconcileOrder(
   deps: ReconcileDeps,
 ): Promise<{ result: OrderResult; failure?: Failure }> {
   const started = deps.now();
-  const result: OrderResult = { outTradeNo: order.outTradeNo, merchantId: order.merchantId, protocol, action: 'ERROR', latencyMs: 0 };
+  const result: OrderResult = {
+    outTradeNo: order.outTradeNo,
+    merchantId: order.merchantId,
+    protocol,
+    action: 'ERROR',
+    latencyMs: 0,
+  };
   let failure: Failure | undefined;
   try {
     const queried = await queryOrder(order, protocol, deps);
@@ -301,9 +325,21 @@ export async function reconcileOrder(
         const anomaly = paymentAnomaly(outcome);
         if (anomaly !== undefined) {
           result.anomaly = anomaly;
-          deps.logger.anomaly(anomaly, { source: 'reconcile', outTradeNo: order.outTradeNo, merchantId: order.merchantId, transactionId: queried.report.transactionId });
+          deps.logger.anomaly(anomaly, {
+            source: 'reconcile',
+            outTradeNo: order.outTradeNo,
+            merchantId: order.merchantId,
+            transactionId: queried.report.transactionId,
+          });
         }
-        result.action = outcome.kind === 'APPLIED' ? 'RECOVERED' : outcome.kind === 'ALREADY_APPLIED' ? 'ALREADY_PAID' : outcome.kind === 'CONFLICT' ? 'CONFLICT' : 'NOT_REGISTERED';
+        result.action =
+          outcome.kind === 'APPLIED'
+            ? 'RECOVERED'
+            : outcome.kind === 'ALREADY_APPLIED'
+              ? 'ALREADY_PAID'
+              : outcome.kind === 'CONFLICT'
+                ? 'CONFLICT'
+                : 'NOT_REGISTERED';
       }
     } else {
       const reason = CLOSE_REASONS[queried.tradeState];
@@ -350,7 +386,13 @@ function pastPaymentTimeout(order: PendingOrder, options: ReconcileOptions, nowM
 }
 
 /** Closes an order nobody paid through the closeOrder core (which re-reads it, closes at WeChat, then here). */
-async function autoClose(order: PendingOrder, options: ReconcileOptions, protocol: QueryProtocol, deps: ReconcileDeps, result: OrderResult): Promise<Failure | undefined> {
+async function autoClose(
+  order: PendingOrder,
+  options: ReconcileOptions,
+  protocol: QueryProtocol,
+  deps: ReconcileDeps,
+  result: OrderResult,
+): Promise<Failure | undefined> {
   if (options.dryRun) {
     result.action = 'WOULD_AUTO_CLOSE';
     return undefined;
@@ -383,7 +425,12 @@ function describeFailure(err: unknown, result: OrderResult, deps: ReconcileDeps)
     if (err.kind === 'INCONSISTENT') {
       // an authentic answer about another merchant or order: never applied, worth a look
       result.anomaly = 'MERCHANT_MISMATCH';
-      deps.logger.anomaly('MERCHANT_MISMATCH', { source: 'reconcile', outTradeNo: result.outTradeNo, merchantId: result.merchantId, field: err.detail?.field });
+      deps.logger.anomaly('MERCHANT_MISMATCH', {
+        source: 'reconcile',
+        outTradeNo: result.outTradeNo,
+        merchantId: result.merchantId,
+        field: err.detail?.field,
+      });
     }
     if (err.kind === 'CONFIG') return 'CONFIG';
     return err.kind === 'UNAVAILABLE' ? 'TRANSIENT' : 'OTHER';
@@ -430,7 +477,9 @@ async function countPastHorizon(createdBefore: string, deps: ReconcileDeps): Pro
   try {
     return await deps.store.countPendingBefore(createdBefore, PAST_HORIZON_MAX);
   } catch (err) {
-    deps.logger.log('error', 'reconcile.count', { reason: err instanceof PayError ? err.reason : 'pending index unavailable' });
+    deps.logger.log('error', 'reconcile.count', {
+      reason: err instanceof PayError ? err.reason : 'pending index unavailable',
+    });
     return null;
   }
 }
@@ -448,10 +497,17 @@ function logSummary(summary: ReconcileSummary, deps: ReconcileDeps): void {
   const emf = {
     _aws: {
       Timestamp: deps.now(),
-      CloudWatchMetrics: [{ Namespace: METRIC_NAMESPACE, Dimensions: [[]], Metrics: Object.keys(metrics).map((Name) => ({ Name, Unit: 'Count' })) }],
+      CloudWatchMetrics: [
+        {
+          Namespace: METRIC_NAMESPACE,
+          Dimensions: [[]],
+          Metrics: Object.keys(metrics).map((Name) => ({ Name, Unit: 'Count' })),
+        },
+      ],
     },
     ...metrics,
   };
-  const level: LogLevel = summary.reason === 'COMPLETE' || summary.reason === 'BUDGET' || summary.reason === 'DEADLINE' ? 'info' : 'warn';
+  const level: LogLevel =
+    summary.reason === 'COMPLETE' || summary.reason === 'BUDGET' || summary.reason === 'DEADLINE' ? 'info' : 'warn';
   deps.logger.log(level, 'reconcile', { ...summary, ...emf });
 }

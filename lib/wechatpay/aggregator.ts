@@ -88,7 +88,11 @@ const MAX_CUSTOM = 100;
  * Verifies and reads one notification from its exact body bytes; `nowMs` is the injected clock
  * (the aggregator sends no payment time, so the payment is stamped with the time it was received).
  */
-export function readAggregatorNotification(body: Buffer, settings: AggregatorSettings, nowMs: number): AggregatorNotice {
+export function readAggregatorNotification(
+  body: Buffer,
+  settings: AggregatorSettings,
+  nowMs: number,
+): AggregatorNotice {
   if (body.length > settings.maxBodyBytes) throw malformed('body too large');
   const secret = settings.aggregatorSecret;
   if (secret === undefined) throw configError('AGGREGATOR_SECRET is not set');
@@ -104,7 +108,12 @@ export function parseAggregatorBody(body: Buffer): AggregatorEnvelope {
 }
 
 /** The string the mode signs (before MD5). */
-export function aggregatorSigningString(status: string, result: string, secret: string, mode: AggregatorSignMode): string {
+export function aggregatorSigningString(
+  status: string,
+  result: string,
+  secret: string,
+  mode: AggregatorSignMode,
+): string {
   switch (mode) {
     case 'sorted-md5':
       return `result=${result}&status=${status}&key=${secret}`;
@@ -117,7 +126,10 @@ export function aggregatorSigningString(status: string, result: string, secret: 
 
 /** Signs `status` and `result` as given: 32 upper-case hex digits. */
 export function signAggregator(status: string, result: string, secret: string, mode: AggregatorSignMode): string {
-  return createHash('md5').update(aggregatorSigningString(status, result, secret, mode), 'utf8').digest('hex').toUpperCase();
+  return createHash('md5')
+    .update(aggregatorSigningString(status, result, secret, mode), 'utf8')
+    .digest('hex')
+    .toUpperCase();
 }
 
 /** Verifies `sign` in constant time; false for a missing, malformed or wrong signature. */
@@ -169,13 +181,15 @@ function resultFields(result: string): Map<string, JsonValue> {
 /** The payment fields of a verified `result`, every value as its exact text. */
 function readResult(fields: Map<string, JsonValue>): AggregatorResult {
   const transactionId = digitsText(fields.get('transactionid'));
-  if (transactionId === undefined || !TRANSACTION_ID.test(transactionId)) throw malformed('result.transactionid missing or malformed');
+  if (transactionId === undefined || !TRANSACTION_ID.test(transactionId))
+    throw malformed('result.transactionid missing or malformed');
   const orderId = digitsOrString(fields.get('orderid'));
   if (!isOutTradeNo(orderId)) throw malformed('result.orderid missing or malformed');
   const amountText = decimalText(fields.get('amount'));
   if (amountText === undefined || !YUAN_4.test(amountText)) throw malformed('result.amount missing or malformed');
   const realAmountText = decimalText(fields.get('real_amount'));
-  if (realAmountText === undefined || !YUAN_2.test(realAmountText)) throw malformed('result.real_amount missing or malformed');
+  if (realAmountText === undefined || !YUAN_2.test(realAmountText))
+    throw malformed('result.real_amount missing or malformed');
   const c = fields.get('custom');
   let custom = '';
   if (c !== undefined && !(c.type === 'literal' && c.value === null)) {
@@ -258,7 +272,6 @@ function formDecode(s: string): string {
     throw malformed('body is not valid form encoding');
   }
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // A strict JSON scanner that keeps numbers as their source text
@@ -371,7 +384,11 @@ export function scanJson(text: string, what: string): JsonValue {
         if (sep !== ',') fail();
       }
     }
-    for (const [word, v] of [['true', true], ['false', false], ['null', null]] as const) {
+    for (const [word, v] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
       if (text.startsWith(word, pos)) {
         pos += word.length;
         return { type: 'literal', value: v };

@@ -22,7 +22,12 @@ export type ClientErrorCode =
   | 'MALFORMED_RESPONSE';
 
 /** WeChat codes that mean "try the same call again" (SYSTEMERROR is APIv2, the rest APIv3). */
-export const TRANSIENT_CODES: ReadonlySet<string> = new Set(['SYSTEMERROR', 'SYSTEM_ERROR', 'RATELIMIT_EXCEEDED', 'FREQUENCY_LIMITED']);
+export const TRANSIENT_CODES: ReadonlySet<string> = new Set([
+  'SYSTEMERROR',
+  'SYSTEM_ERROR',
+  'RATELIMIT_EXCEEDED',
+  'FREQUENCY_LIMITED',
+]);
 
 /** What an API error carries besides its message. */
 export interface ApiErrorFields {
@@ -73,17 +78,43 @@ export function isTransientStatus(status: number): boolean {
 
 /** An answer whose signature failed: the distinct "forged" error, never retried, never a success. */
 export function forgedResponse(status: number, reason: string, raw: string, cause?: unknown): WechatPayApiError {
-  return new WechatPayApiError({ status, code: 'UNAUTHENTIC_RESPONSE', message: `unauthentic WeChat Pay answer: ${reason}`, retryable: false, raw, cause });
+  return new WechatPayApiError({
+    status,
+    code: 'UNAUTHENTIC_RESPONSE',
+    message: `unauthentic WeChat Pay answer: ${reason}`,
+    retryable: false,
+    raw,
+    cause,
+  });
 }
 
 /** An HTTP error we cannot attribute to WeChat: retried by status only, its body never interpreted. */
 export function httpError(status: number, raw: string): WechatPayApiError {
-  return new WechatPayApiError({ status, code: 'HTTP_ERROR', message: `HTTP ${status} without a signed WeChat Pay body`, retryable: isTransientStatus(status), raw });
+  return new WechatPayApiError({
+    status,
+    code: 'HTTP_ERROR',
+    message: `HTTP ${status} without a signed WeChat Pay body`,
+    retryable: isTransientStatus(status),
+    raw,
+  });
 }
 
 /** WeChat's own refusal, retryable when its code or status says transient. */
-export function wechatRefusal(status: number, code: string, message: string, raw: string, detail?: Record<string, unknown>): WechatPayApiError {
-  return new WechatPayApiError({ status, code, message, retryable: TRANSIENT_CODES.has(code) || isTransientStatus(status), raw, detail });
+export function wechatRefusal(
+  status: number,
+  code: string,
+  message: string,
+  raw: string,
+  detail?: Record<string, unknown>,
+): WechatPayApiError {
+  return new WechatPayApiError({
+    status,
+    code,
+    message,
+    retryable: TRANSIENT_CODES.has(code) || isTransientStatus(status),
+    raw,
+    detail,
+  });
 }
 
 /** Runs a reader over an authentic answer; a field it cannot read becomes MALFORMED_RESPONSE. */
@@ -92,7 +123,13 @@ export function readAnswer<T>(status: number, read: () => T): T {
     return read();
   } catch (err) {
     if (!(err instanceof PayError) || err instanceof WechatPayApiError) throw err;
-    throw new WechatPayApiError({ status, code: 'MALFORMED_RESPONSE', message: `unreadable answer: ${err.reason}`, retryable: false, cause: err });
+    throw new WechatPayApiError({
+      status,
+      code: 'MALFORMED_RESPONSE',
+      message: `unreadable answer: ${err.reason}`,
+      retryable: false,
+      cause: err,
+    });
   }
 }
 

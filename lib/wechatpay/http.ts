@@ -110,15 +110,27 @@ async function sendOnce(fetchImpl: FetchLike, req: HttpRequest, timeoutMs: numbe
   // one signal for the whole exchange: a server that stalls mid-body times out like one that never answers
   const signal = AbortSignal.timeout(timeoutMs);
   try {
-    const res = await fetchImpl(req.url, { method: req.method, headers: req.headers, body: req.body, signal, redirect: 'manual' });
+    const res = await fetchImpl(req.url, {
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+      signal,
+      redirect: 'manual',
+    });
     const body = Buffer.from(await res.arrayBuffer());
     if (body.length > MAX_BODY_BYTES) {
-      throw new WechatPayApiError({ status: res.status, code: 'MALFORMED_RESPONSE', message: 'answer too large', retryable: false });
+      throw new WechatPayApiError({
+        status: res.status,
+        code: 'MALFORMED_RESPONSE',
+        message: 'answer too large',
+        retryable: false,
+      });
     }
     return { status: res.status, headers: res.headers, body };
   } catch (err) {
     if (err instanceof WechatPayApiError) throw err;
-    const timedOut = signal.aborted || (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'));
+    const timedOut =
+      signal.aborted || (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'));
     throw new WechatPayApiError({
       status: undefined,
       code: timedOut ? 'TIMEOUT' : 'NETWORK_ERROR',

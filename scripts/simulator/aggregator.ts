@@ -12,7 +12,12 @@ import type { WireRequest } from './messages';
 export type AggregatorSignMode = 'sorted-md5' | 'sorted-md5-append' | 'concat-md5';
 
 /** MD5, upper-case hex, over the construction `mode` names, of the exact strings given. */
-export function aggregatorSign(status: string, result: string, secret: string, mode: AggregatorSignMode = 'sorted-md5'): string {
+export function aggregatorSign(
+  status: string,
+  result: string,
+  secret: string,
+  mode: AggregatorSignMode = 'sorted-md5',
+): string {
   const text =
     mode === 'sorted-md5'
       ? // the APIv2 rule: fields sorted by name (result < status), then &key=

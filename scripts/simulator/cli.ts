@@ -94,15 +94,32 @@ function toCall(positionals: string[], flags: Flags): ControlCall {
   const [command = '', ...args] = positionals;
   switch (command) {
     case 'create':
-      return post('/_sim/orders', { outTradeNo: arg(args, 0, 'outTradeNo'), amount: fen(arg(args, 1, 'amountFen')), ...createFlags(flags) });
+      return post('/_sim/orders', {
+        outTradeNo: arg(args, 0, 'outTradeNo'),
+        amount: fen(arg(args, 1, 'amountFen')),
+        ...createFlags(flags),
+      });
     case 'pay':
-      return post('/_sim/pay', { outTradeNo: arg(args, 0, 'outTradeNo'), amount: fen(arg(args, 1, 'amountFen')), ...notifyFlags(flags), force: flags.force });
+      return post('/_sim/pay', {
+        outTradeNo: arg(args, 0, 'outTradeNo'),
+        amount: fen(arg(args, 1, 'amountFen')),
+        ...notifyFlags(flags),
+        force: flags.force,
+      });
     case 'refund':
       return post('/_sim/refund', refundBody(args, flags));
     case 'replay':
-      return post('/_sim/replay', { times: integer(flags.times, 'times'), concurrent: flags.sequential === true ? false : undefined, url: flags.url });
+      return post('/_sim/replay', {
+        times: integer(flags.times, 'times'),
+        concurrent: flags.sequential === true ? false : undefined,
+        url: flags.url,
+      });
     case 'coupon':
-      return post('/_sim/coupons/send', { stockId: flags['stock-id'], notifyUrl: flags['notify-url'], signer: signerFlag(flags) });
+      return post('/_sim/coupons/send', {
+        stockId: flags['stock-id'],
+        notifyUrl: flags['notify-url'],
+        signer: signerFlag(flags),
+      });
     case 'suppress':
       return post('/_sim/suppress', { on: onOff(args[0] ?? 'on') });
     case 'fault':

@@ -4,7 +4,7 @@
  * and over HTTP as JSON under `/_sim/` (see README) for the CLI and tests in other processes.
  */
 import type { DeliveryManager, DeliveryRecord, DeliveryWait } from './deliveries';
-import { FaultPlan, isFaultEndpoint, isFaultKind } from './faults';
+import { type FaultPlan, isFaultEndpoint, isFaultKind } from './faults';
 import { jsonReply, type HttpReply, type SimRequest } from './http';
 import type { TestKeys } from './keys';
 import type { V2SignType } from './messages';
@@ -91,13 +91,19 @@ export class SimControl {
   /** Registers an unpaid order (as unified order would). */
   createOrder(input: CreateOrderInput): SimOrder {
     const { state, keys } = this.deps;
-    const createdAt = input.createdAt ?? (input.ageSeconds === undefined ? undefined : state.now() - input.ageSeconds * 1000);
+    const createdAt =
+      input.createdAt ?? (input.ageSeconds === undefined ? undefined : state.now() - input.ageSeconds * 1000);
     return state.createOrder({
       outTradeNo: input.outTradeNo,
       amount: input.amount,
       mchid: keys.mchid,
       appid: keys.appid,
-      ...optional({ subMchid: input.subMchid, subAppid: input.subAppid, notifyUrl: input.notifyUrl, attach: input.attach }),
+      ...optional({
+        subMchid: input.subMchid,
+        subAppid: input.subAppid,
+        notifyUrl: input.notifyUrl,
+        attach: input.attach,
+      }),
       ...(createdAt === undefined ? {} : { createdAt }),
     });
   }
@@ -169,11 +175,18 @@ export class SimControl {
     const existing = this.deps.state.findOrder(merchantId, input.outTradeNo);
     if (existing === undefined) {
       if (input.amount === undefined) throw new SimError('NOT_FOUND', `order ${input.outTradeNo} does not exist`);
-      this.createOrder({ outTradeNo: input.outTradeNo, amount: input.amount, ...optional({ subMchid: input.subMchid, subAppid: input.subAppid }) });
+      this.createOrder({
+        outTradeNo: input.outTradeNo,
+        amount: input.amount,
+        ...optional({ subMchid: input.subMchid, subAppid: input.subAppid }),
+      });
       return;
     }
     if (input.amount !== undefined && input.amount !== existing.amount) {
-      throw new SimError('AMOUNT_MISMATCH', `order ${input.outTradeNo} is for ${existing.amount} fen, not ${input.amount}`);
+      throw new SimError(
+        'AMOUNT_MISMATCH',
+        `order ${input.outTradeNo} is for ${existing.amount} fen, not ${input.amount}`,
+      );
     }
   }
 
@@ -199,7 +212,8 @@ type Route = (control: SimControl, deps: ControlDeps, body: Body, req: SimReques
 
 const ROUTES: Readonly<Record<string, Route>> = {
   'GET /_sim/health': (_c, deps) => jsonReply(200, { ok: true, mchid: deps.keys.mchid, appid: deps.keys.appid }),
-  'GET /_sim/orders': (_c, deps) => jsonReply(200, { orders: deps.state.listOrders(), refunds: deps.state.listRefunds() }),
+  'GET /_sim/orders': (_c, deps) =>
+    jsonReply(200, { orders: deps.state.listOrders(), refunds: deps.state.listRefunds() }),
   'POST /_sim/orders': (c, _d, b) => jsonReply(201, { order: c.createOrder(createOrderInput(b)) }),
   'POST /_sim/pay': async (c, _d, b) => jsonReply(200, await c.pay(payInput(b))),
   'POST /_sim/refund': async (c, _d, b) => jsonReply(200, await c.refund(refundInput(b))),
@@ -232,11 +246,13 @@ const SIM_ERROR_STATUS: Readonly<Record<string, number>> = {
 /** Answers a `/_sim/` request; refusals are `{error, message}` with a 4xx status. */
 export async function handleControl(control: SimControl, deps: ControlDeps, req: SimRequest): Promise<HttpReply> {
   const route = ROUTES[`${req.method} ${req.path}`];
-  if (route === undefined) return jsonReply(404, { error: 'NOT_FOUND', message: `no control endpoint ${req.method} ${req.path}` });
+  if (route === undefined)
+    return jsonReply(404, { error: 'NOT_FOUND', message: `no control endpoint ${req.method} ${req.path}` });
   try {
     return await route(control, deps, parseBody(req), req);
   } catch (error) {
-    if (error instanceof SimError) return jsonReply(SIM_ERROR_STATUS[error.code] ?? 400, { error: error.code, message: error.message });
+    if (error instanceof SimError)
+      return jsonReply(SIM_ERROR_STATUS[error.code] ?? 400, { error: error.code, message: error.message });
     throw error;
   }
 }
@@ -250,7 +266,8 @@ function parseBody(req: SimRequest): Body {
   } catch {
     throw new SimError('INVALID', 'request body is not JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new SimError('INVALID', 'request body must be a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new SimError('INVALID', 'request body must be a JSON object');
   return value as Body;
 }
 
@@ -273,7 +290,12 @@ function payInput(b: Body): PayInput {
   return {
     outTradeNo: requiredString(b, 'outTradeNo'),
     ...notifyOverrides(b),
-    ...optional({ amount: int(b, 'amount'), subMchid: string(b, 'subMchid'), subAppid: string(b, 'subAppid'), force: bool(b, 'force') }),
+    ...optional({
+      amount: int(b, 'amount'),
+      subMchid: string(b, 'subMchid'),
+      subAppid: string(b, 'subAppid'),
+      force: bool(b, 'force'),
+    }),
   };
 }
 
@@ -290,7 +312,14 @@ function refundInput(b: Body): RefundInput {
 
 function couponInput(b: Body): CouponInput {
   const { signer, notifyUrl, wait } = notifyOverrides(b);
-  return optional({ stockId: string(b, 'stockId'), couponCode: string(b, 'couponCode'), openid: string(b, 'openid'), signer, notifyUrl, wait });
+  return optional({
+    stockId: string(b, 'stockId'),
+    couponCode: string(b, 'couponCode'),
+    openid: string(b, 'openid'),
+    signer,
+    notifyUrl,
+    wait,
+  });
 }
 
 function replayInput(b: Body): { times?: number; concurrent?: boolean; url?: string } {
@@ -301,7 +330,8 @@ function configInput(b: Body): Partial<SimConfig> & { timeScale?: number; replyT
   const timeScale = number(b, 'timeScale');
   if (timeScale !== undefined && timeScale < 0) throw new SimError('INVALID', 'timeScale must be non-negative');
   const replyTimeoutMs = number(b, 'replyTimeoutMs');
-  if (replyTimeoutMs !== undefined && replyTimeoutMs <= 0) throw new SimError('INVALID', 'replyTimeoutMs must be positive');
+  if (replyTimeoutMs !== undefined && replyTimeoutMs <= 0)
+    throw new SimError('INVALID', 'replyTimeoutMs must be positive');
   const { protocol, signer, signType } = notifyOverrides(b);
   return optional({
     protocol,
@@ -377,7 +407,8 @@ function bool(b: Body, name: string): boolean | undefined {
 function oneOf<T extends string>(b: Body, name: string, allowed: readonly T[]): T | undefined {
   const value = string(b, name);
   if (value === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(value)) throw new SimError('INVALID', `${name} must be one of ${allowed.join(', ')}`);
+  if (!(allowed as readonly string[]).includes(value))
+    throw new SimError('INVALID', `${name} must be one of ${allowed.join(', ')}`);
   return value as T;
 }
 

@@ -60,7 +60,11 @@ export function header(req: SimRequest, name: string): string | undefined {
 
 /** A JSON reply with the given status. */
 export function jsonReply(status: number, value: unknown, headers: Record<string, string> = {}): HttpReply {
-  return { status, headers: { 'Content-Type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(value) };
+  return {
+    status,
+    headers: { 'Content-Type': 'application/json; charset=utf-8', ...headers },
+    body: JSON.stringify(value),
+  };
 }
 
 /** Writes the reply unless the client has already gone away. */

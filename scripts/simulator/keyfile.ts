@@ -24,7 +24,11 @@ export function keysToJson(keys: TestKeys): TestKeysJson {
     appid: keys.appid,
     apiV2Key: keys.apiV2Key,
     apiV3Key: keys.apiV3Key,
-    platform: { serial: keys.platform.serial, certPem: keys.platform.certPem, privateKeyPem: keys.platform.privateKeyPem },
+    platform: {
+      serial: keys.platform.serial,
+      certPem: keys.platform.certPem,
+      privateKeyPem: keys.platform.privateKeyPem,
+    },
     publicKey: { id: keys.publicKey.id, privateKeyPem: keys.publicKey.privateKeyPem },
     merchant: { serial: keys.merchant.serial, privateKeyPem: keys.merchant.privateKeyPem },
   };
@@ -37,7 +41,11 @@ export function keysFromJson(json: TestKeysJson): TestKeys {
     appid: json.appid,
     apiV2Key: json.apiV2Key,
     apiV3Key: json.apiV3Key,
-    platform: { ...identity(json.platform.privateKeyPem), serial: json.platform.serial, certPem: json.platform.certPem },
+    platform: {
+      ...identity(json.platform.privateKeyPem),
+      serial: json.platform.serial,
+      certPem: json.platform.certPem,
+    },
     publicKey: { ...identity(json.publicKey.privateKeyPem), id: json.publicKey.id },
     merchant: { ...identity(json.merchant.privateKeyPem), serial: json.merchant.serial },
   };

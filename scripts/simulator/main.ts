@@ -36,7 +36,9 @@ async function main(argv: string[]): Promise<void> {
     ...(values['notify-url'] === undefined ? {} : { notifyUrl: values['notify-url'] }),
     ...(values['refund-notify-url'] === undefined ? {} : { refundNotifyUrl: values['refund-notify-url'] }),
     ...(values['time-scale'] === undefined ? {} : { timeScale: numberOption(values['time-scale'], 'time-scale') }),
-    ...(values['close-min-age'] === undefined ? {} : { closeMinAgeSeconds: numberOption(values['close-min-age'], 'close-min-age') }),
+    ...(values['close-min-age'] === undefined
+      ? {}
+      : { closeMinAgeSeconds: numberOption(values['close-min-age'], 'close-min-age') }),
     protocol: values.v2 === true ? 'v2' : 'v3',
     signer: values['public-key'] === true ? 'publicKey' : 'platform',
   });
@@ -58,7 +60,8 @@ function loadKeys(path: string | undefined): TestKeys {
 
 function numberOption(text: string, name: string): number {
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value < 0) throw new Error(`--${name} must be a non-negative number`);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0)
+    throw new Error(`--${name} must be a non-negative number`);
   return value;
 }
 

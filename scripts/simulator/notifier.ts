@@ -163,7 +163,11 @@ export async function deliverConcurrently(
 }
 
 /** Re-signs an APIv3 notification's exact body with a fresh timestamp and nonce, as a retry is. */
-export function resignV3(wire: WireRequest, privateKey: KeyObject, nowSeconds: number = Math.floor(Date.now() / 1000)): WireRequest {
+export function resignV3(
+  wire: WireRequest,
+  privateKey: KeyObject,
+  nowSeconds: number = Math.floor(Date.now() / 1000),
+): WireRequest {
   const timestamp = String(nowSeconds);
   const nonce = randomString(UPPER_HEX, 32);
   return {

@@ -120,7 +120,12 @@ export function transactionResource(keys: TestKeys, order: SimOrder): Record<str
     // Unpaid orders have no transaction, payer or paid amount yet; only the order total exists.
     extra: paid
       ? { payer: payerOf(order) }
-      : { transaction_id: undefined, payer: undefined, bank_type: undefined, amount: { total: order.amount, currency: 'CNY' } },
+      : {
+          transaction_id: undefined,
+          payer: undefined,
+          bank_type: undefined,
+          amount: { total: order.amount, currency: 'CNY' },
+        },
   });
   // Drop the keys set to undefined above so the JSON matches what WeChat omits.
   return JSON.parse(JSON.stringify(resource)) as Record<string, unknown>;

@@ -65,7 +65,10 @@ export interface Simulator {
 export async function startSimulator(opts: SimulatorOptions): Promise<Simulator> {
   const state = new SimState(opts.now ?? Date.now);
   const deliveries = new DeliveryManager(
-    { timeScale: opts.timeScale ?? DEFAULT_TIMING.timeScale, replyTimeoutMs: opts.replyTimeoutMs ?? DEFAULT_TIMING.replyTimeoutMs },
+    {
+      timeScale: opts.timeScale ?? DEFAULT_TIMING.timeScale,
+      replyTimeoutMs: opts.replyTimeoutMs ?? DEFAULT_TIMING.replyTimeoutMs,
+    },
     state.now,
   );
   const deps: ControlDeps = {
@@ -113,7 +116,9 @@ async function serve(app: App, req: IncomingMessage, res: ServerResponse): Promi
     send(res, await route(app, await readRequest(req)));
   } catch (error) {
     // A simulator bug must not take the test run down; report it as a plain 500.
-    process.stderr.write(`wechatpay simulator: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `wechatpay simulator: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     send(res, { status: 500, headers: { 'Content-Type': 'text/plain' }, body: 'simulator error' });
   }
 }

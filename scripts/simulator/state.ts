@@ -279,5 +279,6 @@ function checkMerchantNo(name: string, value: string): void {
 }
 
 function checkFen(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value <= 0) throw new SimError('INVALID', `${name} must be a positive integer (fen)`);
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new SimError('INVALID', `${name} must be a positive integer (fen)`);
 }

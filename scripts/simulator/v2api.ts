@@ -81,7 +81,11 @@ export function v2FaultReply(ctx: V2Context, req: SimRequest, fault: Fault): Htt
     case 'return-fail':
       return xmlReply(v2Xml({ return_code: 'FAIL', return_msg: '系统繁忙,请稍后再试' }));
     case 'unsigned-500':
-      return { status: 500, headers: { 'Content-Type': 'text/html' }, body: '<html><body>500 Internal Server Error</body></html>' };
+      return {
+        status: 500,
+        headers: { 'Content-Type': 'text/html' },
+        body: '<html><body>500 Internal Server Error</body></html>',
+      };
     default:
       return undefined;
   }
@@ -99,12 +103,17 @@ export function handleV2(ctx: V2Context, endpoint: V2Endpoint, req: SimRequest, 
   return signedReply(ctx, echo, call.signType, business, fault);
 }
 
-function authenticate(ctx: V2Context, fields: Record<string, string>): V2Call | { refusal: string; signType: V2SignType } {
+function authenticate(
+  ctx: V2Context,
+  fields: Record<string, string>,
+): V2Call | { refusal: string; signType: V2SignType } {
   const declared = fields.sign_type;
   const signType: V2SignType = declared === 'HMAC-SHA256' ? 'HMAC-SHA256' : 'MD5';
-  if (declared !== undefined && declared !== 'MD5' && declared !== 'HMAC-SHA256') return { refusal: 'SIGNERROR', signType };
+  if (declared !== undefined && declared !== 'MD5' && declared !== 'HMAC-SHA256')
+    return { refusal: 'SIGNERROR', signType };
   // Only this merchant's key is known, so another merchant (or app) cannot be verified at all.
-  if (fields.mch_id !== ctx.keys.mchid || fields.appid !== ctx.keys.appid) return { refusal: 'APPID_MCHID_NOT_MATCH', signType };
+  if (fields.mch_id !== ctx.keys.mchid || fields.appid !== ctx.keys.appid)
+    return { refusal: 'APPID_MCHID_NOT_MATCH', signType };
   if (!signatureMatches(fields, ctx.keys.apiV2Key, signType)) return { refusal: 'SIGNERROR', signType };
   if (fields.nonce_str === undefined || fields.nonce_str === '') return { refusal: 'PARAM_ERROR', signType };
   return { fields, merchantId: fields.sub_mch_id || ctx.keys.mchid, signType };
@@ -186,7 +195,13 @@ function echoFields(ctx: V2Context, fields: Record<string, string> | undefined):
   };
 }
 
-function signedReply(ctx: V2Context, echo: Business, signType: V2SignType, business: Business, fault?: Fault): HttpReply {
+function signedReply(
+  ctx: V2Context,
+  echo: Business,
+  signType: V2SignType,
+  business: Business,
+  fault?: Fault,
+): HttpReply {
   const fields: Business = {
     return_code: 'SUCCESS',
     return_msg: 'OK',

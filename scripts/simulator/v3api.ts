@@ -56,14 +56,16 @@ export function v3Route(method: string, path: string): V3Route | undefined {
   if (close !== null) return withOrderNo('v3.close', close);
   const query = method === 'GET' ? QUERY.exec(path) : null;
   if (query !== null) return withOrderNo('v3.query', query);
-  if (path === BUSIFAVOR && (method === 'GET' || method === 'POST')) return { endpoint: 'v3.busifavor', partner: false };
+  if (path === BUSIFAVOR && (method === 'GET' || method === 'POST'))
+    return { endpoint: 'v3.busifavor', partner: false };
   return undefined;
 }
 
 /** Handles an APIv3 request end to end: fault, headers, Authorization, business, signature. */
 export async function handleV3(ctx: V3Context, req: SimRequest, fault?: Fault): Promise<HttpReply> {
   const signer = responseSigner(ctx.keys, header(req, 'wechatpay-serial'));
-  const sign = (answer: V3Answer, spoiler: SignatureSpoiler = 'none'): HttpReply => signed(ctx, signer, answer, spoiler);
+  const sign = (answer: V3Answer, spoiler: SignatureSpoiler = 'none'): HttpReply =>
+    signed(ctx, signer, answer, spoiler);
   const route = v3Route(req.method, req.path);
   if (route === undefined) return sign(error(404, 'RESOURCE_NOT_EXISTS', '请求的资源不存在'));
   const canned = fault === undefined ? undefined : v3FaultAnswer(fault);
@@ -113,7 +115,8 @@ function business(ctx: V3Context, route: V3Route, req: SimRequest): V3Answer {
   if (route.outTradeNo === undefined || !MERCHANT_NO_PATTERN.test(route.outTradeNo)) {
     return paramError('out_trade_no', 'path', '商户订单号格式错误');
   }
-  const ids = route.endpoint === 'v3.close' ? idsFromBody(ctx, req, route.partner) : idsFromQuery(ctx, req, route.partner);
+  const ids =
+    route.endpoint === 'v3.close' ? idsFromBody(ctx, req, route.partner) : idsFromQuery(ctx, req, route.partner);
   if ('status' in ids) return ids;
   if (route.endpoint === 'v3.query') return query(ctx, ids.merchantId, route.outTradeNo);
   return closeAnswer(ctx.state.close(ids.merchantId, route.outTradeNo, ctx.closeMinAgeSeconds));
@@ -163,7 +166,11 @@ function closeAnswer(outcome: CloseOutcome): V3Answer {
     case 'not-found':
       return error(404, 'ORDER_NOT_EXIST', '订单不存在');
     case 'too-early':
-      return error(400, V3_TOO_EARLY_CODE, `订单生成后不能马上调用关单接口，最短调用时间间隔为5分钟，请${outcome.waitSeconds}秒后重试`);
+      return error(
+        400,
+        V3_TOO_EARLY_CODE,
+        `订单生成后不能马上调用关单接口，最短调用时间间隔为5分钟，请${outcome.waitSeconds}秒后重试`,
+      );
   }
 }
 
@@ -219,7 +226,12 @@ function paramError(field: string, location: string, message: string): V3Answer 
   return { status: 400, json: { code: 'PARAM_ERROR', message, detail: { field, location, issue: message } } };
 }
 
-function signed(ctx: V3Context, signer: ReturnType<typeof responseSigner>, answer: V3Answer, spoiler: SignatureSpoiler): HttpReply {
+function signed(
+  ctx: V3Context,
+  signer: ReturnType<typeof responseSigner>,
+  answer: V3Answer,
+  spoiler: SignatureSpoiler,
+): HttpReply {
   const body = answer.json === undefined ? '' : JSON.stringify(answer.json);
   const headers = signedResponseHeaders(ctx.keys, signer, body, ctx.wallSeconds(), spoiler);
   if (answer.json === undefined) return { status: answer.status, headers, body };
@@ -227,5 +239,9 @@ function signed(ctx: V3Context, signer: ReturnType<typeof responseSigner>, answe
 }
 
 function unsigned500(): HttpReply {
-  return { status: 500, headers: { 'Content-Type': 'text/html' }, body: '<html><body>500 Internal Server Error</body></html>' };
+  return {
+    status: 500,
+    headers: { 'Content-Type': 'text/html' },
+    body: '<html><body>500 Internal Server Error</body></html>',
+  };
 }

@@ -114,7 +114,13 @@ export function signedResponseHeaders(
   };
 }
 
-function spoiledSignature(key: KeyObject, timestamp: string, nonce: string, body: string, spoiler: SignatureSpoiler): string {
+function spoiledSignature(
+  key: KeyObject,
+  timestamp: string,
+  nonce: string,
+  body: string,
+  spoiler: SignatureSpoiler,
+): string {
   if (spoiler === 'probe') return `${SIGNATURE_PROBE_PREFIX}${randomString(ALPHANUMERIC, 64)}`;
   // A forged signature is a real RSA signature over other bytes: well-formed, yet it never verifies.
   const signedBody = spoiler === 'forged' ? `${body}\u0000forged` : body;

@@ -48,8 +48,9 @@ function matchAt(pattern: RegExp, text: string, position: number): RegExpExecArr
 }
 
 function readValue(content: string): string {
-  return content.replace(/<!\[CDATA\[([\s\S]*?)\]\]>|([^<]+)/g, (_whole, cdata: string | undefined, text: string | undefined) =>
-    cdata ?? decodeEntities(text ?? ''),
+  return content.replace(
+    /<!\[CDATA\[([\s\S]*?)\]\]>|([^<]+)/g,
+    (_whole, cdata: string | undefined, text: string | undefined) => cdata ?? decodeEntities(text ?? ''),
   );
 }
 

@@ -36,8 +36,15 @@ beforeAll(async () => {
   });
   if (!stack.simulator) throw new Error('no simulator');
   sim = stack.simulator;
-  store = createDynamoOrderStore({ client: createDynamoClient({ endpoint: stack.dynamoEndpoint }), tableName: stack.tableName });
-  lambda = new LambdaClient({ endpoint: stack.lambdaUrl, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  store = createDynamoOrderStore({
+    client: createDynamoClient({ endpoint: stack.dynamoEndpoint }),
+    tableName: stack.tableName,
+  });
+  lambda = new LambdaClient({
+    endpoint: stack.lambdaUrl,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -47,7 +54,9 @@ afterAll(async () => {
 
 /** What a merchant's function does: invoke closeOrder and read its outcome. */
 async function closeOrder(event: Record<string, unknown>): Promise<CloseOrderOutcome> {
-  const res = await lambda.send(new InvokeCommand({ FunctionName: FUNCTION, InvocationType: 'RequestResponse', Payload: JSON.stringify(event) }));
+  const res = await lambda.send(
+    new InvokeCommand({ FunctionName: FUNCTION, InvocationType: 'RequestResponse', Payload: JSON.stringify(event) }),
+  );
   const text = Buffer.from(res.Payload ?? new Uint8Array()).toString('utf8');
   expect(res.FunctionError, `${text}\n${output}`).toBeUndefined();
   expect(res.StatusCode).toBe(200);
@@ -59,8 +68,18 @@ async function order(o: { localAge?: number; simAge?: number; sub?: string; amou
   const no = orderNo('E');
   const merchantId = o.sub ?? keys.mchid;
   const amount = o.amount ?? 1999;
-  await store.registerOrder({ outTradeNo: no, amountFen: amount, merchantId, createdAt: new Date(Date.now() - (o.localAge ?? 600) * 1000).toISOString() });
-  sim.control.createOrder({ outTradeNo: no, amount, ageSeconds: o.simAge ?? 600, ...(o.sub ? { subMchid: o.sub } : {}) });
+  await store.registerOrder({
+    outTradeNo: no,
+    amountFen: amount,
+    merchantId,
+    createdAt: new Date(Date.now() - (o.localAge ?? 600) * 1000).toISOString(),
+  });
+  sim.control.createOrder({
+    outTradeNo: no,
+    amount,
+    ageSeconds: o.simAge ?? 600,
+    ...(o.sub ? { subMchid: o.sub } : {}),
+  });
   return { no, merchantId, amount };
 }
 
@@ -70,12 +89,20 @@ describe('closeOrder through InvokeCommand', () => {
     expect(await closeOrder({ outTradeNo: no })).toEqual({ status: 'CLOSED', outTradeNo: no, merchantId: keys.mchid });
     expect((await store.getOrder(keys.mchid, no))?.state).toBe('CLOSED');
     expect(sim.state.findOrder(keys.mchid, no)?.state).toBe('CLOSED');
-    expect(await closeOrder({ outTradeNo: no })).toEqual({ status: 'ALREADY_CLOSED', outTradeNo: no, merchantId: keys.mchid });
+    expect(await closeOrder({ outTradeNo: no })).toEqual({
+      status: 'ALREADY_CLOSED',
+      outTradeNo: no,
+      merchantId: keys.mchid,
+    });
   });
 
   it('the cloud-function shape, service provider, APIv2: CLOSED; ORDERCLOSED at WeChat: ALREADY_CLOSED', async () => {
     const { no } = await order({ sub: SUB });
-    expect(await closeOrder({ out_trade_no: no, sub_mch_id: SUB, nonce_str: 'Ab12Cd34', protocol: 'v2' })).toEqual({ status: 'CLOSED', outTradeNo: no, merchantId: SUB });
+    expect(await closeOrder({ out_trade_no: no, sub_mch_id: SUB, nonce_str: 'Ab12Cd34', protocol: 'v2' })).toEqual({
+      status: 'CLOSED',
+      outTradeNo: no,
+      merchantId: SUB,
+    });
     expect((await store.getOrder(SUB, no))?.state).toBe('CLOSED');
 
     const other = await order();
@@ -84,7 +111,7 @@ describe('closeOrder through InvokeCommand', () => {
     expect((await store.getOrder(keys.mchid, other.no))?.state).toBe('CLOSED');
   });
 
-  it('TOO_EARLY: within five minutes of registration (no WeChat call), and by WeChat\'s own rule', async () => {
+  it("TOO_EARLY: within five minutes of registration (no WeChat call), and by WeChat's own rule", async () => {
     const young = await order({ localAge: 30, simAge: 30 });
     const a = await closeOrder({ outTradeNo: young.no });
     expect(a).toMatchObject({ status: 'TOO_EARLY', outTradeNo: young.no });
@@ -92,7 +119,10 @@ describe('closeOrder through InvokeCommand', () => {
     expect((a as { retryAfterSeconds: number }).retryAfterSeconds).toBeLessThanOrEqual(270);
 
     const youngAtWechat = await order({ localAge: 600, simAge: 30 });
-    expect(await closeOrder({ outTradeNo: youngAtWechat.no, protocol: 'v2' })).toMatchObject({ status: 'TOO_EARLY', retryAfterSeconds: 300 });
+    expect(await closeOrder({ outTradeNo: youngAtWechat.no, protocol: 'v2' })).toMatchObject({
+      status: 'TOO_EARLY',
+      retryAfterSeconds: 300,
+    });
     for (const o of [young, youngAtWechat]) {
       expect((await store.getOrder(keys.mchid, o.no))?.state).toBe('NOTPAY');
       expect(sim.state.findOrder(keys.mchid, o.no)?.state).toBe('NOTPAY');
@@ -103,32 +133,55 @@ describe('closeOrder through InvokeCommand', () => {
     const { no, amount } = await order({ amount: 880 });
     const paid = await sim.control.pay({ outTradeNo: no, protocol: 'v3', wait: 'first' });
     expect(paid.delivery.accepted, output).toBe(true);
-    expect(await closeOrder({ outTradeNo: no })).toMatchObject({ status: 'PAID', transaction: { transactionId: paid.order.transactionId, amountFen: amount } });
+    expect(await closeOrder({ outTradeNo: no })).toMatchObject({
+      status: 'PAID',
+      transaction: { transactionId: paid.order.transactionId, amountFen: amount },
+    });
     expect(await store.getOrder(keys.mchid, no)).toMatchObject({ state: 'PAID', paidVia: 'v3' });
   });
 
-  it.each(['v2', 'v3'] as const)('PAID (%s): paid at WeChat, notification not yet arrived: ORDERPAID, the query, and the table shows PAID', async (protocol) => {
-    const { no, amount } = await order({ amount: 4321 });
-    sim.control.suppress(true); // the payment's notification is held back
-    try {
-      const paid = await sim.control.pay({ outTradeNo: no, protocol, wait: 'first' });
-      const outcome = await closeOrder({ outTradeNo: no, protocol });
-      expect(outcome).toMatchObject({ status: 'PAID', outTradeNo: no, transaction: { transactionId: paid.order.transactionId, amountFen: amount } });
-      expect(await store.getOrder(keys.mchid, no)).toMatchObject({ state: 'PAID', transactionId: paid.order.transactionId, paidFen: amount, paidVia: 'query' });
-      expect(sim.state.findOrder(keys.mchid, no)?.state).toBe('SUCCESS');
-    } finally {
-      sim.control.suppress(false);
-    }
-    // the notification arrives late: a duplicate, acknowledged, nothing changes
-    const [late] = await sim.control.replay({ times: 1 });
-    expect(late?.accepted, output).toBe(true);
-    expect((await store.getOrder(keys.mchid, no))?.paidVia).toBe('query');
-  });
+  it.each(['v2', 'v3'] as const)(
+    'PAID (%s): paid at WeChat, notification not yet arrived: ORDERPAID, the query, and the table shows PAID',
+    async (protocol) => {
+      const { no, amount } = await order({ amount: 4321 });
+      sim.control.suppress(true); // the payment's notification is held back
+      try {
+        const paid = await sim.control.pay({ outTradeNo: no, protocol, wait: 'first' });
+        const outcome = await closeOrder({ outTradeNo: no, protocol });
+        expect(outcome).toMatchObject({
+          status: 'PAID',
+          outTradeNo: no,
+          transaction: { transactionId: paid.order.transactionId, amountFen: amount },
+        });
+        expect(await store.getOrder(keys.mchid, no)).toMatchObject({
+          state: 'PAID',
+          transactionId: paid.order.transactionId,
+          paidFen: amount,
+          paidVia: 'query',
+        });
+        expect(sim.state.findOrder(keys.mchid, no)?.state).toBe('SUCCESS');
+      } finally {
+        sim.control.suppress(false);
+      }
+      // the notification arrives late: a duplicate, acknowledged, nothing changes
+      const [late] = await sim.control.replay({ times: 1 });
+      expect(late?.accepted, output).toBe(true);
+      expect((await store.getOrder(keys.mchid, no))?.paidVia).toBe('query');
+    },
+  );
 
   it('UNKNOWN_ORDER and PARAM_ERROR are outcomes, never Lambda errors', async () => {
     const no = orderNo('U');
-    expect(await closeOrder({ outTradeNo: no })).toEqual({ status: 'UNKNOWN_ORDER', outTradeNo: no, merchantId: keys.mchid });
-    expect(await closeOrder({ out_trade_no: 'not/valid' })).toMatchObject({ status: 'FAILED', code: 'PARAM_ERROR', retryable: false });
+    expect(await closeOrder({ outTradeNo: no })).toEqual({
+      status: 'UNKNOWN_ORDER',
+      outTradeNo: no,
+      merchantId: keys.mchid,
+    });
+    expect(await closeOrder({ out_trade_no: 'not/valid' })).toMatchObject({
+      status: 'FAILED',
+      code: 'PARAM_ERROR',
+      retryable: false,
+    });
     expect(await closeOrder({})).toMatchObject({ status: 'FAILED', code: 'PARAM_ERROR' });
   });
 });

@@ -8,7 +8,14 @@ import { createDynamoOrderStore } from '../../lib/orders/dynamodb';
 import type { OrderStore } from '../../lib/orders/store';
 import { startStack, type Stack } from '../../scripts/local/stack';
 import { generateTestKeys, toEnv, type TestKeys } from '../../scripts/simulator/keys';
-import { v2PaymentNotification, v2RefundNotification, v3Notification, v3RefundResource, v3TransactionResource, type WireRequest } from '../../scripts/simulator/messages';
+import {
+  v2PaymentNotification,
+  v2RefundNotification,
+  v3Notification,
+  v3RefundResource,
+  v3TransactionResource,
+  type WireRequest,
+} from '../../scripts/simulator/messages';
 import { aggregatorNotification, aggregatorResult } from '../../scripts/simulator/aggregator';
 import { orderNo } from '../support/harness';
 
@@ -21,8 +28,17 @@ let output = '';
 
 beforeAll(async () => {
   keys = generateTestKeys();
-  stack = await startStack({ httpPort: 0, lambdaPort: 0, env: { ...toEnv(keys), AGGREGATOR_SECRET }, simulator: { keys, timeScale: 0.001 }, onOutput: (s) => (output += s) });
-  store = createDynamoOrderStore({ client: createDynamoClient({ endpoint: stack.dynamoEndpoint }), tableName: stack.tableName });
+  stack = await startStack({
+    httpPort: 0,
+    lambdaPort: 0,
+    env: { ...toEnv(keys), AGGREGATOR_SECRET },
+    simulator: { keys, timeScale: 0.001 },
+    onOutput: (s) => (output += s),
+  });
+  store = createDynamoOrderStore({
+    client: createDynamoClient({ endpoint: stack.dynamoEndpoint }),
+    tableName: stack.tableName,
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -41,7 +57,9 @@ describe('POST /notify/payment through serverless-offline', () => {
     const wire = v2PaymentNotification(keys, { outTradeNo: no, totalFee: 2600 });
     const r = await post(wire);
     expect(r.status, output).toBe(200);
-    expect(r.body, output).toBe('<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>');
+    expect(r.body, output).toBe(
+      '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>',
+    );
     expect((await store.getOrder(keys.mchid, no))?.state).toBe('PAID');
     const forged = await post({ headers: wire.headers, body: wire.body.replace('2600', '1') });
     expect(forged.status).toBe(200);
@@ -51,12 +69,24 @@ describe('POST /notify/payment through serverless-offline', () => {
   it('APIv3: answers 204 and applies once; a stale timestamp gets 401 JSON', async () => {
     const no = orderNo('E');
     await store.registerOrder({ outTradeNo: no, amountFen: 990, merchantId: keys.mchid });
-    const wire = v3Notification(keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource: v3TransactionResource(keys, { outTradeNo: no, total: 990 }) });
+    const wire = v3Notification(keys, {
+      eventType: 'TRANSACTION.SUCCESS',
+      originalType: 'transaction',
+      resource: v3TransactionResource(keys, { outTradeNo: no, total: 990 }),
+    });
     const replies = await Promise.all(Array.from({ length: 10 }, () => post(wire)));
-    expect(replies.map((r) => r.status), JSON.stringify(replies.filter((r) => r.status !== 204).slice(0, 2)) + output.slice(-2000)).toEqual(Array(10).fill(204));
+    expect(
+      replies.map((r) => r.status),
+      JSON.stringify(replies.filter((r) => r.status !== 204).slice(0, 2)) + output.slice(-2000),
+    ).toEqual(Array(10).fill(204));
     const order = await store.getOrder(keys.mchid, no);
     expect(order?.state).toBe('PAID');
-    const stale = v3Notification(keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource: v3TransactionResource(keys, { outTradeNo: orderNo(), total: 1 }), timestamp: Math.floor(Date.now() / 1000) - 3600 });
+    const stale = v3Notification(keys, {
+      eventType: 'TRANSACTION.SUCCESS',
+      originalType: 'transaction',
+      resource: v3TransactionResource(keys, { outTradeNo: orderNo(), total: 1 }),
+      timestamp: Math.floor(Date.now() / 1000) - 3600,
+    });
     const r = await post(stale);
     expect(r.status).toBe(401);
     expect(JSON.parse(r.body)).toMatchObject({ code: 'FAIL' });
@@ -64,12 +94,27 @@ describe('POST /notify/payment through serverless-offline', () => {
 
   it('POST /notify/refund: APIv2 and APIv3 refunds are recorded and acknowledged', async () => {
     const no = orderNo('E');
-    const v2 = v2RefundNotification(keys, { outTradeNo: no, outRefundNo: `${no}R2`, refundStatus: 'SUCCESS', refundFee: 10, totalFee: 100 });
+    const v2 = v2RefundNotification(keys, {
+      outTradeNo: no,
+      outRefundNo: `${no}R2`,
+      refundStatus: 'SUCCESS',
+      refundFee: 10,
+      totalFee: 100,
+    });
     const r2 = await post(v2, '/notify/refund');
     expect(r2.status, output).toBe(200);
     expect(r2.body).toContain('SUCCESS');
-    const resource = v3RefundResource(keys, { outTradeNo: no, outRefundNo: `${no}R3`, refundStatus: 'CLOSED', refund: 20, total: 100 });
-    const r3 = await post(v3Notification(keys, { eventType: 'REFUND.CLOSED', originalType: 'refund', resource }), '/notify/refund');
+    const resource = v3RefundResource(keys, {
+      outTradeNo: no,
+      outRefundNo: `${no}R3`,
+      refundStatus: 'CLOSED',
+      refund: 20,
+      total: 100,
+    });
+    const r3 = await post(
+      v3Notification(keys, { eventType: 'REFUND.CLOSED', originalType: 'refund', resource }),
+      '/notify/refund',
+    );
     expect(r3.status).toBe(204);
     expect((await store.getRefund(keys.mchid, `${no}R2`))?.state).toBe('SUCCESS');
     expect((await store.getRefund(keys.mchid, `${no}R3`))?.state).toBe('CLOSED');
@@ -83,8 +128,17 @@ describe('POST /notify/payment through serverless-offline', () => {
       await store.registerOrder({ outTradeNo: no, amountFen: 1234, merchantId: keys.mchid });
       const paid = await sim.control.pay({ outTradeNo: no, amount: 1234, protocol, wait: 'first' });
       expect(paid.delivery.accepted, JSON.stringify(paid.delivery)).toBe(true);
-      expect(await store.getOrder(keys.mchid, no)).toMatchObject({ state: 'PAID', transactionId: paid.order.transactionId });
-      const refunded = await sim.control.refund({ outTradeNo: no, outRefundNo: `${no}RF`, amount: 234, protocol, wait: 'first' });
+      expect(await store.getOrder(keys.mchid, no)).toMatchObject({
+        state: 'PAID',
+        transactionId: paid.order.transactionId,
+      });
+      const refunded = await sim.control.refund({
+        outTradeNo: no,
+        outRefundNo: `${no}RF`,
+        amount: 234,
+        protocol,
+        wait: 'first',
+      });
       expect(refunded.delivery.accepted).toBe(true);
       expect(await store.getRefund(keys.mchid, `${no}RF`)).toMatchObject({ state: 'SUCCESS', refundFen: 234 });
       expect((await store.getOrder(keys.mchid, no))?.refundedFen).toBe(234);
@@ -95,7 +149,11 @@ describe('POST /notify/payment through serverless-offline', () => {
     const sim = stack.simulator;
     if (!sim) throw new Error('no simulator');
     const code = orderNo('K').slice(0, 20);
-    const { delivery } = await sim.control.sendCoupon({ couponCode: code, stockId: '1212000099', notifyUrl: `${stack.httpUrl}/notify/coupon` });
+    const { delivery } = await sim.control.sendCoupon({
+      couponCode: code,
+      stockId: '1212000099',
+      notifyUrl: `${stack.httpUrl}/notify/coupon`,
+    });
     expect(delivery.accepted, JSON.stringify(delivery)).toBe(true);
   });
 
@@ -111,7 +169,10 @@ describe('POST /notify/payment through serverless-offline', () => {
   });
 
   it('never lets an error escape as a Lambda error (no 200 with errorMessage, no 502)', async () => {
-    const r = await post({ headers: { 'content-type': 'application/json', 'wechatpay-signature': 'x' }, body: '\u0000\u0001' });
+    const r = await post({
+      headers: { 'content-type': 'application/json', 'wechatpay-signature': 'x' },
+      body: '\u0000\u0001',
+    });
     expect(r.status).toBe(401);
     expect(r.body).not.toContain('errorMessage');
   });

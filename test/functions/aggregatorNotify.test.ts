@@ -10,7 +10,12 @@ import { aggregatorHandler } from '../../lib/notify/aggregator';
 import type { NotifyDeps } from '../../lib/notify/handle';
 import { orderKey } from '../../lib/orders/table';
 import type { HttpEvent } from '../../lib/runtime';
-import { aggregatorNotification, aggregatorResult, aggregatorSign, type AggregatorSignMode } from '../../scripts/simulator/aggregator';
+import {
+  aggregatorNotification,
+  aggregatorResult,
+  aggregatorSign,
+  type AggregatorSignMode,
+} from '../../scripts/simulator/aggregator';
 import { v2PaymentNotification, type WireRequest } from '../../scripts/simulator/messages';
 import { createHarness, orderNo, toEvent, type Harness } from '../support/harness';
 
@@ -34,41 +39,76 @@ const acknowledged = (r: Reply) => r.body === 'success';
 
 async function register(amountFen: number): Promise<string> {
   const no = orderNo('A');
-  expect((await h.store.registerOrder({ outTradeNo: no, amountFen, merchantId: h.keys.mchid })).kind).toBe('REGISTERED');
+  expect((await h.store.registerOrder({ outTradeNo: no, amountFen, merchantId: h.keys.mchid })).kind).toBe(
+    'REGISTERED',
+  );
   return no;
 }
 
 async function item(no: string) {
-  const res = await h.client.send(new GetItemCommand({ TableName: h.tableName, Key: { pk: { S: orderKey(h.keys.mchid, no) } }, ConsistentRead: true }));
+  const res = await h.client.send(
+    new GetItemCommand({
+      TableName: h.tableName,
+      Key: { pk: { S: orderKey(h.keys.mchid, no) } },
+      ConsistentRead: true,
+    }),
+  );
   return res.Item;
 }
 
 const result = (no: string, realAmount: string, o: { amount?: string; transactionid?: string; custom?: string } = {}) =>
-  aggregatorResult({ orderid: no, amount: o.amount ?? realAmount, real_amount: realAmount, transactionid: o.transactionid ?? '6417483920174829301', custom: o.custom ?? 'cart-42' });
+  aggregatorResult({
+    orderid: no,
+    amount: o.amount ?? realAmount,
+    real_amount: realAmount,
+    transactionid: o.transactionid ?? '6417483920174829301',
+    custom: o.custom ?? 'cart-42',
+  });
 
-const paid = (no: string, realAmount: string, o: { format?: 'form' | 'json'; status?: string; mode?: AggregatorSignMode; transactionid?: string; custom?: string } = {}) =>
-  aggregatorNotification({ secret: SECRET, result: result(no, realAmount, o), format: o.format, status: o.status, mode: o.mode });
+const paid = (
+  no: string,
+  realAmount: string,
+  o: {
+    format?: 'form' | 'json';
+    status?: string;
+    mode?: AggregatorSignMode;
+    transactionid?: string;
+    custom?: string;
+  } = {},
+) =>
+  aggregatorNotification({
+    secret: SECRET,
+    result: result(no, realAmount, o),
+    format: o.format,
+    status: o.status,
+    mode: o.mode,
+  });
 
 describe('a successful trade (status 10000)', () => {
-  it.each(['form', 'json'] as const)('%s body: applied once, answered exactly `success`, and `success` again for the duplicate', async (format) => {
-    const no = await register(1990);
-    const wire = paid(no, '19.9', { format, transactionid: '9007199254740993' });
-    const r = await deliver(wire);
-    expect(r).toEqual({ statusCode: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'success' });
-    const first = await item(no);
-    expect(first?.state?.S).toBe('PAID');
-    expect(first?.paidVia?.S).toBe('aggregator');
-    expect(first?.paidFen?.N).toBe('1990');
-    expect(first?.transactionId?.S).toBe('AGG-9007199254740993');
-    expect(first?.previousState?.S).toBe('NOTPAY');
-    expect(first?.pending).toBeUndefined();
-    expect(acknowledged(await deliver(wire))).toBe(true);
-    expect((await item(no))?.appliedAt).toEqual(first?.appliedAt);
-  });
+  it.each(['form', 'json'] as const)(
+    '%s body: applied once, answered exactly `success`, and `success` again for the duplicate',
+    async (format) => {
+      const no = await register(1990);
+      const wire = paid(no, '19.9', { format, transactionid: '9007199254740993' });
+      const r = await deliver(wire);
+      expect(r).toEqual({ statusCode: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'success' });
+      const first = await item(no);
+      expect(first?.state?.S).toBe('PAID');
+      expect(first?.paidVia?.S).toBe('aggregator');
+      expect(first?.paidFen?.N).toBe('1990');
+      expect(first?.transactionId?.S).toBe('AGG-9007199254740993');
+      expect(first?.previousState?.S).toBe('NOTPAY');
+      expect(first?.pending).toBeUndefined();
+      expect(acknowledged(await deliver(wire))).toBe(true);
+      expect((await item(no))?.appliedAt).toEqual(first?.appliedAt);
+    },
+  );
 
   it('reads a base64-encoded body as its exact bytes', async () => {
     const no = await register(100);
-    expect(acknowledged(await deliver(toEvent(paid(no, '1.00', { custom: '中文 + & =' }), { base64: true })))).toBe(true);
+    expect(acknowledged(await deliver(toEvent(paid(no, '1.00', { custom: '中文 + & =' }), { base64: true })))).toBe(
+      true,
+    );
     expect((await item(no))?.state?.S).toBe('PAID');
   });
 
@@ -81,14 +121,29 @@ describe('a successful trade (status 10000)', () => {
 
   it('property: any amount with at most two decimals lands as exactly its fen', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.bigInt({ min: 0n, max: 9_999_999_999n }), fc.stringMatching(/^\d{0,2}$/), async (whole, frac) => {
-        const text = frac === '' ? String(whole) : `${whole}.${frac}`;
-        const fen = whole * 100n + BigInt(frac.padEnd(2, '0'));
-        const no = await register(Number(fen));
-        expect(acknowledged(await deliver(paid(no, text, { format: 'json' })))).toBe(true);
-        expect((await item(no))?.paidFen?.N).toBe(String(fen));
-      }),
-      { numRuns: 25, examples: [[19n, '9'], [0n, '1'], [0n, '3'], [0n, '07'], [1n, '15'], [4n, '35'], [20n, '0']] },
+      fc.asyncProperty(
+        fc.bigInt({ min: 0n, max: 9_999_999_999n }),
+        fc.stringMatching(/^\d{0,2}$/),
+        async (whole, frac) => {
+          const text = frac === '' ? String(whole) : `${whole}.${frac}`;
+          const fen = whole * 100n + BigInt(frac.padEnd(2, '0'));
+          const no = await register(Number(fen));
+          expect(acknowledged(await deliver(paid(no, text, { format: 'json' })))).toBe(true);
+          expect((await item(no))?.paidFen?.N).toBe(String(fen));
+        },
+      ),
+      {
+        numRuns: 25,
+        examples: [
+          [19n, '9'],
+          [0n, '1'],
+          [0n, '3'],
+          [0n, '07'],
+          [1n, '15'],
+          [4n, '35'],
+          [20n, '0'],
+        ],
+      },
     );
   });
 
@@ -132,8 +187,19 @@ describe('a successful trade (status 10000)', () => {
 
 describe('rejected: `fail`, and nothing changes', () => {
   const cases: Array<[string, (no: string) => string | WireRequest | HttpEvent]> = [
-    ['a forged signature', (no) => aggregatorNotification({ secret: SECRET, result: result(no, '12.00'), sign: '0123456789ABCDEF0123456789ABCDEF' })],
-    ['a signature under another secret', (no) => aggregatorNotification({ secret: 'not-the-secret', result: result(no, '12.00') })],
+    [
+      'a forged signature',
+      (no) =>
+        aggregatorNotification({
+          secret: SECRET,
+          result: result(no, '12.00'),
+          sign: '0123456789ABCDEF0123456789ABCDEF',
+        }),
+    ],
+    [
+      'a signature under another secret',
+      (no) => aggregatorNotification({ secret: 'not-the-secret', result: result(no, '12.00') }),
+    ],
     ['no signature', (no) => `status=10000&result=${encodeURIComponent(result(no, '12.00'))}`],
     [
       'a signature over the re-serialised result',
@@ -147,29 +213,101 @@ describe('rejected: `fail`, and nothing changes', () => {
       'a result re-serialised after signing',
       (no) => {
         const signedText = result(no, '12.00');
-        return aggregatorNotification({ secret: SECRET, result: JSON.stringify(JSON.parse(signedText)), sign: aggregatorSign('10000', signedText, SECRET) });
+        return aggregatorNotification({
+          secret: SECRET,
+          result: JSON.stringify(JSON.parse(signedText)),
+          sign: aggregatorSign('10000', signedText, SECRET),
+        });
       },
     ],
-    ['a failure status re-labelled 10000', (no) => aggregatorNotification({ secret: SECRET, result: result(no, '12.00'), status: '10000', sign: aggregatorSign('30916', result(no, '12.00'), SECRET) })],
-    ['upper-case field names', (no) => paid(no, '12.00').body.replace('status=', 'STATUS=').replace('result=', 'Result=')],
+    [
+      'a failure status re-labelled 10000',
+      (no) =>
+        aggregatorNotification({
+          secret: SECRET,
+          result: result(no, '12.00'),
+          status: '10000',
+          sign: aggregatorSign('30916', result(no, '12.00'), SECRET),
+        }),
+    ],
+    [
+      'upper-case field names',
+      (no) => paid(no, '12.00').body.replace('status=', 'STATUS=').replace('result=', 'Result='),
+    ],
     ['a missing status', (no) => paid(no, '12.00').body.replace(/^status=10000&/, '')],
     ['a missing result', (no) => paid(no, '12.00').body.replace(/result=[^&]*&/, '')],
-    ['a missing real_amount', (no) => aggregatorNotification({ secret: SECRET, result: `{"transactionid":1,"orderid":"${no}","amount":12}` })],
+    [
+      'a missing real_amount',
+      (no) => aggregatorNotification({ secret: SECRET, result: `{"transactionid":1,"orderid":"${no}","amount":12}` }),
+    ],
     ['a repeated field', (no) => `${paid(no, '12.00').body}&status=10000`],
-    ['a repeated key in result', (no) => aggregatorNotification({ secret: SECRET, result: result(no, '12.00').replace('}', ',"real_amount":0.01}') })],
-    ['invalid JSON in result', (no) => aggregatorNotification({ secret: SECRET, result: `{"transactionid":1,"orderid":"${no}","amount":12,"real_amount":12` })],
-    ['__proto__ in result', (no) => aggregatorNotification({ secret: SECRET, result: result(no, '12.00').replace('{', '{"__proto__":{"polluted":1},') })],
-    ['__proto__ in a JSON body', (no) => paid(no, '12.00', { format: 'json' }).body.replace('{', '{"__proto__":{"polluted":1},')],
+    [
+      'a repeated key in result',
+      (no) =>
+        aggregatorNotification({ secret: SECRET, result: result(no, '12.00').replace('}', ',"real_amount":0.01}') }),
+    ],
+    [
+      'invalid JSON in result',
+      (no) =>
+        aggregatorNotification({
+          secret: SECRET,
+          result: `{"transactionid":1,"orderid":"${no}","amount":12,"real_amount":12`,
+        }),
+    ],
+    [
+      '__proto__ in result',
+      (no) =>
+        aggregatorNotification({
+          secret: SECRET,
+          result: result(no, '12.00').replace('{', '{"__proto__":{"polluted":1},'),
+        }),
+    ],
+    [
+      '__proto__ in a JSON body',
+      (no) => paid(no, '12.00', { format: 'json' }).body.replace('{', '{"__proto__":{"polluted":1},'),
+    ],
     ['__proto__ in a form body', (no) => `__proto__[polluted]=1&${paid(no, '12.00').body}&__proto__=1`],
-    ['a huge real_amount', (no) => aggregatorNotification({ secret: SECRET, result: result(no, '1'.repeat(40), { amount: '12.00' }) })],
-    ['real_amount 1e400', (no) => aggregatorNotification({ secret: SECRET, result: result(no, '1e400', { amount: '12.00' }) })],
-    ['a fraction of a fen', (no) => aggregatorNotification({ secret: SECRET, result: result(no, '12.001', { amount: '12.00' }) })],
-    ['a huge transactionid', (no) => aggregatorNotification({ secret: SECRET, result: result(no, '12.00', { transactionid: '9'.repeat(400) }) })],
-    ['a huge status', (no) => aggregatorNotification({ secret: SECRET, result: result(no, '12.00'), status: '1'.repeat(400), format: 'json' })],
-    ['a 1 MB body', (no) => aggregatorNotification({ secret: SECRET, result: result(no, '12.00', { custom: 'x'.repeat(1 << 20) }) })],
+    [
+      'a huge real_amount',
+      (no) => aggregatorNotification({ secret: SECRET, result: result(no, '1'.repeat(40), { amount: '12.00' }) }),
+    ],
+    [
+      'real_amount 1e400',
+      (no) => aggregatorNotification({ secret: SECRET, result: result(no, '1e400', { amount: '12.00' }) }),
+    ],
+    [
+      'a fraction of a fen',
+      (no) => aggregatorNotification({ secret: SECRET, result: result(no, '12.001', { amount: '12.00' }) }),
+    ],
+    [
+      'a huge transactionid',
+      (no) =>
+        aggregatorNotification({ secret: SECRET, result: result(no, '12.00', { transactionid: '9'.repeat(400) }) }),
+    ],
+    [
+      'a huge status',
+      (no) =>
+        aggregatorNotification({
+          secret: SECRET,
+          result: result(no, '12.00'),
+          status: '1'.repeat(400),
+          format: 'json',
+        }),
+    ],
+    [
+      'a 1 MB body',
+      (no) => aggregatorNotification({ secret: SECRET, result: result(no, '12.00', { custom: 'x'.repeat(1 << 20) }) }),
+    ],
     ['a 1 MB JSON body of nesting', () => `{"status":10000,"x":${'['.repeat(1 << 19)}${']'.repeat(1 << 19)}}`],
     ['a deep JSON body under the size limit', () => `{"status":10000,"x":${'['.repeat(20_000)}${']'.repeat(20_000)}}`],
-    ['invalid UTF-8', () => ({ headers: {}, body: Buffer.from([0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x3d, 0xff, 0xfe]).toString('base64'), isBase64Encoded: true })],
+    [
+      'invalid UTF-8',
+      () => ({
+        headers: {},
+        body: Buffer.from([0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x3d, 0xff, 0xfe]).toString('base64'),
+        isBase64Encoded: true,
+      }),
+    ],
     ['an XML body', (no) => v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 1200 })],
     ['an empty body', () => ''],
   ];
@@ -179,7 +317,10 @@ describe('rejected: `fail`, and nothing changes', () => {
   it.each(cases)('%s', async (name, make) => {
     const no = await register(1200);
     const made = make(no);
-    const wire = typeof made === 'string' ? { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: made } : made;
+    const wire =
+      typeof made === 'string'
+        ? { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: made }
+        : made;
     const r = await deliver(wire);
     expect(r.body).toBe('fail');
     expect(r.statusCode).toBeGreaterThanOrEqual(400);
@@ -197,19 +338,28 @@ describe('rejected: `fail`, and nothing changes', () => {
     expect(r.body).toBe('fail');
     expect((await item(no))?.state?.S).toBe('NOTPAY');
     expect(h.logs.some((l) => l.kind === 'AMOUNT_MISMATCH' && l.outTradeNo === no && l.Anomaly === 1)).toBe(true);
-    expect(h.logs.find((l) => l.message === 'delivery' && l.outTradeNo === no)).toMatchObject({ outcome: 'INCONSISTENT', anomaly: 'AMOUNT_MISMATCH', realAmountFen: 1999 });
+    expect(h.logs.find((l) => l.message === 'delivery' && l.outTradeNo === no)).toMatchObject({
+      outcome: 'INCONSISTENT',
+      anomaly: 'AMOUNT_MISMATCH',
+      realAmountFen: 1999,
+    });
   });
 
   it('amount (submitted) matching the order does not help when real_amount (credited) does not', async () => {
     const no = await register(2000);
-    expect((await deliver(aggregatorNotification({ secret: SECRET, result: result(no, '19.00', { amount: '20.0000' }) }))).body).toBe('fail');
+    expect(
+      (await deliver(aggregatorNotification({ secret: SECRET, result: result(no, '19.00', { amount: '20.0000' }) })))
+        .body,
+    ).toBe('fail');
     expect((await item(no))?.state?.S).toBe('NOTPAY');
   });
 
   it('an order already paid through WeChat: the aggregator trade is another transaction, `fail` with an anomaly', async () => {
     const no = await register(300);
     const { notifyHandler } = await import('../../lib/notify/lambda');
-    await notifyHandler('/notify/payment', () => h.deps())(toEvent(v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 300, transactionId: '6417483920174829301' })));
+    await notifyHandler('/notify/payment', () => h.deps())(
+      toEvent(v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 300, transactionId: '6417483920174829301' })),
+    );
     expect((await item(no))?.transactionId?.S).toBe('6417483920174829301');
     // the same digits as the WeChat id: the AGG- namespace keeps them apart
     expect((await deliver(paid(no, '3.00'))).body).toBe('fail');
@@ -241,19 +391,29 @@ describe('failure statuses', () => {
     expect(r.body).toBe('success');
     expect(h.requests).toEqual([]);
     expect((await item(no))?.state?.S).toBe('NOTPAY');
-    expect(h.logs.find((l) => l.message === 'delivery' && l.outTradeNo === no)).toMatchObject({ outcome: 'TRADE_FAILED', status, meaning, protocol: 'aggregator' });
+    expect(h.logs.find((l) => l.message === 'delivery' && l.outTradeNo === no)).toMatchObject({
+      outcome: 'TRADE_FAILED',
+      status,
+      meaning,
+      protocol: 'aggregator',
+    });
   });
 
   it('an undocumented status is acknowledged and logged as unknown', async () => {
     const no = await register(1200);
     expect((await deliver(paid(no, '12.00', { status: '40404' }))).body).toBe('success');
     expect((await item(no))?.state?.S).toBe('NOTPAY');
-    expect(h.logs.find((l) => l.message === 'delivery' && l.outTradeNo === no)).toMatchObject({ outcome: 'UNKNOWN_STATUS', status: '40404' });
+    expect(h.logs.find((l) => l.message === 'delivery' && l.outTradeNo === no)).toMatchObject({
+      outcome: 'UNKNOWN_STATUS',
+      status: '40404',
+    });
   });
 
   it('a failure status with a forged signature is `fail` like any forgery', async () => {
     const no = await register(1200);
-    expect((await deliver(aggregatorNotification({ secret: 'wrong', result: result(no, '12.00'), status: '30916' }))).body).toBe('fail');
+    expect(
+      (await deliver(aggregatorNotification({ secret: 'wrong', result: result(no, '12.00'), status: '30916' }))).body,
+    ).toBe('fail');
   });
 });
 
@@ -262,7 +422,12 @@ describe('unregistered orders', () => {
     const no = orderNo('U');
     expect(acknowledged(await deliver(paid(no, '7.77')))).toBe(true);
     const it = await item(no);
-    expect([it?.state?.S, it?.amountUnverified?.BOOL, it?.amountFen?.N, it?.paidVia?.S]).toEqual(['PAID', true, '777', 'aggregator']);
+    expect([it?.state?.S, it?.amountUnverified?.BOOL, it?.amountFen?.N, it?.paidVia?.S]).toEqual([
+      'PAID',
+      true,
+      '777',
+      'aggregator',
+    ]);
     expect(h.logs.some((l) => l.kind === 'UNREGISTERED_ORDER' && l.outTradeNo === no)).toBe(true);
   });
 
@@ -285,14 +450,19 @@ describe('durable before success', () => {
     const failed = await deliver(wire, h.deps({ store }));
     expect(failed).toMatchObject({ statusCode: 500, body: 'fail' });
     expect((await item(no))?.state?.S).toBe('NOTPAY');
-    expect(h.logs.find((l) => l.message === 'delivery' && l.outTradeNo === no)).toMatchObject({ outcome: 'UNAVAILABLE', level: 'error' });
+    expect(h.logs.find((l) => l.message === 'delivery' && l.outTradeNo === no)).toMatchObject({
+      outcome: 'UNAVAILABLE',
+      level: 'error',
+    });
     expect(acknowledged(await deliver(wire, h.deps({ store })))).toBe(true);
     expect((await item(no))?.state?.S).toBe('PAID');
   });
 
   it('without AGGREGATOR_SECRET, or with a broken configuration: `fail`, so nothing is lost', async () => {
     const no = await register(100);
-    expect(await deliver(paid(no, '1.00'), h.deps({ config: { ...h.config, aggregatorSecret: undefined } }))).toMatchObject({ statusCode: 500, body: 'fail' });
+    expect(
+      await deliver(paid(no, '1.00'), h.deps({ config: { ...h.config, aggregatorSecret: undefined } })),
+    ).toMatchObject({ statusCode: 500, body: 'fail' });
     const broken = (await aggregatorHandler(ROUTE, () => {
       throw new Error('PAYMENTS_TABLE is not set');
     })(toEvent(paid(no, '1.00')))) as Reply;
@@ -310,7 +480,13 @@ describe('one delivery, one line of log', () => {
     await deliver(aggregatorNotification({ secret: 'forged', result: result(no, '1.00') }));
     const lines = h.logs.filter((l) => l.message === 'delivery');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatchObject({ route: ROUTE, protocol: 'aggregator', outTradeNo: no, outcome: 'APPLIED', transactionId: 'AGG-6417483920174829301' });
+    expect(lines[0]).toMatchObject({
+      route: ROUTE,
+      protocol: 'aggregator',
+      outTradeNo: no,
+      outcome: 'APPLIED',
+      transactionId: 'AGG-6417483920174829301',
+    });
     expect(lines[1]).toMatchObject({ outcome: 'UNAUTHENTIC', reason: 'sign mismatch' });
     for (const l of lines) expect(typeof l.latencyMs).toBe('number');
     const text = JSON.stringify(h.logs);

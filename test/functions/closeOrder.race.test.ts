@@ -116,7 +116,9 @@ async function trial(i: number, forced: boolean): Promise<TrialResult> {
   const no = `R${SEED.toString(36)}${forced ? 'F' : 'N'}${i}`;
   const amount = 1 + Math.floor(rand() * 100_000);
   const createdAt = new Date(Date.now() - 600_000).toISOString();
-  expect((await h.store.registerOrder({ outTradeNo: no, amountFen: amount, merchantId, createdAt })).kind).toBe('REGISTERED');
+  expect((await h.store.registerOrder({ outTradeNo: no, amountFen: amount, merchantId, createdAt })).kind).toBe(
+    'REGISTERED',
+  );
   sim.control.createOrder({ outTradeNo: no, amount, ageSeconds: 600, ...(sub ? { subMchid: sub } : {}) });
 
   // where (a) joins in: entirely before closeOrder starts, or paying at any point up to WeChat's
@@ -129,7 +131,11 @@ async function trial(i: number, forced: boolean): Promise<TrialResult> {
   const holdCall = pauseOf(rand);
   const holdAnswer = pauseOf(rand);
   const delivered = forced || rand() < 0.85;
-  const style = { protocol: combo.notify, signer: rand() < 0.5 ? 'platform' : 'publicKey', signType: rand() < 0.5 ? 'MD5' : 'HMAC-SHA256' } as const;
+  const style = {
+    protocol: combo.notify,
+    signer: rand() < 0.5 ? 'platform' : 'publicKey',
+    signType: rand() < 0.5 ? 'MD5' : 'HMAC-SHA256',
+  } as const;
   const snake = rand() < 0.5;
   const event = snake
     ? { out_trade_no: no, ...(sub ? { sub_mch_id: sub } : {}), nonce_str: `n${i}`, protocol: combo.close }
@@ -166,7 +172,13 @@ async function trial(i: number, forced: boolean): Promise<TrialResult> {
     }
     return res;
   };
-  const closeDeps: CloseOrderDeps = { config: h.config, store, client: createWechatPayClient({ config: h.config, fetch: announcing }), logger: h.logger, now: Date.now };
+  const closeDeps: CloseOrderDeps = {
+    config: h.config,
+    store,
+    client: createWechatPayClient({ config: h.config, fetch: announcing }),
+    logger: h.logger,
+    now: Date.now,
+  };
 
   const payer = (async () => {
     if (payAt !== 'first') await steps.reached(payAt);
@@ -206,7 +218,10 @@ async function trial(i: number, forced: boolean): Promise<TrialResult> {
   // never CLOSED with a transaction recorded, whatever happened
   expect(local.state === 'CLOSED' && local.transactionId !== undefined, where).toBe(false);
   if (payment.paid && payment.reply !== undefined) {
-    const ok = combo.notify === 'v2' ? payment.reply.statusCode === 200 && payment.reply.body.includes('SUCCESS') : payment.reply.statusCode === 204;
+    const ok =
+      combo.notify === 'v2'
+        ? payment.reply.statusCode === 200 && payment.reply.body.includes('SUCCESS')
+        : payment.reply.statusCode === 204;
     expect(ok, `notification refused: ${where}`).toBe(true);
   }
 
@@ -215,7 +230,12 @@ async function trial(i: number, forced: boolean): Promise<TrialResult> {
     expect(local.transactionId, where).toBe(atWechat.transactionId);
     expect(local.paidFen, where).toBe(amount);
     if (!forced) {
-      expect(outcome, where).toMatchObject({ status: 'PAID', outTradeNo: no, merchantId, transaction: { transactionId: atWechat.transactionId, amountFen: amount } });
+      expect(outcome, where).toMatchObject({
+        status: 'PAID',
+        outTradeNo: no,
+        merchantId,
+        transaction: { transactionId: atWechat.transactionId, amountFen: amount },
+      });
     } else {
       // WeChat paid after confirming the close: closeOrder truthfully said CLOSED, the payment then won
       expect(['PAID', 'CLOSED'], where).toContain(outcome.status);
@@ -258,7 +278,9 @@ async function rounds(count: number, forced: boolean): Promise<Map<string, numbe
 }
 
 describe('closeOrder racing the payment notification', () => {
-  it(`${TRIALS} interleavings: PAID when WeChat says paid, CLOSED otherwise, never CLOSED with a transaction`, { timeout: 180_000 }, async () => {
+  it(`${TRIALS} interleavings: PAID when WeChat says paid, CLOSED otherwise, never CLOSED with a transaction`, {
+    timeout: 180_000,
+  }, async () => {
     const started = Date.now();
     const seen = await rounds(TRIALS, false);
     process.stdout.write(`race (${Date.now() - started} ms): ${JSON.stringify(Object.fromEntries(seen))}\n`);
@@ -269,7 +291,9 @@ describe('closeOrder racing the payment notification', () => {
     for (const c of COMBOS) expect(seen.get(`${c.notify}/${c.close}`)).toBe(TRIALS / COMBOS.length);
   });
 
-  it(`${FORCED_TRIALS} interleavings where WeChat pays even a closed order: the payment always wins`, { timeout: 90_000 }, async () => {
+  it(`${FORCED_TRIALS} interleavings where WeChat pays even a closed order: the payment always wins`, {
+    timeout: 90_000,
+  }, async () => {
     const started = Date.now();
     const seen = await rounds(FORCED_TRIALS, true);
     process.stdout.write(`forced race (${Date.now() - started} ms): ${JSON.stringify(Object.fromEntries(seen))}\n`);

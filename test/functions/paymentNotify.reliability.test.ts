@@ -6,7 +6,12 @@ import { GetItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { notifyHandler } from '../../lib/notify/lambda';
 import { orderKey } from '../../lib/orders/table';
-import { v2PaymentNotification, v3Notification, v3TransactionResource, type WireRequest } from '../../scripts/simulator/messages';
+import {
+  v2PaymentNotification,
+  v3Notification,
+  v3TransactionResource,
+  type WireRequest,
+} from '../../scripts/simulator/messages';
 import { createHarness, orderNo, toEvent, type Harness } from '../support/harness';
 
 let h: Harness;
@@ -17,12 +22,17 @@ beforeAll(async () => {
 const deliver = async (wire: WireRequest, deps = h.deps()) =>
   (await notifyHandler('/notify/payment', () => deps)(toEvent(wire))) as { statusCode: number; body: string };
 
-const isSuccess = (r: { statusCode: number; body: string }) => r.statusCode === 204 || (r.statusCode === 200 && r.body.includes('SUCCESS'));
+const isSuccess = (r: { statusCode: number; body: string }) =>
+  r.statusCode === 204 || (r.statusCode === 200 && r.body.includes('SUCCESS'));
 
 const wireFor = {
   v2: (no: string, fen: number) => v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: fen }),
   v3: (no: string, fen: number) =>
-    v3Notification(h.keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource: v3TransactionResource(h.keys, { outTradeNo: no, total: fen }) }),
+    v3Notification(h.keys, {
+      eventType: 'TRANSACTION.SUCCESS',
+      originalType: 'transaction',
+      resource: v3TransactionResource(h.keys, { outTradeNo: no, total: fen }),
+    }),
 };
 
 describe.each(['v2', 'v3'] as const)('%s: 200 concurrent deliveries of one notification', (protocol) => {
@@ -32,12 +42,21 @@ describe.each(['v2', 'v3'] as const)('%s: 200 concurrent deliveries of one notif
     const wire = wireFor[protocol](no, 4321);
     h.logs.length = 0;
     const replies = await Promise.all(Array.from({ length: 200 }, () => deliver(wire)));
-    expect(replies.filter((r) => !isSuccess(r)).slice(0, 3), JSON.stringify(h.logs.filter((l) => l.outcome !== "ALREADY_APPLIED").slice(0, 3))).toEqual([]);
+    expect(
+      replies.filter((r) => !isSuccess(r)).slice(0, 3),
+      JSON.stringify(h.logs.filter((l) => l.outcome !== 'ALREADY_APPLIED').slice(0, 3)),
+    ).toEqual([]);
     const outcomes = h.logs.filter((l) => l.message === 'delivery' && l.outTradeNo === no).map((l) => l.outcome);
     expect(outcomes).toHaveLength(200);
     expect(outcomes.filter((o) => o === 'APPLIED')).toHaveLength(1);
     expect(outcomes.filter((o) => o === 'ALREADY_APPLIED')).toHaveLength(199);
-    const item = await h.client.send(new GetItemCommand({ TableName: h.tableName, Key: { pk: { S: orderKey(h.keys.mchid, no) } }, ConsistentRead: true }));
+    const item = await h.client.send(
+      new GetItemCommand({
+        TableName: h.tableName,
+        Key: { pk: { S: orderKey(h.keys.mchid, no) } },
+        ConsistentRead: true,
+      }),
+    );
     expect(item.Item?.state?.S).toBe('PAID');
     expect(item.Item?.previousState?.S).toBe('NOTPAY');
   });
@@ -78,7 +97,8 @@ describe('DynamoDB requests per delivery', () => {
       expect(h.requests).toEqual(['UpdateItemCommand']);
       h.requests.length = 0;
       await deliver(wire);
-      const duplicateCost = inject('dynamoEngine') === 'dynamodb-local' ? ['UpdateItemCommand'] : ['UpdateItemCommand', 'GetItemCommand'];
+      const duplicateCost =
+        inject('dynamoEngine') === 'dynamodb-local' ? ['UpdateItemCommand'] : ['UpdateItemCommand', 'GetItemCommand'];
       expect(h.requests).toEqual(duplicateCost);
     }
   });

@@ -8,7 +8,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { notifyHandler } from '../../lib/notify/lambda';
 import { orderKey } from '../../lib/orders/table';
 import type { HttpEvent } from '../../lib/runtime';
-import { beijingCompact, v2PaymentNotification, v2Sign, v2Xml, v3Notification, v3TransactionResource, type WireRequest } from '../../scripts/simulator/messages';
+import {
+  beijingCompact,
+  v2PaymentNotification,
+  v2Sign,
+  v2Xml,
+  v3Notification,
+  v3TransactionResource,
+  type WireRequest,
+} from '../../scripts/simulator/messages';
 import { createHarness, orderNo, toEvent, type Harness } from '../support/harness';
 
 let h: Harness;
@@ -30,22 +38,38 @@ async function register(amountFen: number, merchantId = h.keys.mchid): Promise<s
 }
 
 async function item(no: string, merchantId = h.keys.mchid) {
-  const res = await h.client.send(new GetItemCommand({ TableName: h.tableName, Key: { pk: { S: orderKey(merchantId, no) } }, ConsistentRead: true }));
+  const res = await h.client.send(
+    new GetItemCommand({ TableName: h.tableName, Key: { pk: { S: orderKey(merchantId, no) } }, ConsistentRead: true }),
+  );
   return res.Item;
 }
 
 const v2Ok = (r: Result) => r.statusCode === 200 && r.body.includes('<return_code><![CDATA[SUCCESS]]></return_code>');
 const v2Fail = (r: Result) => r.statusCode === 200 && r.body.includes('<return_code><![CDATA[FAIL]]></return_code>');
 
-function v3Pay(no: string, total: number, opts: { signer?: 'platform' | 'publicKey'; timestamp?: number; partner?: boolean } = {}): WireRequest {
+function v3Pay(
+  no: string,
+  total: number,
+  opts: { signer?: 'platform' | 'publicKey'; timestamp?: number; partner?: boolean } = {},
+): WireRequest {
   const resource = v3TransactionResource(h.keys, { outTradeNo: no, total });
-  return v3Notification(h.keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource, signer: opts.signer, timestamp: opts.timestamp });
+  return v3Notification(h.keys, {
+    eventType: 'TRANSACTION.SUCCESS',
+    originalType: 'transaction',
+    resource,
+    signer: opts.signer,
+    timestamp: opts.timestamp,
+  });
 }
 
 describe('APIv2 payment notifications', () => {
   it('applies a payment once, answers SUCCESS, and answers SUCCESS again for the duplicate', async () => {
     const no = await register(1999);
-    const wire = v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 1999, transactionId: '4200000001202611230000000001' });
+    const wire = v2PaymentNotification(h.keys, {
+      outTradeNo: no,
+      totalFee: 1999,
+      transactionId: '4200000001202611230000000001',
+    });
     expect(v2Ok(await deliver(toEvent(wire)))).toBe(true);
     const first = await item(no);
     expect(first?.state?.S).toBe('PAID');
@@ -63,7 +87,17 @@ describe('APIv2 payment notifications', () => {
       totalFee: 500,
       signType: 'HMAC-SHA256',
       includeSignType: false,
-      extra: { coupon_count: '2', coupon_type_0: 'CASH', coupon_id_0: '10001', coupon_fee_0: '50', coupon_type_1: 'NO_CASH', coupon_id_1: '10002', coupon_fee_1: '20', device_info: '', attach: 'a&b<c>' },
+      extra: {
+        coupon_count: '2',
+        coupon_type_0: 'CASH',
+        coupon_id_0: '10001',
+        coupon_fee_0: '50',
+        coupon_type_1: 'NO_CASH',
+        coupon_id_1: '10002',
+        coupon_fee_1: '20',
+        device_info: '',
+        attach: 'a&b<c>',
+      },
     });
     expect(v2Ok(await deliver(toEvent(wire, { base64: true })))).toBe(true);
     expect((await item(no))?.state?.S).toBe('PAID');
@@ -76,14 +110,35 @@ describe('APIv2 payment notifications', () => {
   });
 
   it.each([
-    ['a wrong signature', (w: WireRequest) => w.body.replace(/<sign><!\[CDATA\[[0-9A-F]{32}\]\]><\/sign>/, '<sign><![CDATA[0123456789ABCDEF0123456789ABCDEF]]></sign>')],
-    ['a changed amount', (w: WireRequest) => w.body.replace(/<total_fee><!\[CDATA\[(\d+)\]\]>/, '<total_fee><![CDATA[1]]>')],
+    [
+      'a wrong signature',
+      (w: WireRequest) =>
+        w.body.replace(
+          /<sign><!\[CDATA\[[0-9A-F]{32}\]\]><\/sign>/,
+          '<sign><![CDATA[0123456789ABCDEF0123456789ABCDEF]]></sign>',
+        ),
+    ],
+    [
+      'a changed amount',
+      (w: WireRequest) => w.body.replace(/<total_fee><!\[CDATA\[(\d+)\]\]>/, '<total_fee><![CDATA[1]]>'),
+    ],
     ['no signature', (w: WireRequest) => w.body.replace(/<sign>.*?<\/sign>/, '')],
-    ['an XXE body', () => '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><xml><return_code>&xxe;</return_code></xml>'],
-    ['entity expansion', () => '<!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><xml><x>&b;</x></xml>'],
+    [
+      'an XXE body',
+      () =>
+        '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><xml><return_code>&xxe;</return_code></xml>',
+    ],
+    [
+      'entity expansion',
+      () =>
+        '<!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><xml><x>&b;</x></xml>',
+    ],
     ['a 1 MB body', (w: WireRequest) => w.body.replace('</xml>', `<attach>${'x'.repeat(1 << 20)}</attach></xml>`)],
     ['not XML', () => 'hello'],
-    ['prototype keys', (w: WireRequest) => w.body.replace('</xml>', '<__proto__><polluted>1</polluted></__proto__></xml>')],
+    [
+      'prototype keys',
+      (w: WireRequest) => w.body.replace('</xml>', '<__proto__><polluted>1</polluted></__proto__></xml>'),
+    ],
     ['a repeated tag', (w: WireRequest) => w.body.replace('</xml>', '<total_fee>1</total_fee></xml>')],
     ['invalid UTF-8', () => '<xml><a>\udcff</a></xml>'],
     ['return_code FAIL', () => v2Xml({ return_code: 'FAIL', return_msg: 'x' })],
@@ -118,8 +173,24 @@ describe('APIv2 payment notifications', () => {
 
   it('rejects a second, different transaction for a paid order', async () => {
     const no = await register(300);
-    expect(v2Ok(await deliver(toEvent(v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 300, transactionId: '4200000001000000000000000001' }))))).toBe(true);
-    const r = await deliver(toEvent(v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 300, transactionId: '4200000001000000000000000002' })));
+    expect(
+      v2Ok(
+        await deliver(
+          toEvent(
+            v2PaymentNotification(h.keys, {
+              outTradeNo: no,
+              totalFee: 300,
+              transactionId: '4200000001000000000000000001',
+            }),
+          ),
+        ),
+      ),
+    ).toBe(true);
+    const r = await deliver(
+      toEvent(
+        v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 300, transactionId: '4200000001000000000000000002' }),
+      ),
+    );
     expect(v2Fail(r)).toBe(true);
     expect((await item(no))?.transactionId?.S).toBe('4200000001000000000000000001');
   });
@@ -136,21 +207,34 @@ describe('APIv2 payment notifications', () => {
 
   it('rejects an unregistered order when the policy says reject', async () => {
     const no = orderNo('R');
-    const r = await deliver(toEvent(v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 777 })), h.deps({ policy: 'reject' }));
+    const r = await deliver(
+      toEvent(v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 777 })),
+      h.deps({ policy: 'reject' }),
+    );
     expect(v2Fail(r)).toBe(true);
     expect(await item(no)).toBeUndefined();
   });
 
   it('acknowledges a failed-payment result without recording anything', async () => {
     const no = await register(100);
-    expect(v2Ok(await deliver(toEvent(v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 100, resultCode: 'FAIL' }))))).toBe(true);
+    expect(
+      v2Ok(
+        await deliver(toEvent(v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 100, resultCode: 'FAIL' }))),
+      ),
+    ).toBe(true);
     expect((await item(no))?.state?.S).toBe('NOTPAY');
   });
 
   it('records a payment that arrives after a local close as PAID, flagged', async () => {
     const no = await register(100);
     await h.client.send(
-      new UpdateItemCommand({ TableName: h.tableName, Key: { pk: { S: orderKey(h.keys.mchid, no) } }, UpdateExpression: 'SET #s = :c REMOVE pending', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':c': { S: 'CLOSED' } } }),
+      new UpdateItemCommand({
+        TableName: h.tableName,
+        Key: { pk: { S: orderKey(h.keys.mchid, no) } },
+        UpdateExpression: 'SET #s = :c REMOVE pending',
+        ExpressionAttributeNames: { '#s': 'state' },
+        ExpressionAttributeValues: { ':c': { S: 'CLOSED' } },
+      }),
     );
     expect(v2Ok(await deliver(toEvent(v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 100 }))))).toBe(true);
     const it = await item(no);
@@ -162,20 +246,40 @@ describe('APIv2 payment notifications', () => {
   it('applies a service-provider notification to the sub-merchant order', async () => {
     const sub = '1900000200';
     const no = await register(250, sub);
-    const wire = v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 250, extra: { sub_mch_id: sub, sub_appid: 'wx1111111111111111' } });
+    const wire = v2PaymentNotification(h.keys, {
+      outTradeNo: no,
+      totalFee: 250,
+      extra: { sub_mch_id: sub, sub_appid: 'wx1111111111111111' },
+    });
     expect(v2Ok(await deliver(toEvent(wire)))).toBe(true);
     expect((await item(no, sub))?.state?.S).toBe('PAID');
   });
 
   it('verifies the official sign_type MD5 case where sign_type is absent', async () => {
     const no = await register(10);
-    const wire = v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 10, signType: 'MD5', includeSignType: false });
+    const wire = v2PaymentNotification(h.keys, {
+      outTradeNo: no,
+      totalFee: 10,
+      signType: 'MD5',
+      includeSignType: false,
+    });
     expect(v2Ok(await deliver(toEvent(wire)))).toBe(true);
   });
 
   it('signs only what was received: an unknown new field is covered by the signature', async () => {
     const no = await register(10);
-    const fields = { return_code: 'SUCCESS', appid: h.keys.appid, mch_id: h.keys.mchid, nonce_str: 'n1', result_code: 'SUCCESS', out_trade_no: no, transaction_id: '42000000010000', total_fee: '10', time_end: beijingCompact(), brand_new_field: 'v' };
+    const fields = {
+      return_code: 'SUCCESS',
+      appid: h.keys.appid,
+      mch_id: h.keys.mchid,
+      nonce_str: 'n1',
+      result_code: 'SUCCESS',
+      out_trade_no: no,
+      transaction_id: '42000000010000',
+      total_fee: '10',
+      time_end: beijingCompact(),
+      brand_new_field: 'v',
+    };
     const sign = v2Sign(fields, h.keys.apiV2Key, 'MD5');
     expect(v2Ok(await deliver(toEvent({ headers: {}, body: v2Xml({ ...fields, sign }) })))).toBe(true);
     const forged = v2Xml({ ...fields, brand_new_field: 'w', sign });
@@ -203,12 +307,24 @@ describe('APIv3 payment notifications', () => {
   });
 
   it.each([
-    ['a signature probe', (w: WireRequest) => ({ ...w.headers, 'Wechatpay-Signature': 'WECHATPAY/SIGNTEST/' + 'A'.repeat(40) }), 401],
+    [
+      'a signature probe',
+      (w: WireRequest) => ({ ...w.headers, 'Wechatpay-Signature': `WECHATPAY/SIGNTEST/${'A'.repeat(40)}` }),
+      401,
+    ],
     ['a non-base64 signature', (w: WireRequest) => ({ ...w.headers, 'Wechatpay-Signature': '!!!not base64!!!' }), 401],
-    ['an unknown serial', (w: WireRequest) => ({ ...w.headers, 'Wechatpay-Serial': '1234567890ABCDEF1234567890ABCDEF12345678' }), 401],
+    [
+      'an unknown serial',
+      (w: WireRequest) => ({ ...w.headers, 'Wechatpay-Serial': '1234567890ABCDEF1234567890ABCDEF12345678' }),
+      401,
+    ],
     ['a missing serial', (w: WireRequest) => withoutHeader(w.headers, 'Wechatpay-Serial'), 401],
     ['a missing timestamp', (w: WireRequest) => withoutHeader(w.headers, 'Wechatpay-Timestamp'), 401],
-    ['a missing signature', (w: WireRequest) => withoutHeader(withoutHeader(w.headers, 'Wechatpay-Signature'), 'Wechatpay-Serial'), 401],
+    [
+      'a missing signature',
+      (w: WireRequest) => withoutHeader(withoutHeader(w.headers, 'Wechatpay-Signature'), 'Wechatpay-Serial'),
+      401,
+    ],
   ])('rejects %s', async (_name, headers, status) => {
     const no = await register(100);
     const wire = v3Pay(no, 100);
@@ -240,7 +356,11 @@ describe('APIv3 payment notifications', () => {
   it('rejects a resource that does not decrypt under our APIv3 key', async () => {
     const no = await register(100);
     const other = { ...h.keys, apiV3Key: 'Z'.repeat(32) };
-    const wire = v3Notification(other, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource: v3TransactionResource(h.keys, { outTradeNo: no, total: 100 }) });
+    const wire = v3Notification(other, {
+      eventType: 'TRANSACTION.SUCCESS',
+      originalType: 'transaction',
+      resource: v3TransactionResource(h.keys, { outTradeNo: no, total: 100 }),
+    });
     expect((await deliver(toEvent(wire))).statusCode).toBe(401);
     expect((await item(no))?.state?.S).toBe('NOTPAY');
   });
@@ -252,19 +372,33 @@ describe('APIv3 payment notifications', () => {
     expect(JSON.parse(r.body)).toEqual({ code: 'FAIL', message: 'amount does not match the order' });
     const no2 = await register(100);
     const resource = { ...v3TransactionResource(h.keys, { outTradeNo: no2, total: 100 }), mchid: '1888888888' };
-    const r2 = await deliver(toEvent(v3Notification(h.keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource })));
+    const r2 = await deliver(
+      toEvent(v3Notification(h.keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource })),
+    );
     expect(r2.statusCode).toBe(400);
     expect((await item(no2))?.state?.S).toBe('NOTPAY');
   });
 
   it('answers 400 for malformed JSON and hostile keys, even when signed', async () => {
-    for (const body of ['{"id":', '{"__proto__":{"x":1},"id":"a"}', '[]', '{"id":"x","event_type":"TRANSACTION.SUCCESS"}']) {
-      const wire = v3Notification(h.keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource: {} });
+    for (const body of [
+      '{"id":',
+      '{"__proto__":{"x":1},"id":"a"}',
+      '[]',
+      '{"id":"x","event_type":"TRANSACTION.SUCCESS"}',
+    ]) {
+      const wire = v3Notification(h.keys, {
+        eventType: 'TRANSACTION.SUCCESS',
+        originalType: 'transaction',
+        resource: {},
+      });
       // re-sign the hostile body with the real platform key so only the content is wrong
       const { signV3Message } = await import('../../scripts/simulator/messages');
       const ts = wire.headers['Wechatpay-Timestamp'] as string;
       const nonce = wire.headers['Wechatpay-Nonce'] as string;
-      const headers = { ...wire.headers, 'Wechatpay-Signature': signV3Message(h.keys.platform.privateKey, ts, nonce, body) };
+      const headers = {
+        ...wire.headers,
+        'Wechatpay-Signature': signV3Message(h.keys.platform.privateKey, ts, nonce, body),
+      };
       const r = await deliver(toEvent({ headers, body }));
       expect(r.statusCode).toBe(400);
     }
@@ -273,14 +407,24 @@ describe('APIv3 payment notifications', () => {
   it('applies a partner (service-provider) notification to the sub-merchant order', async () => {
     const sub = '1900000300';
     const no = await register(420, sub);
-    const resource = v3TransactionResource(h.keys, { outTradeNo: no, total: 420, partner: { spMchid: h.keys.mchid, spAppid: h.keys.appid, subMchid: sub } });
-    const r = await deliver(toEvent(v3Notification(h.keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource })));
+    const resource = v3TransactionResource(h.keys, {
+      outTradeNo: no,
+      total: 420,
+      partner: { spMchid: h.keys.mchid, spAppid: h.keys.appid, subMchid: sub },
+    });
+    const r = await deliver(
+      toEvent(v3Notification(h.keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource })),
+    );
     expect(r.statusCode).toBe(204);
     expect((await item(no, sub))?.state?.S).toBe('PAID');
   });
 
   it('acknowledges an authentic event type it does not act on', async () => {
-    const wire = v3Notification(h.keys, { eventType: 'SOMETHING.NEW', originalType: 'transaction', resource: { a: 1 } });
+    const wire = v3Notification(h.keys, {
+      eventType: 'SOMETHING.NEW',
+      originalType: 'transaction',
+      resource: { a: 1 },
+    });
     expect((await deliver(toEvent(wire))).statusCode).toBe(204);
   });
 });

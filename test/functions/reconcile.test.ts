@@ -14,7 +14,13 @@ import { createHarness, orderNo, type Harness } from '../support/harness';
 
 let h: Harness;
 let sim: Simulator;
-const RECONCILE_ENV = { RECONCILE_GRACE_SECONDS: '60', RECONCILE_HORIZON_HOURS: '2', RECONCILE_PAGE_SIZE: '3', RECONCILE_BUDGET: '50', RECONCILE_CONCURRENCY: '2' };
+const RECONCILE_ENV = {
+  RECONCILE_GRACE_SECONDS: '60',
+  RECONCILE_HORIZON_HOURS: '2',
+  RECONCILE_PAGE_SIZE: '3',
+  RECONCILE_BUDGET: '50',
+  RECONCILE_CONCURRENCY: '2',
+};
 const saved: Record<string, string | undefined> = {};
 
 beforeAll(async () => {
@@ -42,7 +48,8 @@ const context = (remainingMs: number) => ({ getRemainingTimeInMillis: () => rema
 async function capture<T>(f: () => Promise<T>): Promise<{ value: T; lines: Array<Record<string, unknown>> }> {
   const lines: Array<Record<string, unknown>> = [];
   const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    for (const line of String(chunk).split('\n')) if (line.startsWith('{')) lines.push(JSON.parse(line) as Record<string, unknown>);
+    for (const line of String(chunk).split('\n'))
+      if (line.startsWith('{')) lines.push(JSON.parse(line) as Record<string, unknown>);
     return true;
   });
   try {
@@ -54,7 +61,12 @@ async function capture<T>(f: () => Promise<T>): Promise<{ value: T; lines: Array
 
 async function paidOrder(ageMinutes: number): Promise<string> {
   const no = orderNo('F');
-  await h.store.registerOrder({ outTradeNo: no, amountFen: 990, merchantId: h.keys.mchid, createdAt: new Date(Date.now() - ageMinutes * 60_000).toISOString() });
+  await h.store.registerOrder({
+    outTradeNo: no,
+    amountFen: 990,
+    merchantId: h.keys.mchid,
+    createdAt: new Date(Date.now() - ageMinutes * 60_000).toISOString(),
+  });
   sim.control.createOrder({ outTradeNo: no, amount: 990 });
   sim.state.pay(h.keys.mchid, no);
   return no;
@@ -65,7 +77,14 @@ describe('reconcile function', () => {
     const broken = reconcileHandler(() => reconcileRuntime({ ...h.env, RECONCILE_CONCURRENCY: 'lots' }));
     const { value, lines } = await capture(() => broken({}, context(60_000)));
     expect(value).toMatchObject({ reason: 'CONFIG', stoppedEarly: true, queried: 0 });
-    expect(lines).toContainEqual(expect.objectContaining({ level: 'error', message: 'configuration', function: 'reconcile', reason: expect.stringContaining('RECONCILE_CONCURRENCY') }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        message: 'configuration',
+        function: 'reconcile',
+        reason: expect.stringContaining('RECONCILE_CONCURRENCY'),
+      }),
+    );
   });
 
   it('too little time left in the invocation: stops before querying; the next invocation settles the orders', async () => {
@@ -76,13 +95,26 @@ describe('reconcile function', () => {
     const early = await capture(() => handler({ source: 'aws.events' }, context(5_000)) as Promise<ReconcileSummary>);
     expect(early.value).toMatchObject({ queried: 0, stoppedEarly: true, reason: 'DEADLINE' });
 
-    const { value, lines } = await capture(() => handler({ source: 'aws.events' }, context(60_000)) as Promise<ReconcileSummary>);
-    expect(value).toMatchObject({ scanned: 4, queried: 4, recovered: 4, errors: 0, reason: 'COMPLETE', pastHorizon: 1 });
+    const { value, lines } = await capture(
+      () => handler({ source: 'aws.events' }, context(60_000)) as Promise<ReconcileSummary>,
+    );
+    expect(value).toMatchObject({
+      scanned: 4,
+      queried: 4,
+      recovered: 4,
+      errors: 0,
+      reason: 'COMPLETE',
+      pastHorizon: 1,
+    });
     for (const no of nos) expect((await h.store.getOrder(h.keys.mchid, no))?.state).toBe('PAID');
     expect((await h.store.getOrder(h.keys.mchid, young))?.state).toBe('NOTPAY');
     expect((await h.store.getOrder(h.keys.mchid, old))?.state).toBe('NOTPAY');
     expect(lines.filter((l) => l.message === 'reconcile.query')).toHaveLength(4);
-    expect(lines.find((l) => l.message === 'reconcile')).toMatchObject({ ReconcileRecovered: 4, PendingPastHorizon: 1, _aws: { CloudWatchMetrics: [{ Namespace: 'WechatPayLambda' }] } });
+    expect(lines.find((l) => l.message === 'reconcile')).toMatchObject({
+      ReconcileRecovered: 4,
+      PendingPastHorizon: 1,
+      _aws: { CloudWatchMetrics: [{ Namespace: 'WechatPayLambda' }] },
+    });
   });
 
   it('WeChat failing: errors counted in the summary, nothing thrown, orders left pending', async () => {

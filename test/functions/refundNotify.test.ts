@@ -25,7 +25,8 @@ beforeAll(async () => {
 });
 
 type Reply = { statusCode: number; body: string };
-const deliver = async (wire: WireRequest, route = '/notify/refund', deps = h.deps()) => (await notifyHandler(route, () => deps)(toEvent(wire))) as Reply;
+const deliver = async (wire: WireRequest, route = '/notify/refund', deps = h.deps()) =>
+  (await notifyHandler(route, () => deps)(toEvent(wire))) as Reply;
 const v2Ok = (r: Reply) => r.statusCode === 200 && r.body.includes('<return_code><![CDATA[SUCCESS]]></return_code>');
 const v2Fail = (r: Reply) => r.statusCode === 200 && r.body.includes('<return_code><![CDATA[FAIL]]></return_code>');
 
@@ -33,11 +34,28 @@ const V2_STATUS = { SUCCESS: 'SUCCESS', CLOSED: 'REFUNDCLOSE', ABNORMAL: 'CHANGE
 type Status = keyof typeof V2_STATUS;
 
 /** A refund notification in either generation, for the same refund. */
-function refundWire(protocol: 'v2' | 'v3', r: { outTradeNo: string; outRefundNo: string; refundId: string; status: Status; refund: number; total: number }): WireRequest {
+function refundWire(
+  protocol: 'v2' | 'v3',
+  r: { outTradeNo: string; outRefundNo: string; refundId: string; status: Status; refund: number; total: number },
+): WireRequest {
   if (protocol === 'v2') {
-    return v2RefundNotification(h.keys, { outTradeNo: r.outTradeNo, outRefundNo: r.outRefundNo, refundId: r.refundId, refundStatus: V2_STATUS[r.status], refundFee: r.refund, totalFee: r.total });
+    return v2RefundNotification(h.keys, {
+      outTradeNo: r.outTradeNo,
+      outRefundNo: r.outRefundNo,
+      refundId: r.refundId,
+      refundStatus: V2_STATUS[r.status],
+      refundFee: r.refund,
+      totalFee: r.total,
+    });
   }
-  const resource = v3RefundResource(h.keys, { outTradeNo: r.outTradeNo, outRefundNo: r.outRefundNo, refundId: r.refundId, refundStatus: r.status, refund: r.refund, total: r.total });
+  const resource = v3RefundResource(h.keys, {
+    outTradeNo: r.outTradeNo,
+    outRefundNo: r.outRefundNo,
+    refundId: r.refundId,
+    refundStatus: r.status,
+    refund: r.refund,
+    total: r.total,
+  });
   return v3Notification(h.keys, { eventType: `REFUND.${r.status}`, originalType: 'refund', resource });
 }
 
@@ -79,7 +97,9 @@ describe.each(['v2', 'v3'] as const)('%s refund notifications', (protocol) => {
       const id = ids();
       for (const [i, status] of c.seq.entries()) {
         const r = await deliver(refundWire(protocol, { outTradeNo: no, ...id, status, refund: 200, total: 500 }));
-        expect(c.refused.includes(i) ? failed(protocol, r) : ok(protocol, r), `${c.seq.join('→')} step ${i}`).toBe(true);
+        expect(c.refused.includes(i) ? failed(protocol, r) : ok(protocol, r), `${c.seq.join('→')} step ${i}`).toBe(
+          true,
+        );
       }
       expect((await h.store.getRefund(h.keys.mchid, id.outRefundNo))?.state, c.seq.join('→')).toBe(c.final);
     }
@@ -89,20 +109,39 @@ describe.each(['v2', 'v3'] as const)('%s refund notifications', (protocol) => {
   it('records a refund that arrives before the payment, and the order is still paid afterwards', async () => {
     const no = orderNo('E');
     const id = ids();
-    expect(ok(protocol, await deliver(refundWire(protocol, { outTradeNo: no, ...id, status: 'SUCCESS', refund: 100, total: 400 })))).toBe(true);
+    expect(
+      ok(
+        protocol,
+        await deliver(refundWire(protocol, { outTradeNo: no, ...id, status: 'SUCCESS', refund: 100, total: 400 })),
+      ),
+    ).toBe(true);
     expect((await h.store.getRefund(h.keys.mchid, id.outRefundNo))?.state).toBe('SUCCESS');
     expect(await h.store.getOrder(h.keys.mchid, no)).toBeUndefined();
-    expect((await h.store.registerOrder({ outTradeNo: no, amountFen: 400, merchantId: h.keys.mchid })).kind).toBe('REGISTERED');
-    expect(v2Ok(await deliver(v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 400 }), '/notify/payment'))).toBe(true);
+    expect((await h.store.registerOrder({ outTradeNo: no, amountFen: 400, merchantId: h.keys.mchid })).kind).toBe(
+      'REGISTERED',
+    );
+    expect(
+      v2Ok(await deliver(v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 400 }), '/notify/payment')),
+    ).toBe(true);
     const order = await h.store.getOrder(h.keys.mchid, no);
     expect(order).toMatchObject({ state: 'PAID', refundedFen: 100, amountFen: 400 });
   });
 
   it('flags successful refunds that add up to more than the paid total', async () => {
     const no = await paidOrder(100);
-    expect(ok(protocol, await deliver(refundWire(protocol, { outTradeNo: no, ...ids(), status: 'SUCCESS', refund: 60, total: 100 })))).toBe(true);
+    expect(
+      ok(
+        protocol,
+        await deliver(refundWire(protocol, { outTradeNo: no, ...ids(), status: 'SUCCESS', refund: 60, total: 100 })),
+      ),
+    ).toBe(true);
     h.logs.length = 0;
-    expect(ok(protocol, await deliver(refundWire(protocol, { outTradeNo: no, ...ids(), status: 'SUCCESS', refund: 60, total: 100 })))).toBe(true);
+    expect(
+      ok(
+        protocol,
+        await deliver(refundWire(protocol, { outTradeNo: no, ...ids(), status: 'SUCCESS', refund: 60, total: 100 })),
+      ),
+    ).toBe(true);
     expect(h.logs.some((l) => l.kind === 'REFUND_EXCEEDS_TOTAL' && l.outTradeNo === no)).toBe(true);
     expect((await h.store.getOrder(h.keys.mchid, no))?.refundedFen).toBe(120);
   });
@@ -114,7 +153,9 @@ describe.each(['v2', 'v3'] as const)('%s refund notifications', (protocol) => {
     h.logs.length = 0;
     const replies = await Promise.all(Array.from({ length: 200 }, () => deliver(wire)));
     expect(replies.every((r) => ok(protocol, r))).toBe(true);
-    const outcomes = h.logs.filter((l) => l.message === 'delivery' && l.outRefundNo === id.outRefundNo).map((l) => l.outcome);
+    const outcomes = h.logs
+      .filter((l) => l.message === 'delivery' && l.outRefundNo === id.outRefundNo)
+      .map((l) => l.outcome);
     expect(outcomes.filter((o) => o === 'REFUND_SUCCESS')).toHaveLength(1);
     expect(outcomes.filter((o) => o === 'REFUND_ALREADY_APPLIED')).toHaveLength(199);
     expect((await h.store.getOrder(h.keys.mchid, no))?.refundedFen).toBe(900);
@@ -123,7 +164,15 @@ describe.each(['v2', 'v3'] as const)('%s refund notifications', (protocol) => {
   it('is handled by content on the payment route too', async () => {
     const no = await paidOrder(50);
     const id = ids();
-    expect(ok(protocol, await deliver(refundWire(protocol, { outTradeNo: no, ...id, status: 'CLOSED', refund: 50, total: 50 }), '/notify/payment'))).toBe(true);
+    expect(
+      ok(
+        protocol,
+        await deliver(
+          refundWire(protocol, { outTradeNo: no, ...id, status: 'CLOSED', refund: 50, total: 50 }),
+          '/notify/payment',
+        ),
+      ),
+    ).toBe(true);
     expect((await h.store.getRefund(h.keys.mchid, id.outRefundNo))?.state).toBe('CLOSED');
   });
 });
@@ -132,7 +181,12 @@ describe.each(['v2', 'v3'] as const)('%s refund failures', (protocol) => {
   it('a throttled store answers failure (WeChat retries), records nothing, and the retry applies', async () => {
     const no = await paidOrder(100);
     const id = ids();
-    const deps = h.deps({ store: h.faultyStore(1, () => new ProvisionedThroughputExceededException({ message: 'throttled', $metadata: {} })) });
+    const deps = h.deps({
+      store: h.faultyStore(
+        1,
+        () => new ProvisionedThroughputExceededException({ message: 'throttled', $metadata: {} }),
+      ),
+    });
     const wire = refundWire(protocol, { outTradeNo: no, ...id, status: 'SUCCESS', refund: 40, total: 100 });
     const first = await deliver(wire, '/notify/refund', deps);
     expect(failed(protocol, first)).toBe(true);
@@ -144,29 +198,67 @@ describe.each(['v2', 'v3'] as const)('%s refund failures', (protocol) => {
   });
 
   it('a malformed or hostile body on the refund route gets a failure reply', async () => {
-    const bodies = protocol === 'v2' ? ['<xml><req_info>', '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><req_info>&e;</req_info></xml>', 'x'.repeat(70_000)] : ['{"id":', '{}'];
+    const bodies =
+      protocol === 'v2'
+        ? [
+            '<xml><req_info>',
+            '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><req_info>&e;</req_info></xml>',
+            'x'.repeat(70_000),
+          ]
+        : ['{"id":', '{}'];
     for (const body of bodies) {
-      const headers: Record<string, string> = protocol === 'v3' ? { 'Wechatpay-Signature': 'AAAA', 'Wechatpay-Serial': h.keys.platform.serial, 'Wechatpay-Timestamp': String(Math.floor(Date.now() / 1000)), 'Wechatpay-Nonce': 'n' } : {};
+      const headers: Record<string, string> =
+        protocol === 'v3'
+          ? {
+              'Wechatpay-Signature': 'AAAA',
+              'Wechatpay-Serial': h.keys.platform.serial,
+              'Wechatpay-Timestamp': String(Math.floor(Date.now() / 1000)),
+              'Wechatpay-Nonce': 'n',
+            }
+          : {};
       expect(failed(protocol, await deliver({ headers, body }))).toBe(true);
     }
   });
 });
 
 describe('APIv2 refund forgeries', () => {
-  const base = (): V2RefundParams => ({ outTradeNo: orderNo('F'), outRefundNo: orderNo('R'), refundStatus: 'SUCCESS', refundFee: 10, totalFee: 10 });
+  const base = (): V2RefundParams => ({
+    outTradeNo: orderNo('F'),
+    outRefundNo: orderNo('R'),
+    refundStatus: 'SUCCESS',
+    refundFee: 10,
+    totalFee: 10,
+  });
   const outer = (reqInfo: string, extra: Record<string, string> = {}) =>
-    v2Xml({ return_code: 'SUCCESS', appid: h.keys.appid, mch_id: h.keys.mchid, nonce_str: 'abc', req_info: reqInfo, ...extra });
+    v2Xml({
+      return_code: 'SUCCESS',
+      appid: h.keys.appid,
+      mch_id: h.keys.mchid,
+      nonce_str: 'abc',
+      req_info: reqInfo,
+      ...extra,
+    });
 
   it('rejects req_info encrypted under another key, not base64, empty, or garbage', async () => {
     const p = base();
-    for (const reqInfo of [encryptReqInfo(refundInfoXml(p), 'K'.repeat(32)), '!!!', '', 'AAAA', Buffer.alloc(32, 7).toString('base64')]) {
+    for (const reqInfo of [
+      encryptReqInfo(refundInfoXml(p), 'K'.repeat(32)),
+      '!!!',
+      '',
+      'AAAA',
+      Buffer.alloc(32, 7).toString('base64'),
+    ]) {
       expect(v2Fail(await deliver({ headers: {}, body: outer(reqInfo) }))).toBe(true);
     }
     expect(await h.store.getRefund(h.keys.mchid, p.outRefundNo)).toBeUndefined();
   });
 
   it('rejects a req_info that decrypts to something other than a refund <root>', async () => {
-    for (const plain of ['<xml><a>1</a></xml>', 'not xml at all', '<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><root><out_refund_no>&x;</out_refund_no></root>']) {
+    for (const plain of [
+      '<xml><a>1</a></xml>',
+      'not xml at all',
+      '<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><root><out_refund_no>&x;</out_refund_no></root>',
+    ]) {
       expect(v2Fail(await deliver({ headers: {}, body: outer(encryptReqInfo(plain, h.keys.apiV2Key)) }))).toBe(true);
     }
   });
@@ -188,7 +280,14 @@ describe('APIv2 refund forgeries', () => {
 
   it('rejects an authentic refund for another merchant, and a refund larger than the total', async () => {
     const p = base();
-    expect(v2Fail(await deliver({ headers: {}, body: outer(encryptReqInfo(refundInfoXml(p), h.keys.apiV2Key), { mch_id: '1777777777' }) }))).toBe(true);
+    expect(
+      v2Fail(
+        await deliver({
+          headers: {},
+          body: outer(encryptReqInfo(refundInfoXml(p), h.keys.apiV2Key), { mch_id: '1777777777' }),
+        }),
+      ),
+    ).toBe(true);
     const big = { ...base(), refundFee: 11, totalFee: 10 };
     expect(v2Fail(await deliver(v2RefundNotification(h.keys, big)))).toBe(true);
     expect(await h.store.getRefund(h.keys.mchid, big.outRefundNo)).toBeUndefined();
@@ -204,16 +303,45 @@ describe('APIv2 refund forgeries', () => {
 describe('APIv3 refund specifics', () => {
   it('applies the partner shape to the sub-merchant, and rejects another sp_mchid', async () => {
     const id = ids();
-    const resource = v3RefundResource(h.keys, { outTradeNo: orderNo(), ...id, refundStatus: 'SUCCESS', refund: 5, total: 5, partner: { spMchid: h.keys.mchid, subMchid: '1900000500' } });
-    expect((await deliver(v3Notification(h.keys, { eventType: 'REFUND.SUCCESS', originalType: 'refund', resource }))).statusCode).toBe(204);
+    const resource = v3RefundResource(h.keys, {
+      outTradeNo: orderNo(),
+      ...id,
+      refundStatus: 'SUCCESS',
+      refund: 5,
+      total: 5,
+      partner: { spMchid: h.keys.mchid, subMchid: '1900000500' },
+    });
+    expect(
+      (await deliver(v3Notification(h.keys, { eventType: 'REFUND.SUCCESS', originalType: 'refund', resource })))
+        .statusCode,
+    ).toBe(204);
     expect((await h.store.getRefund('1900000500', id.outRefundNo))?.state).toBe('SUCCESS');
-    const other = v3RefundResource(h.keys, { outTradeNo: orderNo(), ...ids(), refundStatus: 'SUCCESS', refund: 5, total: 5, partner: { spMchid: '1666666666', subMchid: '1900000500' } });
-    expect((await deliver(v3Notification(h.keys, { eventType: 'REFUND.SUCCESS', originalType: 'refund', resource: other }))).statusCode).toBe(400);
+    const other = v3RefundResource(h.keys, {
+      outTradeNo: orderNo(),
+      ...ids(),
+      refundStatus: 'SUCCESS',
+      refund: 5,
+      total: 5,
+      partner: { spMchid: '1666666666', subMchid: '1900000500' },
+    });
+    expect(
+      (await deliver(v3Notification(h.keys, { eventType: 'REFUND.SUCCESS', originalType: 'refund', resource: other })))
+        .statusCode,
+    ).toBe(400);
   });
 
   it('rejects a refund_status that contradicts the event type', async () => {
-    const resource = v3RefundResource(h.keys, { outTradeNo: orderNo(), ...ids(), refundStatus: 'CLOSED', refund: 5, total: 5 });
-    expect((await deliver(v3Notification(h.keys, { eventType: 'REFUND.SUCCESS', originalType: 'refund', resource }))).statusCode).toBe(400);
+    const resource = v3RefundResource(h.keys, {
+      outTradeNo: orderNo(),
+      ...ids(),
+      refundStatus: 'CLOSED',
+      refund: 5,
+      total: 5,
+    });
+    expect(
+      (await deliver(v3Notification(h.keys, { eventType: 'REFUND.SUCCESS', originalType: 'refund', resource })))
+        .statusCode,
+    ).toBe(400);
   });
 
   it('costs one conditional write plus the idempotent order tally for a success; one write otherwise', async () => {

@@ -9,7 +9,12 @@ import { v3Notification } from '../../scripts/simulator/messages';
 
 const keys = generateTestKeys();
 const BASE: Record<string, string> = { ...toEnv(keys), PAYMENTS_TABLE: 'payments-test' };
-const SECRET_NAMES = ['WECHATPAY_APIV2_KEY', 'WECHATPAY_APIV3_KEY', 'WECHATPAY_MERCHANT_PRIVATE_KEY', 'AGGREGATOR_SECRET'];
+const SECRET_NAMES = [
+  'WECHATPAY_APIV2_KEY',
+  'WECHATPAY_APIV3_KEY',
+  'WECHATPAY_MERCHANT_PRIVATE_KEY',
+  'AGGREGATOR_SECRET',
+];
 
 function configErrorOf(env: Env): PayError {
   try {
@@ -58,8 +63,16 @@ describe('loadConfig', () => {
   it('builds a key ring that verifies real notifications by certificate and by public key', () => {
     const config = loadConfig(BASE);
     for (const signer of ['platform', 'publicKey'] as const) {
-      const wire = v3Notification(keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource: { a: 1 }, signer, timestamp: 1_800_000_000 });
-      expect(() => verifyV3(headerGetter(wire.headers), Buffer.from(wire.body), config.keyRing, 1_800_000_000)).not.toThrow();
+      const wire = v3Notification(keys, {
+        eventType: 'TRANSACTION.SUCCESS',
+        originalType: 'transaction',
+        resource: { a: 1 },
+        signer,
+        timestamp: 1_800_000_000,
+      });
+      expect(() =>
+        verifyV3(headerGetter(wire.headers), Buffer.from(wire.body), config.keyRing, 1_800_000_000),
+      ).not.toThrow();
     }
   });
 
@@ -83,7 +96,12 @@ describe('loadConfig', () => {
   });
 
   it('runs APIv2-only with nothing but the ids, the table and the APIv2 key', () => {
-    const config = loadConfig({ WECHATPAY_MCHID: keys.mchid, WECHATPAY_APPID: keys.appid, PAYMENTS_TABLE: 't', WECHATPAY_APIV2_KEY: keys.apiV2Key });
+    const config = loadConfig({
+      WECHATPAY_MCHID: keys.mchid,
+      WECHATPAY_APPID: keys.appid,
+      PAYMENTS_TABLE: 't',
+      WECHATPAY_APIV2_KEY: keys.apiV2Key,
+    });
     expect(config.apiV2Key).toBe(keys.apiV2Key);
     expect(config.apiV3Key).toBeUndefined();
     expect(config.merchant).toBeUndefined();
@@ -91,7 +109,13 @@ describe('loadConfig', () => {
   });
 
   it('runs APIv3-only with the public key alone', () => {
-    const env: Env = { ...BASE, WECHATPAY_APIV2_KEY: undefined, WECHATPAY_PLATFORM_CERTS: undefined, WECHATPAY_MERCHANT_PRIVATE_KEY: undefined, WECHATPAY_MERCHANT_SERIAL_NO: undefined };
+    const env: Env = {
+      ...BASE,
+      WECHATPAY_APIV2_KEY: undefined,
+      WECHATPAY_PLATFORM_CERTS: undefined,
+      WECHATPAY_MERCHANT_PRIVATE_KEY: undefined,
+      WECHATPAY_MERCHANT_SERIAL_NO: undefined,
+    };
     const config = loadConfig(env);
     expect(config.apiV2Key).toBeUndefined();
     expect(config.keyRing.serials()).toEqual([keys.publicKey.id]);
@@ -169,7 +193,10 @@ describe('loadConfig', () => {
     ['WECHATPAY_PUBLIC_KEY_ID', { WECHATPAY_PUBLIC_KEY_ID: undefined }],
     ['WECHATPAY_MERCHANT_PRIVATE_KEY', { WECHATPAY_MERCHANT_PRIVATE_KEY: undefined }],
     ['WECHATPAY_MERCHANT_SERIAL_NO', { WECHATPAY_MERCHANT_SERIAL_NO: undefined }],
-    ['WECHATPAY_APIV3_KEY', { WECHATPAY_PLATFORM_CERTS: undefined, WECHATPAY_PUBLIC_KEY: undefined, WECHATPAY_PUBLIC_KEY_ID: undefined }],
+    [
+      'WECHATPAY_APIV3_KEY',
+      { WECHATPAY_PLATFORM_CERTS: undefined, WECHATPAY_PUBLIC_KEY: undefined, WECHATPAY_PUBLIC_KEY_ID: undefined },
+    ],
     ['WECHATPAY_APIV2_KEY', { WECHATPAY_APIV2_KEY: undefined, WECHATPAY_APIV3_KEY: undefined }],
   ])('names %s when a variable it goes with is set without it', (name, change) => {
     const env: Env = { ...BASE, ...change };

@@ -25,10 +25,21 @@ describe('PayError', () => {
 
 describe('shorthand constructors', () => {
   it('give each failure its kind', () => {
-    expect(unauthentic('a', { probe: true })).toMatchObject({ kind: 'UNAUTHENTIC', reason: 'a', detail: { probe: true } });
+    expect(unauthentic('a', { probe: true })).toMatchObject({
+      kind: 'UNAUTHENTIC',
+      reason: 'a',
+      detail: { probe: true },
+    });
     expect(malformed('b')).toMatchObject({ kind: 'MALFORMED', reason: 'b' });
-    expect(inconsistent('c', { field: 'appid' })).toMatchObject({ kind: 'INCONSISTENT', reason: 'c', detail: { field: 'appid' } });
-    expect(configError('WECHATPAY_MCHID is not set')).toMatchObject({ kind: 'CONFIG', reason: 'WECHATPAY_MCHID is not set' });
+    expect(inconsistent('c', { field: 'appid' })).toMatchObject({
+      kind: 'INCONSISTENT',
+      reason: 'c',
+      detail: { field: 'appid' },
+    });
+    expect(configError('WECHATPAY_MCHID is not set')).toMatchObject({
+      kind: 'CONFIG',
+      reason: 'WECHATPAY_MCHID is not set',
+    });
     const cause = new Error('throttled');
     const err = unavailable('store busy', cause);
     expect(err).toMatchObject({ kind: 'UNAVAILABLE', reason: 'store busy' });

@@ -25,7 +25,9 @@ describe('createOrderStore', () => {
   it('registers and reads orders on the table and endpoint given', async () => {
     const store = createOrderStore({ tableName: h.tableName, endpoint: h.env.DYNAMODB_ENDPOINT });
     const no = orderNo('IX');
-    expect((await store.registerOrder({ outTradeNo: no, amountFen: 1230, merchantId: h.keys.mchid })).kind).toBe('REGISTERED');
+    expect((await store.registerOrder({ outTradeNo: no, amountFen: 1230, merchantId: h.keys.mchid })).kind).toBe(
+      'REGISTERED',
+    );
     expect(await h.store.getOrder(h.keys.mchid, no)).toMatchObject({ state: 'NOTPAY', amountFen: 1230 });
   });
 
@@ -41,7 +43,9 @@ describe('createOrderStore', () => {
     const no = orderNo('IX');
     await h.store.registerOrder({ outTradeNo: no, amountFen: 7, merchantId: h.keys.mchid });
     h.requests.length = 0;
-    expect((await createOrderStore({ tableName: h.tableName, client: h.client }).getOrder(h.keys.mchid, no))?.amountFen).toBe(7);
+    expect(
+      (await createOrderStore({ tableName: h.tableName, client: h.client }).getOrder(h.keys.mchid, no))?.amountFen,
+    ).toBe(7);
     expect(h.requests).toEqual(['GetItemCommand']);
   });
 });

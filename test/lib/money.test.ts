@@ -10,7 +10,25 @@ function referenceFen(whole: string, frac: string): bigint {
   return BigInt(whole) * 100n + BigInt(frac.padEnd(2, '0').slice(0, 2) || '0');
 }
 
-const NOT_NUMBERS = ['', ' ', '-1', '+1', '1e3', '1E3', ' 1', '1 ', '\t1', '1\n', '0x10', 'NaN', 'Infinity', '１', '1_000', '1,000', 'abc'];
+const NOT_NUMBERS = [
+  '',
+  ' ',
+  '-1',
+  '+1',
+  '1e3',
+  '1E3',
+  ' 1',
+  '1 ',
+  '\t1',
+  '1\n',
+  '0x10',
+  'NaN',
+  'Infinity',
+  '１',
+  '1_000',
+  '1,000',
+  'abc',
+];
 
 describe('parseFen (APIv2 total_fee)', () => {
   it('reads integer fen text exactly, leading zeros included', () => {
@@ -39,12 +57,24 @@ describe('checkFen (APIv3 amount.total)', () => {
     for (const v of [0, 1, 980, 1990, Number.MAX_SAFE_INTEGER]) expect(checkFen(v, 'amount.total')).toBe(v);
   });
 
-  it.each([[-1], [0.5], [9.8], [1990.0000000000002], [Number.NaN], [Number.POSITIVE_INFINITY], [2 ** 53], ['1990'], [null], [undefined], [{}], [[1]], [true], [-0.1]])(
-    'rejects %j, naming the field',
-    (v) => {
-      expect(malformedOf(() => checkFen(v, 'amount.total')).reason).toContain('amount.total');
-    },
-  );
+  it.each([
+    [-1],
+    [0.5],
+    [9.8],
+    [1990.0000000000002],
+    [Number.NaN],
+    [Number.POSITIVE_INFINITY],
+    [2 ** 53],
+    ['1990'],
+    [null],
+    [undefined],
+    [{}],
+    [[1]],
+    [true],
+    [-0.1],
+  ])('rejects %j, naming the field', (v) => {
+    expect(malformedOf(() => checkFen(v, 'amount.total')).reason).toContain('amount.total');
+  });
 });
 
 describe('yuanToFen (aggregator amounts)', () => {
@@ -125,7 +155,8 @@ describe('fenToYuan', () => {
   });
 
   it('rejects what is not a non-negative safe integer', () => {
-    for (const v of [-1, 0.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53]) expect(() => fenToYuan(v)).toThrow(RangeError);
+    for (const v of [-1, 0.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53])
+      expect(() => fenToYuan(v)).toThrow(RangeError);
   });
 
   it('property: yuanToFen(fenToYuan(fen)) === fen for every safe fen amount', () => {

@@ -4,7 +4,14 @@ import { failureReply, publicReason, successReply } from '../../lib/replies';
 import { parseXml } from '../../lib/wechatpay/v2/xml';
 
 const KINDS: ErrorKind[] = ['UNAUTHENTIC', 'MALFORMED', 'INCONSISTENT', 'UNKNOWN_ORDER', 'UNAVAILABLE', 'CONFIG'];
-const V3_STATUS: Record<ErrorKind, number> = { UNAUTHENTIC: 401, MALFORMED: 400, INCONSISTENT: 400, UNKNOWN_ORDER: 400, UNAVAILABLE: 500, CONFIG: 500 };
+const V3_STATUS: Record<ErrorKind, number> = {
+  UNAUTHENTIC: 401,
+  MALFORMED: 400,
+  INCONSISTENT: 400,
+  UNKNOWN_ORDER: 400,
+  UNAVAILABLE: 500,
+  CONFIG: 500,
+};
 const GENERIC_KINDS: ErrorKind[] = ['UNAVAILABLE', 'CONFIG'];
 
 /** An error carrying internals that must never reach a reply. */
@@ -20,7 +27,9 @@ describe('successReply', () => {
     const reply = successReply('v2');
     expect(reply.statusCode).toBe(200);
     expect(reply.headers['content-type']).toMatch(/^text\/xml/);
-    expect(reply.body).toBe('<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>');
+    expect(reply.body).toBe(
+      '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>',
+    );
   });
 
   it('v3: 204 with no body', () => {
@@ -93,7 +102,9 @@ describe('failureReply', () => {
 
   it('keeps the sender-facing reason of expected failures', () => {
     expect(publicReason(new PayError('UNAUTHENTIC', 'sign mismatch'))).toBe('sign mismatch');
-    expect(JSON.parse(failureReply('v3', new PayError('MALFORMED', 'total_fee is not an integer amount in fen')).body)).toEqual({
+    expect(
+      JSON.parse(failureReply('v3', new PayError('MALFORMED', 'total_fee is not an integer amount in fen')).body),
+    ).toEqual({
       code: 'FAIL',
       message: 'total_fee is not an integer amount in fen',
     });

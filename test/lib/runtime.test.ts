@@ -37,7 +37,9 @@ describe('notifyDeps', () => {
 
     // the store it built works against the configured table
     const no = orderNo('RT');
-    expect((await deps.store.registerOrder({ outTradeNo: no, amountFen: 1, merchantId: h.keys.mchid })).kind).toBe('REGISTERED');
+    expect((await deps.store.registerOrder({ outTradeNo: no, amountFen: 1, merchantId: h.keys.mchid })).kind).toBe(
+      'REGISTERED',
+    );
     expect((await h.store.getOrder(h.keys.mchid, no))?.state).toBe('NOTPAY');
 
     // warm invocations reuse it, whatever they pass
@@ -67,6 +69,10 @@ describe('rawBody', () => {
 describe('toResult', () => {
   it('carries status, headers and body as API Gateway expects them', () => {
     expect(toResult({ statusCode: 204, headers: {}, body: '' })).toEqual({ statusCode: 204, headers: {}, body: '' });
-    expect(toResult({ statusCode: 400, headers: { 'content-type': 'application/json' }, body: '{}' })).toEqual({ statusCode: 400, headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(toResult({ statusCode: 400, headers: { 'content-type': 'application/json' }, body: '{}' })).toEqual({
+      statusCode: 400,
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
   });
 });

@@ -76,7 +76,11 @@ async function prepare(protocol: Protocol, kind: Kind): Promise<Event> {
     const wire =
       protocol === 'v2'
         ? v2PaymentNotification(h.keys, { outTradeNo, totalFee: fen, transactionId })
-        : v3Notification(h.keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource: v3TransactionResource(h.keys, { outTradeNo, total: fen, transactionId }) });
+        : v3Notification(h.keys, {
+            eventType: 'TRANSACTION.SUCCESS',
+            originalType: 'transaction',
+            resource: v3TransactionResource(h.keys, { outTradeNo, total: fen, transactionId }),
+          });
     const key = orderKey(mchid, outTradeNo);
     return {
       protocol,
@@ -99,7 +103,16 @@ async function prepare(protocol: Protocol, kind: Kind): Promise<Event> {
           paidVia: item?.paidVia?.S,
           amountUnverified: item?.amountUnverified?.BOOL,
           pending: item?.pending,
-        }).toEqual({ state: 'PAID', transactionId, paidFen: String(fen), amountFen: String(fen), previousState: 'NOTPAY', paidVia: protocol, amountUnverified: false, pending: undefined });
+        }).toEqual({
+          state: 'PAID',
+          transactionId,
+          paidFen: String(fen),
+          amountFen: String(fen),
+          previousState: 'NOTPAY',
+          paidVia: protocol,
+          amountUnverified: false,
+          pending: undefined,
+        });
       },
       async verifyUntouched() {
         const item = await rawItem(h, key);
@@ -111,16 +124,40 @@ async function prepare(protocol: Protocol, kind: Kind): Promise<Event> {
   }
   // a refund of a paid order: 300 of 1000
   await h.store.registerOrder({ outTradeNo, amountFen: 1000, merchantId: mchid });
-  await h.store.applyPayment({ outTradeNo, merchantId: mchid, transactionId: randomTransactionId(), amountFen: 1000, paidAt: new Date().toISOString(), channel: 'v2' }, 'record');
+  await h.store.applyPayment(
+    {
+      outTradeNo,
+      merchantId: mchid,
+      transactionId: randomTransactionId(),
+      amountFen: 1000,
+      paidAt: new Date().toISOString(),
+      channel: 'v2',
+    },
+    'record',
+  );
   const outRefundNo = orderNo('R');
   const refundId = randomRefundId();
   const wire =
     protocol === 'v2'
-      ? v2RefundNotification(h.keys, { outTradeNo, outRefundNo, refundId, refundStatus: 'SUCCESS', refundFee: 300, totalFee: 1000 })
+      ? v2RefundNotification(h.keys, {
+          outTradeNo,
+          outRefundNo,
+          refundId,
+          refundStatus: 'SUCCESS',
+          refundFee: 300,
+          totalFee: 1000,
+        })
       : v3Notification(h.keys, {
           eventType: 'REFUND.SUCCESS',
           originalType: 'refund',
-          resource: v3RefundResource(h.keys, { outTradeNo, outRefundNo, refundId, refundStatus: 'SUCCESS', refund: 300, total: 1000 }),
+          resource: v3RefundResource(h.keys, {
+            outTradeNo,
+            outRefundNo,
+            refundId,
+            refundStatus: 'SUCCESS',
+            refund: 300,
+            total: 1000,
+          }),
         });
   const rKey = refundKey(mchid, outRefundNo);
   const oKey = orderKey(mchid, outTradeNo);
@@ -142,10 +179,21 @@ async function prepare(protocol: Protocol, kind: Kind): Promise<Event> {
         totalFen: refund?.totalFen?.N,
         previousState: refund?.previousState?.S,
         lastVia: refund?.lastVia?.S,
-      }).toEqual({ state: 'SUCCESS', refundId, refundFen: '300', totalFen: '1000', previousState: 'PROCESSING', lastVia: protocol });
+      }).toEqual({
+        state: 'SUCCESS',
+        refundId,
+        refundFen: '300',
+        totalFen: '1000',
+        previousState: 'PROCESSING',
+        lastVia: protocol,
+      });
       const order = await rawItem(h, oKey);
       // counted exactly once: the tally and its guard
-      expect({ state: order?.state?.S, refundedFen: order?.refundedFen?.N, refundNos: order?.refundNos?.SS }).toEqual({ state: 'PAID', refundedFen: '300', refundNos: [outRefundNo] });
+      expect({ state: order?.state?.S, refundedFen: order?.refundedFen?.N, refundNos: order?.refundNos?.SS }).toEqual({
+        state: 'PAID',
+        refundedFen: '300',
+        refundNos: [outRefundNo],
+      });
     },
     async verifyUntouched() {
       expect(await rawItem(h, rKey)).toBeUndefined();
@@ -161,7 +209,8 @@ async function prepare(protocol: Protocol, kind: Kind): Promise<Event> {
 /** The outcomes logged for this event's deliveries that claim to have made its transition. */
 function appliedOutcomes(e: Event): number {
   const applied = e.kind === 'payment' ? 'APPLIED' : 'REFUND_SUCCESS';
-  return h.logs.filter((l) => l.message === 'delivery' && l.outTradeNo === e.outTradeNo && l.outcome === applied).length;
+  return h.logs.filter((l) => l.message === 'delivery' && l.outTradeNo === e.outTradeNo && l.outcome === applied)
+    .length;
 }
 
 const CASES = [
@@ -172,7 +221,9 @@ const CASES = [
 ] as const;
 const FAULTS: Fault[] = ['throttle', 'timeout', 'lostReply', 'die'];
 const MATRIX = CASES.flatMap(([protocol, kind]) =>
-  FAULTS.flatMap((fault) => Array.from({ length: kind === 'payment' ? 1 : 2 }, (_, at) => ({ protocol, kind, fault, at }))),
+  FAULTS.flatMap((fault) =>
+    Array.from({ length: kind === 'payment' ? 1 : 2 }, (_, at) => ({ protocol, kind, fault, at })),
+  ),
 );
 const seed = seedFrom('FAULTS_SEED', 'faults.test.ts flaky retries');
 
@@ -212,10 +263,17 @@ describe('a fault on one DynamoDB request of the first delivery, then WeChat ret
     expect(stamp).toBeDefined();
 
     // then a concurrent burst on flaky instances (random faults on any request), then a clean burst
-    const r = rng(seed ^ MATRIX.findIndex((m) => m.protocol === protocol && m.kind === kind && m.fault === fault && m.at === at));
-    const flaky = faultyStore(h, () => (r.chance(0.3) ? r.pick(['throttle', 'timeout', 'lostReply'] as const) : undefined));
-    const flakyReplies = await Promise.all(Array.from({ length: 3 }, () => deliver(h.deps({ store: flaky.store }), e.wire, e.route)));
-    for (const reply of flakyReplies) expect(isSuccess(reply) || isTransientFailure(protocol, reply), reply.body).toBe(true);
+    const r = rng(
+      seed ^ MATRIX.findIndex((m) => m.protocol === protocol && m.kind === kind && m.fault === fault && m.at === at),
+    );
+    const flaky = faultyStore(h, () =>
+      r.chance(0.3) ? r.pick(['throttle', 'timeout', 'lostReply'] as const) : undefined,
+    );
+    const flakyReplies = await Promise.all(
+      Array.from({ length: 3 }, () => deliver(h.deps({ store: flaky.store }), e.wire, e.route)),
+    );
+    for (const reply of flakyReplies)
+      expect(isSuccess(reply) || isTransientFailure(protocol, reply), reply.body).toBe(true);
     const cleanReplies = await Promise.all(Array.from({ length: 3 }, () => deliver(clean, e.wire, e.route)));
     expect(cleanReplies.filter((x) => !isSuccess(x))).toEqual([]);
 
@@ -227,36 +285,43 @@ describe('a fault on one DynamoDB request of the first delivery, then WeChat ret
 });
 
 describe("with the service's own client (3 attempts): the SDK's retry meets the write it lost", () => {
-  it.each(CASES)('%s %s: one throttle, timeout or lost reply is absorbed; the delivery succeeds; applied once', async (protocol, kind) => {
-    await Promise.all(
-      (['throttle', 'timeout', 'lostReply'] as const).map(async (fault) => {
-        const e = await prepare(protocol, kind);
-        const faulty = faultyStore(h, (attempt) => (attempt === 0 ? fault : undefined), { sdk: 'production' });
-        const r = await deliver(h.deps({ store: faulty.store }), e.wire, e.route);
-        expect(isSuccess(r), `${fault}: ${r.body}`).toBe(true);
-        expect(faulty.attempts[0]).toBe(faulty.attempts[1]); // the same request, retried by the SDK
-        await e.verifyApplied();
-        const stamp = itemText(await rawItem(h, e.transitionKey));
-        for (const reply of await Promise.all(Array.from({ length: 3 }, () => deliver(h.deps(), e.wire, e.route)))) expect(isSuccess(reply)).toBe(true);
-        await e.verifyApplied();
-        expect(itemText(await rawItem(h, e.transitionKey))).toBe(stamp);
-        expect(appliedOutcomes(e)).toBe(fault === 'lostReply' ? 0 : 1);
-      }),
-    );
-  });
+  it.each(CASES)(
+    '%s %s: one throttle, timeout or lost reply is absorbed; the delivery succeeds; applied once',
+    async (protocol, kind) => {
+      await Promise.all(
+        (['throttle', 'timeout', 'lostReply'] as const).map(async (fault) => {
+          const e = await prepare(protocol, kind);
+          const faulty = faultyStore(h, (attempt) => (attempt === 0 ? fault : undefined), { sdk: 'production' });
+          const r = await deliver(h.deps({ store: faulty.store }), e.wire, e.route);
+          expect(isSuccess(r), `${fault}: ${r.body}`).toBe(true);
+          expect(faulty.attempts[0]).toBe(faulty.attempts[1]); // the same request, retried by the SDK
+          await e.verifyApplied();
+          const stamp = itemText(await rawItem(h, e.transitionKey));
+          for (const reply of await Promise.all(Array.from({ length: 3 }, () => deliver(h.deps(), e.wire, e.route))))
+            expect(isSuccess(reply)).toBe(true);
+          await e.verifyApplied();
+          expect(itemText(await rawItem(h, e.transitionKey))).toBe(stamp);
+          expect(appliedOutcomes(e)).toBe(fault === 'lostReply' ? 0 : 1);
+        }),
+      );
+    },
+  );
 
-  it.each(CASES)('%s %s: every attempt lost after the write: a retryable failure, and the retry finds it applied', async (protocol, kind) => {
-    const e = await prepare(protocol, kind);
-    const faulty = faultyStore(h, (attempt) => (attempt < 3 ? 'lostReply' : undefined), { sdk: 'production' });
-    const first = await deliver(h.deps({ store: faulty.store }), e.wire, e.route);
-    expect(isTransientFailure(protocol, first), first.body).toBe(true);
-    expect(faulty.attempts).toHaveLength(3);
-    expect(await rawItem(h, e.transitionKey)).toBeDefined();
-    const replies = await Promise.all(Array.from({ length: 3 }, () => deliver(h.deps(), e.wire, e.route)));
-    expect(replies.filter((x) => !isSuccess(x))).toEqual([]);
-    await e.verifyApplied();
-    expect(appliedOutcomes(e)).toBe(0);
-  });
+  it.each(CASES)(
+    '%s %s: every attempt lost after the write: a retryable failure, and the retry finds it applied',
+    async (protocol, kind) => {
+      const e = await prepare(protocol, kind);
+      const faulty = faultyStore(h, (attempt) => (attempt < 3 ? 'lostReply' : undefined), { sdk: 'production' });
+      const first = await deliver(h.deps({ store: faulty.store }), e.wire, e.route);
+      expect(isTransientFailure(protocol, first), first.body).toBe(true);
+      expect(faulty.attempts).toHaveLength(3);
+      expect(await rawItem(h, e.transitionKey)).toBeDefined();
+      const replies = await Promise.all(Array.from({ length: 3 }, () => deliver(h.deps(), e.wire, e.route)));
+      expect(replies.filter((x) => !isSuccess(x))).toEqual([]);
+      await e.verifyApplied();
+      expect(appliedOutcomes(e)).toBe(0);
+    },
+  );
 });
 
 /**
@@ -269,12 +334,17 @@ describe('a real socket timeout after the write reached DynamoDB', () => {
   let withhold = 0;
   const forward = (req: IncomingMessage, body: Buffer, target: URL) =>
     new Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }>((resolve, reject) => {
-      const up = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 500, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      });
+      const up = httpRequest(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 500, headers: res.headers, body: Buffer.concat(chunks) }),
+          );
+          res.on('error', reject);
+        },
+      );
       up.on('error', reject);
       up.end(body);
     });
@@ -319,18 +389,22 @@ describe('a real socket timeout after the write reached DynamoDB', () => {
       tableName: h.tableName,
     });
 
-  it.each(CASES)('%s %s: the SDK retries after the timeout, finds the write applied, and the delivery succeeds once', async (protocol, kind) => {
-    const e = await prepare(protocol, kind);
-    withhold = 1;
-    const r: Reply = await deliver(h.deps({ store: storeViaProxy() }), e.wire, e.route);
-    expect(withhold).toBe(0);
-    expect(isSuccess(r), r.body).toBe(true);
-    await e.verifyApplied();
-    for (const reply of await Promise.all(Array.from({ length: 3 }, () => deliver(h.deps(), e.wire, e.route)))) expect(isSuccess(reply)).toBe(true);
-    await e.verifyApplied();
-    // the write that timed out was the transition; nobody logs it as applied, nobody applies it twice
-    expect(appliedOutcomes(e)).toBe(0);
-  });
+  it.each(CASES)(
+    '%s %s: the SDK retries after the timeout, finds the write applied, and the delivery succeeds once',
+    async (protocol, kind) => {
+      const e = await prepare(protocol, kind);
+      withhold = 1;
+      const r: Reply = await deliver(h.deps({ store: storeViaProxy() }), e.wire, e.route);
+      expect(withhold).toBe(0);
+      expect(isSuccess(r), r.body).toBe(true);
+      await e.verifyApplied();
+      for (const reply of await Promise.all(Array.from({ length: 3 }, () => deliver(h.deps(), e.wire, e.route))))
+        expect(isSuccess(reply)).toBe(true);
+      await e.verifyApplied();
+      // the write that timed out was the transition; nobody logs it as applied, nobody applies it twice
+      expect(appliedOutcomes(e)).toBe(0);
+    },
+  );
 
   /**
    * Regression (lib/orders/client.ts): the SDK's NodeHttpHandler only logs a warning on
@@ -340,12 +414,18 @@ describe('a real socket timeout after the write reached DynamoDB', () => {
    * so "a reply arrives" is the whole assertion; the generous bound only keeps a regression from
    * hanging the suite (it is not a latency check).
    */
-  it('with the service\'s own client, a stalled DynamoDB request is abandoned and the delivery is answered', async () => {
+  it("with the service's own client, a stalled DynamoDB request is abandoned and the delivery is answered", async () => {
     const e = await prepare('v2', 'payment');
     withhold = 1;
-    const store = createDynamoOrderStore({ client: createDynamoClient({ endpoint: proxyUrl, timeouts: { connectMs: 1000, requestMs: 300 } }), tableName: h.tableName });
+    const store = createDynamoOrderStore({
+      client: createDynamoClient({ endpoint: proxyUrl, timeouts: { connectMs: 1000, requestMs: 300 } }),
+      tableName: h.tableName,
+    });
     const BOUND_MS = 20_000; // a hang detector, not a latency check
-    const reply = await Promise.race([deliver(h.deps({ store }), e.wire, e.route), new Promise<'no reply'>((r) => setTimeout(() => r('no reply'), BOUND_MS))]);
+    const reply = await Promise.race([
+      deliver(h.deps({ store }), e.wire, e.route),
+      new Promise<'no reply'>((r) => setTimeout(() => r('no reply'), BOUND_MS)),
+    ]);
     withhold = 0;
     expect(reply).not.toBe('no reply');
   });

@@ -33,7 +33,19 @@ import {
   type WireRequest,
 } from '../../scripts/simulator/messages';
 import { createHarness, orderNo, toEvent, type Harness } from '../support/harness';
-import { deliver, isClearRejection, isSuccess, itemText, pool, rawItem, rng, seedFrom, signedV3Event, type Protocol, type Rng } from './support';
+import {
+  deliver,
+  isClearRejection,
+  isSuccess,
+  itemText,
+  pool,
+  rawItem,
+  rng,
+  seedFrom,
+  signedV3Event,
+  type Protocol,
+  type Rng,
+} from './support';
 
 const PER_KIND = Number(process.env.MUTATIONS_PER_KIND ?? 600);
 // a fixed default seed keeps the corpus identical run to run; MUTATIONS_SEED explores others
@@ -82,19 +94,47 @@ async function prepareBase(kind: Kind): Promise<Base> {
     } else {
       for (const signer of ['platform', 'publicKey'] as const) {
         const resource = v3TransactionResource(h.keys, { outTradeNo, total: 1999, transactionId });
-        wires.push(v3Notification(h.keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource, signer }));
+        wires.push(
+          v3Notification(h.keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource, signer }),
+        );
       }
     }
   } else {
     await h.store.registerOrder({ outTradeNo, amountFen: 1999, merchantId: mchid });
-    await h.store.applyPayment({ outTradeNo, merchantId: mchid, transactionId: randomTransactionId(), amountFen: 1999, paidAt: new Date().toISOString(), channel: 'v2' }, 'record');
+    await h.store.applyPayment(
+      {
+        outTradeNo,
+        merchantId: mchid,
+        transactionId: randomTransactionId(),
+        amountFen: 1999,
+        paidAt: new Date().toISOString(),
+        channel: 'v2',
+      },
+      'record',
+    );
     const outRefundNo = orderNo('MR');
     const refundId = randomRefundId();
     watched.push(refundKey(mchid, outRefundNo));
     if (kind === 'v2 refund') {
-      wires.push(v2RefundNotification(h.keys, { outTradeNo, outRefundNo, refundId, refundStatus: 'SUCCESS', refundFee: 500, totalFee: 1999 }));
+      wires.push(
+        v2RefundNotification(h.keys, {
+          outTradeNo,
+          outRefundNo,
+          refundId,
+          refundStatus: 'SUCCESS',
+          refundFee: 500,
+          totalFee: 1999,
+        }),
+      );
     } else {
-      const resource = v3RefundResource(h.keys, { outTradeNo, outRefundNo, refundId, refundStatus: 'SUCCESS', refund: 500, total: 1999 });
+      const resource = v3RefundResource(h.keys, {
+        outTradeNo,
+        outRefundNo,
+        refundId,
+        refundStatus: 'SUCCESS',
+        refund: 500,
+        total: 1999,
+      });
       wires.push(v3Notification(h.keys, { eventType: 'REFUND.SUCCESS', originalType: 'refund', resource }));
     }
   }
@@ -129,7 +169,8 @@ function v2Fields(body: Buffer): Array<[string, string]> | undefined {
   const inner = m[1] as string;
   // character data around the CDATA section (no markup, no references, no "]]>", only characters
   // XML allows) is part of the element's value
-  const element = /[ \t\r\n]*<([A-Za-z_][A-Za-z0-9_.-]*)[ \t\r\n]*>([^<&]*)<!\[CDATA\[([\s\S]*?)\]\]>([^<&]*)<\/\1[ \t\r\n]*>/y;
+  const element =
+    /[ \t\r\n]*<([A-Za-z_][A-Za-z0-9_.-]*)[ \t\r\n]*>([^<&]*)<!\[CDATA\[([\s\S]*?)\]\]>([^<&]*)<\/\1[ \t\r\n]*>/y;
   const charData = (t: string) => !t.includes(']]>') && !/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/.test(t);
   const out: Array<[string, string]> = [];
   while (element.lastIndex < inner.length) {
@@ -148,7 +189,11 @@ function v2Fields(body: Buffer): Array<[string, string]> | undefined {
  * content, i.e. each field's name in its opening tag and its CDATA value, and the positions where XML
  * allows whitespace (around the root, between elements, before the `>` of a tag).
  */
-function v2Layout(body: Buffer): { content: Array<[number, number]>; names: Array<[number, number]>; whitespaceOk: Set<number> } {
+function v2Layout(body: Buffer): {
+  content: Array<[number, number]>;
+  names: Array<[number, number]>;
+  whitespaceOk: Set<number>;
+} {
   const text = body.toString('latin1');
   const content: Array<[number, number]> = [];
   const names: Array<[number, number]> = [];
@@ -190,7 +235,11 @@ function touchesContent(body: Buffer, m: Mutant): boolean {
   const at = m.inserted?.at ?? m.at ?? -1;
   // just past a name, only a name character extends the name; anything else there is markup
   const extendsName = /[A-Za-z0-9_.:-]/.test(String.fromCharCode(m.inserted?.byte ?? 0));
-  if (m.inserted) return content.some(([s, e]) => at >= s && at <= e) || names.some(([s, e]) => at >= s && (at < e || (at === e && extendsName)));
+  if (m.inserted)
+    return (
+      content.some(([s, e]) => at >= s && at <= e) ||
+      names.some(([s, e]) => at >= s && (at < e || (at === e && extendsName)))
+    );
   return [...content, ...names].some(([s, e]) => at >= s && at < e);
 }
 
@@ -234,10 +283,14 @@ const normaliseSerial = (s: string) => (s.startsWith('PUB_KEY_ID_') ? s : s.toUp
  * Not generated at all: header-name case (HTTP header names are case-insensitive; API Gateway
  * lower-cases them) and Content-Type (read by neither protocol, part of no signature).
  */
-function neutral(base: Base, original: { headers: Record<string, string>; body: Buffer }, m: Mutant): string | undefined {
+function neutral(
+  base: Base,
+  original: { headers: Record<string, string>; body: Buffer },
+  m: Mutant,
+): string | undefined {
   if (base.protocol === 'v2') {
     if (m.inserted && WS.has(m.inserted.byte) && v2Layout(original.body).whitespaceOk.has(m.inserted.at)) {
-      return 'v2: XML whitespace between elements or before a tag\'s >';
+      return "v2: XML whitespace between elements or before a tag's >";
     }
     if (!sameHeaders(original.headers, m.headers)) return undefined;
     const a = v2Fields(original.body);
@@ -246,20 +299,35 @@ function neutral(base: Base, original: { headers: Record<string, string>; body: 
     const ma = new Map(a);
     const mb = new Map(b);
     if (base.kind === 'v2 payment') {
-      const rest = (x: Map<string, string>) => [...x].filter(([k, v]) => k !== 'sign' && v !== '').sort().join('\n');
+      const rest = (x: Map<string, string>) =>
+        [...x]
+          .filter(([k, v]) => k !== 'sign' && v !== '')
+          .sort()
+          .join('\n');
       if (rest(ma) === rest(mb) && ma.get('sign')?.toUpperCase() === mb.get('sign')?.toUpperCase()) {
         return ma.get('sign') !== mb.get('sign') ? 'v2 payment: sign hex case' : 'v2 payment: empty field added';
       }
       return undefined;
     }
     const UNAUTHENTICATED = new Set(['return_msg', 'nonce_str']);
-    const checked = (x: Map<string, string>) => [...x].filter(([k]) => !UNAUTHENTICATED.has(k) && k !== 'req_info' && ['return_code', 'appid', 'mch_id', 'sub_mch_id'].includes(k)).sort().join('\n');
+    const checked = (x: Map<string, string>) =>
+      [...x]
+        .filter(
+          ([k]) =>
+            !UNAUTHENTICATED.has(k) && k !== 'req_info' && ['return_code', 'appid', 'mch_id', 'sub_mch_id'].includes(k),
+        )
+        .sort()
+        .join('\n');
     const ra = ma.get('req_info') ?? '';
     const rb = (mb.get('req_info') ?? '').replace(/[ \t\r\n]+/g, '');
     const sameReqInfo = STRICT_BASE64.test(rb) && sameBytes(ra, rb);
     if (checked(ma) !== checked(mb)) return undefined;
-    if (sameReqInfo) return ra === mb.get('req_info') ? 'v2 refund: unauthenticated outer field' : 'v2 refund: req_info re-encoded, same bytes';
-    if (STRICT_BASE64.test(rb) && decryptsToRefundDocument(rb)) return 'v2 refund: req_info still decrypts to a well-formed <root> (ECB)';
+    if (sameReqInfo)
+      return ra === mb.get('req_info')
+        ? 'v2 refund: unauthenticated outer field'
+        : 'v2 refund: req_info re-encoded, same bytes';
+    if (STRICT_BASE64.test(rb) && decryptsToRefundDocument(rb))
+      return 'v2 refund: req_info still decrypts to a well-formed <root> (ECB)';
     return undefined;
   }
   if (!original.body.equals(m.body) && m.category !== 'resigned') return undefined;
@@ -268,7 +336,12 @@ function neutral(base: Base, original: { headers: Record<string, string>; body: 
     const b = JSON.parse(m.body.toString('utf8')) as { event_type: string; resource: Record<string, string> };
     const { ciphertext: ca, ...resA } = a.resource;
     const { ciphertext: cb, ...resB } = b.resource;
-    if (a.event_type === b.event_type && JSON.stringify(resA) === JSON.stringify(resB) && typeof cb === 'string' && sameBytes(ca as string, cb)) {
+    if (
+      a.event_type === b.event_type &&
+      JSON.stringify(resA) === JSON.stringify(resB) &&
+      typeof cb === 'string' &&
+      sameBytes(ca as string, cb)
+    ) {
       return 'v3 resigned: ciphertext re-encoded, same bytes';
     }
     return undefined;
@@ -280,8 +353,21 @@ function neutral(base: Base, original: { headers: Record<string, string>; body: 
   const before = original.headers[name];
   const after = m.headers[name];
   if (name === 'wechatpay-signature-type' && after === undefined) return 'v3: Signature-Type dropped (optional)';
-  if (name === 'wechatpay-serial' && before !== undefined && after !== undefined && normaliseSerial(before) === normaliseSerial(after)) return 'v3: serial case / leading zeros';
-  if (name === 'wechatpay-signature' && before !== undefined && after !== undefined && STRICT_BASE64.test(after) && sameBytes(before, after)) return 'v3: signature re-encoded, same bytes';
+  if (
+    name === 'wechatpay-serial' &&
+    before !== undefined &&
+    after !== undefined &&
+    normaliseSerial(before) === normaliseSerial(after)
+  )
+    return 'v3: serial case / leading zeros';
+  if (
+    name === 'wechatpay-signature' &&
+    before !== undefined &&
+    after !== undefined &&
+    STRICT_BASE64.test(after) &&
+    sameBytes(before, after)
+  )
+    return 'v3: signature re-encoded, same bytes';
   return undefined;
 }
 
@@ -322,7 +408,10 @@ function editString(r: Rng, s: string, alphabet = PRINTABLE): { value: string; h
   if (op === 'delete') return { value: s.slice(0, at) + s.slice(at + 1), how: `delete char ${at}` };
   let c = r.pick([...alphabet]);
   if (op === 'replace') while (c === s[at]) c = r.pick([...alphabet]);
-  return { value: s.slice(0, at) + c + s.slice(op === 'replace' ? at + 1 : at), how: `${op} ${JSON.stringify(c)} at ${at}` };
+  return {
+    value: s.slice(0, at) + c + s.slice(op === 'replace' ? at + 1 : at),
+    how: `${op} ${JSON.stringify(c)} at ${at}`,
+  };
 }
 
 function byteMutant(r: Rng, ev: { headers: Record<string, string>; body: Buffer }): Mutant {
@@ -333,26 +422,51 @@ function byteMutant(r: Rng, ev: { headers: Record<string, string>; body: Buffer 
     const x = r.chance(0.5) ? 1 << r.int(8) : 1 + r.int(255);
     const out = Buffer.from(body);
     out[at] = (out[at] as number) ^ x;
-    return { category: 'byte', desc: `flip byte ${at} ^ 0x${x.toString(16)}`, headers: ev.headers, body: out, at, byte: out[at] as number };
+    return {
+      category: 'byte',
+      desc: `flip byte ${at} ^ 0x${x.toString(16)}`,
+      headers: ev.headers,
+      body: out,
+      at,
+      byte: out[at] as number,
+    };
   }
   if (op === 'insert') {
     const at = r.int(body.length + 1);
     const byte = r.chance(0.3) ? r.pick([0x20, 0x0a, 0x09, 0x0d, 0x00, 0x3c, 0x3e, 0x26, 0x22, 0x5d]) : r.int(256);
-    return { category: 'byte', desc: `insert 0x${byte.toString(16)} at ${at}`, headers: ev.headers, body: Buffer.concat([body.subarray(0, at), Buffer.from([byte]), body.subarray(at)]), inserted: { at, byte }, byte };
+    return {
+      category: 'byte',
+      desc: `insert 0x${byte.toString(16)} at ${at}`,
+      headers: ev.headers,
+      body: Buffer.concat([body.subarray(0, at), Buffer.from([byte]), body.subarray(at)]),
+      inserted: { at, byte },
+      byte,
+    };
   }
   const at = r.int(body.length);
-  return { category: 'byte', desc: `delete byte ${at}`, headers: ev.headers, body: Buffer.concat([body.subarray(0, at), body.subarray(at + 1)]), at };
+  return {
+    category: 'byte',
+    desc: `delete byte ${at}`,
+    headers: ev.headers,
+    body: Buffer.concat([body.subarray(0, at), body.subarray(at + 1)]),
+    at,
+  };
 }
 
 function v2FieldMutant(r: Rng, base: Base, ev: { headers: Record<string, string>; body: Buffer }): Mutant {
   const fields = v2Fields(ev.body) as Array<[string, string]>;
   const i = r.int(fields.length);
   const [name, value] = fields[i] as [string, string];
-  const op = r.pick(base.kind === 'v2 payment' ? (['edit', 'edit', 'empty', 'drop', 'add'] as const) : (['edit', 'edit', 'empty', 'drop'] as const));
+  const op = r.pick(
+    base.kind === 'v2 payment'
+      ? (['edit', 'edit', 'empty', 'drop', 'add'] as const)
+      : (['edit', 'edit', 'empty', 'drop'] as const),
+  );
   let next = fields.map(([k, v]) => [k, v] as [string, string]);
   let desc: string;
   if (op === 'edit') {
-    const alphabet = name === 'sign' ? '0123456789ABCDEFabcdef' : name === 'req_info' ? B64 : PRINTABLE.replace(/[<>&\]]/g, '');
+    const alphabet =
+      name === 'sign' ? '0123456789ABCDEFabcdef' : name === 'req_info' ? B64 : PRINTABLE.replace(/[<>&\]]/g, '');
     const e = editString(r, value, alphabet);
     next[i] = [name, e.value];
     desc = `${name}: ${e.how}`;
@@ -396,10 +510,21 @@ function v3FieldMutant(r: Rng, ev: { headers: Record<string, string>; body: Buff
     desc = `${key} retyped`;
   }
   // re-serialised but NOT re-signed: the headers still sign the original bytes
-  return { category: 'field', desc: `${target === doc ? 'envelope' : 'resource'}.${desc}`, headers: ev.headers, body: Buffer.from(JSON.stringify(doc), 'utf8') };
+  return {
+    category: 'field',
+    desc: `${target === doc ? 'envelope' : 'resource'}.${desc}`,
+    headers: ev.headers,
+    body: Buffer.from(JSON.stringify(doc), 'utf8'),
+  };
 }
 
-const V3_HEADERS = ['wechatpay-serial', 'wechatpay-signature', 'wechatpay-timestamp', 'wechatpay-nonce', 'wechatpay-signature-type'] as const;
+const V3_HEADERS = [
+  'wechatpay-serial',
+  'wechatpay-signature',
+  'wechatpay-timestamp',
+  'wechatpay-nonce',
+  'wechatpay-signature-type',
+] as const;
 
 function v3HeaderMutant(r: Rng, ev: { headers: Record<string, string>; body: Buffer }): Mutant {
   const name = r.pick(V3_HEADERS);
@@ -414,10 +539,13 @@ function v3HeaderMutant(r: Rng, ev: { headers: Record<string, string>; body: Buf
     headers[name] = '';
     desc = 'emptied';
   } else if (op === 'special') {
-    if (name === 'wechatpay-serial') headers[name] = value === h.keys.platform.serial ? h.keys.publicKey.id : h.keys.platform.serial;
-    else if (name === 'wechatpay-timestamp') headers[name] = String(Number(value) + r.pick([1, -1, 60, -60, 299, -299, 300, -300, 86_400]));
+    if (name === 'wechatpay-serial')
+      headers[name] = value === h.keys.platform.serial ? h.keys.publicKey.id : h.keys.platform.serial;
+    else if (name === 'wechatpay-timestamp')
+      headers[name] = String(Number(value) + r.pick([1, -1, 60, -60, 299, -299, 300, -300, 86_400]));
     else if (name === 'wechatpay-signature') headers[name] = `WECHATPAY/SIGNTEST/${value}`;
-    else if (name === 'wechatpay-nonce') headers[name] = value.toLowerCase() === value ? value.toUpperCase() : value.toLowerCase();
+    else if (name === 'wechatpay-nonce')
+      headers[name] = value.toLowerCase() === value ? value.toUpperCase() : value.toLowerCase();
     else headers[name] = r.pick(['WECHATPAY2-SHA256-RSA4096', 'wechatpay2-sha256-rsa2048', 'HMAC-SHA256']);
     desc = `replaced by ${JSON.stringify(headers[name]?.slice(0, 40))}`;
   } else {
@@ -432,7 +560,8 @@ function v3HeaderMutant(r: Rng, ev: { headers: Record<string, string>; body: Buf
 function v2HeaderMutant(r: Rng, ev: { headers: Record<string, string>; body: Buffer }): Mutant {
   // an APIv2 message given Wechatpay-* headers is read as APIv3, and its "signature" cannot verify
   const name = r.pick(['wechatpay-serial', 'wechatpay-signature'] as const);
-  const value = name === 'wechatpay-serial' ? h.keys.platform.serial : Buffer.from(`forged-${r.digits(8)}`).toString('base64');
+  const value =
+    name === 'wechatpay-serial' ? h.keys.platform.serial : Buffer.from(`forged-${r.digits(8)}`).toString('base64');
   return { category: 'header', desc: `${name} added`, headers: { ...ev.headers, [name]: value }, body: ev.body };
 }
 
@@ -442,7 +571,15 @@ const EVENT_TYPES = ['TRANSACTION.SUCCESS', 'REFUND.SUCCESS', 'REFUND.ABNORMAL',
 function resignedMutant(r: Rng, ev: { headers: Record<string, string>; body: Buffer }): Mutant {
   const doc = JSON.parse(ev.body.toString('utf8')) as Json;
   const resource = doc.resource as Record<string, string>;
-  const field = r.pick(['ciphertext', 'ciphertext', 'ciphertext', 'nonce', 'associated_data', 'algorithm', 'event_type'] as const);
+  const field = r.pick([
+    'ciphertext',
+    'ciphertext',
+    'ciphertext',
+    'nonce',
+    'associated_data',
+    'algorithm',
+    'event_type',
+  ] as const);
   let desc: string;
   if (field === 'event_type') {
     doc.event_type = r.pick(EVENT_TYPES.filter((t) => t !== doc.event_type));
@@ -495,7 +632,13 @@ const KINDS: Kind[] = ['v2 payment', 'v2 refund', 'v3 payment', 'v3 refund'];
 const ROUTES = ['/notify/payment', '/notify/refund'];
 
 /** Builds `n` mutants that are not neutral, with `keep` choosing the categories wanted. */
-function corpusOf(base: Base, r: Rng, n: number, next: (ev: Base['events'][number]) => Mutant, keep: (m: Mutant, ev: Base['events'][number]) => boolean) {
+function corpusOf(
+  base: Base,
+  r: Rng,
+  n: number,
+  next: (ev: Base['events'][number]) => Mutant,
+  keep: (m: Mutant, ev: Base['events'][number]) => boolean,
+) {
   const corpus: Mutant[] = [];
   const excluded = new Map<string, number>();
   while (corpus.length < n) {
@@ -528,7 +671,11 @@ const snapshot = (base: Base) => Promise.all(base.watched.map(async (pk) => item
 /** The unmutated message is live: delivered now, it is applied. */
 async function expectOriginalApplies(base: Base, before: string[]) {
   const original = base.events[0] as Base['events'][number];
-  const ok = await deliver(h.deps(), { headers: original.headers, body: original.body.toString('base64'), isBase64Encoded: true });
+  const ok = await deliver(h.deps(), {
+    headers: original.headers,
+    body: original.body.toString('base64'),
+    isBase64Encoded: true,
+  });
   expect(isSuccess(ok), ok.body).toBe(true);
   expect(await snapshot(base)).not.toEqual(before);
 }
@@ -539,15 +686,29 @@ describe('mutation corpus: every single-byte or single-field mutation of a signe
     const before = await snapshot(base);
     const r = rng(seed ^ (KINDS.indexOf(kind) * 0x9e3779b1));
     // markup-only mutations of v2 XML have their own corpus below
-    const { corpus, excluded } = corpusOf(base, r, PER_KIND, (ev) => mutate(r, base, ev), (m) => m.category !== 'markup');
-    const byCategory = corpus.reduce<Record<string, number>>((acc, m) => ({ ...acc, [m.category]: (acc[m.category] ?? 0) + 1 }), {});
-    process.stdout.write(`${kind}: ${corpus.length} mutants ${JSON.stringify(byCategory)}; excluded as neutral ${JSON.stringify(Object.fromEntries(excluded))}\n`);
+    const { corpus, excluded } = corpusOf(
+      base,
+      r,
+      PER_KIND,
+      (ev) => mutate(r, base, ev),
+      (m) => m.category !== 'markup',
+    );
+    const byCategory = corpus.reduce<Record<string, number>>(
+      (acc, m) => ({ ...acc, [m.category]: (acc[m.category] ?? 0) + 1 }),
+      {},
+    );
+    process.stdout.write(
+      `${kind}: ${corpus.length} mutants ${JSON.stringify(byCategory)}; excluded as neutral ${JSON.stringify(Object.fromEntries(excluded))}\n`,
+    );
 
     h.requests.length = 0;
     const { accepted, unclear } = await deliverAll(corpus);
     expect(accepted, 'mutants acknowledged as received').toEqual([]);
     expect(unclear, 'mutants without a clear failure reply').toEqual([]);
-    expect(h.requests.filter((c) => c !== 'GetItemCommand'), 'store writes caused by mutants').toEqual([]);
+    expect(
+      h.requests.filter((c) => c !== 'GetItemCommand'),
+      'store writes caused by mutants',
+    ).toEqual([]);
     expect(await snapshot(base)).toEqual(before);
     await expectOriginalApplies(base, before);
   });
@@ -570,9 +731,18 @@ describe('markup corpus: APIv2 XML made malformed (markup changed, or a characte
     const base = await prepareBase(kind);
     const before = await snapshot(base);
     const r = rng(seed ^ 0x5bd1e995 ^ KINDS.indexOf(kind));
-    const { corpus } = corpusOf(base, r, PER_KIND / 4, (ev) => ({ ...byteMutant(r, ev), category: 'markup' }), (m, ev) => !touchesContent(ev.body, m) || forbiddenInXml(m));
+    const { corpus } = corpusOf(
+      base,
+      r,
+      PER_KIND / 4,
+      (ev) => ({ ...byteMutant(r, ev), category: 'markup' }),
+      (m, ev) => !touchesContent(ev.body, m) || forbiddenInXml(m),
+    );
     const { accepted, unclear } = await deliverAll(corpus);
-    if (accepted.length > 0) process.stdout.write(`${kind}: ${accepted.length} of ${corpus.length} malformed-markup mutants accepted, e.g.\n  ${accepted.slice(0, 3).join('\n  ')}\n`);
+    if (accepted.length > 0)
+      process.stdout.write(
+        `${kind}: ${accepted.length} of ${corpus.length} malformed-markup mutants accepted, e.g.\n  ${accepted.slice(0, 3).join('\n  ')}\n`,
+      );
     expect(unclear, 'mutants without a clear failure reply').toEqual([]);
     expect(accepted, 'malformed XML acknowledged as received').toEqual([]);
     expect(await snapshot(base)).toEqual(before);

@@ -24,7 +24,21 @@ import {
   type WireRequest,
 } from '../../scripts/simulator/messages';
 import { createHarness, type Harness } from '../support/harness';
-import { deliver, faultyStore, isClearRejection, isSuccess, isTransientFailure, pool, rng, scanAll, seedFrom, type Fault, type Item, type Protocol, type Rng } from './support';
+import {
+  deliver,
+  faultyStore,
+  isClearRejection,
+  isSuccess,
+  isTransientFailure,
+  pool,
+  rng,
+  scanAll,
+  seedFrom,
+  type Fault,
+  type Item,
+  type Protocol,
+  type Rng,
+} from './support';
 
 const LONG = process.env.SOAK === 'long';
 const SECONDS = Number(process.env.SOAK_SECONDS ?? (LONG ? 120 : 0));
@@ -92,7 +106,13 @@ function planRound(r: Rng, round: number): { orders: OrderModel[]; ops: Op[]; no
   const copies = (max: number): Copy[] =>
     Array.from({ length: r.range(1, max) }, () => ({
       fresh: r.chance(0.4),
-      ...(r.chance(FAULT_RATE) ? { faults: Array.from({ length: 4 }, () => (r.chance(0.5) ? r.pick(['throttle', 'timeout', 'lostReply'] as const) : undefined)) } : {}),
+      ...(r.chance(FAULT_RATE)
+        ? {
+            faults: Array.from({ length: 4 }, () =>
+              r.chance(0.5) ? r.pick(['throttle', 'timeout', 'lostReply'] as const) : undefined,
+            ),
+          }
+        : {}),
     }));
   for (let i = 0; i < ORDERS_PER_ROUND; i++) {
     const sub = r.chance(0.15);
@@ -133,7 +153,11 @@ function planRound(r: Rng, round: number): { orders: OrderModel[]; ops: Op[]; no
     const overRefund = r.chance(0.08);
     let left = order.amount;
     for (let k = 0; k < count; k++) {
-      const amount = overRefund ? r.range(1, order.amount) : left > 0 ? r.range(1, Math.max(1, Math.floor(left / (count - k)))) : 0;
+      const amount = overRefund
+        ? r.range(1, order.amount)
+        : left > 0
+          ? r.range(1, Math.max(1, Math.floor(left / (count - k))))
+          : 0;
       if (amount === 0) break;
       left -= amount;
       const roll = r.next();
@@ -149,7 +173,14 @@ function planRound(r: Rng, round: number): { orders: OrderModel[]; ops: Op[]; no
       const statuses: RefundStatus[] = refund.final === 'conflict' ? ['SUCCESS', 'CLOSED'] : [refund.final];
       if (refund.abnormal) statuses.push('ABNORMAL');
       for (const status of statuses) {
-        const n: Notification = { id: `ref-${refund.outRefundNo}-${status}`, order, refund, status, protocol: r.chance(0.5) ? 'v2' : 'v3', replies: [] };
+        const n: Notification = {
+          id: `ref-${refund.outRefundNo}-${status}`,
+          order,
+          refund,
+          status,
+          protocol: r.chance(0.5) ? 'v2' : 'v3',
+          replies: [],
+        };
         notifications.push(n);
         ops.push({ kind: 'deliver', n, copies: copies(3), burst: r.chance(0.3) });
       }
@@ -167,11 +198,26 @@ function wireOf(n: Notification): WireRequest {
   const merchant = order.sub ? order.merchantId : h.keys.mchid;
   if (!n.refund) {
     if (n.protocol === 'v2') {
-      return v2PaymentNotification(h.keys, { outTradeNo: order.outTradeNo, totalFee: order.amount, transactionId: order.transactionId, ...(order.sub ? { extra: { sub_mch_id: merchant } } : {}) });
+      return v2PaymentNotification(h.keys, {
+        outTradeNo: order.outTradeNo,
+        totalFee: order.amount,
+        transactionId: order.transactionId,
+        ...(order.sub ? { extra: { sub_mch_id: merchant } } : {}),
+      });
     }
     const partner = order.sub ? { spMchid: h.keys.mchid, subMchid: merchant, spAppid: h.keys.appid } : undefined;
-    const resource = v3TransactionResource(h.keys, { outTradeNo: order.outTradeNo, total: order.amount, transactionId: order.transactionId, ...(partner ? { partner } : {}) });
-    return v3Notification(h.keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource, id: n.id.slice(0, 36) });
+    const resource = v3TransactionResource(h.keys, {
+      outTradeNo: order.outTradeNo,
+      total: order.amount,
+      transactionId: order.transactionId,
+      ...(partner ? { partner } : {}),
+    });
+    return v3Notification(h.keys, {
+      eventType: 'TRANSACTION.SUCCESS',
+      originalType: 'transaction',
+      resource,
+      id: n.id.slice(0, 36),
+    });
   }
   const { refund } = n;
   const status = n.status as RefundStatus;
@@ -198,7 +244,12 @@ function wireOf(n: Notification): WireRequest {
     total: order.amount,
     ...(order.sub ? { partner: { spMchid: h.keys.mchid, subMchid: merchant } } : {}),
   });
-  return v3Notification(h.keys, { eventType: `REFUND.${status}`, originalType: 'refund', resource, id: n.id.slice(-36) });
+  return v3Notification(h.keys, {
+    eventType: `REFUND.${status}`,
+    originalType: 'refund',
+    resource,
+    id: n.id.slice(-36),
+  });
 }
 
 const unexpected: string[] = [];
@@ -236,7 +287,9 @@ async function deliverCopy(n: Notification, copy: Copy, cached: { wire?: WireReq
 
 async function runOp(op: Op): Promise<void> {
   if (op.kind === 'close') {
-    await Promise.all(Array.from({ length: op.times }, () => h.store.applyClose(op.order.merchantId, op.order.outTradeNo)));
+    await Promise.all(
+      Array.from({ length: op.times }, () => h.store.applyClose(op.order.merchantId, op.order.outTradeNo)),
+    );
     return;
   }
   const cached: { wire?: WireRequest } = {};
@@ -262,7 +315,8 @@ function checkTable(items: Item[], orders: OrderModel[], notifications: Notifica
   const problems: string[] = [];
   const byPk = new Map(items.map((i) => [S(i, 'pk') as string, i]));
   const expectedPks = new Set<string>();
-  const fail = (what: string, got: unknown, want: unknown) => problems.push(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+  const fail = (what: string, got: unknown, want: unknown) =>
+    problems.push(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
 
   for (const o of orders) {
     const pk = orderKey(o.merchantId, o.outTradeNo);
@@ -274,11 +328,13 @@ function checkTable(items: Item[], orders: OrderModel[], notifications: Notifica
       continue;
     }
     if (o.fate === 'unpaid') {
-      if (S(item, 'state') !== 'NOTPAY' || S(item, 'pending') !== 'NOTPAY') fail(`${id} state/pending`, [S(item, 'state'), S(item, 'pending')], ['NOTPAY', 'NOTPAY']);
+      if (S(item, 'state') !== 'NOTPAY' || S(item, 'pending') !== 'NOTPAY')
+        fail(`${id} state/pending`, [S(item, 'state'), S(item, 'pending')], ['NOTPAY', 'NOTPAY']);
       continue;
     }
     if (o.fate === 'closed') {
-      if (S(item, 'state') !== 'CLOSED' || item.pending !== undefined) fail(`${id} state/pending`, [S(item, 'state'), S(item, 'pending')], ['CLOSED', undefined]);
+      if (S(item, 'state') !== 'CLOSED' || item.pending !== undefined)
+        fail(`${id} state/pending`, [S(item, 'state'), S(item, 'pending')], ['CLOSED', undefined]);
       continue;
     }
     const previous = !o.registered ? ['UNREGISTERED'] : o.closes > 0 ? ['NOTPAY', 'CLOSED'] : ['NOTPAY'];
@@ -291,9 +347,18 @@ function checkTable(items: Item[], orders: OrderModel[], notifications: Notifica
       paidVia: S(item, 'paidVia'),
       pending: S(item, 'pending'),
     };
-    const want = { state: 'PAID', transactionId: o.transactionId, paidFen: o.amount, amountFen: o.amount, amountUnverified: !o.registered, paidVia: o.protocol, pending: undefined };
+    const want = {
+      state: 'PAID',
+      transactionId: o.transactionId,
+      paidFen: o.amount,
+      amountFen: o.amount,
+      amountUnverified: !o.registered,
+      paidVia: o.protocol,
+      pending: undefined,
+    };
     if (JSON.stringify(got) !== JSON.stringify(want)) fail(id, got, want);
-    if (!previous.includes(S(item, 'previousState') ?? '')) fail(`${id} previousState`, S(item, 'previousState'), previous);
+    if (!previous.includes(S(item, 'previousState') ?? ''))
+      fail(`${id} previousState`, S(item, 'previousState'), previous);
 
     // refunds: each in its final state; the order's tally is exactly the sum of the successful ones
     let tally = 0;
@@ -305,8 +370,17 @@ function checkTable(items: Item[], orders: OrderModel[], notifications: Notifica
       const state = S(ri, 'state');
       const finals = rf.final === 'conflict' ? ['SUCCESS', 'CLOSED'] : [rf.final];
       if (!state || !finals.includes(state)) fail(`refund ${rf.outRefundNo} state`, state, finals);
-      if (S(ri, 'refundId') !== rf.refundId || N(ri, 'refundFen') !== rf.amount || N(ri, 'totalFen') !== o.amount || S(ri, 'outTradeNo') !== o.outTradeNo) {
-        fail(`refund ${rf.outRefundNo} fields`, [S(ri, 'refundId'), N(ri, 'refundFen'), N(ri, 'totalFen')], [rf.refundId, rf.amount, o.amount]);
+      if (
+        S(ri, 'refundId') !== rf.refundId ||
+        N(ri, 'refundFen') !== rf.amount ||
+        N(ri, 'totalFen') !== o.amount ||
+        S(ri, 'outTradeNo') !== o.outTradeNo
+      ) {
+        fail(
+          `refund ${rf.outRefundNo} fields`,
+          [S(ri, 'refundId'), N(ri, 'refundFen'), N(ri, 'totalFen')],
+          [rf.refundId, rf.amount, o.amount],
+        );
       }
       if (state === 'SUCCESS') {
         tally += rf.amount;
@@ -320,10 +394,12 @@ function checkTable(items: Item[], orders: OrderModel[], notifications: Notifica
     }
     const gotTally = N(item, 'refundedFen') ?? 0;
     const gotNos = [...(item.refundNos?.SS ?? [])].sort();
-    if (gotTally !== tally || JSON.stringify(gotNos) !== JSON.stringify(counted.sort())) fail(`${id} refund tally`, [gotTally, gotNos], [tally, counted]);
+    if (gotTally !== tally || JSON.stringify(gotNos) !== JSON.stringify(counted.sort()))
+      fail(`${id} refund tally`, [gotTally, gotNos], [tally, counted]);
   }
   for (const pk of byPk.keys()) if (!expectedPks.has(pk)) problems.push(`unexpected item ${pk}`);
-  for (const n of notifications) if (!n.refund && n.replies.some((x) => x !== 'ok')) fail(`replies to ${n.id}`, n.replies, 'all ok');
+  for (const n of notifications)
+    if (!n.refund && n.replies.some((x) => x !== 'ok')) fail(`replies to ${n.id}`, n.replies, 'all ok');
   return problems;
 }
 
@@ -332,15 +408,22 @@ function checkLogs(notifications: Notification[]): string[] {
   const applied = new Map<string, number>();
   for (const l of h.logs) {
     if (l.message !== 'delivery' || typeof l.outcome !== 'string') continue;
-    const key = l.outRefundNo !== undefined ? `${String(l.outRefundNo)}:${l.outcome}` : `${String(l.outTradeNo)}:${l.outcome.startsWith('APPLIED') ? 'APPLIED' : l.outcome}`;
+    const key =
+      l.outRefundNo !== undefined
+        ? `${String(l.outRefundNo)}:${l.outcome}`
+        : `${String(l.outTradeNo)}:${l.outcome.startsWith('APPLIED') ? 'APPLIED' : l.outcome}`;
     if (/^(APPLIED|REFUND_(SUCCESS|CLOSED|ABNORMAL))/.test(l.outcome)) applied.set(key, (applied.get(key) ?? 0) + 1);
   }
   const problems = [...applied].filter(([, c]) => c > 1).map(([k, c]) => `${k} logged ${c} times`);
-  const conflicts = new Set(notifications.filter((n) => n.refund?.final === 'conflict').map((n) => n.refund?.outRefundNo));
+  const conflicts = new Set(
+    notifications.filter((n) => n.refund?.final === 'conflict').map((n) => n.refund?.outRefundNo),
+  );
   for (const l of h.logs) {
     if (l.message !== 'anomaly') continue;
-    if (l.kind === 'REFUND_CONFLICT' && !conflicts.has(l.outRefundNo as string)) problems.push(`unexpected REFUND_CONFLICT for ${String(l.outRefundNo)}`);
-    if (l.kind === 'OTHER_TRANSACTION' || l.kind === 'AMOUNT_MISMATCH' || l.kind === 'MERCHANT_MISMATCH') problems.push(`unexpected anomaly ${String(l.kind)} for ${String(l.outTradeNo)}`);
+    if (l.kind === 'REFUND_CONFLICT' && !conflicts.has(l.outRefundNo as string))
+      problems.push(`unexpected REFUND_CONFLICT for ${String(l.outRefundNo)}`);
+    if (l.kind === 'OTHER_TRANSACTION' || l.kind === 'AMOUNT_MISMATCH' || l.kind === 'MERCHANT_MISMATCH')
+      problems.push(`unexpected anomaly ${String(l.kind)} for ${String(l.outTradeNo)}`);
   }
   return problems;
 }
@@ -365,7 +448,13 @@ describe('soak: mixed traffic, then the table equals the model', () => {
           if (o.sub) continue;
           o.merchantId = h.keys.mchid;
         }
-        await Promise.all(orders.filter((o) => o.registered).map((o) => h.store.registerOrder({ outTradeNo: o.outTradeNo, amountFen: o.amount, merchantId: o.merchantId })));
+        await Promise.all(
+          orders
+            .filter((o) => o.registered)
+            .map((o) =>
+              h.store.registerOrder({ outTradeNo: o.outTradeNo, amountFen: o.amount, merchantId: o.merchantId }),
+            ),
+        );
         await pool(ops, CONCURRENCY, runOp);
         allOrders.push(...orders);
         allNotifications.push(...notifications);

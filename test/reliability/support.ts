@@ -26,10 +26,15 @@ export type Protocol = 'v2' | 'v3';
 export type Reply = { statusCode: number; headers?: Record<string, string>; body: string };
 export type Item = Record<string, AttributeValue>;
 
-const isWire = (x: WireRequest | HttpEvent): x is WireRequest => typeof (x as WireRequest).body === 'string' && !('isBase64Encoded' in x);
+const isWire = (x: WireRequest | HttpEvent): x is WireRequest =>
+  typeof (x as WireRequest).body === 'string' && !('isBase64Encoded' in x);
 
 /** One delivery through the real handler (lib/notify/lambda.ts), as API Gateway would invoke it. */
-export async function deliver(deps: NotifyDeps, request: WireRequest | HttpEvent, route = '/notify/payment'): Promise<Reply> {
+export async function deliver(
+  deps: NotifyDeps,
+  request: WireRequest | HttpEvent,
+  route = '/notify/payment',
+): Promise<Reply> {
   const event = isWire(request) ? toEvent(request) : request;
   return (await notifyHandler(route, () => deps)(event)) as Reply;
 }
@@ -58,14 +63,22 @@ export function isClearRejection(protocol: Protocol, r: Reply): boolean {
     const j = jsonFail(r);
     return (r.statusCode === 400 || r.statusCode === 401) && j !== undefined && j.message.length > 0;
   }
-  const m = /^<xml><return_code><!\[CDATA\[FAIL\]\]><\/return_code><return_msg><!\[CDATA\[([^\]]+)\]\]><\/return_msg><\/xml>$/.exec(r.body);
+  const m =
+    /^<xml><return_code><!\[CDATA\[FAIL\]\]><\/return_code><return_msg><!\[CDATA\[([^\]]+)\]\]><\/return_msg><\/xml>$/.exec(
+      r.body,
+    );
   return r.statusCode === 200 && m !== null && m[1] !== TRANSIENT_REASON;
 }
 
 function jsonFail(r: Reply): { code: string; message: string } | undefined {
   try {
     const j = JSON.parse(r.body) as unknown;
-    if (typeof j === 'object' && j !== null && (j as { code?: unknown }).code === 'FAIL' && typeof (j as { message?: unknown }).message === 'string') {
+    if (
+      typeof j === 'object' &&
+      j !== null &&
+      (j as { code?: unknown }).code === 'FAIL' &&
+      typeof (j as { message?: unknown }).message === 'string'
+    ) {
       return j as { code: string; message: string };
     }
   } catch {
@@ -78,7 +91,11 @@ function jsonFail(r: Reply): { code: string; message: string } | undefined {
  * An APIv3 request over exact bytes (which may be invalid UTF-8), validly signed by the platform key,
  * delivered base64-encoded as API Gateway does for binary bodies.
  */
-export function signedV3Event(keys: TestKeys, body: Buffer | string, opts: { nonce?: string; timestamp?: number; headers?: Record<string, string> } = {}): HttpEvent {
+export function signedV3Event(
+  keys: TestKeys,
+  body: Buffer | string,
+  opts: { nonce?: string; timestamp?: number; headers?: Record<string, string> } = {},
+): HttpEvent {
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
   const ts = String(opts.timestamp ?? Math.floor(Date.now() / 1000));
   const nonce = opts.nonce ?? 'C0FFEE0123456789ABCDEF0123456789';
@@ -107,7 +124,9 @@ export function rawEvent(body: Buffer | string, headers: Record<string, string> 
 
 /** The raw item under `pk`, read consistently with the harness's client (undefined when absent). */
 export async function rawItem(h: Harness, pk: string): Promise<Item | undefined> {
-  const res = await h.client.send(new GetItemCommand({ TableName: h.tableName, Key: { pk: { S: pk } }, ConsistentRead: true }));
+  const res = await h.client.send(
+    new GetItemCommand({ TableName: h.tableName, Key: { pk: { S: pk } }, ConsistentRead: true }),
+  );
   return res.Item;
 }
 
@@ -116,7 +135,9 @@ export async function scanAll(h: Harness): Promise<Item[]> {
   const items: Item[] = [];
   let start: Record<string, AttributeValue> | undefined;
   do {
-    const res = await h.client.send(new ScanCommand({ TableName: h.tableName, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {}) }));
+    const res = await h.client.send(
+      new ScanCommand({ TableName: h.tableName, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {}) }),
+    );
     items.push(...(res.Items ?? []));
     start = res.LastEvaluatedKey;
   } while (start);
@@ -183,7 +204,10 @@ export function rng(seed: number): Rng {
 /** The seed named by `envName`, else a fresh one; printed so a failure can be replayed. */
 export function seedFrom(envName: string, label: string, fallback?: number): number {
   const fromEnv = process.env[envName];
-  const seed = fromEnv !== undefined && fromEnv !== '' ? Number(fromEnv) >>> 0 : (fallback ?? Math.floor(Math.random() * 2 ** 32)) >>> 0;
+  const seed =
+    fromEnv !== undefined && fromEnv !== ''
+      ? Number(fromEnv) >>> 0
+      : (fallback ?? Math.floor(Math.random() * 2 ** 32)) >>> 0;
   process.stdout.write(`${label}: seed ${seed} (replay with ${envName}=${seed})\n`);
   return seed;
 }
@@ -211,8 +235,15 @@ export interface FaultyStore {
 }
 
 export function faultError(kind: 'throttle' | 'timeout' | 'lostReply'): Error {
-  if (kind === 'throttle') return new ProvisionedThroughputExceededException({ message: 'Rate of requests exceeds the allowed throughput', $metadata: {} });
-  return Object.assign(new Error(kind === 'timeout' ? 'connect timed out' : 'socket timed out after the request was sent'), { name: 'TimeoutError', $metadata: {} });
+  if (kind === 'throttle')
+    return new ProvisionedThroughputExceededException({
+      message: 'Rate of requests exceeds the allowed throughput',
+      $metadata: {},
+    });
+  return Object.assign(
+    new Error(kind === 'timeout' ? 'connect timed out' : 'socket timed out after the request was sent'),
+    { name: 'TimeoutError', $metadata: {} },
+  );
 }
 
 /**
@@ -221,12 +252,21 @@ export function faultError(kind: 'throttle' | 'timeout' | 'lostReply'): Error {
  * factory (3 attempts, short timeouts); the default makes one attempt per request, so every fault
  * reaches the handler.
  */
-export function faultyStore(h: Harness, plan: (attempt: number, command: string) => Fault | undefined, opts: { sdk?: 'single' | 'production'; endpoint?: string } = {}): FaultyStore {
+export function faultyStore(
+  h: Harness,
+  plan: (attempt: number, command: string) => Fault | undefined,
+  opts: { sdk?: 'single' | 'production'; endpoint?: string } = {},
+): FaultyStore {
   const endpoint = opts.endpoint ?? inject('dynamoEndpoint');
   const client =
     opts.sdk === 'production'
       ? createDynamoClient({ endpoint, timeouts: { connectMs: 1000, requestMs: 2000 } })
-      : new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+      : new DynamoDBClient({
+          endpoint,
+          region: 'us-east-1',
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+          maxAttempts: 1,
+        });
   const attempts: string[] = [];
   let signalDied: () => void = () => undefined;
   const died = new Promise<void>((resolve) => (signalDied = resolve));
@@ -254,7 +294,11 @@ export function faultyStore(h: Harness, plan: (attempt: number, command: string)
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
-export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let i = 0;
   const worker = async () => {

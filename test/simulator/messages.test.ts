@@ -39,7 +39,10 @@ function rootFields(xml: string): Record<string, string> {
   return readXmlFields(inner?.[2] ?? '');
 }
 
-function decryptGcmIndependently(key: string, resource: { ciphertext: string; nonce: string; associated_data: string }): string {
+function decryptGcmIndependently(
+  key: string,
+  resource: { ciphertext: string; nonce: string; associated_data: string },
+): string {
   const data = Buffer.from(resource.ciphertext, 'base64');
   const decipher = createDecipheriv('aes-256-gcm', Buffer.from(key, 'ascii'), Buffer.from(resource.nonce, 'ascii'));
   decipher.setAAD(Buffer.from(resource.associated_data, 'ascii'));
@@ -129,7 +132,9 @@ describe('APIv2 payment notification', () => {
   });
 
   it('lets extra override the signature for forged-notification tests', () => {
-    const fields = rootFields(v2PaymentNotification(keys, { outTradeNo: 'T', totalFee: 1, extra: { sign: 'BAD' } }).body);
+    const fields = rootFields(
+      v2PaymentNotification(keys, { outTradeNo: 'T', totalFee: 1, extra: { sign: 'BAD' } }).body,
+    );
     expect(fields.sign).toBe('BAD');
   });
 });
@@ -191,7 +196,11 @@ describe('APIv3 AEAD_AES_256_GCM', () => {
   it('round-trips and matches an independent decryption', () => {
     const plain = JSON.stringify({ hello: '世界' });
     const resource = v3Encrypt(keys.apiV3Key, plain, 'transaction', 'abcdefghijkl');
-    expect(resource).toMatchObject({ algorithm: 'AEAD_AES_256_GCM', associated_data: 'transaction', nonce: 'abcdefghijkl' });
+    expect(resource).toMatchObject({
+      algorithm: 'AEAD_AES_256_GCM',
+      associated_data: 'transaction',
+      nonce: 'abcdefghijkl',
+    });
     expect(Buffer.from(resource.ciphertext, 'base64').length).toBe(Buffer.byteLength(plain) + 16);
     expect(v3Decrypt(keys.apiV3Key, resource)).toBe(plain);
     expect(decryptGcmIndependently(keys.apiV3Key, resource)).toBe(plain);
@@ -224,23 +233,47 @@ describe('APIv3 notification', () => {
     const signed = message(h['Wechatpay-Timestamp'] ?? '', h['Wechatpay-Nonce'] ?? '', wire.body);
     const cert = new X509Certificate(keys.platform.certPem);
     expect(verify('sha256', signed, cert.publicKey, Buffer.from(h['Wechatpay-Signature'] ?? '', 'base64'))).toBe(true);
-    expect(verify('sha256', Buffer.concat([signed, Buffer.from(' ')]), cert.publicKey, Buffer.from(h['Wechatpay-Signature'] ?? '', 'base64'))).toBe(false);
+    expect(
+      verify(
+        'sha256',
+        Buffer.concat([signed, Buffer.from(' ')]),
+        cert.publicKey,
+        Buffer.from(h['Wechatpay-Signature'] ?? '', 'base64'),
+      ),
+    ).toBe(false);
   });
 
   it('carries the PROTOCOL.md D envelope and decrypts to the resource', () => {
-    const resource = v3RefundResource(keys, { outTradeNo: 'T9', outRefundNo: 'R9', refundStatus: 'SUCCESS', total: 10, refund: 5 });
+    const resource = v3RefundResource(keys, {
+      outTradeNo: 'T9',
+      outRefundNo: 'R9',
+      refundStatus: 'SUCCESS',
+      total: 10,
+      refund: 5,
+    });
     const wire = v3Notification(keys, { eventType: 'REFUND.SUCCESS', originalType: 'refund', resource, id: 'EV-1' });
     const envelope = JSON.parse(wire.body) as Record<string, unknown> & { resource: Record<string, string> };
     expect(Object.keys(envelope)).toEqual(['id', 'create_time', 'resource_type', 'event_type', 'summary', 'resource']);
-    expect(envelope).toMatchObject({ id: 'EV-1', resource_type: 'encrypt-resource', event_type: 'REFUND.SUCCESS', summary: '退款成功' });
+    expect(envelope).toMatchObject({
+      id: 'EV-1',
+      resource_type: 'encrypt-resource',
+      event_type: 'REFUND.SUCCESS',
+      summary: '退款成功',
+    });
     expect(envelope.create_time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$/);
-    expect(envelope.resource).toMatchObject({ original_type: 'refund', algorithm: 'AEAD_AES_256_GCM', associated_data: 'refund' });
+    expect(envelope.resource).toMatchObject({
+      original_type: 'refund',
+      algorithm: 'AEAD_AES_256_GCM',
+      associated_data: 'refund',
+    });
     expect(envelope.resource.nonce).toHaveLength(12);
-    const decrypted = JSON.parse(decryptGcmIndependently(keys.apiV3Key, {
-      ciphertext: envelope.resource.ciphertext ?? '',
-      nonce: envelope.resource.nonce ?? '',
-      associated_data: envelope.resource.associated_data ?? '',
-    })) as unknown;
+    const decrypted = JSON.parse(
+      decryptGcmIndependently(keys.apiV3Key, {
+        ciphertext: envelope.resource.ciphertext ?? '',
+        nonce: envelope.resource.nonce ?? '',
+        associated_data: envelope.resource.associated_data ?? '',
+      }),
+    ) as unknown;
     expect(decrypted).toEqual(resource);
   });
 
@@ -264,7 +297,9 @@ describe('APIv3 notification', () => {
 
   it('signV3Message signs timestamp, nonce and body with trailing newlines', () => {
     const signature = signV3Message(keys.merchant.privateKey, '1', 'n', '');
-    expect(verify('sha256', Buffer.from('1\nn\n\n'), keys.merchant.publicKey, Buffer.from(signature, 'base64'))).toBe(true);
+    expect(verify('sha256', Buffer.from('1\nn\n\n'), keys.merchant.publicKey, Buffer.from(signature, 'base64'))).toBe(
+      true,
+    );
   });
 });
 
@@ -290,7 +325,14 @@ describe('APIv3 resources', () => {
     expect(r).toMatchObject({ sp_appid: 'wxsp', sp_mchid: '1900000100', sub_appid: 'wxsub', sub_mchid: '1900000109' });
     expect(r.appid).toBeUndefined();
     expect(Object.keys(r.payer as object).sort()).toEqual(['sp_openid', 'sub_openid']);
-    const refund = v3RefundResource(keys, { outTradeNo: 'T1', outRefundNo: 'R1', refundStatus: 'ABNORMAL', total: 1, refund: 1, partner });
+    const refund = v3RefundResource(keys, {
+      outTradeNo: 'T1',
+      outRefundNo: 'R1',
+      refundStatus: 'ABNORMAL',
+      total: 1,
+      refund: 1,
+      partner,
+    });
     expect(refund).toMatchObject({ sp_mchid: '1900000100', sub_mchid: '1900000109', refund_status: 'ABNORMAL' });
     expect(refund.mchid).toBeUndefined();
     expect(refund.success_time).toBeUndefined();
@@ -305,22 +347,30 @@ describe('self-signed certificate', () => {
     ['high bit clear', '5157F09EFDC096DE15EBE81A47057A7232F1B8E1'],
     ['leading zero nibble', '0A57F09EFDC096DE15EBE81A47057A7232F1B8E1'],
   ])('parses and verifies with serial %s', (_label, serialHex) => {
-    const cert = new X509Certificate(selfSignedCertificate({ privateKey, publicKey, serialHex, commonName: '测试 Platform' }));
+    const cert = new X509Certificate(
+      selfSignedCertificate({ privateKey, publicKey, serialHex, commonName: '测试 Platform' }),
+    );
     expect(cert.serialNumber).toBe(serialHex);
     expect(cert.verify(publicKey)).toBe(true);
     expect(cert.subject).toContain('测试 Platform');
-    expect(cert.publicKey.export({ type: 'spki', format: 'der' })).toEqual(publicKey.export({ type: 'spki', format: 'der' }));
+    expect(cert.publicKey.export({ type: 'spki', format: 'der' })).toEqual(
+      publicKey.export({ type: 'spki', format: 'der' }),
+    );
   });
 
   it('accepts lower-case serials and reports them upper-case', () => {
-    const cert = new X509Certificate(selfSignedCertificate({ privateKey, publicKey, serialHex: 'abcdef01', commonName: 'x' }));
+    const cert = new X509Certificate(
+      selfSignedCertificate({ privateKey, publicKey, serialHex: 'abcdef01', commonName: 'x' }),
+    );
     expect(cert.serialNumber).toBe('ABCDEF01');
   });
 
   it('encodes validity with UTCTime before 2050 and GeneralizedTime after', () => {
     const notBefore = new Date('2026-01-02T03:04:05Z');
     const notAfter = new Date('2051-06-07T08:09:10Z');
-    const cert = new X509Certificate(selfSignedCertificate({ privateKey, publicKey, serialHex: '01', commonName: 'x', notBefore, notAfter }));
+    const cert = new X509Certificate(
+      selfSignedCertificate({ privateKey, publicKey, serialHex: '01', commonName: 'x', notBefore, notAfter }),
+    );
     expect(new Date(cert.validFrom).toISOString()).toBe(notBefore.toISOString());
     expect(new Date(cert.validTo).toISOString()).toBe(notAfter.toISOString());
   });

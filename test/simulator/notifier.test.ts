@@ -56,7 +56,21 @@ function recordingSleep(): { sleeps: number[]; sleep: (ms: number) => Promise<vo
 describe('the retry schedule', () => {
   it('is the official 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h', () => {
     expect(OFFICIAL_RETRY_SCHEDULE_SECONDS).toEqual([
-      15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 3 * 3600, 3 * 3600, 3 * 3600, 6 * 3600, 6 * 3600,
+      15,
+      15,
+      30,
+      180,
+      600,
+      1200,
+      1800,
+      1800,
+      1800,
+      3600,
+      3 * 3600,
+      3 * 3600,
+      3 * 3600,
+      6 * 3600,
+      6 * 3600,
     ]);
     const total = OFFICIAL_RETRY_SCHEDULE_SECONDS.reduce((a, b) => a + b, 0);
     expect(total).toBe(24 * 3600 + 4 * 60); // ≈ 24h4m, as documented
@@ -82,7 +96,9 @@ describe('deliverWithRetries', () => {
   });
 
   it('waits the unscaled official gaps in order (observed through an injected sleep)', async () => {
-    const r = await receive((i) => (i < 5 ? { status: 503 } : { status: 200, body: '{"code":"FAIL","message":"ignored"}' }));
+    const r = await receive((i) =>
+      i < 5 ? { status: 503 } : { status: 200, body: '{"code":"FAIL","message":"ignored"}' },
+    );
     const { sleeps, sleep } = recordingSleep();
     const log = await deliverWithRetries(r.url, v3Payment(), { sleep });
     expect(sleeps).toEqual([15_000, 15_000, 30_000, 180_000, 600_000]);

@@ -74,11 +74,20 @@ function v3(method: string, path: string, opts: V3Options = {}): Promise<RawResp
     ...(auth === null ? {} : { Authorization: auth }),
     ...opts.headers,
   };
-  return rawRequest(sim.url, { method, path, headers, body, ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }) });
+  return rawRequest(sim.url, {
+    method,
+    path,
+    headers,
+    body,
+    ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+  });
 }
 
 function closeV3(outTradeNo: string, opts: V3Options = {}): Promise<RawResponse> {
-  return v3('POST', `/v3/pay/transactions/out-trade-no/${outTradeNo}/close`, { body: JSON.stringify({ mchid: keys.mchid }), ...opts });
+  return v3('POST', `/v3/pay/transactions/out-trade-no/${outTradeNo}/close`, {
+    body: JSON.stringify({ mchid: keys.mchid }),
+    ...opts,
+  });
 }
 
 function closeV3Partner(outTradeNo: string, subMchid: string): Promise<RawResponse> {
@@ -110,7 +119,9 @@ function code(res: RawResponse): unknown {
 // ---- an independent APIv2 client ----
 
 function v2SignOf(fields: Record<string, string>, signType: 'MD5' | 'HMAC-SHA256', key = keys.apiV2Key): string {
-  const names = Object.keys(fields).filter((n) => n !== 'sign' && fields[n] !== '').sort();
+  const names = Object.keys(fields)
+    .filter((n) => n !== 'sign' && fields[n] !== '')
+    .sort();
   const text = `${names.map((n) => `${n}=${fields[n] ?? ''}`).join('&')}&key=${key}`;
   const digest = signType === 'MD5' ? createHash('md5').update(text) : createHmac('sha256', key).update(text);
   return digest.digest('hex').toUpperCase();
@@ -130,8 +141,15 @@ async function v2(
     ...fields,
   };
   all.sign = v2SignOf(all, signType, opts.key);
-  const body = `<xml>${Object.entries(all).map(([k, v]) => `<${k}><![CDATA[${v}]]></${k}>`).join('')}</xml>`;
-  const res = await rawRequest(sim.url, { method: opts.method ?? 'POST', path, headers: { 'Content-Type': 'text/xml' }, body });
+  const body = `<xml>${Object.entries(all)
+    .map(([k, v]) => `<${k}><![CDATA[${v}]]></${k}>`)
+    .join('')}</xml>`;
+  const res = await rawRequest(sim.url, {
+    method: opts.method ?? 'POST',
+    path,
+    headers: { 'Content-Type': 'text/xml' },
+    body,
+  });
   return { res, reply: xmlFields(res.body) };
 }
 
@@ -168,7 +186,12 @@ describe('APIv3 request authentication', () => {
       v3('POST', path, { body, authorization: authorization('POST', `${path}?x=1`, body, {}) }),
       closeV3(outTradeNo, { authorization: null }),
       closeV3(outTradeNo, { authorization: 'WECHATPAY2-SHA256-RSA2048 garbage' }),
-      closeV3(outTradeNo, { authorization: authorization('POST', path, body, {}).replace(/signature="[^"]*"/, 'signature="WECHATPAY/SIGNTEST/abc"') }),
+      closeV3(outTradeNo, {
+        authorization: authorization('POST', path, body, {}).replace(
+          /signature="[^"]*"/,
+          'signature="WECHATPAY/SIGNTEST/abc"',
+        ),
+      }),
     ];
     for (const res of await Promise.all(attempts)) {
       expect(res.status).toBe(401);
@@ -246,7 +269,11 @@ describe('the five-minute rule', () => {
       const res = await rawRequest(other.url, {
         method: 'POST',
         path,
-        headers: { ...BROWSER_HEADERS, 'Content-Type': 'application/json', Authorization: authorization('POST', path, body, {}) },
+        headers: {
+          ...BROWSER_HEADERS,
+          'Content-Type': 'application/json',
+          Authorization: authorization('POST', path, body, {}),
+        },
         body,
       });
       expect(res.status).toBe(204);
@@ -309,7 +336,10 @@ describe('APIv3 close and query', () => {
     const outTradeNo = agedOrder({ subMchid });
     const direct = await closeV3(outTradeNo);
     expect(direct.status).toBe(404);
-    const query = await v3('GET', `/v3/pay/partner/transactions/out-trade-no/${outTradeNo}?sp_mchid=${keys.mchid}&sub_mchid=${subMchid}`);
+    const query = await v3(
+      'GET',
+      `/v3/pay/partner/transactions/out-trade-no/${outTradeNo}?sp_mchid=${keys.mchid}&sub_mchid=${subMchid}`,
+    );
     expect(query.status).toBe(200);
     expect(JSON.parse(query.body)).toMatchObject({ sp_mchid: keys.mchid, sub_mchid: subMchid, trade_state: 'NOTPAY' });
     expect((await closeV3Partner(outTradeNo, subMchid)).status).toBe(204);
@@ -327,7 +357,12 @@ describe('APIv2 close and query', () => {
   it('closes with MD5 and HMAC-SHA256 requests, answering with the same algorithm', async () => {
     const md5 = await v2('/pay/closeorder', { out_trade_no: agedOrder() });
     expect(md5.res.status).toBe(200);
-    expect(md5.reply).toMatchObject({ return_code: 'SUCCESS', result_code: 'SUCCESS', appid: keys.appid, mch_id: keys.mchid });
+    expect(md5.reply).toMatchObject({
+      return_code: 'SUCCESS',
+      result_code: 'SUCCESS',
+      appid: keys.appid,
+      mch_id: keys.mchid,
+    });
     expect(replySignatureValid(md5.reply, 'MD5')).toBe(true);
     const hmac = await v2('/pay/closeorder', { out_trade_no: agedOrder() }, { signType: 'HMAC-SHA256' });
     expect(hmac.reply.result_code).toBe('SUCCESS');
@@ -349,15 +384,24 @@ describe('APIv2 close and query', () => {
 
   it('refuses a wrong key (SIGNERROR), GET (REQUIRE_POST_METHOD) and malformed or hostile XML', async () => {
     const outTradeNo = agedOrder();
-    expect((await v2('/pay/closeorder', { out_trade_no: outTradeNo }, { key: 'x'.repeat(32) })).reply.err_code).toBe('SIGNERROR');
-    expect((await v2('/pay/closeorder', { out_trade_no: outTradeNo }, { method: 'GET' })).reply.err_code).toBe('REQUIRE_POST_METHOD');
+    expect((await v2('/pay/closeorder', { out_trade_no: outTradeNo }, { key: 'x'.repeat(32) })).reply.err_code).toBe(
+      'SIGNERROR',
+    );
+    expect((await v2('/pay/closeorder', { out_trade_no: outTradeNo }, { method: 'GET' })).reply.err_code).toBe(
+      'REQUIRE_POST_METHOD',
+    );
     const bodies = [
       '<xml><appid>unclosed</xml>',
       'not xml at all',
       '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><appid>&e;</appid></xml>',
     ];
     for (const body of bodies) {
-      const res = await rawRequest(sim.url, { method: 'POST', path: '/pay/closeorder', headers: { 'Content-Type': 'text/xml' }, body });
+      const res = await rawRequest(sim.url, {
+        method: 'POST',
+        path: '/pay/closeorder',
+        headers: { 'Content-Type': 'text/xml' },
+        body,
+      });
       const reply = xmlFields(res.body);
       expect(reply).toMatchObject({ return_code: 'SUCCESS', result_code: 'FAIL', err_code: 'XML_FORMAT_ERROR' });
       expect(replySignatureValid(reply, 'MD5')).toBe(true);
@@ -377,7 +421,10 @@ describe('APIv2 close and query', () => {
   it('reports the trade state, total_fee, transaction_id and time_end on order query', async () => {
     const outTradeNo = orderNo();
     sim.control.createOrder({ outTradeNo, amount: 4321 });
-    expect((await v2('/pay/orderquery', { out_trade_no: outTradeNo })).reply).toMatchObject({ trade_state: 'NOTPAY', total_fee: '4321' });
+    expect((await v2('/pay/orderquery', { out_trade_no: outTradeNo })).reply).toMatchObject({
+      trade_state: 'NOTPAY',
+      total_fee: '4321',
+    });
     const { order } = await sim.control.pay({ outTradeNo, wait: 'none' });
     const { reply } = await v2('/pay/orderquery', { out_trade_no: outTradeNo });
     expect(reply).toMatchObject({
@@ -481,7 +528,11 @@ describe('control endpoints and notifications', () => {
     failuresLeft = 0;
   });
 
-  async function control(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  async function control(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: Record<string, unknown> }> {
     const res = await rawRequest(sim.url, {
       method,
       path,
@@ -496,7 +547,12 @@ describe('control endpoints and notifications', () => {
     expect((await control('POST', '/_sim/orders', { outTradeNo, amount: 300 })).status).toBe(201);
     expect((await control('POST', '/_sim/orders', { outTradeNo, amount: 300 })).status).toBe(409);
     failuresLeft = 2;
-    const paid = await control('POST', '/_sim/pay', { outTradeNo, protocol: 'v2', notifyUrl: receiver.url, wait: 'all' });
+    const paid = await control('POST', '/_sim/pay', {
+      outTradeNo,
+      protocol: 'v2',
+      notifyUrl: receiver.url,
+      wait: 'all',
+    });
     expect(paid.status).toBe(200);
     const delivery = paid.json.delivery as { accepted: boolean; attempts: Array<{ delayMs: number }> };
     expect(delivery.accepted).toBe(true);
@@ -505,7 +561,9 @@ describe('control endpoints and notifications', () => {
     expect(fields).toMatchObject({ out_trade_no: outTradeNo, total_fee: '300', result_code: 'SUCCESS' });
     expect(fields.sign).toBe(v2SignOf(fields, 'MD5'));
     const listed = await control('GET', '/_sim/orders');
-    expect(listed.json.orders).toEqual(expect.arrayContaining([expect.objectContaining({ outTradeNo, state: 'SUCCESS' })]));
+    expect(listed.json.orders).toEqual(
+      expect.arrayContaining([expect.objectContaining({ outTradeNo, state: 'SUCCESS' })]),
+    );
   });
 
   it('replays the last notification N times concurrently, and suppresses notifications on request', async () => {
@@ -518,7 +576,11 @@ describe('control endpoints and notifications', () => {
 
     receiver.received.length = 0;
     expect((await control('POST', '/_sim/suppress', { on: true })).json).toEqual({ suppressed: true });
-    const suppressed = await control('POST', '/_sim/pay', { outTradeNo: orderNo(), amount: 10, notifyUrl: receiver.url });
+    const suppressed = await control('POST', '/_sim/pay', {
+      outTradeNo: orderNo(),
+      amount: 10,
+      notifyUrl: receiver.url,
+    });
     expect((suppressed.json.delivery as { skipped: string }).skipped).toBe('suppressed');
     expect(receiver.received).toHaveLength(0);
   });
@@ -545,8 +607,12 @@ describe('control endpoints and notifications', () => {
   });
 
   it('plans faults over HTTP and rejects bad control input', async () => {
-    expect((await control('POST', '/_sim/faults', { endpoint: 'v3.query', kind: 'rate-limit', count: 2 })).status).toBe(200);
-    expect(sim.faults.pending()).toEqual([expect.objectContaining({ endpoint: 'v3.query', kind: 'rate-limit', remaining: 2 })]);
+    expect((await control('POST', '/_sim/faults', { endpoint: 'v3.query', kind: 'rate-limit', count: 2 })).status).toBe(
+      200,
+    );
+    expect(sim.faults.pending()).toEqual([
+      expect.objectContaining({ endpoint: 'v3.query', kind: 'rate-limit', remaining: 2 }),
+    ]);
     expect((await control('DELETE', '/_sim/faults')).json).toEqual({ faults: [] });
     expect((await control('POST', '/_sim/faults', { kind: 'explode' })).status).toBe(400);
     expect((await control('POST', '/_sim/orders', { outTradeNo: 'x', amount: 1.5 })).status).toBe(400);
@@ -557,13 +623,17 @@ describe('control endpoints and notifications', () => {
   it('sets and queries the merchant-coupon callback, then delivers COUPON.SEND to it', async () => {
     const unset = await v3('GET', `/v3/marketing/busifavor/callbacks?mchid=${keys.mchid}`);
     expect([unset.status, code(unset)]).toEqual([404, 'RESOURCE_NOT_EXISTS']);
-    const set = await v3('POST', '/v3/marketing/busifavor/callbacks', { body: JSON.stringify({ notify_url: receiver.url }) });
+    const set = await v3('POST', '/v3/marketing/busifavor/callbacks', {
+      body: JSON.stringify({ notify_url: receiver.url }),
+    });
     expect(set.status).toBe(200);
     expect(responseVerifies(set)).toBe(true);
     expect(JSON.parse(set.body)).toMatchObject({ notify_url: receiver.url, mchid: keys.mchid });
     const got = await v3('GET', `/v3/marketing/busifavor/callbacks?mchid=${keys.mchid}`);
     expect(JSON.parse(got.body)).toEqual({ notify_url: receiver.url, mchid: keys.mchid });
-    const withQuery = await v3('POST', '/v3/marketing/busifavor/callbacks', { body: JSON.stringify({ notify_url: 'https://example.com/cb?x=1' }) });
+    const withQuery = await v3('POST', '/v3/marketing/busifavor/callbacks', {
+      body: JSON.stringify({ notify_url: 'https://example.com/cb?x=1' }),
+    });
     expect([withQuery.status, code(withQuery)]).toEqual([400, 'PARAM_ERROR']);
 
     const { delivery } = await sim.control.sendCoupon({ wait: 'all' });
@@ -576,7 +646,10 @@ describe('control endpoints and notifications', () => {
     const slow = await startSimulator({ keys, timeScale: 1 }); // the next retry would be 15 s away
     try {
       const { delivery } = await slow.control.pay({ outTradeNo: 'abandoned', amount: 1, notifyUrl: failing.url });
-      expect(delivery).toMatchObject({ done: false, attempts: [expect.objectContaining({ attempt: 1, accepted: false })] });
+      expect(delivery).toMatchObject({
+        done: false,
+        attempts: [expect.objectContaining({ attempt: 1, accepted: false })],
+      });
       await slow.close();
       expect(slow.deliveries.list()[0]).toMatchObject({ done: true, accepted: false });
       expect(failing.received).toHaveLength(1);
@@ -587,12 +660,21 @@ describe('control endpoints and notifications', () => {
 
   it('drives the simulator through the CLI', async () => {
     const out: string[] = [];
-    const io = { env: { WECHATPAY_SIM_URL: sim.url }, out: (t: string) => out.push(t), err: (t: string) => out.push(t) };
+    const io = {
+      env: { WECHATPAY_SIM_URL: sim.url },
+      out: (t: string) => out.push(t),
+      err: (t: string) => out.push(t),
+    };
     const outTradeNo = orderNo();
     expect(await runCli(['create', outTradeNo, '700'], io)).toBe(0);
     expect(await runCli(['pay', outTradeNo, '700', '--v3', '--notify-url', receiver.url, '--wait', 'all'], io)).toBe(0);
     expect(JSON.parse(out.at(-1) ?? '{}')).toMatchObject({ order: { state: 'SUCCESS' }, delivery: { accepted: true } });
-    expect(await runCli(['refund', outTradeNo, `R${outTradeNo}`, '100', '--status', 'ABNORMAL', '--notify-url', receiver.url], io)).toBe(0);
+    expect(
+      await runCli(
+        ['refund', outTradeNo, `R${outTradeNo}`, '100', '--status', 'ABNORMAL', '--notify-url', receiver.url],
+        io,
+      ),
+    ).toBe(0);
     expect(await runCli(['replay', '--times', '3'], io)).toBe(0);
     expect((JSON.parse(out.at(-1) ?? '{}') as { results: unknown[] }).results).toHaveLength(3);
     expect(await runCli(['orders'], io)).toBe(0);

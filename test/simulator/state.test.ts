@@ -53,18 +53,48 @@ describe('SimState', () => {
   it('keeps refunds within the paid amount and out_refund_no idempotent', () => {
     const { state } = stateAt(0);
     newOrder(state);
-    expect(refusal(() => state.refund({ merchantId: MCHID, outTradeNo: 'O1', outRefundNo: 'R1', amount: 1, status: 'SUCCESS' }))).toBe('NOT_PAID');
+    expect(
+      refusal(() =>
+        state.refund({ merchantId: MCHID, outTradeNo: 'O1', outRefundNo: 'R1', amount: 1, status: 'SUCCESS' }),
+      ),
+    ).toBe('NOT_PAID');
     state.pay(MCHID, 'O1');
     const r1 = state.refund({ merchantId: MCHID, outTradeNo: 'O1', outRefundNo: 'R1', amount: 600, status: 'SUCCESS' });
     expect(r1.order).toMatchObject({ state: 'REFUND', refunded: 600 });
-    const again = state.refund({ merchantId: MCHID, outTradeNo: 'O1', outRefundNo: 'R1', amount: 600, status: 'SUCCESS' });
+    const again = state.refund({
+      merchantId: MCHID,
+      outTradeNo: 'O1',
+      outRefundNo: 'R1',
+      amount: 600,
+      status: 'SUCCESS',
+    });
     expect(again.refund.refundId).toBe(r1.refund.refundId);
     expect(again.order.refunded).toBe(600);
-    expect(refusal(() => state.refund({ merchantId: MCHID, outTradeNo: 'O1', outRefundNo: 'R1', amount: 500, status: 'SUCCESS' }))).toBe('REFUND_CONFLICT');
-    expect(refusal(() => state.refund({ merchantId: MCHID, outTradeNo: 'O1', outRefundNo: 'R2', amount: 401, status: 'SUCCESS' }))).toBe('REFUND_EXCEEDS');
-    const abnormal = state.refund({ merchantId: MCHID, outTradeNo: 'O1', outRefundNo: 'R3', amount: 400, status: 'ABNORMAL' });
+    expect(
+      refusal(() =>
+        state.refund({ merchantId: MCHID, outTradeNo: 'O1', outRefundNo: 'R1', amount: 500, status: 'SUCCESS' }),
+      ),
+    ).toBe('REFUND_CONFLICT');
+    expect(
+      refusal(() =>
+        state.refund({ merchantId: MCHID, outTradeNo: 'O1', outRefundNo: 'R2', amount: 401, status: 'SUCCESS' }),
+      ),
+    ).toBe('REFUND_EXCEEDS');
+    const abnormal = state.refund({
+      merchantId: MCHID,
+      outTradeNo: 'O1',
+      outRefundNo: 'R3',
+      amount: 400,
+      status: 'ABNORMAL',
+    });
     expect(abnormal.order.refunded).toBe(600);
-    const settled = state.refund({ merchantId: MCHID, outTradeNo: 'O1', outRefundNo: 'R3', amount: 400, status: 'SUCCESS' });
+    const settled = state.refund({
+      merchantId: MCHID,
+      outTradeNo: 'O1',
+      outRefundNo: 'R3',
+      amount: 400,
+      status: 'SUCCESS',
+    });
     expect([settled.refund.status, settled.order.refunded]).toEqual(['SUCCESS', 1000]);
   });
 
@@ -75,7 +105,13 @@ describe('SimState', () => {
     expect(refusal(() => newOrder(state, 'O1', 1.5))).toBe('INVALID');
     newOrder(state);
     expect(refusal(() => newOrder(state))).toBe('DUPLICATE');
-    state.createOrder({ outTradeNo: 'O1', amount: 5, mchid: MCHID, subMchid: '1900000002', appid: 'wx0000000000000000' });
+    state.createOrder({
+      outTradeNo: 'O1',
+      amount: 5,
+      mchid: MCHID,
+      subMchid: '1900000002',
+      appid: 'wx0000000000000000',
+    });
     expect(state.findOrder('1900000002', 'O1')?.amount).toBe(5);
     expect(state.findOrder(MCHID, 'O1')?.amount).toBe(1000);
   });
@@ -83,7 +119,9 @@ describe('SimState', () => {
 
 describe('parseFlatXml', () => {
   it('reads CDATA, text with entities and empty elements', () => {
-    expect(parseFlatXml('<?xml version="1.0"?>\n<xml>\n <a><![CDATA[x<y]]></a><b>1 &amp; 2 &#x4E2D;</b><c/></xml>')).toEqual({
+    expect(
+      parseFlatXml('<?xml version="1.0"?>\n<xml>\n <a><![CDATA[x<y]]></a><b>1 &amp; 2 &#x4E2D;</b><c/></xml>'),
+    ).toEqual({
       a: 'x<y',
       b: '1 & 2 中',
       c: '',
@@ -105,7 +143,7 @@ describe('parseFlatXml', () => {
 
   it('treats __proto__ as plain data', () => {
     const fields = parseFlatXml('<xml><__proto__>polluted</__proto__></xml>');
-    expect(fields?.['__proto__']).toBe('polluted');
+    expect(fields?.__proto__).toBe('polluted');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });

@@ -56,7 +56,10 @@ export async function createHarness(opts: { keys?: TestKeys; env?: Record<string
     { step: 'initialize', name: 'countRequests' },
   );
   const logs: Array<Record<string, unknown>> = [];
-  const logger = createLogger({ service: 'test', write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = createLogger({
+    service: 'test',
+    write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
+  });
   const store = createDynamoOrderStore({ client, tableName });
   return {
     keys,
@@ -69,7 +72,12 @@ export async function createHarness(opts: { keys?: TestKeys; env?: Record<string
     logger,
     requests,
     faultyStore: (failures, make) => {
-      const faulty = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+      const faulty = new DynamoDBClient({
+        endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        maxAttempts: 1,
+      });
       let left = failures;
       faulty.middlewareStack.add(
         (next) => async (args) => {

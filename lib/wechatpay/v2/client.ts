@@ -98,11 +98,24 @@ export function readReply(status: number, text: string, key: string): Fields {
   try {
     fields = parseXml(text);
   } catch (err) {
-    throw new WechatPayApiError({ status, code: 'MALFORMED_RESPONSE', message: 'answer is not WeChat XML', retryable: false, raw: text, cause: err });
+    throw new WechatPayApiError({
+      status,
+      code: 'MALFORMED_RESPONSE',
+      message: 'answer is not WeChat XML',
+      retryable: false,
+      raw: text,
+      cause: err,
+    });
   }
   if (fields.return_code !== 'SUCCESS') {
     // transport-level refusal, unsigned by protocol: its text is shown, never acted upon
-    throw new WechatPayApiError({ status, code: 'RETURN_FAIL', message: fields.return_msg || 'return_code FAIL', retryable: false, raw: text });
+    throw new WechatPayApiError({
+      status,
+      code: 'RETURN_FAIL',
+      message: fields.return_msg || 'return_code FAIL',
+      retryable: false,
+      raw: text,
+    });
   }
   if (!verifyV2(fields, key)) throw forgedResponse(status, fields.sign ? 'bad sign' : 'missing sign', text);
   if (fields.result_code !== 'SUCCESS') {

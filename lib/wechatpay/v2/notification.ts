@@ -31,7 +31,8 @@ export function readV2Payment(fields: Fields, merchant: V2Merchant): Notice {
   const transactionId = fields.transaction_id;
   if (!transactionId || transactionId.length > 64) throw malformed('transaction_id missing or malformed');
   const subMchId = fields.sub_mch_id;
-  if (subMchId !== undefined && subMchId !== '' && !/^\d{1,32}$/.test(subMchId)) throw malformed('sub_mch_id malformed');
+  if (subMchId !== undefined && subMchId !== '' && !/^\d{1,32}$/.test(subMchId))
+    throw malformed('sub_mch_id malformed');
   return {
     kind: 'PAYMENT',
     report: {

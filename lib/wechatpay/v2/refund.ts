@@ -53,7 +53,8 @@ export function readV2Refund(fields: Fields, merchant: V2Merchant, maxBytes: num
   if (fields.mch_id !== merchant.mchid) throw inconsistent('mch_id does not match', { field: 'mch_id' });
   if (fields.appid !== merchant.appid) throw inconsistent('appid does not match', { field: 'appid' });
   const subMchId = fields.sub_mch_id;
-  if (subMchId !== undefined && subMchId !== '' && !/^\d{1,32}$/.test(subMchId)) throw malformed('sub_mch_id malformed');
+  if (subMchId !== undefined && subMchId !== '' && !/^\d{1,32}$/.test(subMchId))
+    throw malformed('sub_mch_id malformed');
 
   const state = STATUS[inner.refund_status ?? ''];
   if (!state) throw malformed('refund_status unknown');
@@ -65,7 +66,8 @@ export function readV2Refund(fields: Fields, merchant: V2Merchant, maxBytes: num
   if (!refundId || refundId.length > 64) throw malformed('refund_id missing or malformed');
   const refundFen = parseFen(inner.refund_fee ?? '', 'refund_fee');
   const totalFen = parseFen(inner.total_fee ?? '', 'total_fee');
-  if (refundFen === 0 || refundFen > totalFen) throw inconsistent('refund_fee exceeds total_fee', { field: 'refund_fee' });
+  if (refundFen === 0 || refundFen > totalFen)
+    throw inconsistent('refund_fee exceeds total_fee', { field: 'refund_fee' });
   const success = inner.success_time;
   if (state === 'SUCCESS' && !success) throw malformed('success_time missing');
   return {

@@ -23,7 +23,8 @@ export function signingString(fields: Readonly<Fields>, key: string): string {
 /** Signs a field map; the result is upper-case hex. */
 export function signV2(fields: Readonly<Fields>, key: string, type: V2SignType): string {
   const data = signingString(fields, key);
-  const digest = type === 'MD5' ? createHash('md5').update(data, 'utf8') : createHmac('sha256', key).update(data, 'utf8');
+  const digest =
+    type === 'MD5' ? createHash('md5').update(data, 'utf8') : createHmac('sha256', key).update(data, 'utf8');
   return digest.digest('hex').toUpperCase();
 }
 

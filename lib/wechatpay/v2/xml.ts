@@ -43,7 +43,8 @@ function readFlat(xml: string, root: string): Fields {
   const out: Fields = Object.create(null) as Fields;
   let i = skipProlog(xml, 0);
   const open = `<${root}`;
-  if (!xml.startsWith(open, i) || !/[\s>/]/.test(xml[i + open.length] ?? '')) throw malformed(`XML root must be <${root}>`);
+  if (!xml.startsWith(open, i) || !/[\s>/]/.test(xml[i + open.length] ?? ''))
+    throw malformed(`XML root must be <${root}>`);
   i = startTagEnd(xml, i) + 1;
   if (xml[i - 2] === '/') return endOfDocument(xml, i, out); // <root/>
   for (;;) {

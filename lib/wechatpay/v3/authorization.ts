@@ -22,14 +22,25 @@ export interface AuthorizationInput {
 }
 
 /** The string the merchant signs; the trailing newline stays even for an empty body. */
-export function requestSigningString(method: string, url: string, timestamp: number, nonce: string, body: string): string {
+export function requestSigningString(
+  method: string,
+  url: string,
+  timestamp: number,
+  nonce: string,
+  body: string,
+): string {
   return `${method}\n${url}\n${timestamp}\n${nonce}\n${body}\n`;
 }
 
 /** Builds `WECHATPAY2-SHA256-RSA2048 mchid="…",nonce_str="…",signature="…",timestamp="…",serial_no="…"`. */
 export function buildAuthorization(input: AuthorizationInput): string {
-  if (!Number.isSafeInteger(input.timestamp) || input.timestamp < 0) throw new TypeError('timestamp must be whole seconds');
-  for (const [name, value] of [['mchid', input.mchid], ['serialNo', input.serialNo], ['nonce', input.nonce]] as const) {
+  if (!Number.isSafeInteger(input.timestamp) || input.timestamp < 0)
+    throw new TypeError('timestamp must be whole seconds');
+  for (const [name, value] of [
+    ['mchid', input.mchid],
+    ['serialNo', input.serialNo],
+    ['nonce', input.nonce],
+  ] as const) {
     // a quote or comma would break the header's quoted pairs
     if (!/^[\x21-\x7e]+$/.test(value) || /[",]/.test(value)) throw new TypeError(`${name} is not a header-safe token`);
   }

@@ -53,7 +53,9 @@ export function createV3Client(deps: ClientDeps): V3Client {
     if (ref.subMchid !== undefined && !isMerchantId(ref.subMchid)) throw malformed('subMchid must be digits');
     const prefix = ref.subMchid === undefined ? '/v3/pay/transactions' : '/v3/pay/partner/transactions';
     const owner: Record<string, string> =
-      ref.subMchid === undefined ? { mchid: deps.config.mchid } : { sp_mchid: deps.config.mchid, sub_mchid: ref.subMchid };
+      ref.subMchid === undefined
+        ? { mchid: deps.config.mchid }
+        : { sp_mchid: deps.config.mchid, sub_mchid: ref.subMchid };
     return { order: `${prefix}/out-trade-no/${encodeURIComponent(ref.outTradeNo)}`, owner };
   };
   const call = (req: V3Request) => callV3(deps, req);
@@ -69,19 +71,33 @@ export function createV3Client(deps: ClientDeps): V3Client {
     },
     async setCouponCallback(input) {
       const mchid = input.mchid ?? deps.config.mchid;
-      const res = await call({ method: 'POST', path: '/v3/marketing/busifavor/callbacks', json: { mchid, notify_url: input.notifyUrl } });
+      const res = await call({
+        method: 'POST',
+        path: '/v3/marketing/busifavor/callbacks',
+        json: { mchid, notify_url: input.notifyUrl },
+      });
       return readAnswer(res.status, () => {
         const body = jsonObject(res, 'callback');
         const updateTime = rfc3339ToIso(str(body, 'update_time', 'callback', 64), 'callback.update_time');
-        return { updateTime, notifyUrl: str(body, 'notify_url', 'callback', 512), mchid: optStr(body, 'mchid', 'callback', 32) ?? mchid };
+        return {
+          updateTime,
+          notifyUrl: str(body, 'notify_url', 'callback', 512),
+          mchid: optStr(body, 'mchid', 'callback', 32) ?? mchid,
+        };
       });
     },
     async getCouponCallback(input = {}) {
       const mchid = input.mchid ?? deps.config.mchid;
-      const res = await call({ method: 'GET', path: `/v3/marketing/busifavor/callbacks?${new URLSearchParams({ mchid }).toString()}` });
+      const res = await call({
+        method: 'GET',
+        path: `/v3/marketing/busifavor/callbacks?${new URLSearchParams({ mchid }).toString()}`,
+      });
       return readAnswer(res.status, () => {
         const body = jsonObject(res, 'callback');
-        return { notifyUrl: str(body, 'notify_url', 'callback', 512), mchid: optStr(body, 'mchid', 'callback', 32) ?? mchid };
+        return {
+          notifyUrl: str(body, 'notify_url', 'callback', 512),
+          mchid: optStr(body, 'mchid', 'callback', 32) ?? mchid,
+        };
       });
     },
   };
@@ -90,12 +106,15 @@ export function createV3Client(deps: ClientDeps): V3Client {
 /** One signed call with retries; resolves to a verified 2xx answer. */
 async function callV3(deps: ClientDeps, req: V3Request): Promise<HttpResponse> {
   const { merchant, keyRing, mchid, apiBaseUrl } = deps.config;
-  if (merchant === undefined) throw configError('WECHATPAY_MERCHANT_PRIVATE_KEY and WECHATPAY_MERCHANT_SERIAL_NO are required for APIv3 calls');
-  if (keyRing.serials().length === 0) throw configError('WECHATPAY_PLATFORM_CERTS or WECHATPAY_PUBLIC_KEY is required for APIv3 calls');
+  if (merchant === undefined)
+    throw configError('WECHATPAY_MERCHANT_PRIVATE_KEY and WECHATPAY_MERCHANT_SERIAL_NO are required for APIv3 calls');
+  if (keyRing.serials().length === 0)
+    throw configError('WECHATPAY_PLATFORM_CERTS or WECHATPAY_PUBLIC_KEY is required for APIv3 calls');
   const url = `${apiBaseUrl}${req.path}`;
   // fetch re-parses the URL: had it re-encoded anything, the signature would cover other bytes than those sent
   const parsed = new URL(url);
-  if (`${parsed.pathname}${parsed.search}` !== req.path) throw new TypeError(`request path is not in canonical form: ${req.path}`);
+  if (`${parsed.pathname}${parsed.search}` !== req.path)
+    throw new TypeError(`request path is not in canonical form: ${req.path}`);
   const body = req.json === undefined ? '' : JSON.stringify(req.json);
   // naming the public key asks WeChat to sign its answer with it (PROTOCOL.md D)
   const publicKeyId = keyRing.serials().find((s) => PUBLIC_KEY_ID.test(s));
@@ -118,7 +137,10 @@ async function callV3(deps: ClientDeps, req: V3Request): Promise<HttpResponse> {
       ...(body === '' ? {} : { 'Content-Type': 'application/json' }),
       ...(publicKeyId === undefined ? {} : { 'Wechatpay-Serial': publicKeyId }),
     };
-    const res = await deps.transport.send({ method: req.method, url, headers, ...(body === '' ? {} : { body }) }, timeoutMs);
+    const res = await deps.transport.send(
+      { method: req.method, url, headers, ...(body === '' ? {} : { body }) },
+      timeoutMs,
+    );
     checkAnswer(deps, res);
     return res;
   });

@@ -9,10 +9,14 @@ import type { CouponEvent } from '../../orders/model';
 import { rfc3339ToIso } from '../time';
 import { isRecord, optStr, str } from './json';
 
-const CODE = /^[0-9A-Za-z_\-]{1,64}$/;
+const CODE = /^[0-9A-Za-z_-]{1,64}$/;
 
 /** Reads a decrypted coupon resource of the given event type as a coupon event. */
-export function readCouponEvent(resource: Record<string, unknown>, eventType: 'COUPON.SEND' | 'COUPON.USE', fallbackMchid: string): CouponEvent {
+export function readCouponEvent(
+  resource: Record<string, unknown>,
+  eventType: 'COUPON.SEND' | 'COUPON.USE',
+  fallbackMchid: string,
+): CouponEvent {
   return eventType === 'COUPON.SEND' ? readSend(resource, fallbackMchid) : readUse(resource, fallbackMchid);
 }
 
@@ -23,7 +27,8 @@ function code(v: string, field: string): string {
 
 function readSend(r: Record<string, unknown>, fallbackMchid: string): CouponEvent {
   const what = 'coupon';
-  if (r.event_type !== undefined && r.event_type !== 'EVENT_TYPE_BUSICOUPON_SEND') throw malformed('coupon.event_type is not EVENT_TYPE_BUSICOUPON_SEND');
+  if (r.event_type !== undefined && r.event_type !== 'EVENT_TYPE_BUSICOUPON_SEND')
+    throw malformed('coupon.event_type is not EVENT_TYPE_BUSICOUPON_SEND');
   const attach = isRecord(r.attach_info) ? r.attach_info : {};
   return {
     kind: 'SENT',
@@ -48,10 +53,16 @@ function readUse(r: Record<string, unknown>, fallbackMchid: string): CouponEvent
     couponCode: code(str(r, 'coupon_id', what, 64), 'coupon.coupon_id'),
     stockId: code(str(r, 'stock_id', what, 64), 'coupon.stock_id'),
     merchantId: optStr(consume, 'consume_mchid', 'coupon.consume_information', 32) ?? fallbackMchid,
-    at: rfc3339ToIso(str(consume, 'consume_time', 'coupon.consume_information', 64), 'coupon.consume_information.consume_time'),
+    at: rfc3339ToIso(
+      str(consume, 'consume_time', 'coupon.consume_information', 64),
+      'coupon.consume_information.consume_time',
+    ),
     openid: undefined,
     channel: undefined,
     transactionId: optStr(consume, 'transaction_id', 'coupon.consume_information', 64),
-    amountFen: normal?.coupon_amount === undefined ? undefined : checkFen(normal.coupon_amount, 'coupon.normal_coupon_information.coupon_amount'),
+    amountFen:
+      normal?.coupon_amount === undefined
+        ? undefined
+        : checkFen(normal.coupon_amount, 'coupon.normal_coupon_information.coupon_amount'),
   };
 }

@@ -15,9 +15,11 @@ const HINTS: Record<string, string> = {
   FREQUENCY_LIMITED: 'called too often: wait a minute and try again',
   RATELIMIT_EXCEEDED: 'called too often: wait a minute and try again',
   SYSTEM_ERROR: 'WeChat Pay had a transient error (retried already): try again later',
-  SIGN_ERROR: 'WeChat could not verify our signature: check WECHATPAY_MERCHANT_PRIVATE_KEY and WECHATPAY_MERCHANT_SERIAL_NO',
+  SIGN_ERROR:
+    'WeChat could not verify our signature: check WECHATPAY_MERCHANT_PRIVATE_KEY and WECHATPAY_MERCHANT_SERIAL_NO',
   RESOURCE_NOT_EXISTS: 'no callback URL is set yet',
-  UNAUTHENTIC_RESPONSE: 'the answer was not signed by WeChat Pay: check WECHATPAY_PLATFORM_CERTS / WECHATPAY_PUBLIC_KEY and the API base URL',
+  UNAUTHENTIC_RESPONSE:
+    'the answer was not signed by WeChat Pay: check WECHATPAY_PLATFORM_CERTS / WECHATPAY_PUBLIC_KEY and the API base URL',
 };
 
 /** A sentence for an operator about a failed callback call. */
@@ -35,16 +37,22 @@ export function checkCallbackUrl(url: string): string {
     throw malformed('callback URL is not a URL');
   }
   const loopback = parsed.hostname === '127.0.0.1' || parsed.hostname === 'localhost' || parsed.hostname === '[::1]';
-  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) throw malformed('callback URL must be HTTPS');
+  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback))
+    throw malformed('callback URL must be HTTPS');
   if (parsed.search || parsed.hash) throw malformed('callback URL must not have a query string or fragment');
   return parsed.toString();
 }
 
 /** Sets the merchant-coupon callback URL and reads it back to confirm. */
-export async function registerCouponCallback(client: WechatPayClient, notifyUrl: string, mchid?: string): Promise<{ notifyUrl: string; mchid: string; updateTime: string }> {
+export async function registerCouponCallback(
+  client: WechatPayClient,
+  notifyUrl: string,
+  mchid?: string,
+): Promise<{ notifyUrl: string; mchid: string; updateTime: string }> {
   const url = checkCallbackUrl(notifyUrl);
   const set = await client.v3.setCouponCallback({ notifyUrl: url, ...(mchid ? { mchid } : {}) });
   const read = await client.v3.getCouponCallback(mchid ? { mchid } : {});
-  if (read.notifyUrl !== set.notifyUrl) throw malformed('WeChat Pay reports another callback URL than the one just set');
+  if (read.notifyUrl !== set.notifyUrl)
+    throw malformed('WeChat Pay reports another callback URL than the one just set');
   return set;
 }

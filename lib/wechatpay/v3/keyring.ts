@@ -17,7 +17,11 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 export const PUBLIC_KEY_ID = /^PUB_KEY_ID_[0-9A-Za-z_]{1,64}$/;
 
 /** Builds a key ring from PEM certificates (serials read from each) and an optional public key. */
-export function createKeyRing(opts: { platformCertsPem?: string; publicKeyId?: string; publicKeyPem?: string }): KeyRing {
+export function createKeyRing(opts: {
+  platformCertsPem?: string;
+  publicKeyId?: string;
+  publicKeyPem?: string;
+}): KeyRing {
   const keys = new Map<string, KeyObject>();
   for (const pem of splitCertificates(opts.platformCertsPem ?? '')) {
     const cert = new X509Certificate(pem);

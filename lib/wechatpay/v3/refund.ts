@@ -7,10 +7,18 @@ import { isRecord, optStr, str } from './json';
 
 const STATUS: Record<string, RefundReport['state']> = { SUCCESS: 'SUCCESS', CLOSED: 'CLOSED', ABNORMAL: 'ABNORMAL' };
 /** The event types that carry a refund resource, and the status each must report. */
-export const REFUND_EVENTS: Readonly<Record<string, RefundReport['state']>> = { 'REFUND.SUCCESS': 'SUCCESS', 'REFUND.ABNORMAL': 'ABNORMAL', 'REFUND.CLOSED': 'CLOSED' };
+export const REFUND_EVENTS: Readonly<Record<string, RefundReport['state']>> = {
+  'REFUND.SUCCESS': 'SUCCESS',
+  'REFUND.ABNORMAL': 'ABNORMAL',
+  'REFUND.CLOSED': 'CLOSED',
+};
 
 /** Reads a decrypted refund resource, checking the merchant ids, as a refund report. */
-export function readV3Refund(resource: Record<string, unknown>, merchant: { mchid: string }, eventType: string): RefundReport {
+export function readV3Refund(
+  resource: Record<string, unknown>,
+  merchant: { mchid: string },
+  eventType: string,
+): RefundReport {
   const what = 'refund';
   const partner = resource.sp_mchid !== undefined;
   const mchid = str(resource, partner ? 'sp_mchid' : 'mchid', what, 32);
@@ -27,7 +35,8 @@ export function readV3Refund(resource: Record<string, unknown>, merchant: { mchi
   if (!isRecord(amount)) throw malformed('refund.amount missing');
   const refundFen = checkFen(amount.refund, 'refund.amount.refund');
   const totalFen = checkFen(amount.total, 'refund.amount.total');
-  if (refundFen === 0 || refundFen > totalFen) throw inconsistent('refund amount exceeds the order total', { field: 'amount.refund' });
+  if (refundFen === 0 || refundFen > totalFen)
+    throw inconsistent('refund amount exceeds the order total', { field: 'amount.refund' });
   const success = optStr(resource, 'success_time', what, 64);
   if (state === 'SUCCESS' && !success) throw malformed('refund.success_time missing');
   return {

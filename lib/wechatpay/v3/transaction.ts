@@ -47,10 +47,16 @@ export function readTransaction(resource: Record<string, unknown>): Transaction 
 }
 
 /** Checks a transaction against our merchant ids and reads it as a notice. */
-export function transactionNotice(tx: Transaction, merchant: { mchid: string; appid: string }, channel: 'v3' | 'query'): Notice {
+export function transactionNotice(
+  tx: Transaction,
+  merchant: { mchid: string; appid: string },
+  channel: 'v3' | 'query',
+): Notice {
   if (tx.mchid !== merchant.mchid) throw inconsistent('mchid does not match', { field: 'mchid' });
-  if (tx.appid !== undefined && tx.appid !== merchant.appid) throw inconsistent('appid does not match', { field: 'appid' });
-  if (tx.tradeState !== 'SUCCESS') return { kind: 'IGNORED', reason: `trade_state ${tx.tradeState}`, outTradeNo: tx.outTradeNo };
+  if (tx.appid !== undefined && tx.appid !== merchant.appid)
+    throw inconsistent('appid does not match', { field: 'appid' });
+  if (tx.tradeState !== 'SUCCESS')
+    return { kind: 'IGNORED', reason: `trade_state ${tx.tradeState}`, outTradeNo: tx.outTradeNo };
   if (!tx.transactionId) throw malformed('transaction.transaction_id missing');
   if (tx.totalFen === undefined) throw malformed('transaction.amount.total missing');
   if (!tx.successTime) throw malformed('transaction.success_time missing');

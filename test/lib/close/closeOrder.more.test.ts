@@ -29,20 +29,34 @@ interface Script {
 function deps(script: Script, over: Partial<CloseOrderDeps> = {}): CloseOrderDeps {
   const none = async (): Promise<never> => Promise.reject(new Error('no query scripted'));
   const client = {
-    v3: { closeOrderV3: async () => (script.close ?? (async () => undefined))(), queryOrderV3: async () => (script.query ?? none)() },
-    v2: { closeOrderV2: async () => (script.close ?? (async () => undefined))(), queryOrderV2: async () => (script.queryV2 ?? none)() },
+    v3: {
+      closeOrderV3: async () => (script.close ?? (async () => undefined))(),
+      queryOrderV3: async () => (script.query ?? none)(),
+    },
+    v2: {
+      closeOrderV2: async () => (script.close ?? (async () => undefined))(),
+      queryOrderV2: async () => (script.queryV2 ?? none)(),
+    },
   } as unknown as WechatPayClient;
   return { config: h.config, store: h.store, client, logger: h.logger, now: Date.now, ...over };
 }
 
 async function registered(amountFen = 1000): Promise<string> {
   const no = orderNo('M');
-  await h.store.registerOrder({ outTradeNo: no, amountFen, merchantId: h.keys.mchid, createdAt: new Date(Date.now() - 3_600_000).toISOString() });
+  await h.store.registerOrder({
+    outTradeNo: no,
+    amountFen,
+    merchantId: h.keys.mchid,
+    createdAt: new Date(Date.now() - 3_600_000).toISOString(),
+  });
   return no;
 }
 
 const refusal = (code: string) => async () => Promise.reject(wechatRefusal(400, code, `${code} message`, ''));
-const timeout = async () => Promise.reject(new WechatPayApiError({ status: undefined, code: 'TIMEOUT', message: 'no answer within 4000 ms', retryable: true }));
+const timeout = async () =>
+  Promise.reject(
+    new WechatPayApiError({ status: undefined, code: 'TIMEOUT', message: 'no answer within 4000 ms', retryable: true }),
+  );
 
 const v2paid = (no: string, over: Partial<V2Transaction> = {}): V2Transaction => ({
   outTradeNo: no,
@@ -71,7 +85,12 @@ const v3paid = (no: string, over: Partial<Transaction> = {}): Transaction => ({
 describe('APIv2: a close refused as ORDERPAID is settled by the order query', () => {
   it('records the payment the query reports, as a notification would', async () => {
     const no = await registered();
-    expect(await closeOrder({ outTradeNo: no, protocol: 'v2' }, deps({ close: refusal('ORDERPAID'), queryV2: async () => v2paid(no) }))).toMatchObject({
+    expect(
+      await closeOrder(
+        { outTradeNo: no, protocol: 'v2' },
+        deps({ close: refusal('ORDERPAID'), queryV2: async () => v2paid(no) }),
+      ),
+    ).toMatchObject({
       status: 'PAID',
       transaction: { transactionId: '4200000000202601010000000077', amountFen: 1000 },
     });
@@ -84,20 +103,35 @@ describe('APIv2: a close refused as ORDERPAID is settled by the order query', ()
     ['a transaction id over 64 characters', 'MALFORMED_RESPONSE', { transactionId: '4'.repeat(65) }],
     ['no total_fee', 'MALFORMED_RESPONSE', { totalFen: undefined }],
     ['no time_end', 'MALFORMED_RESPONSE', { paidAt: undefined }],
-  ] as const)('refuses a paid answer with %s: FAILED %s, not retryable, nothing recorded', async (_name, code, over) => {
-    const no = await registered();
-    const patch = 'fields' in over ? { fields: { ...over.fields, mch_id: h.keys.mchid } } : over;
-    const outcome = await closeOrder({ outTradeNo: no, protocol: 'v2' }, deps({ close: refusal('ORDERPAID'), queryV2: async () => v2paid(no, patch) }));
-    expect(outcome).toMatchObject({ status: 'FAILED', code, retryable: false });
-    expect((await h.store.getOrder(h.keys.mchid, no))?.state).toBe('NOTPAY');
-  });
+  ] as const)(
+    'refuses a paid answer with %s: FAILED %s, not retryable, nothing recorded',
+    async (_name, code, over) => {
+      const no = await registered();
+      const patch = 'fields' in over ? { fields: { ...over.fields, mch_id: h.keys.mchid } } : over;
+      const outcome = await closeOrder(
+        { outTradeNo: no, protocol: 'v2' },
+        deps({ close: refusal('ORDERPAID'), queryV2: async () => v2paid(no, patch) }),
+      );
+      expect(outcome).toMatchObject({ status: 'FAILED', code, retryable: false });
+      expect((await h.store.getOrder(h.keys.mchid, no))?.state).toBe('NOTPAY');
+    },
+  );
 
   it('refuses an answer about another order as MERCHANT_MISMATCH and flags the anomaly', async () => {
     const no = await registered();
     h.logs.length = 0;
-    const outcome = await closeOrder({ outTradeNo: no, protocol: 'v2' }, deps({ close: refusal('ORDERPAID'), queryV2: async () => v2paid(no, { outTradeNo: `${no}X` }) }));
-    expect(outcome).toMatchObject({ status: 'FAILED', code: 'MERCHANT_MISMATCH', message: 'out_trade_no does not match the order queried' });
-    expect(h.logs.some((l) => l.message === 'anomaly' && l.kind === 'MERCHANT_MISMATCH' && l.outTradeNo === no)).toBe(true);
+    const outcome = await closeOrder(
+      { outTradeNo: no, protocol: 'v2' },
+      deps({ close: refusal('ORDERPAID'), queryV2: async () => v2paid(no, { outTradeNo: `${no}X` }) }),
+    );
+    expect(outcome).toMatchObject({
+      status: 'FAILED',
+      code: 'MERCHANT_MISMATCH',
+      message: 'out_trade_no does not match the order queried',
+    });
+    expect(h.logs.some((l) => l.message === 'anomaly' && l.kind === 'MERCHANT_MISMATCH' && l.outTradeNo === no)).toBe(
+      true,
+    );
     expect((await h.store.getOrder(h.keys.mchid, no))?.state).toBe('NOTPAY');
   });
 });
@@ -105,7 +139,10 @@ describe('APIv2: a close refused as ORDERPAID is settled by the order query', ()
 describe('after an unmapped failure, the query decides', () => {
   it('a query that also fails at WeChat: FAILED with the close error, which is what the caller retries', async () => {
     const no = await registered();
-    const outcome = await closeOrder({ outTradeNo: no }, deps({ close: timeout, query: refusal('SYSTEM_ERROR') as () => Promise<Transaction> }));
+    const outcome = await closeOrder(
+      { outTradeNo: no },
+      deps({ close: timeout, query: refusal('SYSTEM_ERROR') as () => Promise<Transaction> }),
+    );
     expect(outcome).toMatchObject({ status: 'FAILED', code: 'TIMEOUT', retryable: true });
   });
 
@@ -121,25 +158,55 @@ describe('the PAID transition loses', () => {
   it('to another transaction recorded between the local read and the write: FAILED OTHER_TRANSACTION', async () => {
     const no = await registered();
     const close = async () => {
-      await h.store.applyPayment({ outTradeNo: no, merchantId: h.keys.mchid, transactionId: '4200000000202601010000000002', amountFen: 1000, paidAt: '2026-01-01T04:00:00.000Z', channel: 'v2' }, 'record');
+      await h.store.applyPayment(
+        {
+          outTradeNo: no,
+          merchantId: h.keys.mchid,
+          transactionId: '4200000000202601010000000002',
+          amountFen: 1000,
+          paidAt: '2026-01-01T04:00:00.000Z',
+          channel: 'v2',
+        },
+        'record',
+      );
       throw wechatRefusal(400, 'ORDERPAID', 'paid', '');
     };
     h.logs.length = 0;
     const outcome = await closeOrder({ outTradeNo: no }, deps({ close, query: async () => v3paid(no) }));
-    expect(outcome).toMatchObject({ status: 'FAILED', code: 'OTHER_TRANSACTION', message: 'the order is already paid by another transaction', retryable: false });
+    expect(outcome).toMatchObject({
+      status: 'FAILED',
+      code: 'OTHER_TRANSACTION',
+      message: 'the order is already paid by another transaction',
+      retryable: false,
+    });
     expect((await h.store.getOrder(h.keys.mchid, no))?.transactionId).toBe('4200000000202601010000000002');
     expect(h.logs.some((l) => l.message === 'anomaly' && l.kind === 'OTHER_TRANSACTION')).toBe(true);
   });
 
   it('to the reject policy when the order vanished: UNKNOWN_ORDER, anomaly flagged, nothing recorded', async () => {
     const no = orderNo('M');
-    const ghost: Order = { outTradeNo: no, merchantId: h.keys.mchid, state: 'NOTPAY', amountFen: 1000, amountUnverified: false, createdAt: '2026-01-01T00:00:00.000Z' };
+    const ghost: Order = {
+      outTradeNo: no,
+      merchantId: h.keys.mchid,
+      state: 'NOTPAY',
+      amountFen: 1000,
+      amountUnverified: false,
+      createdAt: '2026-01-01T00:00:00.000Z',
+    };
     const store: OrderStore = { ...h.store, getOrder: async () => ghost };
     h.logs.length = 0;
-    const outcome = await closeOrder({ outTradeNo: no }, deps({ close: refusal('ORDERPAID'), query: async () => v3paid(no) }, { store, config: { ...h.config, unknownOrderPolicy: 'reject' } }));
+    const outcome = await closeOrder(
+      { outTradeNo: no },
+      deps(
+        { close: refusal('ORDERPAID'), query: async () => v3paid(no) },
+        { store, config: { ...h.config, unknownOrderPolicy: 'reject' } },
+      ),
+    );
     expect(outcome).toEqual({ outTradeNo: no, merchantId: h.keys.mchid, status: 'UNKNOWN_ORDER' });
     expect(await h.store.getOrder(h.keys.mchid, no)).toBeUndefined();
-    expect(h.logs.some((l) => l.message === 'anomaly' && l.kind === 'UNREGISTERED_ORDER' && l.outTradeNo === no)).toBe(true);
+    expect(h.logs.some((l) => l.message === 'anomaly' && l.kind === 'UNREGISTERED_ORDER' && l.outTradeNo === no)).toBe(
+      true,
+    );
   });
 });
 
@@ -147,10 +214,20 @@ describe('failures that are not WeChat answers', () => {
   it.each([
     ['UNAUTHENTIC', 'UNAUTHENTIC_RESPONSE', unauthentic('signature probe rejected')],
     ['UNKNOWN_ORDER', 'UNKNOWN_ORDER', new PayError('UNKNOWN_ORDER', 'order not registered')],
-  ] as const)('a %s PayError from a dependency is FAILED %s, not retryable, with its reason', async (_kind, code, err) => {
-    const no = await registered();
-    const outcome = await closeOrder({ outTradeNo: no }, deps({ close: async () => Promise.reject(err) }));
-    expect(outcome).toEqual({ outTradeNo: no, merchantId: h.keys.mchid, status: 'FAILED', code, message: err.reason, retryable: false });
-    expect((await h.store.getOrder(h.keys.mchid, no))?.state).toBe('NOTPAY');
-  });
+  ] as const)(
+    'a %s PayError from a dependency is FAILED %s, not retryable, with its reason',
+    async (_kind, code, err) => {
+      const no = await registered();
+      const outcome = await closeOrder({ outTradeNo: no }, deps({ close: async () => Promise.reject(err) }));
+      expect(outcome).toEqual({
+        outTradeNo: no,
+        merchantId: h.keys.mchid,
+        status: 'FAILED',
+        code,
+        message: err.reason,
+        retryable: false,
+      });
+      expect((await h.store.getOrder(h.keys.mchid, no))?.state).toBe('NOTPAY');
+    },
+  );
 });

@@ -29,11 +29,15 @@ function deps(script: Script, store: OrderStore = h.store): CloseOrderDeps & { c
   const client = {
     v3: {
       closeOrderV3: async () => (calls.push('close'), (script.close ?? (async () => undefined))()),
-      queryOrderV3: async () => (calls.push('query'), (script.query ?? (async () => Promise.reject(new Error('no query scripted'))))()),
+      queryOrderV3: async () => (
+        calls.push('query'), (script.query ?? (async () => Promise.reject(new Error('no query scripted'))))()
+      ),
     },
     v2: {
       closeOrderV2: async () => (calls.push('close'), (script.close ?? (async () => undefined))()),
-      queryOrderV2: async () => (calls.push('query'), (script.queryV2 ?? (async () => Promise.reject(new Error('no query scripted'))))()),
+      queryOrderV2: async () => (
+        calls.push('query'), (script.queryV2 ?? (async () => Promise.reject(new Error('no query scripted'))))()
+      ),
     },
   } as unknown as WechatPayClient;
   return { config: h.config, store, client, logger: h.logger, now: Date.now, calls };
@@ -41,7 +45,12 @@ function deps(script: Script, store: OrderStore = h.store): CloseOrderDeps & { c
 
 async function registered(amountFen = 1000, merchantId = h.keys.mchid): Promise<string> {
   const no = orderNo('K');
-  await h.store.registerOrder({ outTradeNo: no, amountFen, merchantId, createdAt: new Date(Date.now() - 3_600_000).toISOString() });
+  await h.store.registerOrder({
+    outTradeNo: no,
+    amountFen,
+    merchantId,
+    createdAt: new Date(Date.now() - 3_600_000).toISOString(),
+  });
   return no;
 }
 
@@ -57,30 +66,57 @@ const tx = (no: string, over: Partial<Transaction> = {}): Transaction => ({
   ...over,
 });
 
-const refusal = (code: string, status = 400) => async () => Promise.reject(wechatRefusal(status, code, `${code} message`, ''));
-const timeout = async () => Promise.reject(new WechatPayApiError({ status: undefined, code: 'TIMEOUT', message: 'no answer within 4000 ms', retryable: true }));
+const refusal =
+  (code: string, status = 400) =>
+  async () =>
+    Promise.reject(wechatRefusal(status, code, `${code} message`, ''));
+const timeout = async () =>
+  Promise.reject(
+    new WechatPayApiError({ status: undefined, code: 'TIMEOUT', message: 'no answer within 4000 ms', retryable: true }),
+  );
 
 describe('ORDERPAID', () => {
   it('the query contradicts it (NOTPAY): FAILED ORDERPAID, retryable, nothing recorded', async () => {
     const no = await registered();
-    const d = deps({ close: refusal('ORDERPAID'), query: async () => tx(no, { tradeState: 'NOTPAY', transactionId: undefined }) });
-    expect(await closeOrder({ outTradeNo: no }, d)).toMatchObject({ status: 'FAILED', code: 'ORDERPAID', retryable: true, message: expect.stringContaining('NOTPAY') });
+    const d = deps({
+      close: refusal('ORDERPAID'),
+      query: async () => tx(no, { tradeState: 'NOTPAY', transactionId: undefined }),
+    });
+    expect(await closeOrder({ outTradeNo: no }, d)).toMatchObject({
+      status: 'FAILED',
+      code: 'ORDERPAID',
+      retryable: true,
+      message: expect.stringContaining('NOTPAY'),
+    });
     expect((await h.store.getOrder(h.keys.mchid, no))?.state).toBe('NOTPAY');
   });
 
   it('a refunded order was paid first: recorded as the payment it was', async () => {
     const no = await registered();
     const d = deps({ close: refusal('ORDERPAID'), query: async () => tx(no, { tradeState: 'REFUND' }) });
-    expect(await closeOrder({ outTradeNo: no }, d)).toMatchObject({ status: 'PAID', transaction: { transactionId: '4200000000202601010000000099', amountFen: 1000, paidAt: '2026-01-01T04:05:06.000Z' } });
+    expect(await closeOrder({ outTradeNo: no }, d)).toMatchObject({
+      status: 'PAID',
+      transaction: {
+        transactionId: '4200000000202601010000000099',
+        amountFen: 1000,
+        paidAt: '2026-01-01T04:05:06.000Z',
+      },
+    });
     expect(await h.store.getOrder(h.keys.mchid, no)).toMatchObject({ state: 'PAID', paidVia: 'query' });
   });
 
   it('an answer about another sub-merchant: FAILED MERCHANT_MISMATCH, anomaly logged, nothing recorded', async () => {
     const no = await registered(1000, '1230000109');
     const d = deps({ close: refusal('ORDERPAID'), query: async () => ({ ...tx(no), subMchid: '1999999999' }) });
-    expect(await closeOrder({ outTradeNo: no, subMchId: '1230000109' }, d)).toMatchObject({ status: 'FAILED', code: 'MERCHANT_MISMATCH', retryable: false });
+    expect(await closeOrder({ outTradeNo: no, subMchId: '1230000109' }, d)).toMatchObject({
+      status: 'FAILED',
+      code: 'MERCHANT_MISMATCH',
+      retryable: false,
+    });
     expect((await h.store.getOrder('1230000109', no))?.state).toBe('NOTPAY');
-    expect(h.logs.some((l) => l.message === 'anomaly' && l.kind === 'MERCHANT_MISMATCH' && l.outTradeNo === no)).toBe(true);
+    expect(h.logs.some((l) => l.message === 'anomaly' && l.kind === 'MERCHANT_MISMATCH' && l.outTradeNo === no)).toBe(
+      true,
+    );
   });
 
   it('an answer from another merchant (v2 mch_id): FAILED MERCHANT_MISMATCH', async () => {
@@ -96,13 +132,20 @@ describe('ORDERPAID', () => {
       fields: { mch_id: '1000000001', appid: h.keys.appid },
     };
     const d = deps({ close: refusal('ORDERPAID'), queryV2: async () => v2 });
-    expect(await closeOrder({ outTradeNo: no, protocol: 'v2' }, d)).toMatchObject({ status: 'FAILED', code: 'MERCHANT_MISMATCH' });
+    expect(await closeOrder({ outTradeNo: no, protocol: 'v2' }, d)).toMatchObject({
+      status: 'FAILED',
+      code: 'MERCHANT_MISMATCH',
+    });
   });
 
   it('a paid answer without a transaction id: FAILED MALFORMED_RESPONSE', async () => {
     const no = await registered();
     const d = deps({ close: refusal('ORDERPAID'), query: async () => tx(no, { transactionId: undefined }) });
-    expect(await closeOrder({ outTradeNo: no }, d)).toMatchObject({ status: 'FAILED', code: 'MALFORMED_RESPONSE', retryable: false });
+    expect(await closeOrder({ outTradeNo: no }, d)).toMatchObject({
+      status: 'FAILED',
+      code: 'MALFORMED_RESPONSE',
+      retryable: false,
+    });
   });
 });
 
@@ -118,7 +161,11 @@ describe('an unmapped failure is decided by a query', () => {
   it('query NOTPAY: FAILED with the close error (TIMEOUT, retryable), nothing recorded', async () => {
     const no = await registered();
     const d = deps({ close: timeout, query: async () => tx(no, { tradeState: 'NOTPAY', transactionId: undefined }) });
-    expect(await closeOrder({ outTradeNo: no }, d)).toMatchObject({ status: 'FAILED', code: 'TIMEOUT', retryable: true });
+    expect(await closeOrder({ outTradeNo: no }, d)).toMatchObject({
+      status: 'FAILED',
+      code: 'TIMEOUT',
+      retryable: true,
+    });
     expect((await h.store.getOrder(h.keys.mchid, no))?.state).toBe('NOTPAY');
   });
 
@@ -153,5 +200,9 @@ describe('recording the close', () => {
 it('never throws: a client that throws a plain bug becomes FAILED INTERNAL_ERROR', async () => {
   const no = await registered();
   const d = deps({ close: async () => Promise.reject(new TypeError('x is undefined')) });
-  await expect(closeOrder({ outTradeNo: no }, d)).resolves.toMatchObject({ status: 'FAILED', code: 'INTERNAL_ERROR', retryable: true });
+  await expect(closeOrder({ outTradeNo: no }, d)).resolves.toMatchObject({
+    status: 'FAILED',
+    code: 'INTERNAL_ERROR',
+    retryable: true,
+  });
 });

@@ -28,14 +28,23 @@ describe('closeOrderHandler without dependencies', () => {
   it('a broken configuration is FAILED CONFIG_ERROR, not retryable, naming the variable', async () => {
     silenceStdout();
     vi.stubEnv('WECHATPAY_MCHID', '');
-    expect(await closeOrderHandler()({ outTradeNo: 'T1' })).toEqual({ status: 'FAILED', code: 'CONFIG_ERROR', message: 'WECHATPAY_MCHID is not set', retryable: false });
+    expect(await closeOrderHandler()({ outTradeNo: 'T1' })).toEqual({
+      status: 'FAILED',
+      code: 'CONFIG_ERROR',
+      message: 'WECHATPAY_MCHID is not set',
+      retryable: false,
+    });
   });
 
   it('with the environment Lambda provides: an order never registered is UNKNOWN_ORDER, WeChat is not asked', async () => {
     for (const [name, value] of Object.entries(h.env)) vi.stubEnv(name, value);
     silenceStdout();
     const no = orderNo('CL');
-    expect(await closeOrderHandler()({ out_trade_no: no })).toEqual({ outTradeNo: no, merchantId: h.keys.mchid, status: 'UNKNOWN_ORDER' });
+    expect(await closeOrderHandler()({ out_trade_no: no })).toEqual({
+      outTradeNo: no,
+      merchantId: h.keys.mchid,
+      status: 'UNKNOWN_ORDER',
+    });
     // already closed here: answered from the table, WeChat not asked either
     await h.store.registerOrder({ outTradeNo: no, amountFen: 1, merchantId: h.keys.mchid });
     await h.store.applyClose(h.keys.mchid, no);
@@ -64,9 +73,15 @@ describe('nothing escapes the handler', () => {
 
   it('a CONFIG error thrown by an injected builder is CONFIG_ERROR, not retryable', async () => {
     silenceStdout();
-    expect(await closeOrderHandler(() => {
-      throw configError('WECHATPAY_APIV2_KEY must be 32 printable ASCII characters');
-    })({ outTradeNo: 'T1' })).toMatchObject({ code: 'CONFIG_ERROR', retryable: false, message: 'WECHATPAY_APIV2_KEY must be 32 printable ASCII characters' });
+    expect(
+      await closeOrderHandler(() => {
+        throw configError('WECHATPAY_APIV2_KEY must be 32 printable ASCII characters');
+      })({ outTradeNo: 'T1' }),
+    ).toMatchObject({
+      code: 'CONFIG_ERROR',
+      retryable: false,
+      message: 'WECHATPAY_APIV2_KEY must be 32 printable ASCII characters',
+    });
   });
 
   it('a bug inside the core (a logger that throws) is FAILED INTERNAL_ERROR, retryable', async () => {
@@ -77,7 +92,12 @@ describe('nothing escapes the handler', () => {
       anomaly: () => {},
     };
     const deps = { ...closeOrderDeps(h.env, quiet), logger: throwing } as CloseOrderDeps;
-    expect(await closeOrderHandler(() => deps)({ outTradeNo: 'T1' })).toEqual({ status: 'FAILED', code: 'INTERNAL_ERROR', message: 'internal error', retryable: true });
+    expect(await closeOrderHandler(() => deps)({ outTradeNo: 'T1' })).toEqual({
+      status: 'FAILED',
+      code: 'INTERNAL_ERROR',
+      message: 'internal error',
+      retryable: true,
+    });
   });
 });
 
@@ -86,4 +106,3 @@ it('answers a retryable TIMEOUT when the function runs out of time (the close ma
   expect(o).toMatchObject({ status: 'FAILED', code: 'TIMEOUT', retryable: true });
   expect(o.status === 'FAILED' && o.message).toMatch(/call again/);
 });
-

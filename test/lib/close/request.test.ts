@@ -31,7 +31,9 @@ describe('readCloseRequest', () => {
   });
 
   it('reads the cloud-function snake_case shape; nonce_str is checked, then left to the client', () => {
-    expect(readCloseRequest({ out_trade_no: 'N2', sub_mch_id: '1230000109', sub_appid: 'wx5678', nonce_str: 'abcDEF123' })).toEqual({
+    expect(
+      readCloseRequest({ out_trade_no: 'N2', sub_mch_id: '1230000109', sub_appid: 'wx5678', nonce_str: 'abcDEF123' }),
+    ).toEqual({
       outTradeNo: 'N2',
       subMchId: '1230000109',
       subAppId: 'wx5678',
@@ -40,7 +42,10 @@ describe('readCloseRequest', () => {
   });
 
   it('accepts both spellings when they agree, and a double-encoded JSON event', () => {
-    expect(readCloseRequest({ outTradeNo: 'N4', out_trade_no: 'N4', subMchid: '12', sub_mch_id: '12' })).toEqual({ outTradeNo: 'N4', subMchId: '12' });
+    expect(readCloseRequest({ outTradeNo: 'N4', out_trade_no: 'N4', subMchid: '12', sub_mch_id: '12' })).toEqual({
+      outTradeNo: 'N4',
+      subMchId: '12',
+    });
     expect(readCloseRequest(JSON.stringify({ out_trade_no: 'N5' }))).toEqual({ outTradeNo: 'N5' });
   });
 
@@ -77,18 +82,23 @@ describe('readCloseRequest', () => {
       }),
     );
     fc.assert(
-      fc.property(fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 6 }), (event) => {
-        let request;
-        try {
-          request = readCloseRequest(event);
-        } catch (err) {
-          expect(err).toBeInstanceOf(PayError);
-          return;
-        }
-        expect(request.outTradeNo).toMatch(/^[0-9A-Za-z_\-|*@]{1,32}$/);
-        if (request.subMchId !== undefined) expect(request.subMchId).toMatch(/^\d{1,32}$/);
-        expect(Object.keys(request).every((k) => ['outTradeNo', 'subMchId', 'subAppId', 'protocol'].includes(k))).toBe(true);
-      }),
+      fc.property(
+        fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 6 }),
+        (event) => {
+          let request;
+          try {
+            request = readCloseRequest(event);
+          } catch (err) {
+            expect(err).toBeInstanceOf(PayError);
+            return;
+          }
+          expect(request.outTradeNo).toMatch(/^[0-9A-Za-z_\-|*@]{1,32}$/);
+          if (request.subMchId !== undefined) expect(request.subMchId).toMatch(/^\d{1,32}$/);
+          expect(
+            Object.keys(request).every((k) => ['outTradeNo', 'subMchId', 'subAppId', 'protocol'].includes(k)),
+          ).toBe(true);
+        },
+      ),
     );
   });
 });
@@ -115,7 +125,14 @@ describe('chooseProtocol', () => {
 });
 
 describe('secondsToWait', () => {
-  const order = (createdAt?: string): Order => ({ outTradeNo: 'N', merchantId: '1', state: 'NOTPAY', amountFen: 1, amountUnverified: false, ...(createdAt ? { createdAt } : {}) });
+  const order = (createdAt?: string): Order => ({
+    outTradeNo: 'N',
+    merchantId: '1',
+    state: 'NOTPAY',
+    amountFen: 1,
+    amountUnverified: false,
+    ...(createdAt ? { createdAt } : {}),
+  });
   const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
   it('counts five minutes from the registration time, rounding up', () => {

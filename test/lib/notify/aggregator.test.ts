@@ -18,7 +18,10 @@ async function deliver(status: string, result: string) {
   const wire = aggregatorNotification({ secret: SECRET, status, result, format: 'json' });
   h.logs.length = 0;
   h.requests.length = 0;
-  const reply = await handleAggregatorNotification({ route: '/notify/aggregator', headers: wire.headers, body: Buffer.from(wire.body, 'utf8') }, h.deps());
+  const reply = await handleAggregatorNotification(
+    { route: '/notify/aggregator', headers: wire.headers, body: Buffer.from(wire.body, 'utf8') },
+    h.deps(),
+  );
   return { reply, line: h.logs.find((l) => l.message === 'delivery') };
 }
 
@@ -30,7 +33,12 @@ describe('failure statuses without a usable order id', () => {
   ])('a documented failure with %s is acknowledged and logged without an order number', async (_name, result) => {
     const { reply, line } = await deliver('30907', result);
     expect(reply.body).toBe('success');
-    expect(line).toMatchObject({ outcome: 'TRADE_FAILED', status: '30907', meaning: 'insufficient balance', protocol: 'aggregator' });
+    expect(line).toMatchObject({
+      outcome: 'TRADE_FAILED',
+      status: '30907',
+      meaning: 'insufficient balance',
+      protocol: 'aggregator',
+    });
     expect(line).not.toHaveProperty('outTradeNo');
     expect(h.requests).toEqual([]);
   });

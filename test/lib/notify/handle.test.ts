@@ -14,8 +14,17 @@ beforeAll(async () => {
   h = await createHarness();
 });
 
-const request = (wire: WireRequest) => ({ route: '/notify/payment', headers: wire.headers, body: Buffer.from(wire.body, 'utf8') });
-const payment = (no: string, total: number) => v3Notification(h.keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource: v3TransactionResource(h.keys, { outTradeNo: no, total }) });
+const request = (wire: WireRequest) => ({
+  route: '/notify/payment',
+  headers: wire.headers,
+  body: Buffer.from(wire.body, 'utf8'),
+});
+const payment = (no: string, total: number) =>
+  v3Notification(h.keys, {
+    eventType: 'TRANSACTION.SUCCESS',
+    originalType: 'transaction',
+    resource: v3TransactionResource(h.keys, { outTradeNo: no, total }),
+  });
 const refund = (no: string, rn: string, fen: number): RefundReport => ({
   outRefundNo: rn,
   outTradeNo: no,
@@ -38,9 +47,12 @@ describe('refunds recorded before the payment', () => {
     h.logs.length = 0;
     const reply = await handleNotification(request(payment(no, 100)), h.deps());
     expect(reply.statusCode).toBe(204);
-    expect((await h.store.getOrder(h.keys.mchid, no))).toMatchObject({ state: 'PAID', refundedFen: 130 });
+    expect(await h.store.getOrder(h.keys.mchid, no)).toMatchObject({ state: 'PAID', refundedFen: 130 });
     expect(h.logs.find((l) => l.message === 'anomaly')).toMatchObject({ kind: 'REFUND_EXCEEDS_TOTAL', outTradeNo: no });
-    expect(h.logs.find((l) => l.message === 'delivery')).toMatchObject({ outcome: 'APPLIED', anomaly: 'REFUND_EXCEEDS_TOTAL' });
+    expect(h.logs.find((l) => l.message === 'delivery')).toMatchObject({
+      outcome: 'APPLIED',
+      anomaly: 'REFUND_EXCEEDS_TOTAL',
+    });
   });
 
   it('refunds within the amount raise nothing', async () => {
@@ -58,10 +70,17 @@ describe('an APIv3 notification without an APIv3 key configured', () => {
     const no = orderNo('H');
     await h.store.registerOrder({ outTradeNo: no, amountFen: 100, merchantId: h.keys.mchid });
     h.logs.length = 0;
-    const reply = await handleNotification(request(payment(no, 100)), h.deps({ config: { ...h.config, apiV3Key: undefined } }));
+    const reply = await handleNotification(
+      request(payment(no, 100)),
+      h.deps({ config: { ...h.config, apiV3Key: undefined } }),
+    );
     expect(reply.statusCode).toBe(500);
     expect(JSON.parse(reply.body)).toEqual({ code: 'FAIL', message: 'service not configured' });
-    expect(h.logs.find((l) => l.message === 'delivery')).toMatchObject({ level: 'error', outcome: 'CONFIG', reason: 'WECHATPAY_APIV3_KEY is not set' });
+    expect(h.logs.find((l) => l.message === 'delivery')).toMatchObject({
+      level: 'error',
+      outcome: 'CONFIG',
+      reason: 'WECHATPAY_APIV3_KEY is not set',
+    });
     expect((await h.store.getOrder(h.keys.mchid, no))?.state).toBe('NOTPAY');
   });
 });

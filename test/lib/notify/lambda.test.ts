@@ -40,7 +40,11 @@ describe('a broken configuration', () => {
 
   it('answers an APIv2 request, or one without headers, with the FAIL XML', async () => {
     silenceStdout();
-    for (const event of [{ headers: { 'content-type': 'text/xml' }, body: '<xml/>' }, { headers: null, body: '<xml/>' }, {}] as HttpEvent[]) {
+    for (const event of [
+      { headers: { 'content-type': 'text/xml' }, body: '<xml/>' },
+      { headers: null, body: '<xml/>' },
+      {},
+    ] as HttpEvent[]) {
       const r = (await notifyHandler('/notify/refund', broken)(event)) as Result;
       expect(r.statusCode).toBe(200);
       expect(r.body).toContain('<return_code><![CDATA[FAIL]]></return_code>');
@@ -50,10 +54,18 @@ describe('a broken configuration', () => {
 
   it('logs the configuration error for the operator, with the route', async () => {
     const lines: string[] = [];
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk)), true));
+    vi.spyOn(process.stdout, 'write').mockImplementation(
+      (chunk: string | Uint8Array) => (lines.push(String(chunk)), true),
+    );
     await notifyHandler('/notify/coupon', broken)({ headers: {}, body: '' });
-    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'configuration');
-    expect(logged).toMatchObject({ level: 'error', route: '/notify/coupon', reason: 'WECHATPAY_APIV3_KEY must be exactly 32 bytes' });
+    const logged = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.message === 'configuration');
+    expect(logged).toMatchObject({
+      level: 'error',
+      route: '/notify/coupon',
+      reason: 'WECHATPAY_APIV3_KEY must be exactly 32 bytes',
+    });
   });
 
   it('reads the environment when no dependencies are injected: a missing variable is a failure reply, not a crash', async () => {
@@ -83,16 +95,22 @@ describe('with the environment Lambda provides', () => {
 
     const v3no = orderNo('L');
     await h.store.registerOrder({ outTradeNo: v3no, amountFen: 300, merchantId: h.keys.mchid });
-    const v3 = v3Notification(h.keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource: v3TransactionResource(h.keys, { outTradeNo: v3no, total: 300 }) });
+    const v3 = v3Notification(h.keys, {
+      eventType: 'TRANSACTION.SUCCESS',
+      originalType: 'transaction',
+      resource: v3TransactionResource(h.keys, { outTradeNo: v3no, total: 300 }),
+    });
     silenceStdout();
     expect(((await handler(toEvent(v3))) as Result).statusCode).toBe(204);
 
     const v2no = orderNo('L');
     await h.store.registerOrder({ outTradeNo: v2no, amountFen: 200, merchantId: h.keys.mchid });
-    const v2 = (await handler(toEvent(v2PaymentNotification(h.keys, { outTradeNo: v2no, totalFee: 200 }), { base64: true }))) as Result;
+    const v2 = (await handler(
+      toEvent(v2PaymentNotification(h.keys, { outTradeNo: v2no, totalFee: 200 }), { base64: true }),
+    )) as Result;
     expect(v2.body).toContain('<return_code><![CDATA[SUCCESS]]></return_code>');
 
     expect((await h.store.getOrder(h.keys.mchid, v3no))?.state).toBe('PAID');
-    expect((await h.store.getOrder(h.keys.mchid, v2no))).toMatchObject({ state: 'PAID', paidVia: 'v2' });
+    expect(await h.store.getOrder(h.keys.mchid, v2no)).toMatchObject({ state: 'PAID', paidVia: 'v2' });
   });
 });

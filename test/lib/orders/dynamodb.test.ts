@@ -24,7 +24,12 @@ describe('registerOrder', () => {
     expect((await h.store.registerOrder(input)).kind).toBe('REGISTERED');
     expect((await h.store.registerOrder(input)).kind).toBe('ALREADY_REGISTERED');
     expect((await h.store.registerOrder({ ...input, amountFen: 101 })).kind).toBe('CONFLICT');
-    expect(await h.store.getOrder(h.keys.mchid, no)).toMatchObject({ state: 'NOTPAY', amountFen: 100, createdAt: '2026-11-23T01:00:00.000Z', amountUnverified: false });
+    expect(await h.store.getOrder(h.keys.mchid, no)).toMatchObject({
+      state: 'NOTPAY',
+      amountFen: 100,
+      createdAt: '2026-11-23T01:00:00.000Z',
+      amountUnverified: false,
+    });
   });
 
   it('refuses to re-register a paid order', async () => {
@@ -54,7 +59,10 @@ describe('applyClose', () => {
     const closed = orderNo();
     await h.store.registerOrder({ outTradeNo: closed, amountFen: 100, merchantId: h.keys.mchid });
     await h.store.applyClose(h.keys.mchid, closed);
-    expect(await h.store.applyPayment(report(closed, 100), 'record')).toMatchObject({ kind: 'APPLIED', previous: 'CLOSED' });
+    expect(await h.store.applyPayment(report(closed, 100), 'record')).toMatchObject({
+      kind: 'APPLIED',
+      previous: 'CLOSED',
+    });
   });
 
   it('reports an unknown order', async () => {
@@ -65,7 +73,11 @@ describe('applyClose', () => {
     for (let i = 0; i < 30; i++) {
       const no = orderNo();
       await h.store.registerOrder({ outTradeNo: no, amountFen: 100, merchantId: h.keys.mchid });
-      const ops = [() => h.store.applyClose(h.keys.mchid, no), () => h.store.applyPayment(report(no, 100), 'record'), () => h.store.applyPayment(report(no, 100), 'record')];
+      const ops = [
+        () => h.store.applyClose(h.keys.mchid, no),
+        () => h.store.applyPayment(report(no, 100), 'record'),
+        () => h.store.applyPayment(report(no, 100), 'record'),
+      ];
       if (i % 2) ops.reverse();
       await Promise.all(ops.map((op) => op()));
       const order = await h.store.getOrder(h.keys.mchid, no);
@@ -82,11 +94,19 @@ describe('the pending index', () => {
     for (let i = 0; i < 7; i++) {
       const no = orderNo('W');
       nos.push(no);
-      await h.store.registerOrder({ outTradeNo: no, amountFen: 100, merchantId: h.keys.mchid, createdAt: new Date(base + i * 60_000).toISOString() });
+      await h.store.registerOrder({
+        outTradeNo: no,
+        amountFen: 100,
+        merchantId: h.keys.mchid,
+        createdAt: new Date(base + i * 60_000).toISOString(),
+      });
     }
     await h.store.applyPayment(report(nos[1] as string, 100), 'record');
     await h.store.applyClose(h.keys.mchid, nos[2] as string, 'REVOKED');
-    const window = { createdAfter: new Date(base).toISOString(), createdBefore: new Date(base + 6 * 60_000).toISOString() };
+    const window = {
+      createdAfter: new Date(base).toISOString(),
+      createdBefore: new Date(base + 6 * 60_000).toISOString(),
+    };
     const seen: string[] = [];
     let cursor: string | undefined;
     let pages = 0;

@@ -4,7 +4,12 @@
  * success time, unknown entities) and sparse images, which must decode without throwing.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeStreamRecord, decodeStreamRecords, type StreamRecordLike, type StreamValue } from '../../../lib/orders/events';
+import {
+  decodeStreamRecord,
+  decodeStreamRecords,
+  type StreamRecordLike,
+  type StreamValue,
+} from '../../../lib/orders/events';
 
 type Image = Record<string, StreamValue>;
 
@@ -19,15 +24,42 @@ const modify = (next: Image, prev?: Image): StreamRecordLike => ({
 describe('coupon events', () => {
   it('decodes a used coupon with its paying transaction', () => {
     const events = decodeStreamRecord(
-      modify({ pk: S('COUPON#9856000#C1#USED'), entity: S('COUPON'), state: S('USED'), couponCode: S('C1'), stockId: S('9856000'), merchantId: S('1900000100'), at: S('2026-11-23T05:29:35.000Z'), transactionId: S('4200000002') }),
+      modify({
+        pk: S('COUPON#9856000#C1#USED'),
+        entity: S('COUPON'),
+        state: S('USED'),
+        couponCode: S('C1'),
+        stockId: S('9856000'),
+        merchantId: S('1900000100'),
+        at: S('2026-11-23T05:29:35.000Z'),
+        transactionId: S('4200000002'),
+      }),
     );
     expect(events).toEqual([
-      { type: 'COUPON_USED', idempotencyKey: 'COUPON#9856000#C1#USED#USED', merchantId: '1900000100', outTradeNo: '', couponCode: 'C1', stockId: '9856000', at: '2026-11-23T05:29:35.000Z', transactionId: '4200000002' },
+      {
+        type: 'COUPON_USED',
+        idempotencyKey: 'COUPON#9856000#C1#USED#USED',
+        merchantId: '1900000100',
+        outTradeNo: '',
+        couponCode: 'C1',
+        stockId: '9856000',
+        at: '2026-11-23T05:29:35.000Z',
+        transactionId: '4200000002',
+      },
     ]);
   });
 
   it('decodes a sent coupon without a transaction, leaving the field out', () => {
-    const [e] = decodeStreamRecord(modify({ pk: S('COUPON#1212#C2#SENT'), entity: S('COUPON'), state: S('SENT'), couponCode: S('C2'), stockId: S('1212'), at: S('2026-11-23T02:00:00.000Z') }));
+    const [e] = decodeStreamRecord(
+      modify({
+        pk: S('COUPON#1212#C2#SENT'),
+        entity: S('COUPON'),
+        state: S('SENT'),
+        couponCode: S('C2'),
+        stockId: S('1212'),
+        at: S('2026-11-23T02:00:00.000Z'),
+      }),
+    );
     expect(e).toMatchObject({ type: 'COUPON_SENT', couponCode: 'C2', merchantId: '' });
     expect(e && 'transactionId' in e).toBe(false);
   });
@@ -47,8 +79,21 @@ describe('refund events', () => {
   });
 
   it('carries the success time of a succeeded refund, and none for a closed one', () => {
-    expect(decodeStreamRecord(modify(refundImage('SUCCESS', { successAt: S('2026-11-23T03:00:00.000Z') }), refundImage('ABNORMAL')))).toEqual([
-      { type: 'REFUND_SUCCEEDED', idempotencyKey: 'REFUND#1900000100#R1#SUCCESS', merchantId: '1900000100', outTradeNo: 'T1', outRefundNo: 'R1', refundId: '5001', refundFen: 40, successAt: '2026-11-23T03:00:00.000Z' },
+    expect(
+      decodeStreamRecord(
+        modify(refundImage('SUCCESS', { successAt: S('2026-11-23T03:00:00.000Z') }), refundImage('ABNORMAL')),
+      ),
+    ).toEqual([
+      {
+        type: 'REFUND_SUCCEEDED',
+        idempotencyKey: 'REFUND#1900000100#R1#SUCCESS',
+        merchantId: '1900000100',
+        outTradeNo: 'T1',
+        outRefundNo: 'R1',
+        refundId: '5001',
+        refundFen: 40,
+        successAt: '2026-11-23T03:00:00.000Z',
+      },
     ]);
     const [closed] = decodeStreamRecord(modify(refundImage('CLOSED')));
     expect(closed).toMatchObject({ type: 'REFUND_CLOSED', refundFen: 40 });
@@ -60,19 +105,35 @@ describe('refund events', () => {
   });
 
   it('emits nothing when only bookkeeping changed (same state)', () => {
-    expect(decodeStreamRecord(modify(refundImage('SUCCESS', { updatedAt: S('b') }), refundImage('SUCCESS', { updatedAt: S('a') })))).toEqual([]);
+    expect(
+      decodeStreamRecord(
+        modify(refundImage('SUCCESS', { updatedAt: S('b') }), refundImage('SUCCESS', { updatedAt: S('a') })),
+      ),
+    ).toEqual([]);
   });
 });
 
 describe('order events', () => {
   it('decodes a sparse PAID image without throwing, with empty fields and v3 as the channel', () => {
     expect(decodeStreamRecord(modify({ entity: S('ORDER'), state: S('PAID') }))).toEqual([
-      { type: 'PAYMENT_SUCCEEDED', idempotencyKey: '#PAID', merchantId: '', outTradeNo: '', transactionId: '', amountFen: 0, paidAt: '', via: 'v3', amountUnverified: false },
+      {
+        type: 'PAYMENT_SUCCEEDED',
+        idempotencyKey: '#PAID',
+        merchantId: '',
+        outTradeNo: '',
+        transactionId: '',
+        amountFen: 0,
+        paidAt: '',
+        via: 'v3',
+        amountUnverified: false,
+      },
     ]);
   });
 
   it('decodes a close without closedAt, and ignores NOTPAY (a registration)', () => {
-    expect(decodeStreamRecord(modify({ pk: S('ORDER#1#T9'), entity: S('ORDER'), state: S('CLOSED') }))).toMatchObject([{ type: 'ORDER_CLOSED', closedAt: '' }]);
+    expect(decodeStreamRecord(modify({ pk: S('ORDER#1#T9'), entity: S('ORDER'), state: S('CLOSED') }))).toMatchObject([
+      { type: 'ORDER_CLOSED', closedAt: '' },
+    ]);
     expect(decodeStreamRecord(modify({ pk: S('ORDER#1#T9'), entity: S('ORDER'), state: S('NOTPAY') }))).toEqual([]);
   });
 
@@ -95,7 +156,15 @@ describe('over-refund anomaly', () => {
 
   it('fires once, at the tally write that crosses the paid amount', () => {
     const crossing = decodeStreamRecord(modify(paidOrder(120, 100), paidOrder(60, 100)));
-    expect(crossing).toEqual([{ type: 'ANOMALY', anomaly: 'REFUND_EXCEEDS_TOTAL', merchantId: '1900000100', outTradeNo: 'T1', idempotencyKey: 'ORDER#1900000100#T1#ANOMALY#REFUND_EXCEEDS_TOTAL' }]);
+    expect(crossing).toEqual([
+      {
+        type: 'ANOMALY',
+        anomaly: 'REFUND_EXCEEDS_TOTAL',
+        merchantId: '1900000100',
+        outTradeNo: 'T1',
+        idempotencyKey: 'ORDER#1900000100#T1#ANOMALY#REFUND_EXCEEDS_TOTAL',
+      },
+    ]);
     expect(decodeStreamRecord(modify(paidOrder(150, 100), paidOrder(120, 100)))).toEqual([]);
     expect(decodeStreamRecord(modify(paidOrder(100, 100), paidOrder(60, 100)))).toEqual([]);
   });
@@ -112,23 +181,49 @@ describe('over-refund anomaly', () => {
 
   it('on a sparse image uses empty ids rather than throwing', () => {
     const next = { state: S('PAID'), paidFen: N(10), refundedFen: N(20) };
-    expect(decodeStreamRecord(modify(next, { state: S('PAID'), paidFen: N(10) }))).toEqual([{ type: 'ANOMALY', anomaly: 'REFUND_EXCEEDS_TOTAL', merchantId: '', outTradeNo: '', idempotencyKey: '#ANOMALY#REFUND_EXCEEDS_TOTAL' }]);
+    expect(decodeStreamRecord(modify(next, { state: S('PAID'), paidFen: N(10) }))).toEqual([
+      {
+        type: 'ANOMALY',
+        anomaly: 'REFUND_EXCEEDS_TOTAL',
+        merchantId: '',
+        outTradeNo: '',
+        idempotencyKey: '#ANOMALY#REFUND_EXCEEDS_TOTAL',
+      },
+    ]);
   });
 });
 
 describe('sparse images', () => {
   it('decode refunds and coupons without throwing, with empty ids and zero amounts', () => {
     expect(decodeStreamRecord(modify({ entity: S('REFUND'), state: S('CLOSED') }))).toEqual([
-      { type: 'REFUND_CLOSED', idempotencyKey: '#CLOSED', merchantId: '', outTradeNo: '', outRefundNo: '', refundId: '', refundFen: 0 },
+      {
+        type: 'REFUND_CLOSED',
+        idempotencyKey: '#CLOSED',
+        merchantId: '',
+        outTradeNo: '',
+        outRefundNo: '',
+        refundId: '',
+        refundFen: 0,
+      },
     ]);
     expect(decodeStreamRecord(modify({ entity: S('COUPON'), state: S('SENT') }))).toEqual([
-      { type: 'COUPON_SENT', idempotencyKey: '#SENT', merchantId: '', outTradeNo: '', couponCode: '', stockId: '', at: '' },
+      {
+        type: 'COUPON_SENT',
+        idempotencyKey: '#SENT',
+        merchantId: '',
+        outTradeNo: '',
+        couponCode: '',
+        stockId: '',
+        at: '',
+      },
     ]);
   });
 
   it('an earlier image without a paid amount was not over-refunded: the crossing is reported', () => {
     const next = { pk: S('ORDER#1#T3'), state: S('PAID'), paidFen: N(10), refundedFen: N(20) };
-    expect(decodeStreamRecord(modify(next, { pk: S('ORDER#1#T3'), state: S('PAID'), refundedFen: N(20) }))).toHaveLength(1);
+    expect(
+      decodeStreamRecord(modify(next, { pk: S('ORDER#1#T3'), state: S('PAID'), refundedFen: N(20) })),
+    ).toHaveLength(1);
   });
 });
 

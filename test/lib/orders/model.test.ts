@@ -3,10 +3,34 @@
  * current record, which outcomes are anomalies, and the identifier rules WeChat defines.
  */
 import { describe, expect, it } from 'vitest';
-import { isMerchantId, isOutTradeNo, judgePayment, judgeRefund, paymentAnomaly, type Order, type PaymentReport, type Refund, type RefundReport } from '../../../lib/orders/model';
+import {
+  isMerchantId,
+  isOutTradeNo,
+  judgePayment,
+  judgeRefund,
+  paymentAnomaly,
+  type Order,
+  type PaymentReport,
+  type Refund,
+  type RefundReport,
+} from '../../../lib/orders/model';
 
-const report: PaymentReport = { outTradeNo: 'T1', merchantId: '1900000100', transactionId: '4200000001', amountFen: 1000, paidAt: '2026-11-23T02:00:00.000Z', channel: 'v3' };
-const order = (over: Partial<Order> = {}): Order => ({ outTradeNo: 'T1', merchantId: '1900000100', state: 'NOTPAY', amountFen: 1000, amountUnverified: false, ...over });
+const report: PaymentReport = {
+  outTradeNo: 'T1',
+  merchantId: '1900000100',
+  transactionId: '4200000001',
+  amountFen: 1000,
+  paidAt: '2026-11-23T02:00:00.000Z',
+  channel: 'v3',
+};
+const order = (over: Partial<Order> = {}): Order => ({
+  outTradeNo: 'T1',
+  merchantId: '1900000100',
+  state: 'NOTPAY',
+  amountFen: 1000,
+  amountUnverified: false,
+  ...over,
+});
 
 describe('judgePayment', () => {
   it('applies a payment to an order that does not exist yet (the policy decides elsewhere)', () => {
@@ -19,15 +43,25 @@ describe('judgePayment', () => {
   });
 
   it('refuses another amount as AMOUNT_MISMATCH, whether unpaid or closed', () => {
-    expect(judgePayment(order({ amountFen: 999 }), report)).toEqual({ kind: 'CONFLICT', reason: 'AMOUNT_MISMATCH', order: order({ amountFen: 999 }) });
-    expect(judgePayment(order({ state: 'CLOSED', amountFen: 1001 }), report)).toMatchObject({ kind: 'CONFLICT', reason: 'AMOUNT_MISMATCH' });
+    expect(judgePayment(order({ amountFen: 999 }), report)).toEqual({
+      kind: 'CONFLICT',
+      reason: 'AMOUNT_MISMATCH',
+      order: order({ amountFen: 999 }),
+    });
+    expect(judgePayment(order({ state: 'CLOSED', amountFen: 1001 }), report)).toMatchObject({
+      kind: 'CONFLICT',
+      reason: 'AMOUNT_MISMATCH',
+    });
   });
 
   it('on a paid order: the same transaction is a duplicate, another one a conflict (amount aside)', () => {
     const paid = order({ state: 'PAID', transactionId: '4200000001' });
     expect(judgePayment(paid, report)).toEqual({ kind: 'ALREADY_APPLIED', order: paid });
     expect(judgePayment(paid, { ...report, amountFen: 1 })).toEqual({ kind: 'ALREADY_APPLIED', order: paid });
-    expect(judgePayment(order({ state: 'PAID', transactionId: '4200000002' }), report)).toMatchObject({ kind: 'CONFLICT', reason: 'OTHER_TRANSACTION' });
+    expect(judgePayment(order({ state: 'PAID', transactionId: '4200000002' }), report)).toMatchObject({
+      kind: 'CONFLICT',
+      reason: 'OTHER_TRANSACTION',
+    });
   });
 });
 
@@ -45,7 +79,16 @@ describe('paymentAnomaly', () => {
 });
 
 describe('judgeRefund', () => {
-  const refund = (over: Partial<Refund> = {}): Refund => ({ outRefundNo: 'R1', outTradeNo: 'T1', merchantId: '1900000100', refundId: '5001', state: 'PROCESSING', refundFen: 10, totalFen: 100, ...over });
+  const refund = (over: Partial<Refund> = {}): Refund => ({
+    outRefundNo: 'R1',
+    outTradeNo: 'T1',
+    merchantId: '1900000100',
+    refundId: '5001',
+    state: 'PROCESSING',
+    refundFen: 10,
+    totalFen: 100,
+    ...over,
+  });
   const rep = (state: RefundReport['state'], refundId = '5001'): RefundReport => ({
     outRefundNo: 'R1',
     outTradeNo: 'T1',
@@ -82,15 +125,22 @@ describe('judgeRefund', () => {
   });
 
   it('refuses one final state contradicting another', () => {
-    expect(judgeRefund(refund({ state: 'SUCCESS' }), rep('CLOSED'))).toMatchObject({ kind: 'CONFLICT', refund: { state: 'SUCCESS' } });
-    expect(judgeRefund(refund({ state: 'CLOSED' }), rep('SUCCESS'))).toMatchObject({ kind: 'CONFLICT', refund: { state: 'CLOSED' } });
+    expect(judgeRefund(refund({ state: 'SUCCESS' }), rep('CLOSED'))).toMatchObject({
+      kind: 'CONFLICT',
+      refund: { state: 'SUCCESS' },
+    });
+    expect(judgeRefund(refund({ state: 'CLOSED' }), rep('SUCCESS'))).toMatchObject({
+      kind: 'CONFLICT',
+      refund: { state: 'CLOSED' },
+    });
   });
 });
 
 describe('identifiers', () => {
   it('accepts out_trade_no of 1-32 characters of 0-9 A-Z a-z _ - | * @ and nothing else', () => {
     for (const ok of ['1', 'A-b_c|d*e@f', 'x'.repeat(32)]) expect(isOutTradeNo(ok)).toBe(true);
-    for (const bad of ['', 'x'.repeat(33), 'a b', 'a/b', 'a#b', '订单1', 12345, undefined, null, ['T1']]) expect(isOutTradeNo(bad)).toBe(false);
+    for (const bad of ['', 'x'.repeat(33), 'a b', 'a/b', 'a#b', '订单1', 12345, undefined, null, ['T1']])
+      expect(isOutTradeNo(bad)).toBe(false);
   });
 
   it('accepts merchant ids of 1-32 digits only', () => {

@@ -24,7 +24,12 @@ beforeAll(async () => {
 let windows = 0;
 const freshNow = () => Date.parse('2035-01-01T00:00:00.000Z') + windows++ * 5 * DAY;
 
-function deps(now: number, answers: Record<string, Transaction | Error>, over: Partial<ReconcileDeps> = {}, close?: () => Promise<void>): ReconcileDeps {
+function deps(
+  now: number,
+  answers: Record<string, Transaction | Error>,
+  over: Partial<ReconcileDeps> = {},
+  close?: () => Promise<void>,
+): ReconcileDeps {
   const client = {
     v3: {
       queryOrderV3: async (ref: { outTradeNo: string }) => {
@@ -36,7 +41,15 @@ function deps(now: number, answers: Record<string, Transaction | Error>, over: P
       closeOrderV3: close ?? (async () => undefined),
     },
   } as unknown as WechatPayClient;
-  return { config: h.config, store: h.store, client, logger: createLogger({ service: 'test', write: () => undefined }), now: () => now, sleep: async () => undefined, ...over };
+  return {
+    config: h.config,
+    store: h.store,
+    client,
+    logger: createLogger({ service: 'test', write: () => undefined }),
+    now: () => now,
+    sleep: async () => undefined,
+    ...over,
+  };
 }
 
 async function run(argv: string[], d: ReconcileDeps): Promise<{ code: number; out: string }> {
@@ -47,7 +60,12 @@ async function run(argv: string[], d: ReconcileDeps): Promise<{ code: number; ou
 
 async function pending(now: number, ageMinutes = 10, amountFen = 1500): Promise<string> {
   const no = orderNo('C');
-  await h.store.registerOrder({ outTradeNo: no, amountFen, merchantId: h.keys.mchid, createdAt: new Date(now - ageMinutes * MINUTE).toISOString() });
+  await h.store.registerOrder({
+    outTradeNo: no,
+    amountFen,
+    merchantId: h.keys.mchid,
+    createdAt: new Date(now - ageMinutes * MINUTE).toISOString(),
+  });
   return no;
 }
 
@@ -62,7 +80,8 @@ const tx = (no: string, over: Partial<Transaction> = {}): Transaction => ({
   successTime: '2035-01-01T00:00:00.000Z',
   ...over,
 });
-const unpaid = (no: string, state: Transaction['tradeState'] = 'NOTPAY') => tx(no, { tradeState: state, transactionId: undefined, successTime: undefined });
+const unpaid = (no: string, state: Transaction['tradeState'] = 'NOTPAY') =>
+  tx(no, { tradeState: state, transactionId: undefined, successTime: undefined });
 
 describe('arguments', () => {
   it('--v3 forces APIv3', () => {
@@ -70,7 +89,9 @@ describe('arguments', () => {
   });
 
   it('refuses --sub-mchid with --all, naming why', () => {
-    expect(() => parseReconcileArgs(['--all', '--sub-mchid', '1230000109'])).toThrow('--sub-mchid names one order; --all covers every merchant');
+    expect(() => parseReconcileArgs(['--all', '--sub-mchid', '1230000109'])).toThrow(
+      '--sub-mchid names one order; --all covers every merchant',
+    );
   });
 
   it('reports an unknown option with the usage', () => {
@@ -90,7 +111,17 @@ describe('one order', () => {
   it('a failed query: ERROR with code and reason, exit 1, WeChat "no answer"', async () => {
     const now = freshNow();
     const no = await pending(now);
-    const { code, out } = await run([no], deps(now, { [no]: new WechatPayApiError({ status: undefined, code: 'TIMEOUT', message: 'no answer within 4000 ms', retryable: true }) }));
+    const { code, out } = await run(
+      [no],
+      deps(now, {
+        [no]: new WechatPayApiError({
+          status: undefined,
+          code: 'TIMEOUT',
+          message: 'no answer within 4000 ms',
+          retryable: true,
+        }),
+      }),
+    );
     expect(code).toBe(1);
     expect(out).toContain('WeChat Pay:  v3 no answer');
     expect(out).toContain('action:      ERROR (TIMEOUT: no answer within 4000 ms)');
@@ -135,7 +166,17 @@ describe('one order', () => {
 
   it('an order recorded from an unregistered payment prints without a creation time', async () => {
     const no = orderNo('C');
-    await h.store.applyPayment({ outTradeNo: no, merchantId: h.keys.mchid, transactionId: '4200000000000000000000000777', amountFen: 1500, paidAt: '2035-01-01T00:00:00.000Z', channel: 'v2' }, 'record');
+    await h.store.applyPayment(
+      {
+        outTradeNo: no,
+        merchantId: h.keys.mchid,
+        transactionId: '4200000000000000000000000777',
+        amountFen: 1500,
+        paidAt: '2035-01-01T00:00:00.000Z',
+        channel: 'v2',
+      },
+      'record',
+    );
     const { out } = await run([no], deps(freshNow(), { [no]: tx(no) }));
     expect(out).toMatch(/here before: PAID, 1500 fen, transaction 4200000000000000000000000777, paid via v2$/m);
     expect(out).toContain('action:      ALREADY_PAID');
@@ -148,7 +189,10 @@ describe('--all', () => {
     const paid = await pending(now, 30);
     const closed = await pending(now, 20);
     const old = await pending(now, 120);
-    const { code, out } = await run(['--all', '--dry-run', '--close-after-minutes', '60'], deps(now, { [paid]: tx(paid), [closed]: unpaid(closed, 'CLOSED'), [old]: unpaid(old) }));
+    const { code, out } = await run(
+      ['--all', '--dry-run', '--close-after-minutes', '60'],
+      deps(now, { [paid]: tx(paid), [closed]: unpaid(closed, 'CLOSED'), [old]: unpaid(old) }),
+    );
     expect(code).toBe(0);
     expect(out).toContain('reconciling every pending order (dry run: nothing written)');
     expect(out).toContain('would change: 1 to paid, 2 to closed');
@@ -169,7 +213,15 @@ describe('--all', () => {
     const close = async () => Promise.reject(wechatRefusal(400, 'RULE_LIMIT', 'too early', ''));
     const { code, out } = await run(
       ['--all', '--close-after-minutes', '60'],
-      deps(now, { [early]: unpaid(early), [failing]: new WechatPayApiError({ status: 502, code: 'HTTP_ERROR', message: 'HTTP 502', retryable: true }) }, {}, close),
+      deps(
+        now,
+        {
+          [early]: unpaid(early),
+          [failing]: new WechatPayApiError({ status: 502, code: 'HTTP_ERROR', message: 'HTTP 502', retryable: true }),
+        },
+        {},
+        close,
+      ),
     );
     expect(code).toBe(1);
     expect(out).toMatch(new RegExp(`${early}.*v3 NOTPAY.*→ AUTO_CLOSE TOO_EARLY$`, 'm'));
@@ -181,7 +233,10 @@ describe('--all', () => {
     const now = freshNow();
     const a = await pending(now, 30);
     await pending(now, 20);
-    const limited = await run(['--all', '--concurrency', '1'], deps(now, { [a]: wechatRefusal(429, 'RATELIMIT_EXCEEDED', 'slow down', '') }));
+    const limited = await run(
+      ['--all', '--concurrency', '1'],
+      deps(now, { [a]: wechatRefusal(429, 'RATELIMIT_EXCEEDED', 'slow down', '') }),
+    );
     expect(limited.code).toBe(1);
     expect(limited.out).toContain('run stopped early: RATE_LIMITED');
 
@@ -192,7 +247,10 @@ describe('--all', () => {
 
   it('says "unknown" when the orders past the horizon cannot be counted', async () => {
     const now = freshNow();
-    const store: OrderStore = { ...h.store, countPendingBefore: async () => Promise.reject(new PayError('UNAVAILABLE', 'order store unavailable')) };
+    const store: OrderStore = {
+      ...h.store,
+      countPendingBefore: async () => Promise.reject(new PayError('UNAVAILABLE', 'order store unavailable')),
+    };
     const { code, out } = await run(['--all'], deps(now, {}, { store }));
     expect(code).toBe(0);
     expect(out).toContain('pending past the horizon: unknown; run complete');

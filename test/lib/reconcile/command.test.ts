@@ -53,20 +53,38 @@ async function order(o: { sub?: string; ageMinutes?: number } = {}) {
 
 describe('arguments', () => {
   it('one order, or --all, with options', () => {
-    expect(parseReconcileArgs(['ORDER1'])).toMatchObject({ kind: 'one', outTradeNo: 'ORDER1', subMchId: undefined, options: { dryRun: false, graceSeconds: 0 } });
-    expect(parseReconcileArgs(['ORDER1', '--sub-mchid', SUB, '--dry-run', '--v2'])).toMatchObject({ kind: 'one', subMchId: SUB, options: { dryRun: true, protocol: 'v2' } });
-    expect(parseReconcileArgs(['--all', '--budget', '20', '--concurrency', '2', '--grace-seconds', '300'])).toMatchObject({
+    expect(parseReconcileArgs(['ORDER1'])).toMatchObject({
+      kind: 'one',
+      outTradeNo: 'ORDER1',
+      subMchId: undefined,
+      options: { dryRun: false, graceSeconds: 0 },
+    });
+    expect(parseReconcileArgs(['ORDER1', '--sub-mchid', SUB, '--dry-run', '--v2'])).toMatchObject({
+      kind: 'one',
+      subMchId: SUB,
+      options: { dryRun: true, protocol: 'v2' },
+    });
+    expect(
+      parseReconcileArgs(['--all', '--budget', '20', '--concurrency', '2', '--grace-seconds', '300']),
+    ).toMatchObject({
       kind: 'all',
       options: { budget: 20, concurrency: 2, graceSeconds: 300 },
     });
   });
 
-  it.each([[[]], [['A', 'B']], [['--all', 'A']], [['--bogus']], [['A', '--sub-mchid', 'x1']], [['bad no!']], [['--all', '--budget', 'many']], [['--all', '--concurrency', '0']], [['A', '--v2', '--v3']]])(
-    '%j is a usage error',
-    (argv) => {
-      expect(() => parseReconcileArgs(argv)).toThrow(PayError);
-    },
-  );
+  it.each([
+    [[]],
+    [['A', 'B']],
+    [['--all', 'A']],
+    [['--bogus']],
+    [['A', '--sub-mchid', 'x1']],
+    [['bad no!']],
+    [['--all', '--budget', 'many']],
+    [['--all', '--concurrency', '0']],
+    [['A', '--v2', '--v3']],
+  ])('%j is a usage error', (argv) => {
+    expect(() => parseReconcileArgs(argv)).toThrow(PayError);
+  });
 });
 
 describe('one order', () => {

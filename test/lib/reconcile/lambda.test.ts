@@ -22,12 +22,28 @@ function runtime(now: () => number) {
     v3: {
       queryOrderV3: async (ref: { outTradeNo: string }) => {
         queried.push(ref.outTradeNo);
-        return { outTradeNo: ref.outTradeNo, transactionId: undefined, tradeState: 'NOTPAY', mchid: h.keys.mchid, appid: h.keys.appid, subMchid: undefined, totalFen: undefined, successTime: undefined };
+        return {
+          outTradeNo: ref.outTradeNo,
+          transactionId: undefined,
+          tradeState: 'NOTPAY',
+          mchid: h.keys.mchid,
+          appid: h.keys.appid,
+          subMchid: undefined,
+          totalFen: undefined,
+          successTime: undefined,
+        };
       },
     },
   } as unknown as WechatPayClient;
   const rt: ReconcileRuntime = {
-    deps: { config: h.config, store: h.store, client, logger: createLogger({ service: 'test', write: (l) => logs.push(JSON.parse(l) as Record<string, unknown>) }), now, sleep: async () => undefined },
+    deps: {
+      config: h.config,
+      store: h.store,
+      client,
+      logger: createLogger({ service: 'test', write: (l) => logs.push(JSON.parse(l) as Record<string, unknown>) }),
+      now,
+      sleep: async () => undefined,
+    },
     options: { ...DEFAULT_RECONCILE_OPTIONS },
   };
   return { rt, logs, queried };
@@ -37,7 +53,12 @@ describe('reconcileHandler', () => {
   it('runs with no deadline when the context has no getRemainingTimeInMillis', async () => {
     const now = Date.parse('2034-06-01T00:00:00.000Z');
     const no = orderNo('LD');
-    await h.store.registerOrder({ outTradeNo: no, amountFen: 1, merchantId: h.keys.mchid, createdAt: new Date(now - 3_600_000).toISOString() });
+    await h.store.registerOrder({
+      outTradeNo: no,
+      amountFen: 1,
+      merchantId: h.keys.mchid,
+      createdAt: new Date(now - 3_600_000).toISOString(),
+    });
     const r = runtime(() => now);
     const summary = await reconcileHandler(() => r.rt)({}, {});
     expect(summary).toMatchObject({ reason: 'COMPLETE', queried: 1, stillPending: 1 });
@@ -52,6 +73,9 @@ describe('reconcileHandler', () => {
     });
     const summary = await reconcileHandler(() => r.rt)({}, { getRemainingTimeInMillis: () => 60_000 });
     expect(summary).toMatchObject({ reason: 'INTERNAL_ERROR', stoppedEarly: true, scanned: 0, queried: 0 });
-    expect(r.logs.find((l) => l.message === 'reconcile')).toMatchObject({ level: 'error', reason: 'temporarily unavailable' });
+    expect(r.logs.find((l) => l.message === 'reconcile')).toMatchObject({
+      level: 'error',
+      reason: 'temporarily unavailable',
+    });
   });
 });

@@ -18,7 +18,15 @@ const configErrorOf = (f: () => unknown): PayError => {
 describe('readReconcileOptions', () => {
   it('defaults: 5 minutes of grace, 48 hours of horizon, pages of 50, 500 queries, 4 at once, no auto-close', () => {
     expect(readReconcileOptions({})).toEqual(DEFAULT_RECONCILE_OPTIONS);
-    expect(DEFAULT_RECONCILE_OPTIONS).toMatchObject({ graceSeconds: 300, horizonHours: 48, pageSize: 50, budget: 500, concurrency: 4, closeAfterMinutes: undefined, dryRun: false });
+    expect(DEFAULT_RECONCILE_OPTIONS).toMatchObject({
+      graceSeconds: 300,
+      horizonHours: 48,
+      pageSize: 50,
+      budget: 500,
+      concurrency: 4,
+      closeAfterMinutes: undefined,
+      dryRun: false,
+    });
   });
 
   it('reads every variable; empty means default', () => {
@@ -30,8 +38,17 @@ describe('readReconcileOptions', () => {
       RECONCILE_CONCURRENCY: '2',
       RECONCILE_CLOSE_AFTER_MINUTES: ' 30 ',
     };
-    expect(readReconcileOptions(env)).toMatchObject({ graceSeconds: 120, horizonHours: 24, pageSize: 25, budget: 1000, concurrency: 2, closeAfterMinutes: 30 });
-    expect(readReconcileOptions({ RECONCILE_CLOSE_AFTER_MINUTES: '', RECONCILE_BUDGET: '  ' })).toEqual(DEFAULT_RECONCILE_OPTIONS);
+    expect(readReconcileOptions(env)).toMatchObject({
+      graceSeconds: 120,
+      horizonHours: 24,
+      pageSize: 25,
+      budget: 1000,
+      concurrency: 2,
+      closeAfterMinutes: 30,
+    });
+    expect(readReconcileOptions({ RECONCILE_CLOSE_AFTER_MINUTES: '', RECONCILE_BUDGET: '  ' })).toEqual(
+      DEFAULT_RECONCILE_OPTIONS,
+    );
   });
 
   it.each([
@@ -49,8 +66,14 @@ describe('readReconcileOptions', () => {
   });
 
   it('refuses a grace period or a payment timeout that the horizon would never reach', () => {
-    expect(configErrorOf(() => readReconcileOptions({ RECONCILE_GRACE_SECONDS: '7200', RECONCILE_HORIZON_HOURS: '2' })).reason).toContain('RECONCILE_GRACE_SECONDS');
-    expect(configErrorOf(() => readReconcileOptions({ RECONCILE_CLOSE_AFTER_MINUTES: '120', RECONCILE_HORIZON_HOURS: '2' })).reason).toContain('RECONCILE_CLOSE_AFTER_MINUTES');
+    expect(
+      configErrorOf(() => readReconcileOptions({ RECONCILE_GRACE_SECONDS: '7200', RECONCILE_HORIZON_HOURS: '2' }))
+        .reason,
+    ).toContain('RECONCILE_GRACE_SECONDS');
+    expect(
+      configErrorOf(() => readReconcileOptions({ RECONCILE_CLOSE_AFTER_MINUTES: '120', RECONCILE_HORIZON_HOURS: '2' }))
+        .reason,
+    ).toContain('RECONCILE_CLOSE_AFTER_MINUTES');
   });
 
   it('any text either reads as options in range or is a CONFIG error; it never throws anything else', () => {
@@ -70,7 +93,10 @@ describe('readReconcileOptions', () => {
 
 describe('reconcileOptions (options built in code)', () => {
   it('fills defaults and ignores undefined values', () => {
-    expect(reconcileOptions({ budget: 7, concurrency: undefined })).toEqual({ ...DEFAULT_RECONCILE_OPTIONS, budget: 7 });
+    expect(reconcileOptions({ budget: 7, concurrency: undefined })).toEqual({
+      ...DEFAULT_RECONCILE_OPTIONS,
+      budget: 7,
+    });
   });
 
   it('validates like the environment', () => {

@@ -74,7 +74,12 @@ function setup(now: number, script: Script, over: Partial<ReconcileDeps> = {}) {
 
 async function pendingOrder(now: number, ageMinutes = 10, amountFen = 1000): Promise<string> {
   const no = orderNo('Q');
-  await h.store.registerOrder({ outTradeNo: no, amountFen, merchantId: h.keys.mchid, createdAt: new Date(now - ageMinutes * MINUTE).toISOString() });
+  await h.store.registerOrder({
+    outTradeNo: no,
+    amountFen,
+    merchantId: h.keys.mchid,
+    createdAt: new Date(now - ageMinutes * MINUTE).toISOString(),
+  });
   return no;
 }
 
@@ -99,8 +104,16 @@ describe('how a failed order weighs on the run', () => {
     const s = setup(now, { query: { [a]: tx(a, { mchid: '1999999999' }), [b]: tx(b) } });
     const summary = await s.run({ concurrency: 1 });
     expect(summary).toMatchObject({ queried: 2, errors: 1, recovered: 1, reason: 'COMPLETE' });
-    expect(s.results().find((r) => r.outTradeNo === a)).toMatchObject({ action: 'ERROR', code: 'INCONSISTENT', anomaly: 'MERCHANT_MISMATCH' });
-    expect(s.logs.some((l) => l.message === 'anomaly' && l.kind === 'MERCHANT_MISMATCH' && l.outTradeNo === a && l.field === 'mchid')).toBe(true);
+    expect(s.results().find((r) => r.outTradeNo === a)).toMatchObject({
+      action: 'ERROR',
+      code: 'INCONSISTENT',
+      anomaly: 'MERCHANT_MISMATCH',
+    });
+    expect(
+      s.logs.some(
+        (l) => l.message === 'anomaly' && l.kind === 'MERCHANT_MISMATCH' && l.outTradeNo === a && l.field === 'mchid',
+      ),
+    ).toBe(true);
     expect((await h.store.getOrder(h.keys.mchid, a))?.state).toBe('NOTPAY');
   });
 
@@ -108,11 +121,21 @@ describe('how a failed order weighs on the run', () => {
     const now = freshNow();
     const a = await pendingOrder(now, 20);
     const b = await pendingOrder(now, 10);
-    const s = setup(now, { query: { [a]: tx(a, { transactionId: undefined }), [b]: new TypeError('cannot read properties of undefined') } });
+    const s = setup(now, {
+      query: { [a]: tx(a, { transactionId: undefined }), [b]: new TypeError('cannot read properties of undefined') },
+    });
     const summary = await s.run({ concurrency: 1 });
     expect(summary).toMatchObject({ queried: 2, errors: 2, reason: 'COMPLETE' });
-    expect(s.results().find((r) => r.outTradeNo === a)).toMatchObject({ action: 'ERROR', code: 'MALFORMED', reason: 'transaction.transaction_id missing' });
-    expect(s.results().find((r) => r.outTradeNo === b)).toMatchObject({ action: 'ERROR', code: 'INTERNAL_ERROR', reason: 'internal error' });
+    expect(s.results().find((r) => r.outTradeNo === a)).toMatchObject({
+      action: 'ERROR',
+      code: 'MALFORMED',
+      reason: 'transaction.transaction_id missing',
+    });
+    expect(s.results().find((r) => r.outTradeNo === b)).toMatchObject({
+      action: 'ERROR',
+      code: 'INTERNAL_ERROR',
+      reason: 'internal error',
+    });
   });
 
   it('a non-retryable WeChat refusal is only that order’s error; the run completes', async () => {
@@ -127,7 +150,10 @@ describe('how a failed order weighs on the run', () => {
   it('a store that fails while recording is a transient ERROR (the order stays pending for the next run)', async () => {
     const now = freshNow();
     const a = await pendingOrder(now);
-    const failing: OrderStore = { ...h.store, applyPayment: async () => Promise.reject(new PayError('UNAVAILABLE', 'order store unavailable')) };
+    const failing: OrderStore = {
+      ...h.store,
+      applyPayment: async () => Promise.reject(new PayError('UNAVAILABLE', 'order store unavailable')),
+    };
     const s = setup(now, { query: { [a]: tx(a) } }, { store: failing });
     const summary = await s.run({ maxConsecutiveFailures: 2 });
     expect(summary).toMatchObject({ errors: 1, recovered: 0, reason: 'COMPLETE' });
@@ -139,7 +165,9 @@ describe('how a failed order weighs on the run', () => {
     const now = freshNow();
     const a = await pendingOrder(now, 30);
     const b = await pendingOrder(now, 20);
-    const s = setup(now, { query: { [a]: configError('WECHATPAY_MERCHANT_PRIVATE_KEY is not a valid PEM private key'), [b]: tx(b) } });
+    const s = setup(now, {
+      query: { [a]: configError('WECHATPAY_MERCHANT_PRIVATE_KEY is not a valid PEM private key'), [b]: tx(b) },
+    });
     const summary = await s.run({ concurrency: 1 });
     expect(summary).toMatchObject({ queried: 1, errors: 1, reason: 'CONFIG', stoppedEarly: true });
     expect(s.queried).toEqual([a]);
@@ -149,8 +177,17 @@ describe('how a failed order weighs on the run', () => {
   it('an order that expired between listing and recording is NOT_REGISTERED under the reject policy; nothing is recorded', async () => {
     const now = freshNow();
     const ghost = orderNo('G');
-    const store: OrderStore = { ...h.store, listPending: async () => ({ orders: [{ merchantId: h.keys.mchid, outTradeNo: ghost, createdAt: new Date(now - 10 * MINUTE).toISOString() }] }) };
-    const s = setup(now, { query: { [ghost]: tx(ghost) } }, { store, config: { ...h.config, unknownOrderPolicy: 'reject' } });
+    const store: OrderStore = {
+      ...h.store,
+      listPending: async () => ({
+        orders: [{ merchantId: h.keys.mchid, outTradeNo: ghost, createdAt: new Date(now - 10 * MINUTE).toISOString() }],
+      }),
+    };
+    const s = setup(
+      now,
+      { query: { [ghost]: tx(ghost) } },
+      { store, config: { ...h.config, unknownOrderPolicy: 'reject' } },
+    );
     const summary = await s.run();
     expect(summary.actions).toEqual({ NOT_REGISTERED: 1 });
     expect(s.logs.some((l) => l.message === 'anomaly' && l.kind === 'UNREGISTERED_ORDER')).toBe(true);
@@ -165,7 +202,8 @@ describe('a stop while another worker waits', () => {
     const b = await pendingOrder(now, 30);
     const c = await pendingOrder(now, 20);
     const d = await pendingOrder(now, 10);
-    const later = (ms: number, err: Error) => () => new Promise<Transaction>((_, reject) => setTimeout(() => reject(err), ms));
+    const later = (ms: number, err: Error) => () =>
+      new Promise<Transaction>((_, reject) => setTimeout(() => reject(err), ms));
     const s = setup(
       now,
       {
@@ -189,7 +227,9 @@ describe('a stop while another worker waits', () => {
     const a = await pendingOrder(now, 30);
     const b = await pendingOrder(now, 20);
     const c = await pendingOrder(now, 10);
-    const s = setup(now, { query: { [a]: wechatRefusal(429, 'FREQUENCY_LIMITED', 'slow down', ''), [b]: tx(b), [c]: tx(c) } });
+    const s = setup(now, {
+      query: { [a]: wechatRefusal(429, 'FREQUENCY_LIMITED', 'slow down', ''), [b]: tx(b), [c]: tx(c) },
+    });
     const summary = await s.run({ concurrency: 3, pageSize: 1 });
     expect(summary.reason).toBe('RATE_LIMITED');
     expect(s.queried).toEqual([a]);
@@ -213,7 +253,10 @@ describe('auto-close outcomes', () => {
   it('WeChat refuses the close for now (five-minute rule): AUTO_CLOSE TOO_EARLY, counted as still pending', async () => {
     const now = freshNow();
     const a = await aged(now);
-    const s = setup(now, { query: { [a]: notpay(a) }, close: async () => Promise.reject(wechatRefusal(400, 'RULE_LIMIT', 'too early', '')) });
+    const s = setup(now, {
+      query: { [a]: notpay(a) },
+      close: async () => Promise.reject(wechatRefusal(400, 'RULE_LIMIT', 'too early', '')),
+    });
     const summary = await s.run({ closeAfterMinutes: 60 });
     expect(summary).toMatchObject({ closed: 0, stillPending: 1, errors: 0 });
     expect(s.results()[0]).toMatchObject({ action: 'AUTO_CLOSE', closeStatus: 'TOO_EARLY' });
@@ -223,7 +266,10 @@ describe('auto-close outcomes', () => {
     const now = freshNow();
     const a = await aged(now);
     let queries = 0;
-    const s = setup(now, { query: { [a]: async () => (++queries === 1 ? notpay(a) : tx(a)) }, close: async () => Promise.reject(wechatRefusal(400, 'ORDER_PAID', 'paid', '')) });
+    const s = setup(now, {
+      query: { [a]: async () => (++queries === 1 ? notpay(a) : tx(a)) },
+      close: async () => Promise.reject(wechatRefusal(400, 'ORDER_PAID', 'paid', '')),
+    });
     // ORDER_PAID is not a mapped code: closeOrder asks the order query, which now says SUCCESS
     const summary = await s.run({ closeAfterMinutes: 60 });
     expect(summary).toMatchObject({ closed: 0, stillPending: 0, errors: 0, actions: { AUTO_CLOSE: 1 } });
@@ -234,15 +280,18 @@ describe('auto-close outcomes', () => {
   it.each([
     ['retryable', wechatRefusal(500, 'SYSTEM_ERROR', 'busy', ''), 'SYSTEM_ERROR', 'TOO_MANY_ERRORS'],
     ['not retryable', wechatRefusal(401, 'SIGN_ERROR', 'bad signature', ''), 'SIGN_ERROR', 'TOO_MANY_ERRORS'],
-  ] as const)('a close that fails (%s): ERROR with closeOrder code, counted towards the failure streak', async (_name, err, code, reason) => {
-    const now = freshNow();
-    const a = await aged(now);
-    const s = setup(now, { query: { [a]: notpay(a) }, close: async () => Promise.reject(err) });
-    const summary = await s.run({ closeAfterMinutes: 60, maxConsecutiveFailures: 1 });
-    expect(summary).toMatchObject({ errors: 1, reason });
-    expect(s.results()[0]).toMatchObject({ action: 'ERROR', closeStatus: 'FAILED', code, reason: err.message });
-    expect((await h.store.getOrder(h.keys.mchid, a))?.state).toBe('NOTPAY');
-  });
+  ] as const)(
+    'a close that fails (%s): ERROR with closeOrder code, counted towards the failure streak',
+    async (_name, err, code, reason) => {
+      const now = freshNow();
+      const a = await aged(now);
+      const s = setup(now, { query: { [a]: notpay(a) }, close: async () => Promise.reject(err) });
+      const summary = await s.run({ closeAfterMinutes: 60, maxConsecutiveFailures: 1 });
+      expect(summary).toMatchObject({ errors: 1, reason });
+      expect(s.results()[0]).toMatchObject({ action: 'ERROR', closeStatus: 'FAILED', code, reason: err.message });
+      expect((await h.store.getOrder(h.keys.mchid, a))?.state).toBe('NOTPAY');
+    },
+  );
 });
 
 describe('reconcileOne', () => {
@@ -253,7 +302,11 @@ describe('reconcileOne', () => {
     const { before, result, after } = await reconcileOne({ merchantId: h.keys.mchid, outTradeNo: no }, {}, s.deps);
     expect(before).toBeUndefined();
     expect(after).toBeUndefined();
-    expect(result).toMatchObject({ action: 'NOT_REGISTERED', tradeState: 'SUCCESS', transactionId: tx(no).transactionId });
+    expect(result).toMatchObject({
+      action: 'NOT_REGISTERED',
+      tradeState: 'SUCCESS',
+      transactionId: tx(no).transactionId,
+    });
     expect(await h.store.getOrder(h.keys.mchid, no)).toBeUndefined();
   });
 
@@ -267,14 +320,33 @@ describe('reconcileOne', () => {
 
   it('an order unknown here whose query fails: ERROR with the failure', async () => {
     const no = orderNo('N');
-    const s = setup(freshNow(), { query: { [no]: new WechatPayApiError({ status: undefined, code: 'TIMEOUT', message: 'no answer within 4000 ms', retryable: true }) } });
+    const s = setup(freshNow(), {
+      query: {
+        [no]: new WechatPayApiError({
+          status: undefined,
+          code: 'TIMEOUT',
+          message: 'no answer within 4000 ms',
+          retryable: true,
+        }),
+      },
+    });
     const { result } = await reconcileOne({ merchantId: h.keys.mchid, outTradeNo: no }, {}, s.deps);
     expect(result).toMatchObject({ action: 'ERROR', code: 'TIMEOUT', reason: 'no answer within 4000 ms' });
   });
 
   it('a payment recorded without registration (no creation time) is reconciled like any order', async () => {
     const no = orderNo('N');
-    await h.store.applyPayment({ outTradeNo: no, merchantId: h.keys.mchid, transactionId: tx(no).transactionId as string, amountFen: 1000, paidAt: '2033-01-01T00:00:00.000Z', channel: 'v3' }, 'record');
+    await h.store.applyPayment(
+      {
+        outTradeNo: no,
+        merchantId: h.keys.mchid,
+        transactionId: tx(no).transactionId as string,
+        amountFen: 1000,
+        paidAt: '2033-01-01T00:00:00.000Z',
+        channel: 'v3',
+      },
+      'record',
+    );
     const s = setup(freshNow(), { query: { [no]: tx(no) } });
     const { before, result, after } = await reconcileOne({ merchantId: h.keys.mchid, outTradeNo: no }, {}, s.deps);
     expect(before?.createdAt).toBeUndefined();
@@ -289,9 +361,22 @@ describe('reconcileOne', () => {
     const now = freshNow();
     const no = await pendingOrder(now);
     if (state === 'closed here already') await h.store.applyClose(h.keys.mchid, no);
-    else await h.store.applyPayment({ outTradeNo: no, merchantId: h.keys.mchid, transactionId: '4200000000000000000000000042', amountFen: 1000, paidAt: '2033-01-01T00:00:00.000Z', channel: 'v2' }, 'record');
+    else
+      await h.store.applyPayment(
+        {
+          outTradeNo: no,
+          merchantId: h.keys.mchid,
+          transactionId: '4200000000000000000000000042',
+          amountFen: 1000,
+          paidAt: '2033-01-01T00:00:00.000Z',
+          channel: 'v2',
+        },
+        'record',
+      );
     const beforeState = (await h.store.getOrder(h.keys.mchid, no))?.state;
-    const s = setup(now, { query: { [no]: tx(no, { tradeState: 'CLOSED', transactionId: undefined, successTime: undefined }) } });
+    const s = setup(now, {
+      query: { [no]: tx(no, { tradeState: 'CLOSED', transactionId: undefined, successTime: undefined }) },
+    });
     const { result, after } = await reconcileOne({ merchantId: h.keys.mchid, outTradeNo: no }, {}, s.deps);
     expect(result.action).toBe(action);
     expect(after?.state).toBe(beforeState);
@@ -302,8 +387,17 @@ describe('recording a close for an order that is gone', () => {
   it('WeChat reports CLOSED for a listed order no longer in the table: NOT_REGISTERED', async () => {
     const now = freshNow();
     const ghost = orderNo('G');
-    const store: OrderStore = { ...h.store, listPending: async () => ({ orders: [{ merchantId: h.keys.mchid, outTradeNo: ghost, createdAt: new Date(now - 10 * MINUTE).toISOString() }] }) };
-    const s = setup(now, { query: { [ghost]: tx(ghost, { tradeState: 'REVOKED', transactionId: undefined, successTime: undefined }) } }, { store });
+    const store: OrderStore = {
+      ...h.store,
+      listPending: async () => ({
+        orders: [{ merchantId: h.keys.mchid, outTradeNo: ghost, createdAt: new Date(now - 10 * MINUTE).toISOString() }],
+      }),
+    };
+    const s = setup(
+      now,
+      { query: { [ghost]: tx(ghost, { tradeState: 'REVOKED', transactionId: undefined, successTime: undefined }) } },
+      { store },
+    );
     expect((await s.run()).actions).toEqual({ NOT_REGISTERED: 1 });
     expect(await h.store.getOrder(h.keys.mchid, ghost)).toBeUndefined();
   });
@@ -314,7 +408,11 @@ describe('the pause after a failure', () => {
     const now = freshNow();
     const a = await pendingOrder(now, 20);
     const b = await pendingOrder(now, 10);
-    const s = setup(now, { query: { [a]: wechatRefusal(500, 'SYSTEM_ERROR', 'busy', ''), [b]: tx(b) } }, { sleep: undefined });
+    const s = setup(
+      now,
+      { query: { [a]: wechatRefusal(500, 'SYSTEM_ERROR', 'busy', ''), [b]: tx(b) } },
+      { sleep: undefined },
+    );
     // one failure: the pause before the next query is full jitter below 500 ms
     const summary = await s.run({ concurrency: 1 });
     expect(summary).toMatchObject({ queried: 2, errors: 1, recovered: 1, reason: 'COMPLETE' });
@@ -333,7 +431,13 @@ describe('a store adapter that throws raw errors', () => {
     const s = setup(now, {}, { store: raw, sleep: undefined });
     const summary = await s.run();
     expect(summary).toMatchObject({ reason: 'STORE_UNAVAILABLE', pastHorizon: null, errors: 1, stoppedEarly: true });
-    expect(s.logs.find((l) => l.message === 'reconcile.list')).toMatchObject({ level: 'error', reason: 'pending index unavailable' });
-    expect(s.logs.find((l) => l.message === 'reconcile.count')).toMatchObject({ level: 'error', reason: 'pending index unavailable' });
+    expect(s.logs.find((l) => l.message === 'reconcile.list')).toMatchObject({
+      level: 'error',
+      reason: 'pending index unavailable',
+    });
+    expect(s.logs.find((l) => l.message === 'reconcile.count')).toMatchObject({
+      level: 'error',
+      reason: 'pending index unavailable',
+    });
   });
 });

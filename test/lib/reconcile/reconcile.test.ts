@@ -45,8 +45,13 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       notified += 1;
-      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
-      void notifyHandler('/notify/payment', () => h.deps())({ headers, body: Buffer.concat(chunks).toString('utf8') }).then((r) => {
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
+      );
+      void notifyHandler('/notify/payment', () => h.deps())({
+        headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      }).then((r) => {
         const reply = r as { statusCode: number; headers?: Record<string, string>; body: string };
         res.writeHead(reply.statusCode, reply.headers ?? {}).end(reply.body);
       });
@@ -96,8 +101,17 @@ function setup(o: Setup) {
   };
   const config = o.config ?? h.config;
   const logs: Array<Record<string, unknown>> = [];
-  const logger = createLogger({ service: 'test', write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>) });
-  const client = createWechatPayClient({ config, fetch: recording, sleep: async () => undefined, random: () => 0.5, timeoutMs: 3000 });
+  const logger = createLogger({
+    service: 'test',
+    write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
+  });
+  const client = createWechatPayClient({
+    config,
+    fetch: recording,
+    sleep: async () => undefined,
+    random: () => 0.5,
+    timeoutMs: 3000,
+  });
   const sleeps: number[] = [];
   const deps: ReconcileDeps = {
     config,
@@ -110,18 +124,37 @@ function setup(o: Setup) {
     },
     ...(o.deadline ? { deadline: o.deadline } : {}),
   };
-  const queries = (outTradeNo?: string) => logs.filter((l) => l.message === 'reconcile.query' && (outTradeNo === undefined || l.outTradeNo === outTradeNo));
-  return { deps, calls, logs, sleeps, logger, queries, run: (options: Partial<ReconcileOptions> = {}) => reconcile(options, deps) };
+  const queries = (outTradeNo?: string) =>
+    logs.filter((l) => l.message === 'reconcile.query' && (outTradeNo === undefined || l.outTradeNo === outTradeNo));
+  return {
+    deps,
+    calls,
+    logs,
+    sleeps,
+    logger,
+    queries,
+    run: (options: Partial<ReconcileOptions> = {}) => reconcile(options, deps),
+  };
 }
 
 /** An order registered here (created `ageMinutes` before `now`) and at WeChat, unpaid. */
-async function order(now: number, o: { amount?: number; sub?: string; ageMinutes?: number; atWechat?: boolean; wechatAmount?: number } = {}) {
+async function order(
+  now: number,
+  o: { amount?: number; sub?: string; ageMinutes?: number; atWechat?: boolean; wechatAmount?: number } = {},
+) {
   const no = orderNo('R');
   const merchantId = o.sub ?? h.keys.mchid;
   const amount = o.amount ?? 1999;
   const createdAt = new Date(now - (o.ageMinutes ?? 10) * MINUTE).toISOString();
-  expect((await h.store.registerOrder({ outTradeNo: no, amountFen: amount, merchantId, createdAt })).kind).toBe('REGISTERED');
-  if (o.atWechat !== false) sim.control.createOrder({ outTradeNo: no, amount: o.wechatAmount ?? amount, ...(o.sub ? { subMchid: o.sub } : {}) });
+  expect((await h.store.registerOrder({ outTradeNo: no, amountFen: amount, merchantId, createdAt })).kind).toBe(
+    'REGISTERED',
+  );
+  if (o.atWechat !== false)
+    sim.control.createOrder({
+      outTradeNo: no,
+      amount: o.wechatAmount ?? amount,
+      ...(o.sub ? { subMchid: o.sub } : {}),
+    });
   return { no, merchantId };
 }
 
@@ -131,7 +164,10 @@ async function order(now: number, o: { amount?: number; sub?: string; ageMinutes
  * checked by registering it again): hundreds of single conditional writes would dominate the file's runtime.
  */
 async function paidOrders(now: number, n: number): Promise<string[]> {
-  const nos = Array.from({ length: n }, (_, i) => ({ no: orderNo('B'), createdAt: new Date(now - (10 + (i % 600)) * MINUTE).toISOString() }));
+  const nos = Array.from({ length: n }, (_, i) => ({
+    no: orderNo('B'),
+    createdAt: new Date(now - (10 + (i % 600)) * MINUTE).toISOString(),
+  }));
   const item = ({ no, createdAt }: { no: string; createdAt: string }) => ({
     pk: { S: orderKey(h.keys.mchid, no) },
     entity: { S: 'ORDER' },
@@ -145,11 +181,24 @@ async function paidOrders(now: number, n: number): Promise<string[]> {
   });
   for (let i = 0; i < n; i += 25) {
     const batch = nos.slice(i, i + 25);
-    const res = await h.client.send(new BatchWriteItemCommand({ RequestItems: { [h.tableName]: batch.map((o) => ({ PutRequest: { Item: item(o) } })) } }));
+    const res = await h.client.send(
+      new BatchWriteItemCommand({
+        RequestItems: { [h.tableName]: batch.map((o) => ({ PutRequest: { Item: item(o) } })) },
+      }),
+    );
     expect(Object.keys(res.UnprocessedItems ?? {})).toHaveLength(0);
   }
   const first = nos[0]!;
-  expect((await h.store.registerOrder({ outTradeNo: first.no, amountFen: 1999, merchantId: h.keys.mchid, createdAt: first.createdAt })).kind).toBe('ALREADY_REGISTERED');
+  expect(
+    (
+      await h.store.registerOrder({
+        outTradeNo: first.no,
+        amountFen: 1999,
+        merchantId: h.keys.mchid,
+        createdAt: first.createdAt,
+      })
+    ).kind,
+  ).toBe('ALREADY_REGISTERED');
   for (const { no } of nos) {
     sim.control.createOrder({ outTradeNo: no, amount: 1999 });
     sim.state.pay(h.keys.mchid, no);
@@ -175,36 +224,74 @@ describe('a payment whose notifications were all dropped', () => {
     ['v3', undefined],
     ['v2', SUB],
     ['v3', SUB],
-  ] as const)('%s (sub-merchant %s): ends PAID after one run, via query, with a recovered metric', async (protocol, sub) => {
-    const now = freshNow();
-    const { no, merchantId } = await order(now, { amount: 2599, ...(sub ? { sub } : {}) });
-    const before = notified;
-    const paid = await sim.control.pay({ outTradeNo: no, protocol, wait: 'all', ...(sub ? { subMchid: sub } : {}) });
-    expect(paid.delivery.skipped).toBe('suppressed');
-    expect(notified).toBe(before);
-    expect((await local(no, merchantId))?.state).toBe('NOTPAY');
+  ] as const)(
+    '%s (sub-merchant %s): ends PAID after one run, via query, with a recovered metric',
+    async (protocol, sub) => {
+      const now = freshNow();
+      const { no, merchantId } = await order(now, { amount: 2599, ...(sub ? { sub } : {}) });
+      const before = notified;
+      const paid = await sim.control.pay({ outTradeNo: no, protocol, wait: 'all', ...(sub ? { subMchid: sub } : {}) });
+      expect(paid.delivery.skipped).toBe('suppressed');
+      expect(notified).toBe(before);
+      expect((await local(no, merchantId))?.state).toBe('NOTPAY');
 
-    const t = setup({ now, ...(protocol === 'v2' ? { config: v2Config() } : {}) });
-    const summary = await t.run();
+      const t = setup({ now, ...(protocol === 'v2' ? { config: v2Config() } : {}) });
+      const summary = await t.run();
 
-    expect(summary).toMatchObject({ scanned: 1, queried: 1, recovered: 1, closed: 0, stillPending: 0, errors: 0, stoppedEarly: false, reason: 'COMPLETE' });
-    const paidAt = new Date(Math.floor(paid.order.successTime! / 1000) * 1000).toISOString();
-    expect(await local(no, merchantId)).toMatchObject({ state: 'PAID', transactionId: paid.order.transactionId, paidFen: 2599, paidAt, paidVia: 'query', previousState: 'NOTPAY' });
-    const path = protocol === 'v2' ? '/pay/orderquery' : `/v3/pay/${sub ? 'partner/' : ''}transactions/out-trade-no/${no}`;
-    expect(t.calls).toEqual([{ path }]);
-    expect(t.queries(no)).toEqual([
-      expect.objectContaining({ level: 'info', outTradeNo: no, merchantId, protocol, tradeState: 'SUCCESS', action: 'RECOVERED', transactionId: paid.order.transactionId, latencyMs: expect.any(Number) }),
-    ]);
-    const line = t.logs.find((l) => l.message === 'reconcile');
-    expect(line).toMatchObject({
-      _aws: { Timestamp: now, CloudWatchMetrics: [{ Namespace: 'WechatPayLambda', Dimensions: [[]], Metrics: expect.arrayContaining([{ Name: 'ReconcileRecovered', Unit: 'Count' }]) }] },
-      ReconcileRecovered: 1,
-      recovered: 1,
-    });
-    // never a secret in a log line
-    const text = JSON.stringify(t.logs);
-    for (const secret of [h.keys.apiV2Key, h.keys.apiV3Key, 'PRIVATE KEY']) expect(text).not.toContain(secret);
-  });
+      expect(summary).toMatchObject({
+        scanned: 1,
+        queried: 1,
+        recovered: 1,
+        closed: 0,
+        stillPending: 0,
+        errors: 0,
+        stoppedEarly: false,
+        reason: 'COMPLETE',
+      });
+      const paidAt = new Date(Math.floor(paid.order.successTime! / 1000) * 1000).toISOString();
+      expect(await local(no, merchantId)).toMatchObject({
+        state: 'PAID',
+        transactionId: paid.order.transactionId,
+        paidFen: 2599,
+        paidAt,
+        paidVia: 'query',
+        previousState: 'NOTPAY',
+      });
+      const path =
+        protocol === 'v2' ? '/pay/orderquery' : `/v3/pay/${sub ? 'partner/' : ''}transactions/out-trade-no/${no}`;
+      expect(t.calls).toEqual([{ path }]);
+      expect(t.queries(no)).toEqual([
+        expect.objectContaining({
+          level: 'info',
+          outTradeNo: no,
+          merchantId,
+          protocol,
+          tradeState: 'SUCCESS',
+          action: 'RECOVERED',
+          transactionId: paid.order.transactionId,
+          latencyMs: expect.any(Number),
+        }),
+      ]);
+      const line = t.logs.find((l) => l.message === 'reconcile');
+      expect(line).toMatchObject({
+        _aws: {
+          Timestamp: now,
+          CloudWatchMetrics: [
+            {
+              Namespace: 'WechatPayLambda',
+              Dimensions: [[]],
+              Metrics: expect.arrayContaining([{ Name: 'ReconcileRecovered', Unit: 'Count' }]),
+            },
+          ],
+        },
+        ReconcileRecovered: 1,
+        recovered: 1,
+      });
+      // never a secret in a log line
+      const text = JSON.stringify(t.logs);
+      for (const secret of [h.keys.apiV2Key, h.keys.apiV3Key, 'PRIVATE KEY']) expect(text).not.toContain(secret);
+    },
+  );
 
   it('REFUND at WeChat (paid, then refunded): recorded as the payment it was', async () => {
     const now = freshNow();
@@ -225,7 +312,12 @@ describe('a payment whose notifications were all dropped', () => {
     expect(await t.run()).toMatchObject({ queried: 1, recovered: 0, conflicts: 1 });
     expect((await local(no))?.state).toBe('NOTPAY');
     expect(t.queries(no)[0]).toMatchObject({ level: 'warn', action: 'CONFLICT', anomaly: 'AMOUNT_MISMATCH' });
-    expect(t.logs.find((l) => l.message === 'anomaly')).toMatchObject({ kind: 'AMOUNT_MISMATCH', Anomaly: 1, outTradeNo: no, source: 'reconcile' });
+    expect(t.logs.find((l) => l.message === 'anomaly')).toMatchObject({
+      kind: 'AMOUNT_MISMATCH',
+      Anomaly: 1,
+      outTradeNo: no,
+      source: 'reconcile',
+    });
   });
 
   it('dry run: reports what it would record, writes nothing', async () => {
@@ -233,55 +325,81 @@ describe('a payment whose notifications were all dropped', () => {
     const { no } = await order(now);
     sim.state.pay(h.keys.mchid, no);
     const t = setup({ now });
-    expect(await t.run({ dryRun: true })).toMatchObject({ queried: 1, recovered: 0, stillPending: 1, dryRun: true, actions: { WOULD_RECORD_PAYMENT: 1 } });
+    expect(await t.run({ dryRun: true })).toMatchObject({
+      queried: 1,
+      recovered: 0,
+      stillPending: 1,
+      dryRun: true,
+      actions: { WOULD_RECORD_PAYMENT: 1 },
+    });
     expect((await local(no))?.state).toBe('NOTPAY');
     expect((await t.run()).recovered).toBe(1);
   });
 });
 
 describe('orders not paid at WeChat', () => {
-  it.each(['v2', 'v3'] as const)('%s: NOTPAY and USERPAYING stay pending, an order WeChat does not know too', async (protocol) => {
-    const now = freshNow();
-    const notpay = await order(now, { ageMinutes: 600 });
-    const paying = await order(now);
-    setTradeState(h.keys.mchid, paying.no, 'USERPAYING');
-    const unknown = await order(now, { atWechat: false });
-    const t = setup({ now, ...(protocol === 'v2' ? { config: v2Config() } : {}) });
+  it.each(['v2', 'v3'] as const)(
+    '%s: NOTPAY and USERPAYING stay pending, an order WeChat does not know too',
+    async (protocol) => {
+      const now = freshNow();
+      const notpay = await order(now, { ageMinutes: 600 });
+      const paying = await order(now);
+      setTradeState(h.keys.mchid, paying.no, 'USERPAYING');
+      const unknown = await order(now, { atWechat: false });
+      const t = setup({ now, ...(protocol === 'v2' ? { config: v2Config() } : {}) });
 
-    expect(await t.run()).toMatchObject({ queried: 3, recovered: 0, closed: 0, stillPending: 3, errors: 0, reason: 'COMPLETE' });
-    for (const { no } of [notpay, paying, unknown]) expect((await local(no))?.state).toBe('NOTPAY');
-    expect(t.queries(notpay.no)[0]).toMatchObject({ tradeState: 'NOTPAY', action: 'LEFT_PENDING' });
-    expect(t.queries(paying.no)[0]).toMatchObject({ tradeState: 'USERPAYING', action: 'LEFT_PENDING' });
-    expect(t.queries(unknown.no)[0]).toMatchObject({ action: 'NOT_AT_WECHAT', code: protocol === 'v2' ? 'ORDERNOTEXIST' : 'ORDER_NOT_EXIST' });
-    // still in the pending index: the next run asks again
-    const listed = await h.store.listPending({ createdAfter: new Date(now - 2 * DAY).toISOString(), createdBefore: new Date(now).toISOString(), limit: 10 });
-    expect(listed.orders.map((o) => o.outTradeNo).sort()).toEqual([notpay.no, paying.no, unknown.no].sort());
-  });
+      expect(await t.run()).toMatchObject({
+        queried: 3,
+        recovered: 0,
+        closed: 0,
+        stillPending: 3,
+        errors: 0,
+        reason: 'COMPLETE',
+      });
+      for (const { no } of [notpay, paying, unknown]) expect((await local(no))?.state).toBe('NOTPAY');
+      expect(t.queries(notpay.no)[0]).toMatchObject({ tradeState: 'NOTPAY', action: 'LEFT_PENDING' });
+      expect(t.queries(paying.no)[0]).toMatchObject({ tradeState: 'USERPAYING', action: 'LEFT_PENDING' });
+      expect(t.queries(unknown.no)[0]).toMatchObject({
+        action: 'NOT_AT_WECHAT',
+        code: protocol === 'v2' ? 'ORDERNOTEXIST' : 'ORDER_NOT_EXIST',
+      });
+      // still in the pending index: the next run asks again
+      const listed = await h.store.listPending({
+        createdAfter: new Date(now - 2 * DAY).toISOString(),
+        createdBefore: new Date(now).toISOString(),
+        limit: 10,
+      });
+      expect(listed.orders.map((o) => o.outTradeNo).sort()).toEqual([notpay.no, paying.no, unknown.no].sort());
+    },
+  );
 
   it.each([
     ['v2', undefined],
     ['v3', undefined],
     ['v2', SUB],
     ['v3', SUB],
-  ] as const)('%s (sub-merchant %s): CLOSED, REVOKED and PAYERROR at WeChat are recorded with their reason', async (protocol, sub) => {
-    const now = freshNow();
-    const opts = sub ? { sub } : {};
-    const closed = await order(now, opts);
-    sim.state.close(closed.merchantId, closed.no, 0);
-    const revoked = await order(now, opts);
-    setTradeState(revoked.merchantId, revoked.no, 'REVOKED');
-    const failed = await order(now, opts);
-    setTradeState(failed.merchantId, failed.no, 'PAYERROR');
-    const t = setup({ now, ...(protocol === 'v2' ? { config: v2Config() } : {}) });
+  ] as const)(
+    '%s (sub-merchant %s): CLOSED, REVOKED and PAYERROR at WeChat are recorded with their reason',
+    async (protocol, sub) => {
+      const now = freshNow();
+      const opts = sub ? { sub } : {};
+      const closed = await order(now, opts);
+      sim.state.close(closed.merchantId, closed.no, 0);
+      const revoked = await order(now, opts);
+      setTradeState(revoked.merchantId, revoked.no, 'REVOKED');
+      const failed = await order(now, opts);
+      setTradeState(failed.merchantId, failed.no, 'PAYERROR');
+      const t = setup({ now, ...(protocol === 'v2' ? { config: v2Config() } : {}) });
 
-    expect(await t.run()).toMatchObject({ queried: 3, closed: 3, recovered: 0, stillPending: 0, errors: 0 });
-    expect(await local(closed.no, closed.merchantId)).toMatchObject({ state: 'CLOSED', closedReason: 'CLOSED' });
-    expect(await local(revoked.no, revoked.merchantId)).toMatchObject({ state: 'CLOSED', closedReason: 'REVOKED' });
-    expect(await local(failed.no, failed.merchantId)).toMatchObject({ state: 'CLOSED', closedReason: 'PAYERROR' });
-    expect(t.queries(revoked.no)[0]).toMatchObject({ protocol, tradeState: 'REVOKED', action: 'CLOSED' });
-    // closed orders leave the index: a second run finds nothing
-    expect(await setup({ now }).run()).toMatchObject({ scanned: 0, queried: 0, reason: 'COMPLETE' });
-  });
+      expect(await t.run()).toMatchObject({ queried: 3, closed: 3, recovered: 0, stillPending: 0, errors: 0 });
+      expect(await local(closed.no, closed.merchantId)).toMatchObject({ state: 'CLOSED', closedReason: 'CLOSED' });
+      expect(await local(revoked.no, revoked.merchantId)).toMatchObject({ state: 'CLOSED', closedReason: 'REVOKED' });
+      expect(await local(failed.no, failed.merchantId)).toMatchObject({ state: 'CLOSED', closedReason: 'PAYERROR' });
+      expect(t.queries(revoked.no)[0]).toMatchObject({ protocol, tradeState: 'REVOKED', action: 'CLOSED' });
+      // closed orders leave the index: a second run finds nothing
+      expect(await setup({ now }).run()).toMatchObject({ scanned: 0, queried: 0, reason: 'COMPLETE' });
+    },
+  );
 });
 
 describe('the window', () => {
@@ -297,7 +415,10 @@ describe('the window', () => {
     const summary = await t.run();
     expect(summary).toMatchObject({ scanned: 1, queried: 1, recovered: 1, pastHorizon: 3 });
     expect(t.queries().map((l) => l.outTradeNo)).toEqual([due.no]);
-    expect(t.logs.find((l) => l.message === 'reconcile')).toMatchObject({ PendingPastHorizon: 3, ReconcileRecovered: 1 });
+    expect(t.logs.find((l) => l.message === 'reconcile')).toMatchObject({
+      PendingPastHorizon: 3,
+      ReconcileRecovered: 1,
+    });
     expect((await local(young.no))?.state).toBe('NOTPAY');
     for (const o of old) expect((await local(o.no))?.state).toBe('NOTPAY');
   });
@@ -319,7 +440,11 @@ describe('racing', () => {
     const deps = h.deps({ logger: t.logger });
     const deliveries = nos.map(async (no, i) => {
       await firstQuery;
-      const outgoing = paymentNotification(h.keys, sim.state.findOrder(h.keys.mchid, no)!, { protocol: i % 2 ? 'v3' : 'v2', signer: 'platform', signType: 'MD5' });
+      const outgoing = paymentNotification(h.keys, sim.state.findOrder(h.keys.mchid, no)!, {
+        protocol: i % 2 ? 'v3' : 'v2',
+        signer: 'platform',
+        signType: 'MD5',
+      });
       const wire = typeof outgoing.wire === 'function' ? outgoing.wire() : outgoing.wire;
       return notifyHandler('/notify/payment', () => deps)(toEvent(wire));
     });
@@ -333,8 +458,14 @@ describe('racing', () => {
         ...t.queries(no).map((l) => l.action),
       ].sort();
       // exactly one of the two applied; the other found it done
-      expect([['ALREADY_APPLIED', 'RECOVERED'], ['ALREADY_PAID', 'APPLIED']]).toContainEqual(outcomes);
-      expect(await local(no)).toMatchObject({ state: 'PAID', transactionId: sim.state.findOrder(h.keys.mchid, no)!.transactionId });
+      expect([
+        ['ALREADY_APPLIED', 'RECOVERED'],
+        ['ALREADY_PAID', 'APPLIED'],
+      ]).toContainEqual(outcomes);
+      expect(await local(no)).toMatchObject({
+        state: 'PAID',
+        transactionId: sim.state.findOrder(h.keys.mchid, no)!.transactionId,
+      });
     }
   });
 
@@ -343,7 +474,10 @@ describe('racing', () => {
     const nos = await paidOrders(now, 30);
     const a = setup({ now });
     const b = setup({ now });
-    const [ra, rb] = await Promise.all([a.run({ concurrency: 4, pageSize: 7 }), b.run({ concurrency: 4, pageSize: 7 })]);
+    const [ra, rb] = await Promise.all([
+      a.run({ concurrency: 4, pageSize: 7 }),
+      b.run({ concurrency: 4, pageSize: 7 }),
+    ]);
 
     expect(ra.recovered + rb.recovered).toBe(30);
     expect(ra.errors + rb.errors).toBe(0);
@@ -403,57 +537,83 @@ describe('bounds', () => {
     expect(paid).toHaveLength(summary.queried);
 
     const second = await setup({ now, deadline: () => 60_000 }).run({ concurrency: 1 });
-    expect(second).toMatchObject({ queried: 10 - summary.queried, recovered: 10 - summary.queried, reason: 'COMPLETE' });
+    expect(second).toMatchObject({
+      queried: 10 - summary.queried,
+      recovered: 10 - summary.queried,
+      reason: 'COMPLETE',
+    });
     expect((await Promise.all(nos.map((no) => local(no)))).every((o) => o?.state === 'PAID')).toBe(true);
   });
 
   it.each([
     ['v2', 'v2.orderquery', 'SYSTEMERROR'],
     ['v3', 'v3.query', 'SYSTEM_ERROR'],
-  ] as const)('%s: a query error leaves the order for the next run, with a pause before the next query', async (protocol, endpoint, code) => {
-    const now = freshNow();
-    const a = await order(now, { ageMinutes: 30 });
-    const b = await order(now, { ageMinutes: 20 });
-    sim.state.pay(h.keys.mchid, a.no);
-    sim.state.pay(h.keys.mchid, b.no);
-    sim.faults.next(endpoint, 'system-error', 3); // every attempt of the client's first call
-    const config = protocol === 'v2' ? v2Config() : h.config;
-    const t = setup({ now, config });
+  ] as const)(
+    '%s: a query error leaves the order for the next run, with a pause before the next query',
+    async (protocol, endpoint, code) => {
+      const now = freshNow();
+      const a = await order(now, { ageMinutes: 30 });
+      const b = await order(now, { ageMinutes: 20 });
+      sim.state.pay(h.keys.mchid, a.no);
+      sim.state.pay(h.keys.mchid, b.no);
+      sim.faults.next(endpoint, 'system-error', 3); // every attempt of the client's first call
+      const config = protocol === 'v2' ? v2Config() : h.config;
+      const t = setup({ now, config });
 
-    expect(await t.run({ concurrency: 1 })).toMatchObject({ queried: 2, recovered: 1, errors: 1, reason: 'COMPLETE' });
-    expect(t.calls).toHaveLength(4);
-    expect(t.queries(a.no)[0]).toMatchObject({ level: 'warn', action: 'ERROR', code });
-    expect(t.sleeps).toHaveLength(1);
-    expect((await local(a.no))?.state).toBe('NOTPAY');
-    expect((await local(b.no))?.state).toBe('PAID');
+      expect(await t.run({ concurrency: 1 })).toMatchObject({
+        queried: 2,
+        recovered: 1,
+        errors: 1,
+        reason: 'COMPLETE',
+      });
+      expect(t.calls).toHaveLength(4);
+      expect(t.queries(a.no)[0]).toMatchObject({ level: 'warn', action: 'ERROR', code });
+      expect(t.sleeps).toHaveLength(1);
+      expect((await local(a.no))?.state).toBe('NOTPAY');
+      expect((await local(b.no))?.state).toBe('PAID');
 
-    expect(await setup({ now, config }).run()).toMatchObject({ queried: 1, recovered: 1, errors: 0 });
-    expect((await local(a.no))?.state).toBe('PAID');
-  });
+      expect(await setup({ now, config }).run()).toMatchObject({ queried: 1, recovered: 1, errors: 0 });
+      expect((await local(a.no))?.state).toBe('PAID');
+    },
+  );
 
   it.each([
     ['v2', 'v2.orderquery', 'FREQUENCY_LIMITED'],
     ['v3', 'v3.query', 'RATELIMIT_EXCEEDED'],
-  ] as const)('%s: a rate limit that outlasts the client retries stops the run; the next run finishes', async (protocol, endpoint, code) => {
-    const now = freshNow();
-    const nos = await paidOrders(now, 5);
-    sim.faults.next(endpoint, 'rate-limit', 3);
-    const config = protocol === 'v2' ? v2Config() : h.config;
-    const t = setup({ now, config });
+  ] as const)(
+    '%s: a rate limit that outlasts the client retries stops the run; the next run finishes',
+    async (protocol, endpoint, code) => {
+      const now = freshNow();
+      const nos = await paidOrders(now, 5);
+      sim.faults.next(endpoint, 'rate-limit', 3);
+      const config = protocol === 'v2' ? v2Config() : h.config;
+      const t = setup({ now, config });
 
-    expect(await t.run({ concurrency: 1 })).toMatchObject({ queried: 1, errors: 1, recovered: 0, stoppedEarly: true, reason: 'RATE_LIMITED' });
-    expect(t.calls).toHaveLength(3);
-    expect(t.queries()[0]).toMatchObject({ action: 'ERROR', code });
-    expect(await setup({ now, config }).run()).toMatchObject({ queried: 5, recovered: 5, reason: 'COMPLETE' });
-    expect((await Promise.all(nos.map((no) => local(no)))).every((o) => o?.state === 'PAID')).toBe(true);
-  });
+      expect(await t.run({ concurrency: 1 })).toMatchObject({
+        queried: 1,
+        errors: 1,
+        recovered: 0,
+        stoppedEarly: true,
+        reason: 'RATE_LIMITED',
+      });
+      expect(t.calls).toHaveLength(3);
+      expect(t.queries()[0]).toMatchObject({ action: 'ERROR', code });
+      expect(await setup({ now, config }).run()).toMatchObject({ queried: 5, recovered: 5, reason: 'COMPLETE' });
+      expect((await Promise.all(nos.map((no) => local(no)))).every((o) => o?.state === 'PAID')).toBe(true);
+    },
+  );
 
   it('stops after a run of failures (WeChat down), leaving every order pending', async () => {
     const now = freshNow();
     const nos = await paidOrders(now, 8);
     sim.faults.next('v3.query', 'unsigned-500', 100);
     const t = setup({ now });
-    expect(await t.run({ concurrency: 1, maxConsecutiveFailures: 3 })).toMatchObject({ queried: 3, errors: 3, recovered: 0, reason: 'TOO_MANY_ERRORS' });
+    expect(await t.run({ concurrency: 1, maxConsecutiveFailures: 3 })).toMatchObject({
+      queried: 3,
+      errors: 3,
+      recovered: 0,
+      reason: 'TOO_MANY_ERRORS',
+    });
     expect(t.sleeps).toHaveLength(2);
     sim.faults.clear();
     expect(await setup({ now }).run()).toMatchObject({ queried: 8, recovered: 8 });
@@ -472,7 +632,13 @@ describe('bounds', () => {
         throw unavailable('order store unavailable');
       },
     };
-    expect(await setup({ now, store: broken }).run()).toMatchObject({ queried: 0, errors: 1, pastHorizon: null, reason: 'STORE_UNAVAILABLE', stoppedEarly: true });
+    expect(await setup({ now, store: broken }).run()).toMatchObject({
+      queried: 0,
+      errors: 1,
+      pastHorizon: null,
+      reason: 'STORE_UNAVAILABLE',
+      stoppedEarly: true,
+    });
     const noKeys = { ...h.config, merchant: undefined, apiV2Key: undefined };
     const t = setup({ now, config: noKeys });
     expect(await t.run()).toMatchObject({ queried: 0, reason: 'CONFIG' });
@@ -494,8 +660,17 @@ describe('auto-close (off by default)', () => {
     expect(off.queries(expired.no)[0]).toMatchObject({ action: 'LEFT_PENDING' });
 
     const t = setup({ now });
-    expect(await t.run({ closeAfterMinutes: 30 })).toMatchObject({ queried: 4, closed: 2, recovered: 1, stillPending: 1 });
-    expect(t.queries(expired.no)[0]).toMatchObject({ tradeState: 'NOTPAY', action: 'AUTO_CLOSE', closeStatus: 'CLOSED' });
+    expect(await t.run({ closeAfterMinutes: 30 })).toMatchObject({
+      queried: 4,
+      closed: 2,
+      recovered: 1,
+      stillPending: 1,
+    });
+    expect(t.queries(expired.no)[0]).toMatchObject({
+      tradeState: 'NOTPAY',
+      action: 'AUTO_CLOSE',
+      closeStatus: 'CLOSED',
+    });
     expect(t.queries(young.no)[0]).toMatchObject({ action: 'LEFT_PENDING' });
     expect(sim.state.findOrder(h.keys.mchid, expired.no)?.state).toBe('CLOSED');
     expect(sim.state.findOrder(SUB, sub.no)?.state).toBe('CLOSED');
@@ -503,7 +678,12 @@ describe('auto-close (off by default)', () => {
     expect(await local(sub.no, SUB)).toMatchObject({ state: 'CLOSED' });
     expect((await local(young.no))?.state).toBe('NOTPAY');
     expect((await local(paid.no))?.state).toBe('PAID');
-    expect(t.logs.filter((l) => l.message === 'closeOrder').map((l) => l.outTradeNo).sort()).toEqual([expired.no, sub.no].sort());
+    expect(
+      t.logs
+        .filter((l) => l.message === 'closeOrder')
+        .map((l) => l.outTradeNo)
+        .sort(),
+    ).toEqual([expired.no, sub.no].sort());
   });
 });
 
@@ -528,8 +708,21 @@ describe('reading a query answer (the checks a notification applies)', () => {
     expect(() => readV3(v3tx({ tradeState: 'CLOSED', mchid: '1999999999' }), ref(), h.config)).toThrow(/mchid/);
     expect(() => readV3(v3tx({ subMchid: SUB }), ref(), h.config)).toThrow(/sub-merchant/);
     const fields = { mch_id: h.keys.mchid, appid: h.keys.appid };
-    const v2tx = { outTradeNo: 'ORDER1', tradeState: 'SUCCESS' as TradeState, tradeStateDesc: undefined, transactionId: '42', totalFen: 100, paidAt: '2031-01-01T00:00:00.000Z', subMchId: undefined, fields };
-    expect(readV2(v2tx, ref(), h.config).report).toMatchObject({ amountFen: 100, channel: 'query', merchantId: h.keys.mchid });
+    const v2tx = {
+      outTradeNo: 'ORDER1',
+      tradeState: 'SUCCESS' as TradeState,
+      tradeStateDesc: undefined,
+      transactionId: '42',
+      totalFen: 100,
+      paidAt: '2031-01-01T00:00:00.000Z',
+      subMchId: undefined,
+      fields,
+    };
+    expect(readV2(v2tx, ref(), h.config).report).toMatchObject({
+      amountFen: 100,
+      channel: 'query',
+      merchantId: h.keys.mchid,
+    });
     expect(() => readV2({ ...v2tx, fields: { ...fields, mch_id: '1' } }, ref(), h.config)).toThrow(/mch_id/);
     expect(() => readV2({ ...v2tx, fields: { ...fields, appid: 'wxother' } }, ref(), h.config)).toThrow(/appid/);
     expect(() => readV2({ ...v2tx, subMchId: SUB }, ref(), h.config)).toThrow(/sub-merchant/);

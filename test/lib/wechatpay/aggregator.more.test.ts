@@ -9,7 +9,12 @@ import { readAggregatorNotification, scanJson, type AggregatorSettings } from '.
 import { aggregatorNotification } from '../../../scripts/simulator/aggregator';
 
 const SECRET = 'agg-more-secret-0123456789';
-const settings: AggregatorSettings = { aggregatorSecret: SECRET, aggregatorSignMode: 'sorted-md5', mchid: '1900000109', maxBodyBytes: 65536 };
+const settings: AggregatorSettings = {
+  aggregatorSecret: SECRET,
+  aggregatorSignMode: 'sorted-md5',
+  mchid: '1900000109',
+  maxBodyBytes: 65536,
+};
 
 function reason(fn: () => unknown): string {
   try {
@@ -42,12 +47,20 @@ describe('scanJson', () => {
 
 describe('the result of a successful trade', () => {
   it.each(['12a', '', '1.5'])('refuses a transactionid given as the text %j', (id) => {
-    const wire = aggregatorNotification({ secret: SECRET, result: `{"transactionid":${JSON.stringify(id)},"orderid":"ORDER1","amount":1,"real_amount":1}` });
-    expect(reason(() => readAggregatorNotification(Buffer.from(wire.body, 'utf8'), settings, 0))).toBe('result.transactionid missing or malformed');
+    const wire = aggregatorNotification({
+      secret: SECRET,
+      result: `{"transactionid":${JSON.stringify(id)},"orderid":"ORDER1","amount":1,"real_amount":1}`,
+    });
+    expect(reason(() => readAggregatorNotification(Buffer.from(wire.body, 'utf8'), settings, 0))).toBe(
+      'result.transactionid missing or malformed',
+    );
   });
 
   it('accepts a transactionid given as a string of digits, keeping it exactly', () => {
-    const wire = aggregatorNotification({ secret: SECRET, result: '{"transactionid":"009007199254740993","orderid":"ORDER1","amount":1,"real_amount":1}' });
+    const wire = aggregatorNotification({
+      secret: SECRET,
+      result: '{"transactionid":"009007199254740993","orderid":"ORDER1","amount":1,"real_amount":1}',
+    });
     const notice = readAggregatorNotification(Buffer.from(wire.body, 'utf8'), settings, 0);
     expect(notice.kind === 'PAYMENT' && notice.report.transactionId).toBe('AGG-009007199254740993');
   });

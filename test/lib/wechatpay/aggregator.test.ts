@@ -20,13 +20,23 @@ import {
   type AggregatorSignMode,
   type JsonValue,
 } from '../../../lib/wechatpay/aggregator';
-import { aggregatorNotification, aggregatorResult, aggregatorSign, type AggregatorResultFields } from '../../../scripts/simulator/aggregator';
+import {
+  aggregatorNotification,
+  aggregatorResult,
+  aggregatorSign,
+  type AggregatorResultFields,
+} from '../../../scripts/simulator/aggregator';
 import { generateTestKeys, toEnv } from '../../../scripts/simulator/keys';
 import type { WireRequest } from '../../../scripts/simulator/messages';
 
 const SECRET = 'agg-secret-0123456789abcdef';
 const NOW = Date.parse('2026-11-23T04:05:06.789Z');
-const settings: AggregatorSettings = { aggregatorSecret: SECRET, aggregatorSignMode: 'sorted-md5', mchid: '1900000109', maxBodyBytes: 65536 };
+const settings: AggregatorSettings = {
+  aggregatorSecret: SECRET,
+  aggregatorSignMode: 'sorted-md5',
+  mchid: '1900000109',
+  maxBodyBytes: 65536,
+};
 
 const fields = (o: Partial<AggregatorResultFields> = {}): AggregatorResultFields => ({
   transactionid: '1234567890123456789',
@@ -59,7 +69,13 @@ describe('a status 10000 notification', () => {
     const n = read(signed(aggregatorResult(fields()), { format }));
     expect(n).toEqual({
       kind: 'PAYMENT',
-      result: { transactionId: '1234567890123456789', orderId: 'ORDER20261123001', amountText: '19.9', realAmountText: '19.9', custom: 'hello' },
+      result: {
+        transactionId: '1234567890123456789',
+        orderId: 'ORDER20261123001',
+        amountText: '19.9',
+        realAmountText: '19.9',
+        custom: 'hello',
+      },
       report: {
         outTradeNo: 'ORDER20261123001',
         merchantId: '1900000109',
@@ -109,9 +125,14 @@ describe('a status 10000 notification', () => {
   });
 
   it('accepts amounts sent as JSON strings, an absent or null custom, and any key order and spacing', () => {
-    const result = ' { "custom" : null , "real_amount" : "5.00", "amount":"5", "orderid":"A_1-b", "transactionid":"77" } ';
+    const result =
+      ' { "custom" : null , "real_amount" : "5.00", "amount":"5", "orderid":"A_1-b", "transactionid":"77" } ';
     const n = read(signed(result));
-    expect(n.kind === 'PAYMENT' && [n.report.amountFen, n.report.transactionId, n.result.custom]).toEqual([500, 'AGG-77', '']);
+    expect(n.kind === 'PAYMENT' && [n.report.amountFen, n.report.transactionId, n.result.custom]).toEqual([
+      500,
+      'AGG-77',
+      '',
+    ]);
     expect(read(signed('{"transactionid":1,"orderid":"X1","amount":1,"real_amount":1}')).kind).toBe('PAYMENT');
   });
 
@@ -130,7 +151,12 @@ describe('a status 10000 notification', () => {
   it('floating point would get these wrong; the exact text does not', () => {
     expect(Math.round(19.9 * 100) === 1990 && 19.9 * 100 !== 1990).toBe(true);
     expect(0.1 + 0.2).not.toBe(0.3);
-    for (const [text, fen] of [['19.9', 1990], ['0.29', 29], ['1.15', 115], ['4.35', 435]] as const) {
+    for (const [text, fen] of [
+      ['19.9', 1990],
+      ['0.29', 29],
+      ['1.15', 115],
+      ['4.35', 435],
+    ] as const) {
       const n = read(signed(aggregatorResult(fields({ real_amount: text }))));
       expect(n.kind === 'PAYMENT' && n.report.amountFen).toBe(fen);
     }
@@ -140,14 +166,19 @@ describe('a status 10000 notification', () => {
 describe('the signature', () => {
   it('default construction is the APIv2 rule over exactly {result, status}', () => {
     const result = '{"a":1}';
-    const expected = createHash('md5').update(`result=${result}&status=10000&key=${SECRET}`, 'utf8').digest('hex').toUpperCase();
+    const expected = createHash('md5')
+      .update(`result=${result}&status=10000&key=${SECRET}`, 'utf8')
+      .digest('hex')
+      .toUpperCase();
     expect(signAggregator('10000', result, SECRET, 'sorted-md5')).toBe(expected);
     expect(aggregatorSign('10000', result, SECRET)).toBe(expected);
   });
 
   it.each(AGGREGATOR_SIGN_MODES)('mode %s: the sender and the service agree, and no other mode verifies it', (mode) => {
     const wire = signed(aggregatorResult(fields()), { mode });
-    expect(signAggregator('10000', aggregatorResult(fields({ transactionid: '5' })), SECRET, mode)).toBe(aggregatorSign('10000', aggregatorResult(fields({ transactionid: '5' })), SECRET, mode));
+    expect(signAggregator('10000', aggregatorResult(fields({ transactionid: '5' })), SECRET, mode)).toBe(
+      aggregatorSign('10000', aggregatorResult(fields({ transactionid: '5' })), SECRET, mode),
+    );
     expect(read(wire, { ...settings, aggregatorSignMode: mode }).kind).toBe('PAYMENT');
     for (const other of AGGREGATOR_SIGN_MODES.filter((m) => m !== mode)) {
       expect(kindOf(() => read(wire, { ...settings, aggregatorSignMode: other }))).toBe('UNAUTHENTIC');
@@ -165,7 +196,9 @@ describe('the signature', () => {
     expect(reserialised).not.toBe(original);
     const sign = aggregatorSign('10000', original, SECRET);
     expect(read(aggregatorNotification({ secret: SECRET, result: original, sign })).kind).toBe('PAYMENT');
-    expect(kindOf(() => read(aggregatorNotification({ secret: SECRET, result: reserialised, sign })))).toBe('UNAUTHENTIC');
+    expect(kindOf(() => read(aggregatorNotification({ secret: SECRET, result: reserialised, sign })))).toBe(
+      'UNAUTHENTIC',
+    );
     // and signed over the re-serialised text, the exact text received is what counts
     expect(read(signed(reserialised)).kind).toBe('PAYMENT');
   });
@@ -174,7 +207,15 @@ describe('the signature', () => {
     const result = aggregatorResult(fields());
     const sign = aggregatorSign('10000', result, SECRET);
     expect(read(aggregatorNotification({ secret: SECRET, result, sign: sign.toLowerCase() })).kind).toBe('PAYMENT');
-    for (const bad of ['', sign.slice(1), `${sign}0`, `${sign.slice(0, 31)}G`, `${sign.slice(0, 31)}Ł`, ` ${sign.slice(1)}`, 'x'.repeat(32)]) {
+    for (const bad of [
+      '',
+      sign.slice(1),
+      `${sign}0`,
+      `${sign.slice(0, 31)}G`,
+      `${sign.slice(0, 31)}Ł`,
+      ` ${sign.slice(1)}`,
+      'x'.repeat(32),
+    ]) {
       expect(kindOf(() => read(aggregatorNotification({ secret: SECRET, result, sign: bad })))).toBe('UNAUTHENTIC');
     }
   });
@@ -190,22 +231,44 @@ describe('the signature', () => {
     const result = aggregatorResult(fields());
     expect(kindOf(() => read(aggregatorNotification({ secret: 'other', result })))).toBe('UNAUTHENTIC');
     const sign = aggregatorSign('30916', result, SECRET);
-    expect(kindOf(() => read(aggregatorNotification({ secret: SECRET, result, status: '10000', sign })))).toBe('UNAUTHENTIC');
+    expect(kindOf(() => read(aggregatorNotification({ secret: SECRET, result, status: '10000', sign })))).toBe(
+      'UNAUTHENTIC',
+    );
     const sign2 = aggregatorSign('10000', result, SECRET);
     const other = result.replace('"real_amount":19.9', '"real_amount":1.99');
-    expect(kindOf(() => read(aggregatorNotification({ secret: SECRET, result: other, sign: sign2 })))).toBe('UNAUTHENTIC');
+    expect(kindOf(() => read(aggregatorNotification({ secret: SECRET, result: other, sign: sign2 })))).toBe(
+      'UNAUTHENTIC',
+    );
   });
 
   it('property: any change to the signed status or result text is unauthentic', () => {
     const result = aggregatorResult(fields());
     const sign = aggregatorSign('10000', result, SECRET);
     fc.assert(
-      fc.property(fc.nat(result.length - 1), fc.string({ minLength: 1, maxLength: 3 }), fc.boolean(), (at, insert, statusSide) => {
-        const status = statusSide ? `10000${insert}` : '10000';
-        const changed = statusSide ? result : result.slice(0, at) + insert + result.slice(at);
-        fc.pre(changed !== result || status !== '10000');
-        expect(kindOf(() => read(aggregatorNotification({ secret: SECRET, result: changed, status, sign, format: 'json', statusAsString: true })))).toBe('UNAUTHENTIC');
-      }),
+      fc.property(
+        fc.nat(result.length - 1),
+        fc.string({ minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        (at, insert, statusSide) => {
+          const status = statusSide ? `10000${insert}` : '10000';
+          const changed = statusSide ? result : result.slice(0, at) + insert + result.slice(at);
+          fc.pre(changed !== result || status !== '10000');
+          expect(
+            kindOf(() =>
+              read(
+                aggregatorNotification({
+                  secret: SECRET,
+                  result: changed,
+                  status,
+                  sign,
+                  format: 'json',
+                  statusAsString: true,
+                }),
+              ),
+            ),
+          ).toBe('UNAUTHENTIC');
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -221,25 +284,48 @@ describe('the signature', () => {
 });
 
 describe('statuses', () => {
-  it.each(Object.entries(AGGREGATOR_FAILURES))('%s is a failed trade (%s), read after the signature', (status, meaning) => {
-    const n = read(signed(aggregatorResult(fields()), { status }));
-    expect(n).toEqual({ kind: 'FAILED', status, meaning, orderId: 'ORDER20261123001' });
-    expect(kindOf(() => read(aggregatorNotification({ secret: 'wrong', result: aggregatorResult(fields()), status })))).toBe('UNAUTHENTIC');
-  });
+  it.each(Object.entries(AGGREGATOR_FAILURES))(
+    '%s is a failed trade (%s), read after the signature',
+    (status, meaning) => {
+      const n = read(signed(aggregatorResult(fields()), { status }));
+      expect(n).toEqual({ kind: 'FAILED', status, meaning, orderId: 'ORDER20261123001' });
+      expect(
+        kindOf(() => read(aggregatorNotification({ secret: 'wrong', result: aggregatorResult(fields()), status }))),
+      ).toBe('UNAUTHENTIC');
+    },
+  );
 
   it('a failure needs no payment fields, and keeps the order id only when it is one', () => {
-    expect(read(signed('{}', { status: '30907' }))).toEqual({ kind: 'FAILED', status: '30907', meaning: 'insufficient balance', orderId: undefined });
-    expect(read(signed('{"orderid":"bad id!"}', { status: '30921' }))).toMatchObject({ kind: 'FAILED', orderId: undefined });
+    expect(read(signed('{}', { status: '30907' }))).toEqual({
+      kind: 'FAILED',
+      status: '30907',
+      meaning: 'insufficient balance',
+      orderId: undefined,
+    });
+    expect(read(signed('{"orderid":"bad id!"}', { status: '30921' }))).toMatchObject({
+      kind: 'FAILED',
+      orderId: undefined,
+    });
   });
 
   it('an undocumented status is read as unknown', () => {
-    expect(read(signed(aggregatorResult(fields()), { status: '20000' }))).toEqual({ kind: 'UNKNOWN_STATUS', status: '20000', orderId: 'ORDER20261123001' });
-    expect(read(signed('{}', { status: '-1', format: 'json' }))).toMatchObject({ kind: 'UNKNOWN_STATUS', status: '-1' });
+    expect(read(signed(aggregatorResult(fields()), { status: '20000' }))).toEqual({
+      kind: 'UNKNOWN_STATUS',
+      status: '20000',
+      orderId: 'ORDER20261123001',
+    });
+    expect(read(signed('{}', { status: '-1', format: 'json' }))).toMatchObject({
+      kind: 'UNKNOWN_STATUS',
+      status: '-1',
+    });
   });
 
-  it.each(['010000', '10000.0', '1e4', ' 10000', '10000 ', '+10000', 'SUCCESS', '99999999999', '-0'])('status %j is not an int as sent: malformed, even signed', (status) => {
-    expect(kindOf(() => read(signed(aggregatorResult(fields()), { status })))).toBe('MALFORMED');
-  });
+  it.each(['010000', '10000.0', '1e4', ' 10000', '10000 ', '+10000', 'SUCCESS', '99999999999', '-0'])(
+    'status %j is not an int as sent: malformed, even signed',
+    (status) => {
+      expect(kindOf(() => read(signed(aggregatorResult(fields()), { status })))).toBe('MALFORMED');
+    },
+  );
 
   it('status as a JSON number keeps its exact source text (1E4 is not 10000)', () => {
     const result = aggregatorResult(fields());
@@ -262,7 +348,7 @@ describe('the envelope', () => {
     expect(form.status).toBe('10000');
     const n = read(signed(result));
     expect(n.kind === 'PAYMENT' && n.result.custom).toBe('a+b & c=d %20 中文 😀');
-    expect(read('\r\n ' + signed(result, { format: 'json' }).body).kind).toBe('PAYMENT');
+    expect(read(`\r\n ${signed(result, { format: 'json' }).body}`).kind).toBe('PAYMENT');
   });
 
   it('ignores unsigned extra fields, and reads + as a space in a form', () => {
@@ -270,7 +356,9 @@ describe('the envelope', () => {
     const sign = aggregatorSign('10000', result, SECRET);
     const body = `extra=1&status=10000&result=${encodeURIComponent(result).replace('%20', '+')}&sign=${sign}&`;
     expect(read(body).kind).toBe('PAYMENT');
-    expect(read(`{"status":10000,"result":${JSON.stringify(result)},"sign":"${sign}","x":{"y":[1,2]}}`).kind).toBe('PAYMENT');
+    expect(read(`{"status":10000,"result":${JSON.stringify(result)},"sign":"${sign}","x":{"y":[1,2]}}`).kind).toBe(
+      'PAYMENT',
+    );
   });
 
   const result = aggregatorResult(fields());
@@ -302,10 +390,14 @@ describe('the envelope', () => {
   });
 
   it('rejects invalid UTF-8 and a body over the limit before reading it', () => {
-    expect(kindOf(() => readAggregatorNotification(Buffer.from([0x73, 0x3d, 0xff, 0xfe]), settings, NOW))).toBe('MALFORMED');
+    expect(kindOf(() => readAggregatorNotification(Buffer.from([0x73, 0x3d, 0xff, 0xfe]), settings, NOW))).toBe(
+      'MALFORMED',
+    );
     const big = signed(aggregatorResult(fields({ custom: 'x'.repeat(1 << 20) })));
     expect(kindOf(() => read(big))).toBe('MALFORMED');
-    expect(kindOf(() => read(signed(aggregatorResult(fields())), { ...settings, maxBodyBytes: 100 }))).toBe('MALFORMED');
+    expect(kindOf(() => read(signed(aggregatorResult(fields())), { ...settings, maxBodyBytes: 100 }))).toBe(
+      'MALFORMED',
+    );
   });
 
   it('without AGGREGATOR_SECRET every delivery is a configuration error (retried), whatever it holds', () => {
@@ -327,9 +419,15 @@ describe('result, read only after the signature verifies', () => {
     ['not an object', '[1,2]'],
     ['a JSON string', '"{}"'],
     ['a __proto__ key', '{"__proto__":{"polluted":1},"transactionid":1,"orderid":"X1","amount":1,"real_amount":1}'],
-    ['a constructor key', '{"constructor":{"prototype":{"polluted":1}},"transactionid":1,"orderid":"X1","amount":1,"real_amount":1}'],
+    [
+      'a constructor key',
+      '{"constructor":{"prototype":{"polluted":1}},"transactionid":1,"orderid":"X1","amount":1,"real_amount":1}',
+    ],
     ['a repeated key', '{"transactionid":1,"orderid":"X1","amount":1,"real_amount":1,"real_amount":100}'],
-    ['nesting 40 deep', `{"transactionid":1,"orderid":"X1","amount":1,"real_amount":1,"x":${'['.repeat(40)}${']'.repeat(40)}}`],
+    [
+      'nesting 40 deep',
+      `{"transactionid":1,"orderid":"X1","amount":1,"real_amount":1,"x":${'['.repeat(40)}${']'.repeat(40)}}`,
+    ],
     ['a lone surrogate', '{"transactionid":1,"orderid":"X1","amount":1,"real_amount":1,"custom":"\\ud800"}'],
     ['a raw control character', '{"transactionid":1,"orderid":"X1","amount":1,"real_amount":1,"custom":"a\u0001"}'],
     ['a missing transactionid', '{"orderid":"X1","amount":1,"real_amount":1}'],
@@ -344,7 +442,10 @@ describe('result, read only after the signature verifies', () => {
     ['an exponent', '{"transactionid":1,"orderid":"X1","amount":1,"real_amount":1e2}'],
     ['a huge real_amount', '{"transactionid":1,"orderid":"X1","amount":1,"real_amount":1e400}'],
     ['a 30-digit real_amount', `{"transactionid":1,"orderid":"X1","amount":1,"real_amount":${'9'.repeat(30)}}`],
-    ['a real_amount past the largest safe fen', '{"transactionid":1,"orderid":"X1","amount":1,"real_amount":90071992547409.92}'],
+    [
+      'a real_amount past the largest safe fen',
+      '{"transactionid":1,"orderid":"X1","amount":1,"real_amount":90071992547409.92}',
+    ],
     ['a 15-digit whole real_amount', `{"transactionid":1,"orderid":"X1","amount":1,"real_amount":${'9'.repeat(15)}}`],
     ['a 25-digit transactionid', `{"transactionid":${'1'.repeat(25)},"orderid":"X1","amount":1,"real_amount":1}`],
     ['a fractional transactionid', '{"transactionid":1.5,"orderid":"X1","amount":1,"real_amount":1}'],
@@ -352,7 +453,10 @@ describe('result, read only after the signature verifies', () => {
     ['an orderid of 33 characters', `{"transactionid":1,"orderid":"${'A'.repeat(33)}","amount":1,"real_amount":1}`],
     ['an orderid with a space', '{"transactionid":1,"orderid":"A B","amount":1,"real_amount":1}'],
     ['an orderid object', '{"transactionid":1,"orderid":{"a":1},"amount":1,"real_amount":1}'],
-    ['a custom of 101 characters', `{"transactionid":1,"orderid":"X1","amount":1,"real_amount":1,"custom":"${'c'.repeat(101)}"}`],
+    [
+      'a custom of 101 characters',
+      `{"transactionid":1,"orderid":"X1","amount":1,"real_amount":1,"custom":"${'c'.repeat(101)}"}`,
+    ],
     ['a custom number', '{"transactionid":1,"orderid":"X1","amount":1,"real_amount":1,"custom":5}'],
   ])('rejects %s as malformed, even when signed', (_name, result) => {
     expect(kindOf(() => read(signed(result)))).toBe('MALFORMED');
@@ -360,7 +464,9 @@ describe('result, read only after the signature verifies', () => {
   });
 
   it('a custom of 100 characters (code points) is fine', () => {
-    expect(read(signed(`{"transactionid":1,"orderid":"X1","amount":1,"real_amount":1,"custom":"${'中'.repeat(100)}"}`)).kind).toBe('PAYMENT');
+    expect(
+      read(signed(`{"transactionid":1,"orderid":"X1","amount":1,"real_amount":1,"custom":"${'中'.repeat(100)}"}`)).kind,
+    ).toBe('PAYMENT');
   });
 });
 
@@ -398,17 +504,23 @@ describe('scanJson', () => {
 
   it('property: any text either scans or is MALFORMED, never another error', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.json().map((j) => j.slice(0, Math.max(0, j.length - 1)))), (text) => {
-        let ok = true;
-        try {
-          scanJson(text, 'x');
-        } catch (err) {
-          ok = false;
-          expect(err).toBeInstanceOf(PayError);
-          expect((err as PayError).kind).toBe('MALFORMED');
-        }
-        if (ok) expect(() => JSON.parse(text)).not.toThrow();
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.json().map((j) => j.slice(0, Math.max(0, j.length - 1))),
+        ),
+        (text) => {
+          let ok = true;
+          try {
+            scanJson(text, 'x');
+          } catch (err) {
+            ok = false;
+            expect(err).toBeInstanceOf(PayError);
+            expect((err as PayError).kind).toBe('MALFORMED');
+          }
+          if (ok) expect(() => JSON.parse(text)).not.toThrow();
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -418,14 +530,34 @@ describe('scanJson', () => {
       type: 'array',
       items: ['19.90', '9007199254740993', '-0', '1E+2'].map((text) => ({ type: 'number', text })),
     });
-    for (const bad of ['01', '1.', '.5', '+1', '0x1', 'NaN', 'Infinity', "'a'", '{a:1}', '[1,]', '{"a":1,}', '"\\x"', '"\\u12"', 'tru', '', ' ']) {
+    for (const bad of [
+      '01',
+      '1.',
+      '.5',
+      '+1',
+      '0x1',
+      'NaN',
+      'Infinity',
+      "'a'",
+      '{a:1}',
+      '[1,]',
+      '{"a":1,}',
+      '"\\x"',
+      '"\\u12"',
+      'tru',
+      '',
+      ' ',
+    ]) {
       expect(() => JSON.parse(bad)).toThrow();
       expect(() => scanJson(bad, 'x')).toThrow(PayError);
     }
   });
 
   it('decodes escapes and keeps paired surrogates', () => {
-    expect(scanJson('"a\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00"', 'x')).toEqual({ type: 'string', value: 'a"\\/\b\f\n\r\té😀' });
+    expect(scanJson('"a\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00"', 'x')).toEqual({
+      type: 'string',
+      value: 'a"\\/\b\f\n\r\té😀',
+    });
   });
 });
 
@@ -434,7 +566,8 @@ describe('AGGREGATOR_SIGN_MODE in the configuration', () => {
 
   it('defaults to sorted-md5 and accepts every documented mode', () => {
     expect(loadConfig(base).aggregatorSignMode).toBe('sorted-md5');
-    for (const mode of AGGREGATOR_SIGN_MODES) expect(loadConfig({ ...base, AGGREGATOR_SIGN_MODE: mode }).aggregatorSignMode).toBe(mode);
+    for (const mode of AGGREGATOR_SIGN_MODES)
+      expect(loadConfig({ ...base, AGGREGATOR_SIGN_MODE: mode }).aggregatorSignMode).toBe(mode);
   });
 
   it('names the variable when the mode is unknown', () => {

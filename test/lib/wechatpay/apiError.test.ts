@@ -37,12 +37,21 @@ describe('WechatPayApiError', () => {
   it('truncates the raw answer to 2 KiB and leaves it undefined when there was none', () => {
     const e = httpError(502, 'x'.repeat(5000));
     expect(e.raw).toHaveLength(2048);
-    expect(new WechatPayApiError({ status: undefined, code: 'TIMEOUT', message: 'no answer', retryable: true }).raw).toBeUndefined();
+    expect(
+      new WechatPayApiError({ status: undefined, code: 'TIMEOUT', message: 'no answer', retryable: true }).raw,
+    ).toBeUndefined();
   });
 
   it('carries the APIv3 detail WeChat sent, and the cause', () => {
     const cause = new Error('socket hang up');
-    const e = new WechatPayApiError({ status: 400, code: 'PARAM_ERROR', message: 'm', retryable: false, detail: { field: 'mchid' }, cause });
+    const e = new WechatPayApiError({
+      status: 400,
+      code: 'PARAM_ERROR',
+      message: 'm',
+      retryable: false,
+      detail: { field: 'mchid' },
+      cause,
+    });
     expect(e.apiDetail).toEqual({ field: 'mchid' });
     expect(e.cause).toBe(cause);
   });
@@ -124,7 +133,9 @@ describe('closeRefusal', () => {
   it('gives plain failures and our own client codes no business meaning', () => {
     expect(closeRefusal(wechatRefusal(401, 'SIGN_ERROR', 'm', ''))).toBeUndefined();
     expect(closeRefusal(httpError(502, ''))).toBeUndefined();
-    expect(closeRefusal(new WechatPayApiError({ status: undefined, code: 'TIMEOUT', message: 'm', retryable: true }))).toBeUndefined();
+    expect(
+      closeRefusal(new WechatPayApiError({ status: undefined, code: 'TIMEOUT', message: 'm', retryable: true })),
+    ).toBeUndefined();
   });
 
   it('never believes a code carried by a forged answer', () => {

@@ -16,11 +16,15 @@ const transient = () => wechatRefusal(500, 'SYSTEM_ERROR', 'busy', '');
 describe('backoffMs', () => {
   it('is full jitter: uniform below min(cap, base·2^(n−1))', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 30 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (n, r) => {
-        const d = backoffMs(n, () => r, 200, 2000);
-        expect(d).toBeGreaterThanOrEqual(0);
-        expect(d).toBeLessThan(Math.max(1, Math.min(2000, 200 * 2 ** (n - 1))));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 30 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (n, r) => {
+          const d = backoffMs(n, () => r, 200, 2000);
+          expect(d).toBeGreaterThanOrEqual(0);
+          expect(d).toBeLessThan(Math.max(1, Math.min(2000, 200 * 2 ** (n - 1))));
+        },
+      ),
     );
     expect([1, 2, 3, 4, 5].map((n) => backoffMs(n, () => 0.999, 200, 2000))).toEqual([199, 399, 799, 1598, 1998]);
   });
@@ -75,7 +79,14 @@ describe('run', () => {
   it('stays inside the total budget and cuts the last timeout to what is left', async () => {
     let clock = 0;
     const timeouts: number[] = [];
-    const t = createTransport({ now: () => clock, budgetMs: 15_000, timeoutMs: 5000, maxAttempts: 10, random: () => 0, sleep: async () => undefined });
+    const t = createTransport({
+      now: () => clock,
+      budgetMs: 15_000,
+      timeoutMs: 5000,
+      maxAttempts: 10,
+      random: () => 0,
+      sleep: async () => undefined,
+    });
     const err = await t
       .run(async ({ timeoutMs }) => {
         timeouts.push(timeoutMs);
@@ -90,7 +101,14 @@ describe('run', () => {
   it('does not sleep past the budget', async () => {
     let clock = 0;
     const sleeps: number[] = [];
-    const t = createTransport({ now: () => clock, budgetMs: 1000, maxAttempts: 5, random: () => 0.99, baseDelayMs: 800, sleep: async (ms) => void sleeps.push(ms) });
+    const t = createTransport({
+      now: () => clock,
+      budgetMs: 1000,
+      maxAttempts: 5,
+      random: () => 0.99,
+      baseDelayMs: 800,
+      sleep: async (ms) => void sleeps.push(ms),
+    });
     let calls = 0;
     await t
       .run(async () => {
@@ -123,7 +141,9 @@ describe('send', () => {
   });
 
   it('reads the exact body bytes and the status', async () => {
-    const t = createTransport({ fetch: async () => new Response(Buffer.from([0xe4, 0xb8, 0xad, 0x0a]), { status: 418 }) });
+    const t = createTransport({
+      fetch: async () => new Response(Buffer.from([0xe4, 0xb8, 0xad, 0x0a]), { status: 418 }),
+    });
     const res = await t.send({ method: 'POST', url: 'http://x/y', headers: {}, body: 'b' }, 1000);
     expect(res.status).toBe(418);
     expect([...res.body]).toEqual([0xe4, 0xb8, 0xad, 0x0a]);

@@ -20,7 +20,9 @@ function transport(size: number) {
 describe('answer size', () => {
   it('refuses an answer over 1 MiB as MALFORMED_RESPONSE, keeping its status, not retried', async () => {
     const { t, calls } = transport(MIB + 1);
-    const e = await t.run(({ timeoutMs }) => t.send({ method: 'GET', url: 'http://127.0.0.1:9/x', headers: {} }, timeoutMs)).catch((err: unknown) => err);
+    const e = await t
+      .run(({ timeoutMs }) => t.send({ method: 'GET', url: 'http://127.0.0.1:9/x', headers: {} }, timeoutMs))
+      .catch((err: unknown) => err);
     expect(e).toBeInstanceOf(WechatPayApiError);
     expect(e).toMatchObject({ code: 'MALFORMED_RESPONSE', status: 200, retryable: false, message: 'answer too large' });
     expect(calls()).toBe(1);

@@ -15,7 +15,6 @@ const keys = generateTestKeys();
 const config = loadConfig({ ...toEnv(keys), PAYMENTS_TABLE: 't' });
 const ref = { merchantId: keys.mchid, outTradeNo: 'ORDER1' };
 
-
 const v2 = (over: Partial<V2Transaction> = {}): V2Transaction => ({
   outTradeNo: 'ORDER1',
   tradeState: 'SUCCESS',
@@ -32,7 +31,11 @@ describe('readV2', () => {
   it.each([
     ['no transaction_id', { transactionId: undefined }, 'orderquery transaction_id missing or malformed'],
     ['an empty transaction_id', { transactionId: '' }, 'orderquery transaction_id missing or malformed'],
-    ['a transaction_id over 64 characters', { transactionId: '4'.repeat(65) }, 'orderquery transaction_id missing or malformed'],
+    [
+      'a transaction_id over 64 characters',
+      { transactionId: '4'.repeat(65) },
+      'orderquery transaction_id missing or malformed',
+    ],
     ['no time_end', { paidAt: undefined }, 'orderquery time_end missing'],
     ['no total_fee', { totalFen: undefined }, 'orderquery total_fee missing'],
   ] as const)('refuses a paid answer with %s (MALFORMED)', (_name, over, reason) => {
@@ -42,14 +45,27 @@ describe('readV2', () => {
   });
 
   it('reads an unpaid answer without payment fields as no report', () => {
-    expect(readV2(v2({ tradeState: 'NOTPAY', transactionId: undefined, totalFen: undefined, paidAt: undefined }), ref, config)).toEqual({ tradeState: 'NOTPAY', report: undefined });
+    expect(
+      readV2(
+        v2({ tradeState: 'NOTPAY', transactionId: undefined, totalFen: undefined, paidAt: undefined }),
+        ref,
+        config,
+      ),
+    ).toEqual({ tradeState: 'NOTPAY', report: undefined });
   });
 
   it('reads a refunded order as the payment it was, for the sub-merchant asked about', () => {
     const sub = { merchantId: '1230000109', outTradeNo: 'ORDER1' };
     expect(readV2(v2({ tradeState: 'REFUND', subMchId: '1230000109' }), sub, config)).toEqual({
       tradeState: 'REFUND',
-      report: { outTradeNo: 'ORDER1', merchantId: '1230000109', transactionId: '4200000000000000000000000001', amountFen: 100, paidAt: '2031-01-01T00:00:00.000Z', channel: 'query' },
+      report: {
+        outTradeNo: 'ORDER1',
+        merchantId: '1230000109',
+        transactionId: '4200000000000000000000000001',
+        amountFen: 100,
+        paidAt: '2031-01-01T00:00:00.000Z',
+        channel: 'query',
+      },
     });
   });
 });
@@ -68,11 +84,22 @@ describe('readV3', () => {
   });
 
   it('reads a refunded order as the payment it was', () => {
-    expect(readV3(tx({ tradeState: 'REFUND' }), ref, config)).toMatchObject({ tradeState: 'REFUND', report: { transactionId: '4200000000000000000000000002', channel: 'query' } });
+    expect(readV3(tx({ tradeState: 'REFUND' }), ref, config)).toMatchObject({
+      tradeState: 'REFUND',
+      report: { transactionId: '4200000000000000000000000002', channel: 'query' },
+    });
   });
 
   it('refuses a paid answer without an amount, and reads an unpaid one without it', () => {
-    expect(thrown(() => readV3(tx({ totalFen: undefined }), ref, config)).reason).toBe('transaction.amount.total missing');
-    expect(readV3(tx({ tradeState: 'USERPAYING', totalFen: undefined, transactionId: undefined, successTime: undefined }), ref, config)).toEqual({ tradeState: 'USERPAYING', report: undefined });
+    expect(thrown(() => readV3(tx({ totalFen: undefined }), ref, config)).reason).toBe(
+      'transaction.amount.total missing',
+    );
+    expect(
+      readV3(
+        tx({ tradeState: 'USERPAYING', totalFen: undefined, transactionId: undefined, successTime: undefined }),
+        ref,
+        config,
+      ),
+    ).toEqual({ tradeState: 'USERPAYING', report: undefined });
   });
 });

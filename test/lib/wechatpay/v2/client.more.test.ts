@@ -24,7 +24,15 @@ const apiErr = (fn: () => unknown) => {
 
 /** A reply as WeChat signs it (HMAC-SHA256 unless told). */
 function signed(fields: Record<string, string>, signType: 'MD5' | 'HMAC-SHA256' = 'HMAC-SHA256'): string {
-  const all = { return_code: 'SUCCESS', return_msg: 'OK', appid: keys.appid, mch_id: keys.mchid, nonce_str: 'n0nce', sign_type: signType, ...fields };
+  const all = {
+    return_code: 'SUCCESS',
+    return_msg: 'OK',
+    appid: keys.appid,
+    mch_id: keys.mchid,
+    nonce_str: 'n0nce',
+    sign_type: signType,
+    ...fields,
+  };
   return v2Xml({ ...all, sign: v2Sign(all, KEY, signType) });
 }
 
@@ -53,9 +61,15 @@ describe('readReply', () => {
   });
 
   it('turns return_code FAIL into RETURN_FAIL with WeChat text, or a default when it sent none', () => {
-    expect(apiErr(() => readReply(200, v2Xml({ return_code: 'FAIL', return_msg: '签名错误' }), KEY))).toMatchObject({ code: 'RETURN_FAIL', message: '签名错误', retryable: false });
+    expect(apiErr(() => readReply(200, v2Xml({ return_code: 'FAIL', return_msg: '签名错误' }), KEY))).toMatchObject({
+      code: 'RETURN_FAIL',
+      message: '签名错误',
+      retryable: false,
+    });
     expect(apiErr(() => readReply(200, v2Xml({ return_code: 'FAIL' }), KEY)).message).toBe('return_code FAIL');
-    expect(apiErr(() => readReply(200, v2Xml({ return_code: 'FAIL', return_msg: '' }), KEY)).message).toBe('return_code FAIL');
+    expect(apiErr(() => readReply(200, v2Xml({ return_code: 'FAIL', return_msg: '' }), KEY)).message).toBe(
+      'return_code FAIL',
+    );
   });
 
   it('is UNAUTHENTIC_RESPONSE for a reply without sign, with a wrong one, or signed with another key', () => {
@@ -63,9 +77,14 @@ describe('readReply', () => {
     const missing = apiErr(() => readReply(200, unsigned, KEY));
     expect(missing).toMatchObject({ code: 'UNAUTHENTIC_RESPONSE', kind: 'UNAUTHENTIC', retryable: false });
     expect(missing.message).toContain('missing sign');
-    const tampered = signed({ result_code: 'SUCCESS', total_fee: '1' }).replace('<total_fee><![CDATA[1]]>', '<total_fee><![CDATA[100]]>');
+    const tampered = signed({ result_code: 'SUCCESS', total_fee: '1' }).replace(
+      '<total_fee><![CDATA[1]]>',
+      '<total_fee><![CDATA[100]]>',
+    );
     expect(apiErr(() => readReply(200, tampered, KEY)).message).toContain('bad sign');
-    expect(apiErr(() => readReply(200, signed({ result_code: 'SUCCESS' }), 'K'.repeat(32))).code).toBe('UNAUTHENTIC_RESPONSE');
+    expect(apiErr(() => readReply(200, signed({ result_code: 'SUCCESS' }), 'K'.repeat(32))).code).toBe(
+      'UNAUTHENTIC_RESPONSE',
+    );
   });
 
   it('does not believe a refusal code carried by a forged reply', () => {
@@ -74,18 +93,34 @@ describe('readReply', () => {
   });
 
   it('maps a signed result_code FAIL to WeChat err_code and err_code_des', () => {
-    expect(apiErr(() => readReply(200, signed({ result_code: 'FAIL', err_code: 'ORDERPAID', err_code_des: '订单已支付' }), KEY))).toMatchObject({
+    expect(
+      apiErr(() =>
+        readReply(200, signed({ result_code: 'FAIL', err_code: 'ORDERPAID', err_code_des: '订单已支付' }), KEY),
+      ),
+    ).toMatchObject({
       code: 'ORDERPAID',
       message: '订单已支付',
       retryable: false,
     });
-    expect(apiErr(() => readReply(200, signed({ result_code: 'FAIL', err_code: 'SYSTEMERROR', err_code_des: 'busy' }), KEY)).retryable).toBe(true);
+    expect(
+      apiErr(() => readReply(200, signed({ result_code: 'FAIL', err_code: 'SYSTEMERROR', err_code_des: 'busy' }), KEY))
+        .retryable,
+    ).toBe(true);
   });
 
   it('falls back to result_msg, then to the code, and to FAIL when WeChat names no err_code', () => {
-    expect(apiErr(() => readReply(200, signed({ result_code: 'FAIL', err_code: 'ORDERCLOSED', result_msg: 'closed' }), KEY)).message).toBe('closed');
-    expect(apiErr(() => readReply(200, signed({ result_code: 'FAIL', err_code: 'ORDERCLOSED' }), KEY)).message).toBe('ORDERCLOSED');
-    expect(apiErr(() => readReply(200, signed({ result_code: 'FAIL' }), KEY))).toMatchObject({ code: 'FAIL', message: 'FAIL', retryable: false });
+    expect(
+      apiErr(() => readReply(200, signed({ result_code: 'FAIL', err_code: 'ORDERCLOSED', result_msg: 'closed' }), KEY))
+        .message,
+    ).toBe('closed');
+    expect(apiErr(() => readReply(200, signed({ result_code: 'FAIL', err_code: 'ORDERCLOSED' }), KEY)).message).toBe(
+      'ORDERCLOSED',
+    );
+    expect(apiErr(() => readReply(200, signed({ result_code: 'FAIL' }), KEY))).toMatchObject({
+      code: 'FAIL',
+      message: 'FAIL',
+      retryable: false,
+    });
     // a reply with no result_code at all is not a success either
     expect(apiErr(() => readReply(200, signed({}), KEY)).code).toBe('FAIL');
   });
@@ -116,12 +151,28 @@ describe('readV2Transaction', () => {
   });
 
   it('reads an unpaid order whose payment fields are absent or empty as undefined', () => {
-    const tx = readV2Transaction({ out_trade_no: 'T1', trade_state: 'NOTPAY', transaction_id: '', total_fee: '', time_end: '', sub_mch_id: '1900000109' });
-    expect(tx).toMatchObject({ tradeState: 'NOTPAY', transactionId: undefined, totalFen: undefined, paidAt: undefined, tradeStateDesc: undefined, subMchId: '1900000109' });
+    const tx = readV2Transaction({
+      out_trade_no: 'T1',
+      trade_state: 'NOTPAY',
+      transaction_id: '',
+      total_fee: '',
+      time_end: '',
+      sub_mch_id: '1900000109',
+    });
+    expect(tx).toMatchObject({
+      tradeState: 'NOTPAY',
+      transactionId: undefined,
+      totalFen: undefined,
+      paidAt: undefined,
+      tradeStateDesc: undefined,
+      subMchId: '1900000109',
+    });
   });
 
   it('refuses a missing or malformed out_trade_no', () => {
-    expect(thrown(() => readV2Transaction({ ...paid, out_trade_no: '' })).reason).toBe('orderquery out_trade_no missing or malformed');
+    expect(thrown(() => readV2Transaction({ ...paid, out_trade_no: '' })).reason).toBe(
+      'orderquery out_trade_no missing or malformed',
+    );
     const { out_trade_no: _drop, ...rest } = paid;
     expect(thrown(() => readV2Transaction(rest)).reason).toBe('orderquery out_trade_no missing or malformed');
   });
@@ -133,8 +184,12 @@ describe('readV2Transaction', () => {
   });
 
   it('refuses a total_fee in yuan and a time_end that is not a Beijing time', () => {
-    expect(thrown(() => readV2Transaction({ ...paid, total_fee: '19.99' })).reason).toBe('total_fee is not an integer amount in fen');
-    expect(thrown(() => readV2Transaction({ ...paid, time_end: '2026-11-23T10:00:00+08:00' })).reason).toBe('time_end is not a Beijing time');
+    expect(thrown(() => readV2Transaction({ ...paid, total_fee: '19.99' })).reason).toBe(
+      'total_fee is not an integer amount in fen',
+    );
+    expect(thrown(() => readV2Transaction({ ...paid, time_end: '2026-11-23T10:00:00+08:00' })).reason).toBe(
+      'time_end is not a Beijing time',
+    );
   });
 });
 
@@ -162,7 +217,9 @@ describe('the v2 client before any request', () => {
 
   it('refuses a sub-merchant id that is not digits, sending nothing', async () => {
     const c = client();
-    const e = (await c.v2.queryOrderV2({ outTradeNo: 'T1', subMchId: '19000-109' }).catch((err: unknown) => err)) as PayError;
+    const e = (await c.v2
+      .queryOrderV2({ outTradeNo: 'T1', subMchId: '19000-109' })
+      .catch((err: unknown) => err)) as PayError;
     expect(e.reason).toBe('subMchId must be digits');
     expect(c.calls).toEqual([]);
   });

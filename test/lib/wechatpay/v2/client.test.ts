@@ -32,7 +32,10 @@ beforeEach(() => {
 });
 
 /** A fetch that records every request it passes on, optionally rewriting it first. */
-function countingFetch(rewrite?: (init: RequestInit) => RequestInit): { fetch: FetchLike; calls: { url: string; init: RequestInit }[] } {
+function countingFetch(rewrite?: (init: RequestInit) => RequestInit): {
+  fetch: FetchLike;
+  calls: { url: string; init: RequestInit }[];
+} {
   const calls: { url: string; init: RequestInit }[] = [];
   return {
     calls,
@@ -109,7 +112,10 @@ describe('closeOrderV2', () => {
     const c = client({ nonce: () => `NONCE${(n += 1)}` });
     sim.faults.next('v2.closeorder', 'system-error', 1);
     await c.closeOrderV2({ outTradeNo: agedOrder() });
-    expect(c.calls.map((call) => /<nonce_str><!\[CDATA\[(\w+)]]>/.exec(xmlOf(call.init))?.[1])).toEqual(['NONCE1', 'NONCE2']);
+    expect(c.calls.map((call) => /<nonce_str><!\[CDATA\[(\w+)]]>/.exec(xmlOf(call.init))?.[1])).toEqual([
+      'NONCE1',
+      'NONCE2',
+    ]);
   });
 
   it.each([
@@ -173,7 +179,8 @@ describe('closeOrderV2', () => {
 
   it('does not retry SIGNERROR (a request altered on the way)', async () => {
     // flip the first hex digit of sign, so the request can never verify
-    const flip = (xml: string) => xml.replace(/<sign><!\[CDATA\[(.)/, (_m, c: string) => `<sign><![CDATA[${c === '0' ? '1' : '0'}`);
+    const flip = (xml: string) =>
+      xml.replace(/<sign><!\[CDATA\[(.)/, (_m, c: string) => `<sign><![CDATA[${c === '0' ? '1' : '0'}`);
     const tampering = countingFetch((init) => ({ ...init, body: flip(xmlOf(init)) }));
     const c = client({ fetch: tampering.fetch });
     const err = await apiError(c.closeOrderV2({ outTradeNo: agedOrder(), signType: 'MD5' }));
@@ -268,7 +275,13 @@ describe('queryOrderV2', () => {
     const c = client();
     const no = agedOrder({ subMchid: '1900000110' });
     const tx = await c.queryOrderV2({ outTradeNo: no, subMchId: '1900000110', signType: 'MD5' });
-    expect(tx).toMatchObject({ tradeState: 'NOTPAY', totalFen: 1990, transactionId: undefined, paidAt: undefined, subMchId: '1900000110' });
+    expect(tx).toMatchObject({
+      tradeState: 'NOTPAY',
+      totalFen: 1990,
+      transactionId: undefined,
+      paidAt: undefined,
+      subMchId: '1900000110',
+    });
   });
 
   it('maps ORDERNOTEXIST and retries SYSTEMERROR', async () => {

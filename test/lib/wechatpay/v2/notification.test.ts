@@ -13,8 +13,13 @@ import { v2PaymentNotification, v2Sign, type V2PaymentParams } from '../../../..
 const keys = generateTestKeys();
 const merchant: V2Merchant = { apiV2Key: keys.apiV2Key, mchid: keys.mchid, appid: keys.appid };
 
-
-const params = (p: Partial<V2PaymentParams> = {}): V2PaymentParams => ({ outTradeNo: 'T2026112300001', totalFee: 1999, transactionId: '4200000001202611230000000001', timeEnd: '20261123100000', ...p });
+const params = (p: Partial<V2PaymentParams> = {}): V2PaymentParams => ({
+  outTradeNo: 'T2026112300001',
+  totalFee: 1999,
+  transactionId: '4200000001202611230000000001',
+  timeEnd: '20261123100000',
+  ...p,
+});
 const fields = (p: Partial<V2PaymentParams> = {}) => parseXml(v2PaymentNotification(keys, params(p)).body);
 
 /** Signed fields as the sender would sign them, with `omit` removed before signing. */
@@ -29,7 +34,14 @@ describe('readV2Payment', () => {
   it('reads a signed payment: amount in fen, Beijing time_end as a UTC instant', () => {
     expect(readV2Payment(fields(), merchant)).toEqual({
       kind: 'PAYMENT',
-      report: { outTradeNo: 'T2026112300001', merchantId: keys.mchid, transactionId: '4200000001202611230000000001', amountFen: 1999, paidAt: '2026-11-23T02:00:00.000Z', channel: 'v2' },
+      report: {
+        outTradeNo: 'T2026112300001',
+        merchantId: keys.mchid,
+        transactionId: '4200000001202611230000000001',
+        amountFen: 1999,
+        paidAt: '2026-11-23T02:00:00.000Z',
+        channel: 'v2',
+      },
     });
   });
 
@@ -52,7 +64,9 @@ describe('readV2Payment', () => {
   });
 
   it('refuses a message whose return_code is not SUCCESS before looking at anything else', () => {
-    const e = thrown(() => readV2Payment({ return_code: 'FAIL', return_msg: 'boom' }, { ...merchant, apiV2Key: undefined }));
+    const e = thrown(() =>
+      readV2Payment({ return_code: 'FAIL', return_msg: 'boom' }, { ...merchant, apiV2Key: undefined }),
+    );
     expect(e.kind).toBe('MALFORMED');
     expect(e.reason).toBe('return_code is not SUCCESS');
     expect(thrown(() => readV2Payment({}, merchant)).reason).toBe('return_code is not SUCCESS');
@@ -87,18 +101,30 @@ describe('readV2Payment', () => {
   });
 
   it('refuses a missing or malformed out_trade_no', () => {
-    expect(thrown(() => readV2Payment(signedWithout('out_trade_no'), merchant)).reason).toBe('out_trade_no missing or malformed');
-    expect(thrown(() => readV2Payment(fields({ outTradeNo: 'T'.repeat(33) }), merchant)).reason).toBe('out_trade_no missing or malformed');
+    expect(thrown(() => readV2Payment(signedWithout('out_trade_no'), merchant)).reason).toBe(
+      'out_trade_no missing or malformed',
+    );
+    expect(thrown(() => readV2Payment(fields({ outTradeNo: 'T'.repeat(33) }), merchant)).reason).toBe(
+      'out_trade_no missing or malformed',
+    );
   });
 
   it('ignores a failed payment (result_code FAIL), naming the order, without needing the payment fields', () => {
     const f = fields({ resultCode: 'FAIL' });
-    expect(readV2Payment(f, merchant)).toEqual({ kind: 'IGNORED', reason: 'result_code is not SUCCESS', outTradeNo: 'T2026112300001' });
+    expect(readV2Payment(f, merchant)).toEqual({
+      kind: 'IGNORED',
+      reason: 'result_code is not SUCCESS',
+      outTradeNo: 'T2026112300001',
+    });
   });
 
   it('refuses a successful payment without transaction_id, or with one over 64 characters', () => {
-    expect(thrown(() => readV2Payment(signedWithout('transaction_id'), merchant)).reason).toBe('transaction_id missing or malformed');
-    expect(thrown(() => readV2Payment(fields({ transactionId: '4'.repeat(65) }), merchant)).reason).toBe('transaction_id missing or malformed');
+    expect(thrown(() => readV2Payment(signedWithout('transaction_id'), merchant)).reason).toBe(
+      'transaction_id missing or malformed',
+    );
+    expect(thrown(() => readV2Payment(fields({ transactionId: '4'.repeat(65) }), merchant)).reason).toBe(
+      'transaction_id missing or malformed',
+    );
   });
 
   it('refuses a successful payment without total_fee or time_end', () => {
@@ -111,7 +137,11 @@ describe('readV2Payment', () => {
   });
 
   it('refuses a total_fee in yuan and an impossible time_end', () => {
-    expect(thrown(() => readV2Payment(fields({ extra: { total_fee: '19.99' } }), merchant)).reason).toBe('total_fee is not an integer amount in fen');
-    expect(thrown(() => readV2Payment(fields({ timeEnd: '20260230100000' }), merchant)).reason).toBe('time_end is not a valid date');
+    expect(thrown(() => readV2Payment(fields({ extra: { total_fee: '19.99' } }), merchant)).reason).toBe(
+      'total_fee is not an integer amount in fen',
+    );
+    expect(thrown(() => readV2Payment(fields({ timeEnd: '20260230100000' }), merchant)).reason).toBe(
+      'time_end is not a valid date',
+    );
   });
 });

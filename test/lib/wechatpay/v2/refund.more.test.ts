@@ -9,12 +9,16 @@ import { readV2Refund } from '../../../../lib/wechatpay/v2/refund';
 import type { V2Merchant } from '../../../../lib/wechatpay/v2/notification';
 import { parseXml, DEFAULT_MAX_XML_BYTES } from '../../../../lib/wechatpay/v2/xml';
 import { generateTestKeys } from '../../../../scripts/simulator/keys';
-import { encryptReqInfo, refundInfoXml, v2RefundNotification, type V2RefundParams } from '../../../../scripts/simulator/messages';
+import {
+  encryptReqInfo,
+  refundInfoXml,
+  v2RefundNotification,
+  type V2RefundParams,
+} from '../../../../scripts/simulator/messages';
 
 const keys = generateTestKeys();
 const merchant: V2Merchant = { apiV2Key: keys.apiV2Key, mchid: keys.mchid, appid: keys.appid };
 const MAX = DEFAULT_MAX_XML_BYTES;
-
 
 const base: V2RefundParams = {
   outTradeNo: 'T2026112300001',
@@ -28,8 +32,12 @@ const base: V2RefundParams = {
 };
 const outer = (p: Partial<V2RefundParams> = {}) => parseXml(v2RefundNotification(keys, { ...base, ...p }).body);
 /** The outer fields with req_info replaced by the given inner document, encrypted with the merchant's key. */
-const withInner = (inner: string, p: Partial<V2RefundParams> = {}) => ({ ...outer(p), req_info: encryptReqInfo(inner, keys.apiV2Key) });
-const innerWithout = (field: string, p: Partial<V2RefundParams> = {}) => refundInfoXml({ ...base, ...p }).replace(new RegExp(`<${field}>.*?</${field}>`), '');
+const withInner = (inner: string, p: Partial<V2RefundParams> = {}) => ({
+  ...outer(p),
+  req_info: encryptReqInfo(inner, keys.apiV2Key),
+});
+const innerWithout = (field: string, p: Partial<V2RefundParams> = {}) =>
+  refundInfoXml({ ...base, ...p }).replace(new RegExp(`<${field}>.*?</${field}>`), '');
 
 describe('readV2Refund', () => {
   it('reads a successful refund: amounts in fen, Beijing success_time as a UTC instant', () => {
@@ -48,8 +56,14 @@ describe('readV2Refund', () => {
   });
 
   it('reads CHANGE as ABNORMAL and REFUNDCLOSE as CLOSED, neither needing success_time', () => {
-    expect(readV2Refund(outer({ refundStatus: 'CHANGE', successTime: undefined }), merchant, MAX)).toMatchObject({ state: 'ABNORMAL', successAt: undefined });
-    expect(readV2Refund(outer({ refundStatus: 'REFUNDCLOSE', successTime: undefined }), merchant, MAX)).toMatchObject({ state: 'CLOSED', successAt: undefined });
+    expect(readV2Refund(outer({ refundStatus: 'CHANGE', successTime: undefined }), merchant, MAX)).toMatchObject({
+      state: 'ABNORMAL',
+      successAt: undefined,
+    });
+    expect(readV2Refund(outer({ refundStatus: 'REFUNDCLOSE', successTime: undefined }), merchant, MAX)).toMatchObject({
+      state: 'CLOSED',
+      successAt: undefined,
+    });
   });
 
   it('records a service-provider refund under its sub-merchant; an empty sub_mch_id means the merchant', () => {
@@ -89,7 +103,11 @@ describe('readV2Refund', () => {
     const other = thrown(() => readV2Refund(outer(), { ...merchant, apiV2Key: 'K'.repeat(32) }, MAX));
     expect(other.kind).toBe('UNAUTHENTIC');
     expect(other.reason).toBe('req_info does not decrypt to a refund result');
-    for (const inner of ['<xml><refund_status>SUCCESS</refund_status></xml>', 'refund_status=SUCCESS', '<root><a>1</a></root><root/>']) {
+    for (const inner of [
+      '<xml><refund_status>SUCCESS</refund_status></xml>',
+      'refund_status=SUCCESS',
+      '<root><a>1</a></root><root/>',
+    ]) {
       expect(thrown(() => readV2Refund(withInner(inner), merchant, MAX)).kind).toBe('UNAUTHENTIC');
     }
     expect(thrown(() => readV2Refund({ ...outer(), req_info: 'not base64!' }, merchant, MAX)).kind).toBe('UNAUTHENTIC');
@@ -109,7 +127,11 @@ describe('readV2Refund', () => {
     expect(app.kind).toBe('INCONSISTENT');
     expect(app.detail).toEqual({ field: 'appid' });
     // a forged req_info with another merchant id is a forgery, not an inconsistency
-    expect(thrown(() => readV2Refund({ ...outer(), mch_id: '1999999999', req_info: 'AAAAAAAAAAAAAAAAAAAAAA==' }, merchant, MAX)).kind).toBe('UNAUTHENTIC');
+    expect(
+      thrown(() =>
+        readV2Refund({ ...outer(), mch_id: '1999999999', req_info: 'AAAAAAAAAAAAAAAAAAAAAA==' }, merchant, MAX),
+      ).kind,
+    ).toBe('UNAUTHENTIC');
   });
 
   it.each([
@@ -134,13 +156,18 @@ describe('readV2Refund', () => {
     ['refund_fee', '4.00', 'refund_fee is not an integer amount in fen'],
     ['success_time', '2026-11-23T10:00:00+08:00', 'success_time is not a Beijing time'],
   ])('refuses an inner %s of %j', (field, value, reason) => {
-    const e = thrown(() => readV2Refund(withInner(refundInfoXml({ ...base, extra: { [field]: value } })), merchant, MAX));
+    const e = thrown(() =>
+      readV2Refund(withInner(refundInfoXml({ ...base, extra: { [field]: value } })), merchant, MAX),
+    );
     expect(e.kind).toBe('MALFORMED');
     expect(e.reason).toBe(reason);
   });
 
   it('refuses a refund of nothing or of more than the order as INCONSISTENT', () => {
-    for (const [refundFee, totalFee] of [[0, 1000], [1001, 1000]] as const) {
+    for (const [refundFee, totalFee] of [
+      [0, 1000],
+      [1001, 1000],
+    ] as const) {
       const e = thrown(() => readV2Refund(outer({ refundFee, totalFee }), merchant, MAX));
       expect(e.kind).toBe('INCONSISTENT');
       expect(e.detail).toEqual({ field: 'refund_fee' });

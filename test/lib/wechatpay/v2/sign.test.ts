@@ -8,7 +8,13 @@ import { v2PaymentNotification, v2Sign, v2SignString, v2Xml } from '../../../../
 const keys = generateTestKeys();
 
 // The official APIv2 signature example (安全规范).
-const OFFICIAL = { appid: 'wxd930ea5d5a258f4f', mch_id: '10000100', device_info: '1000', body: 'test', nonce_str: 'ibuaiVcKdpRxkhJA' };
+const OFFICIAL = {
+  appid: 'wxd930ea5d5a258f4f',
+  mch_id: '10000100',
+  device_info: '1000',
+  body: 'test',
+  nonce_str: 'ibuaiVcKdpRxkhJA',
+};
 const OFFICIAL_KEY = '192006250b4c09247ec02edce69f6a2d';
 const OFFICIAL_MD5 = '9A0A8659F005D6984697E2CA0A9CF3B7';
 const OFFICIAL_HMAC = '6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6';
@@ -18,13 +24,18 @@ const anyName = fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }).filte
 const anyValue = fc.string({ unit: 'binary', maxLength: 30 });
 /** Names that order differently in UTF-16 and UTF-8: U+F900..U+FFFD against astral characters. */
 const trickyName = fc
-  .array(fc.constantFrom('a', 'b', '\u{F900}', '\u{FF21}', '\u{10000}', '\u{1F600}', '_', '0'), { minLength: 1, maxLength: 4 })
+  .array(fc.constantFrom('a', 'b', '\u{F900}', '\u{FF21}', '\u{10000}', '\u{1F600}', '_', '0'), {
+    minLength: 1,
+    maxLength: 4,
+  })
   .map((cs) => cs.join(''));
 const fieldSet = fc.dictionary(fc.oneof(anyName, trickyName), anyValue, { maxKeys: 12, noNullPrototype: true });
 const v2Key = fc.string({ unit: 'binary-ascii', minLength: 1, maxLength: 40 });
 
 /** A realistic signed payment notification, as lib sees it after parsing. */
-function notification(opts: { signType?: V2SignType; includeSignType?: boolean; extra?: Record<string, string> } = {}): Fields {
+function notification(
+  opts: { signType?: V2SignType; includeSignType?: boolean; extra?: Record<string, string> } = {},
+): Fields {
   return parseXml(v2PaymentNotification(keys, { outTradeNo: 'ORDER-1', totalFee: 1990, ...opts }).body);
 }
 
@@ -72,12 +83,18 @@ describe('signV2 agrees with the independent simulator', () => {
 
   it('excludes empty fields and the sign itself', () => {
     fc.assert(
-      fc.property(fieldSet, fc.array(anyName, { maxLength: 3 }), anyValue, signType, (fields, emptyNames, sign, type) => {
-        const padded: Record<string, string> = { ...fields, sign };
-        for (const name of emptyNames) if (!(name in fields)) padded[name] = '';
-        const bare = Object.fromEntries(Object.entries(fields).filter(([k]) => k !== 'sign'));
-        expect(signV2(padded, keys.apiV2Key, type)).toBe(signV2(bare, keys.apiV2Key, type));
-      }),
+      fc.property(
+        fieldSet,
+        fc.array(anyName, { maxLength: 3 }),
+        anyValue,
+        signType,
+        (fields, emptyNames, sign, type) => {
+          const padded: Record<string, string> = { ...fields, sign };
+          for (const name of emptyNames) if (!(name in fields)) padded[name] = '';
+          const bare = Object.fromEntries(Object.entries(fields).filter(([k]) => k !== 'sign'));
+          expect(signV2(padded, keys.apiV2Key, type)).toBe(signV2(bare, keys.apiV2Key, type));
+        },
+      ),
       { numRuns: 200 },
     );
     expect(signingString({ a: '1', b: '', sign: 'X' }, 'k')).toBe('a=1&key=k');
@@ -178,7 +195,16 @@ describe('verifyV2 on notifications from the simulator', () => {
     const without = { ...fields };
     delete without.sign;
     expect(verifyV2(without, keys.apiV2Key)).toBe(false);
-    for (const bad of ['', sign.slice(0, 31), `${sign}0`, sign.slice(0, 16), `${sign}${sign}`.slice(0, 63), `${sign}${sign}0`, ` ${sign}`, `${sign}\n`]) {
+    for (const bad of [
+      '',
+      sign.slice(0, 31),
+      `${sign}0`,
+      sign.slice(0, 16),
+      `${sign}${sign}`.slice(0, 63),
+      `${sign}${sign}0`,
+      ` ${sign}`,
+      `${sign}\n`,
+    ]) {
       expect(verifyV2({ ...fields, sign: bad }, keys.apiV2Key), JSON.stringify(bad)).toBe(false);
     }
   });
@@ -194,7 +220,10 @@ describe('verifyV2 on notifications from the simulator', () => {
   });
 
   it('rejects every single-byte change to any field name, value or the sign', () => {
-    const fields = notification({ signType: 'HMAC-SHA256', extra: { coupon_type_0: 'CASH', coupon_fee_0: '10', attach: '中文 & more' } });
+    const fields = notification({
+      signType: 'HMAC-SHA256',
+      extra: { coupon_type_0: 'CASH', coupon_fee_0: '10', attach: '中文 & more' },
+    });
     let checked = 0;
     for (const [name, value] of Object.entries(fields)) {
       for (const target of ['name', 'value'] as const) {
@@ -214,7 +243,15 @@ describe('verifyV2 on notifications from the simulator', () => {
 
   it('property: changing any single byte of a signed message makes it fail', () => {
     const signedMessage = fc
-      .tuple(fc.dictionary(anyName, fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }), { minKeys: 1, maxKeys: 8, noNullPrototype: true }), signType, fc.boolean())
+      .tuple(
+        fc.dictionary(anyName, fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }), {
+          minKeys: 1,
+          maxKeys: 8,
+          noNullPrototype: true,
+        }),
+        signType,
+        fc.boolean(),
+      )
       .map(([fields, type, includeType]): Record<string, string> => {
         const body: Record<string, string> = { ...fields };
         delete body.sign;
@@ -223,33 +260,50 @@ describe('verifyV2 on notifications from the simulator', () => {
         return { ...body, sign: v2Sign(body, keys.apiV2Key, type) };
       });
     fc.assert(
-      fc.property(signedMessage, fc.nat(), fc.boolean(), fc.nat(), fc.integer({ min: 1, max: 255 }), (fields, which, inName, at, delta) => {
-        expect(verifyV2(fields, keys.apiV2Key)).toBe(true);
-        const names = Object.keys(fields);
-        const name = names[which % names.length] as string;
-        const original = inName ? name : (fields[name] as string);
-        const bytes = Buffer.from(original, 'utf8');
-        const i = at % bytes.length;
-        bytes[i] = ((bytes[i] ?? 0) + delta) % 256;
-        const text = bytes.toString('utf8');
-        fc.pre(text !== original); // a replacement character can decode back to the same text
-        if (!inName && name === 'sign') fc.pre(text.toUpperCase() !== original.toUpperCase()); // case is not a change
-        const tampered = inName ? rename(fields, name, text) : { ...fields, [name]: text };
-        expect(verifyV2(tampered, keys.apiV2Key)).toBe(false);
-      }),
+      fc.property(
+        signedMessage,
+        fc.nat(),
+        fc.boolean(),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        (fields, which, inName, at, delta) => {
+          expect(verifyV2(fields, keys.apiV2Key)).toBe(true);
+          const names = Object.keys(fields);
+          const name = names[which % names.length] as string;
+          const original = inName ? name : (fields[name] as string);
+          const bytes = Buffer.from(original, 'utf8');
+          const i = at % bytes.length;
+          bytes[i] = ((bytes[i] ?? 0) + delta) % 256;
+          const text = bytes.toString('utf8');
+          fc.pre(text !== original); // a replacement character can decode back to the same text
+          if (!inName && name === 'sign') fc.pre(text.toUpperCase() !== original.toUpperCase()); // case is not a change
+          const tampered = inName ? rename(fields, name, text) : { ...fields, [name]: text };
+          expect(verifyV2(tampered, keys.apiV2Key)).toBe(false);
+        },
+      ),
       { numRuns: 1000 },
     );
   });
 
   it('round-trips through the simulator XML and lib parser for arbitrary extra fields', () => {
-    const extra = fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9_]{0,15}$/), fc.string({ maxLength: 30 }).filter((v) => !v.includes('\r') && !v.includes('<!')), {
-      maxKeys: 6,
-      noNullPrototype: true,
-    });
+    const extra = fc.dictionary(
+      fc.stringMatching(/^[a-z][a-z0-9_]{0,15}$/),
+      fc.string({ maxLength: 30 }).filter((v) => !v.includes('\r') && !v.includes('<!')),
+      {
+        maxKeys: 6,
+        noNullPrototype: true,
+      },
+    );
     fc.assert(
       fc.property(extra, signType, fc.boolean(), (fields, type, includeSignType) => {
         // out_trade_no etc. are overridden too: the signature covers the final field set
-        const wire = v2PaymentNotification(keys, { outTradeNo: 'T', totalFee: 1, signType: type, includeSignType, extra: withoutSignFields(fields) });
+        const wire = v2PaymentNotification(keys, {
+          outTradeNo: 'T',
+          totalFee: 1,
+          signType: type,
+          includeSignType,
+          extra: withoutSignFields(fields),
+        });
         expect(verifyV2(parseXml(wire.body), keys.apiV2Key)).toBe(true);
       }),
       { numRuns: 100 },

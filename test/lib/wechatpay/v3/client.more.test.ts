@@ -51,9 +51,20 @@ async function failure(p: Promise<unknown>): Promise<WechatPayApiError> {
 
 describe('signed error answers', () => {
   it('reads WeChat code, message and detail from a signed JSON error', async () => {
-    const c = client(() => answer(400, JSON.stringify({ code: 'PARAM_ERROR', message: 'mchid 不合法', detail: { field: 'mchid', location: 'body' } })));
+    const c = client(() =>
+      answer(
+        400,
+        JSON.stringify({ code: 'PARAM_ERROR', message: 'mchid 不合法', detail: { field: 'mchid', location: 'body' } }),
+      ),
+    );
     const e = await failure(c.v3.closeOrderV3({ outTradeNo: 'T1' }));
-    expect(e).toMatchObject({ status: 400, code: 'PARAM_ERROR', message: 'mchid 不合法', retryable: false, apiDetail: { field: 'mchid', location: 'body' } });
+    expect(e).toMatchObject({
+      status: 400,
+      code: 'PARAM_ERROR',
+      message: 'mchid 不合法',
+      retryable: false,
+      apiDetail: { field: 'mchid', location: 'body' },
+    });
     expect(c.calls).toHaveLength(1);
   });
 
@@ -64,11 +75,21 @@ describe('signed error answers', () => {
   });
 
   it('keeps a code with a default message, and a message with a default code', async () => {
-    expect(await failure(client(() => answer(400, JSON.stringify({ code: 'INVALID_REQUEST', message: 7 }))).v3.closeOrderV3({ outTradeNo: 'T1' }))).toMatchObject({
+    expect(
+      await failure(
+        client(() => answer(400, JSON.stringify({ code: 'INVALID_REQUEST', message: 7 }))).v3.closeOrderV3({
+          outTradeNo: 'T1',
+        }),
+      ),
+    ).toMatchObject({
       code: 'INVALID_REQUEST',
       message: 'HTTP 400',
     });
-    expect(await failure(client(() => answer(400, JSON.stringify({ message: 'bad' }))).v3.closeOrderV3({ outTradeNo: 'T1' }))).toMatchObject({
+    expect(
+      await failure(
+        client(() => answer(400, JSON.stringify({ message: 'bad' }))).v3.closeOrderV3({ outTradeNo: 'T1' }),
+      ),
+    ).toMatchObject({
       code: 'HTTP_ERROR',
       message: 'bad',
     });
@@ -117,32 +138,64 @@ describe('success answers', () => {
       // signed over the exact bytes received, as WeChat signs
       const message = Buffer.concat([Buffer.from(`${timestamp}\nn1\n`), bytes, Buffer.from('\n')]);
       const signature = sign('sha256', message, keys.platform.privateKey).toString('base64');
-      return new Response(bytes, { status: 200, headers: { 'Wechatpay-Serial': keys.platform.serial, 'Wechatpay-Timestamp': timestamp, 'Wechatpay-Nonce': 'n1', 'Wechatpay-Signature': signature } });
+      return new Response(bytes, {
+        status: 200,
+        headers: {
+          'Wechatpay-Serial': keys.platform.serial,
+          'Wechatpay-Timestamp': timestamp,
+          'Wechatpay-Nonce': 'n1',
+          'Wechatpay-Signature': signature,
+        },
+      });
     });
     const e = await failure(c.v3.queryOrderV3({ outTradeNo: 'T1' }));
     expect(e.message).toBe('unreadable answer: transaction is not valid UTF-8');
   });
 
   it('reads a signed transaction answer', async () => {
-    const resource = v3TransactionResource(keys, { outTradeNo: 'T1', total: 300, transactionId: '4200000001202611230000000001' });
+    const resource = v3TransactionResource(keys, {
+      outTradeNo: 'T1',
+      total: 300,
+      transactionId: '4200000001202611230000000001',
+    });
     const tx = await client(() => answer(200, JSON.stringify(resource))).v3.queryOrderV3({ outTradeNo: 'T1' });
-    expect(tx).toMatchObject({ outTradeNo: 'T1', tradeState: 'SUCCESS', totalFen: 300, transactionId: '4200000001202611230000000001' });
+    expect(tx).toMatchObject({
+      outTradeNo: 'T1',
+      tradeState: 'SUCCESS',
+      totalFen: 300,
+      transactionId: '4200000001202611230000000001',
+    });
   });
 
   it('uses the merchant asked about when the callback answers name none', async () => {
-    const set = await client(() => answer(200, JSON.stringify({ update_time: '2026-11-23T10:00:00+08:00', notify_url: 'https://pay.example.com/c' }))).v3.setCouponCallback({
+    const set = await client(() =>
+      answer(
+        200,
+        JSON.stringify({ update_time: '2026-11-23T10:00:00+08:00', notify_url: 'https://pay.example.com/c' }),
+      ),
+    ).v3.setCouponCallback({
       notifyUrl: 'https://pay.example.com/c',
     });
-    expect(set).toEqual({ updateTime: '2026-11-23T02:00:00.000Z', notifyUrl: 'https://pay.example.com/c', mchid: keys.mchid });
-    const got = await client(() => answer(200, JSON.stringify({ notify_url: 'https://pay.example.com/c' }))).v3.getCouponCallback({ mchid: '1900000109' });
+    expect(set).toEqual({
+      updateTime: '2026-11-23T02:00:00.000Z',
+      notifyUrl: 'https://pay.example.com/c',
+      mchid: keys.mchid,
+    });
+    const got = await client(() =>
+      answer(200, JSON.stringify({ notify_url: 'https://pay.example.com/c' })),
+    ).v3.getCouponCallback({ mchid: '1900000109' });
     expect(got).toEqual({ notifyUrl: 'https://pay.example.com/c', mchid: '1900000109' });
   });
 
   it('refuses a callback answer without notify_url or with an update_time that is not RFC 3339', async () => {
-    const noUrl = await failure(client(() => answer(200, JSON.stringify({ mchid: keys.mchid }))).v3.getCouponCallback());
+    const noUrl = await failure(
+      client(() => answer(200, JSON.stringify({ mchid: keys.mchid }))).v3.getCouponCallback(),
+    );
     expect(noUrl.message).toBe('unreadable answer: callback.notify_url missing or malformed');
     const badTime = await failure(
-      client(() => answer(200, JSON.stringify({ update_time: 'now', notify_url: 'https://pay.example.com/c' }))).v3.setCouponCallback({ notifyUrl: 'https://pay.example.com/c' }),
+      client(() =>
+        answer(200, JSON.stringify({ update_time: 'now', notify_url: 'https://pay.example.com/c' })),
+      ).v3.setCouponCallback({ notifyUrl: 'https://pay.example.com/c' }),
     );
     expect(badTime.message).toBe('unreadable answer: callback.update_time is not an RFC 3339 time');
   });

@@ -62,7 +62,13 @@ function countingFetch(): { fetch: FetchLike; calls: Call[] } {
 function client(opts: Partial<WechatPayClientOptions> = {}) {
   const counting = countingFetch();
   const sleeps: number[] = [];
-  const c = createWechatPayClient({ config, fetch: counting.fetch, sleep: async (ms) => void sleeps.push(ms), random: () => 0.25, ...opts });
+  const c = createWechatPayClient({
+    config,
+    fetch: counting.fetch,
+    sleep: async (ms) => void sleeps.push(ms),
+    random: () => 0.25,
+    ...opts,
+  });
   return { ...c.v3, calls: counting.calls, sleeps };
 }
 
@@ -73,7 +79,12 @@ function orderNo(): string {
 
 function agedOrder(opts: { subMchid?: string; outTradeNo?: string } = {}): string {
   const outTradeNo = opts.outTradeNo ?? orderNo();
-  sim.control.createOrder({ outTradeNo, amount: 2500, ageSeconds: 600, ...(opts.subMchid ? { subMchid: opts.subMchid } : {}) });
+  sim.control.createOrder({
+    outTradeNo,
+    amount: 2500,
+    ageSeconds: 600,
+    ...(opts.subMchid ? { subMchid: opts.subMchid } : {}),
+  });
   return outTradeNo;
 }
 
@@ -103,7 +114,9 @@ describe('closeOrderV3', () => {
     expect(header(call!.init, 'accept')).toBe('application/json');
     expect(header(call!.init, 'content-type')).toBe('application/json');
     expect(header(call!.init, 'user-agent')).toMatch(/^wechatpay-lambda\//);
-    expect(header(call!.init, 'authorization')).toMatch(/^WECHATPAY2-SHA256-RSA2048 mchid="\d+",nonce_str="\w+",signature="[^"]+",timestamp="\d+",serial_no="\w+"$/);
+    expect(header(call!.init, 'authorization')).toMatch(
+      /^WECHATPAY2-SHA256-RSA2048 mchid="\d+",nonce_str="\w+",signature="[^"]+",timestamp="\d+",serial_no="\w+"$/,
+    );
     // the ring holds the public key, so we ask WeChat to sign with it
     expect(header(call!.init, 'wechatpay-serial')).toBe(keys.publicKey.id);
     expect(call?.headers.get('wechatpay-serial')).toBe(keys.publicKey.id);
@@ -252,8 +265,16 @@ describe('queryOrderV3', () => {
     const c = client({ config: platformOnly });
     const no = agedOrder({ subMchid: '1900000202' });
     const tx = await c.queryOrderV3({ outTradeNo: no, subMchid: '1900000202' });
-    expect(c.calls[0]?.url).toBe(`${sim.url}/v3/pay/partner/transactions/out-trade-no/${no}?sp_mchid=${keys.mchid}&sub_mchid=1900000202`);
-    expect(tx).toMatchObject({ tradeState: 'NOTPAY', mchid: keys.mchid, subMchid: '1900000202', transactionId: undefined, totalFen: 2500 });
+    expect(c.calls[0]?.url).toBe(
+      `${sim.url}/v3/pay/partner/transactions/out-trade-no/${no}?sp_mchid=${keys.mchid}&sub_mchid=1900000202`,
+    );
+    expect(tx).toMatchObject({
+      tradeState: 'NOTPAY',
+      mchid: keys.mchid,
+      subMchid: '1900000202',
+      transactionId: undefined,
+      totalFen: 2500,
+    });
   });
 
   it('maps 404 ORDER_NOT_EXIST and retries SYSTEM_ERROR first', async () => {
@@ -278,17 +299,31 @@ describe('merchant-coupon callbacks', () => {
     expect(unset).toMatchObject({ status: 404, code: 'RESOURCE_NOT_EXISTS', retryable: false });
 
     const set = await c.setCouponCallback({ notifyUrl: 'https://pay.example.com/notify/coupon' });
-    expect(set).toEqual({ updateTime: new Date(CLOCK).toISOString(), notifyUrl: 'https://pay.example.com/notify/coupon', mchid: keys.mchid });
-    expect(c.calls[1]?.init.body).toBe(JSON.stringify({ mchid: keys.mchid, notify_url: 'https://pay.example.com/notify/coupon' }));
+    expect(set).toEqual({
+      updateTime: new Date(CLOCK).toISOString(),
+      notifyUrl: 'https://pay.example.com/notify/coupon',
+      mchid: keys.mchid,
+    });
+    expect(c.calls[1]?.init.body).toBe(
+      JSON.stringify({ mchid: keys.mchid, notify_url: 'https://pay.example.com/notify/coupon' }),
+    );
 
-    expect(await c.getCouponCallback({ mchid: keys.mchid })).toEqual({ notifyUrl: 'https://pay.example.com/notify/coupon', mchid: keys.mchid });
+    expect(await c.getCouponCallback({ mchid: keys.mchid })).toEqual({
+      notifyUrl: 'https://pay.example.com/notify/coupon',
+      mchid: keys.mchid,
+    });
     expect(c.calls[2]?.url).toBe(`${sim.url}/v3/marketing/busifavor/callbacks?mchid=${keys.mchid}`);
   });
 
   it('maps PARAM_ERROR with its detail and 403 NO_AUTH, not retried', async () => {
     const c = client();
     const param = await apiError(c.setCouponCallback({ notifyUrl: 'https://pay.example.com/notify?x=1' }));
-    expect(param).toMatchObject({ status: 400, code: 'PARAM_ERROR', retryable: false, apiDetail: { field: 'notify_url' } });
+    expect(param).toMatchObject({
+      status: 400,
+      code: 'PARAM_ERROR',
+      retryable: false,
+      apiDetail: { field: 'notify_url' },
+    });
     const noAuth = await apiError(c.setCouponCallback({ notifyUrl: 'https://pay.example.com/c', mchid: '1999999999' }));
     expect(noAuth).toMatchObject({ status: 403, code: 'NO_AUTH', retryable: false });
     expect(c.calls).toHaveLength(2);
@@ -304,11 +339,17 @@ describe('merchant-coupon callbacks', () => {
 });
 
 describe('answers that are not from WeChat', () => {
-  const stub = (res: () => Response): FetchLike => async () => res();
+  const stub =
+    (res: () => Response): FetchLike =>
+    async () =>
+      res();
 
   it('treats a 2xx without signature headers as forged', async () => {
     const c = client({ fetch: stub(() => new Response(null, { status: 204 })) });
-    expect(await apiError(c.closeOrderV3({ outTradeNo: 'T1' }))).toMatchObject({ code: 'UNAUTHENTIC_RESPONSE', kind: 'UNAUTHENTIC' });
+    expect(await apiError(c.closeOrderV3({ outTradeNo: 'T1' }))).toMatchObject({
+      code: 'UNAUTHENTIC_RESPONSE',
+      kind: 'UNAUTHENTIC',
+    });
   });
 
   it('treats an answer signed by a key outside the ring as forged, even with a known serial', async () => {
@@ -317,7 +358,12 @@ describe('answers that are not from WeChat', () => {
     const ts = String(Math.floor(Date.now() / 1000));
     const nonce = randomBytes(8).toString('hex');
     const signature = sign('sha256', Buffer.from(`${ts}\n${nonce}\n${body}\n`), stranger).toString('base64');
-    const headers = { 'Wechatpay-Serial': keys.platform.serial, 'Wechatpay-Signature': signature, 'Wechatpay-Timestamp': ts, 'Wechatpay-Nonce': nonce };
+    const headers = {
+      'Wechatpay-Serial': keys.platform.serial,
+      'Wechatpay-Signature': signature,
+      'Wechatpay-Timestamp': ts,
+      'Wechatpay-Nonce': nonce,
+    };
     const c = client({ config: platformOnly, fetch: stub(() => new Response(body, { status: 200, headers })) });
     expect((await apiError(c.queryOrderV3({ outTradeNo: 'T1' }))).code).toBe('UNAUTHENTIC_RESPONSE');
   });

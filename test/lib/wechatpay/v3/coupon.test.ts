@@ -10,7 +10,6 @@ import { rfc3339Beijing } from '../../../../scripts/simulator/messages';
 const MCHID = '1900000100';
 const FALLBACK = '1900000999';
 
-
 function without(r: Record<string, unknown>, ...fields: string[]): Record<string, unknown> {
   const copy = { ...r };
   for (const f of fields) delete copy[f];
@@ -35,7 +34,12 @@ const use = (over: Record<string, unknown> = {}, consume: Record<string, unknown
   coupon_id: '9856888',
   status: 'USED',
   normal_coupon_information: { coupon_amount: 100, transaction_minimum: 500 },
-  consume_information: { consume_time: '2026-11-23T13:29:35+08:00', consume_mchid: MCHID, transaction_id: '4200000000000000000000000002', ...consume },
+  consume_information: {
+    consume_time: '2026-11-23T13:29:35+08:00',
+    consume_mchid: MCHID,
+    transaction_id: '4200000000000000000000000002',
+    ...consume,
+  },
   ...over,
 });
 
@@ -55,8 +59,18 @@ describe('COUPON.SEND', () => {
   });
 
   it('reads a minimal coupon: no event_type, no sender (the configured merchant), no openid, channel or attach_info', () => {
-    const e = readCouponEvent(without(send(), 'event_type', 'send_merchant', 'openid', 'send_channel', 'attach_info'), 'COUPON.SEND', FALLBACK);
-    expect(e).toMatchObject({ kind: 'SENT', merchantId: FALLBACK, openid: undefined, channel: undefined, transactionId: undefined });
+    const e = readCouponEvent(
+      without(send(), 'event_type', 'send_merchant', 'openid', 'send_channel', 'attach_info'),
+      'COUPON.SEND',
+      FALLBACK,
+    );
+    expect(e).toMatchObject({
+      kind: 'SENT',
+      merchantId: FALLBACK,
+      openid: undefined,
+      channel: undefined,
+      transactionId: undefined,
+    });
   });
 
   it('ignores an attach_info that is not an object', () => {
@@ -114,14 +128,24 @@ describe('COUPON.USE', () => {
   it('reads a use without amount information, consuming merchant or transaction', () => {
     const r = use({}, { consume_mchid: undefined, transaction_id: undefined });
     delete r.normal_coupon_information;
-    expect(readCouponEvent(r, 'COUPON.USE', FALLBACK)).toMatchObject({ merchantId: FALLBACK, transactionId: undefined, amountFen: undefined });
-    expect(readCouponEvent(use({ normal_coupon_information: { transaction_minimum: 1 } }), 'COUPON.USE', FALLBACK).amountFen).toBeUndefined();
-    expect(readCouponEvent(use({ normal_coupon_information: 'NORMAL' }), 'COUPON.USE', FALLBACK).amountFen).toBeUndefined();
+    expect(readCouponEvent(r, 'COUPON.USE', FALLBACK)).toMatchObject({
+      merchantId: FALLBACK,
+      transactionId: undefined,
+      amountFen: undefined,
+    });
+    expect(
+      readCouponEvent(use({ normal_coupon_information: { transaction_minimum: 1 } }), 'COUPON.USE', FALLBACK).amountFen,
+    ).toBeUndefined();
+    expect(
+      readCouponEvent(use({ normal_coupon_information: 'NORMAL' }), 'COUPON.USE', FALLBACK).amountFen,
+    ).toBeUndefined();
   });
 
   it('refuses a coupon amount that is not whole fen', () => {
     for (const amount of ['100', 1.5, -1]) {
-      const e = thrown(() => readCouponEvent(use({ normal_coupon_information: { coupon_amount: amount } }), 'COUPON.USE', FALLBACK));
+      const e = thrown(() =>
+        readCouponEvent(use({ normal_coupon_information: { coupon_amount: amount } }), 'COUPON.USE', FALLBACK),
+      );
       expect(e.kind).toBe('MALFORMED');
       expect(e.reason).toBe('coupon.normal_coupon_information.coupon_amount is not an integer amount in fen');
     }
@@ -143,13 +167,17 @@ describe('COUPON.USE', () => {
   });
 
   it('refuses a use without a consume time, or with one that is not RFC 3339', () => {
-    expect(thrown(() => readCouponEvent(use({}, { consume_time: undefined }), 'COUPON.USE', FALLBACK)).reason).toBe('coupon.consume_information.consume_time missing or malformed');
-    expect(thrown(() => readCouponEvent(use({}, { consume_time: '20261123132935' }), 'COUPON.USE', FALLBACK)).reason).toBe(
-      'coupon.consume_information.consume_time is not an RFC 3339 time',
+    expect(thrown(() => readCouponEvent(use({}, { consume_time: undefined }), 'COUPON.USE', FALLBACK)).reason).toBe(
+      'coupon.consume_information.consume_time missing or malformed',
     );
+    expect(
+      thrown(() => readCouponEvent(use({}, { consume_time: '20261123132935' }), 'COUPON.USE', FALLBACK)).reason,
+    ).toBe('coupon.consume_information.consume_time is not an RFC 3339 time');
   });
 
   it('refuses a coupon_id that could not be a key', () => {
-    expect(thrown(() => readCouponEvent(use({ coupon_id: 'a/b' }), 'COUPON.USE', FALLBACK)).reason).toBe('coupon.coupon_id malformed');
+    expect(thrown(() => readCouponEvent(use({ coupon_id: 'a/b' }), 'COUPON.USE', FALLBACK)).reason).toBe(
+      'coupon.coupon_id malformed',
+    );
   });
 });

@@ -7,7 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { PayError } from '../../../../lib/errors';
 import { httpError, wechatRefusal } from '../../../../lib/wechatpay/apiError';
 import type { WechatPayClient } from '../../../../lib/wechatpay/http';
-import { checkCallbackUrl, couponCallbackErrorHint, registerCouponCallback } from '../../../../lib/wechatpay/v3/couponCallback';
+import {
+  checkCallbackUrl,
+  couponCallbackErrorHint,
+  registerCouponCallback,
+} from '../../../../lib/wechatpay/v3/couponCallback';
 
 function scripted(readBack: (asked: { mchid?: string }) => string) {
   const calls: Array<{ op: string; input: unknown }> = [];
@@ -15,7 +19,11 @@ function scripted(readBack: (asked: { mchid?: string }) => string) {
     v3: {
       setCouponCallback: async (input: { notifyUrl: string; mchid?: string }) => {
         calls.push({ op: 'set', input });
-        return { notifyUrl: input.notifyUrl, mchid: input.mchid ?? '1900000100', updateTime: '2026-11-23T02:00:00.000Z' };
+        return {
+          notifyUrl: input.notifyUrl,
+          mchid: input.mchid ?? '1900000100',
+          updateTime: '2026-11-23T02:00:00.000Z',
+        };
       },
       getCouponCallback: async (input: { mchid?: string } = {}) => {
         calls.push({ op: 'get', input });
@@ -30,7 +38,11 @@ describe('registerCouponCallback', () => {
   it('sets and reads back for the sub-merchant named, with the normalised URL', async () => {
     const s = scripted(() => 'https://pay.example.com/notify/coupon');
     const r = await registerCouponCallback(s.client, 'https://PAY.example.com/notify/coupon', '1900000109');
-    expect(r).toEqual({ notifyUrl: 'https://pay.example.com/notify/coupon', mchid: '1900000109', updateTime: '2026-11-23T02:00:00.000Z' });
+    expect(r).toEqual({
+      notifyUrl: 'https://pay.example.com/notify/coupon',
+      mchid: '1900000109',
+      updateTime: '2026-11-23T02:00:00.000Z',
+    });
     expect(s.calls).toEqual([
       { op: 'set', input: { notifyUrl: 'https://pay.example.com/notify/coupon', mchid: '1900000109' } },
       { op: 'get', input: { mchid: '1900000109' } },
@@ -72,19 +84,29 @@ describe('checkCallbackUrl', () => {
 
   it('names the problem: not a URL, not HTTPS, a query or fragment', () => {
     expect(() => checkCallbackUrl('pay.example.com/c')).toThrow('callback URL is not a URL');
-    expect(() => checkCallbackUrl('https://pay.example.com/c#x')).toThrow('callback URL must not have a query string or fragment');
+    expect(() => checkCallbackUrl('https://pay.example.com/c#x')).toThrow(
+      'callback URL must not have a query string or fragment',
+    );
   });
 });
 
 describe('couponCallbackErrorHint', () => {
   it('explains documented WeChat codes and keeps WeChat message for others', () => {
-    expect(couponCallbackErrorHint(wechatRefusal(429, 'RATELIMIT_EXCEEDED', 'slow down', ''))).toBe('RATELIMIT_EXCEEDED: called too often: wait a minute and try again');
-    expect(couponCallbackErrorHint(wechatRefusal(400, 'SOME_NEW_CODE', '新的错误', ''))).toBe('SOME_NEW_CODE: 新的错误');
-    expect(couponCallbackErrorHint(httpError(502, '<html/>'))).toBe('HTTP_ERROR: HTTP 502 without a signed WeChat Pay body');
+    expect(couponCallbackErrorHint(wechatRefusal(429, 'RATELIMIT_EXCEEDED', 'slow down', ''))).toBe(
+      'RATELIMIT_EXCEEDED: called too often: wait a minute and try again',
+    );
+    expect(couponCallbackErrorHint(wechatRefusal(400, 'SOME_NEW_CODE', '新的错误', ''))).toBe(
+      'SOME_NEW_CODE: 新的错误',
+    );
+    expect(couponCallbackErrorHint(httpError(502, '<html/>'))).toBe(
+      'HTTP_ERROR: HTTP 502 without a signed WeChat Pay body',
+    );
   });
 
   it('gives the message of any other error, and the text of a non-error', () => {
-    expect(couponCallbackErrorHint(new PayError('CONFIG', 'WECHATPAY_MERCHANT_PRIVATE_KEY is not set'))).toBe('WECHATPAY_MERCHANT_PRIVATE_KEY is not set');
+    expect(couponCallbackErrorHint(new PayError('CONFIG', 'WECHATPAY_MERCHANT_PRIVATE_KEY is not set'))).toBe(
+      'WECHATPAY_MERCHANT_PRIVATE_KEY is not set',
+    );
     expect(couponCallbackErrorHint(new TypeError('fetch failed'))).toBe('fetch failed');
     expect(couponCallbackErrorHint('plain text')).toBe('plain text');
     expect(couponCallbackErrorHint(undefined)).toBe('undefined');

@@ -11,7 +11,9 @@ const nestedObjects = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repea
 
 describe('parseUntrustedJson', () => {
   it('parses ordinary JSON exactly as JSON.parse does', () => {
-    const safeJson = fc.jsonValue({ maxDepth: 6 }).filter((v) => !JSON.stringify(v).match(/"(__proto__|constructor|prototype)"\s*:/));
+    const safeJson = fc
+      .jsonValue({ maxDepth: 6 })
+      .filter((v) => !JSON.stringify(v).match(/"(__proto__|constructor|prototype)"\s*:/));
     fc.assert(
       fc.property(safeJson, (value) => {
         const text = JSON.stringify(value);
@@ -22,7 +24,10 @@ describe('parseUntrustedJson', () => {
   });
 
   it('keeps prototype words as values, only refusing them as keys', () => {
-    expect(parseUntrustedJson('{"a":"__proto__","b":["constructor","prototype"]}', 'doc')).toEqual({ a: '__proto__', b: ['constructor', 'prototype'] });
+    expect(parseUntrustedJson('{"a":"__proto__","b":["constructor","prototype"]}', 'doc')).toEqual({
+      a: '__proto__',
+      b: ['constructor', 'prototype'],
+    });
   });
 
   it.each([
@@ -42,7 +47,13 @@ describe('parseUntrustedJson', () => {
   it('accepts ordinary nesting and rejects deep nesting', () => {
     expect(parseUntrustedJson(nestedObjects(10), 'doc')).toBeTruthy();
     expect(parseUntrustedJson(nestedArrays(20), 'doc')).toBeTruthy();
-    for (const text of [nestedArrays(40), nestedObjects(40), nestedArrays(1000), nestedObjects(5000), nestedArrays(200_000)]) {
+    for (const text of [
+      nestedArrays(40),
+      nestedObjects(40),
+      nestedArrays(1000),
+      nestedObjects(5000),
+      nestedArrays(200_000),
+    ]) {
       malformedOf(() => parseUntrustedJson(text, 'doc'));
     }
   });
@@ -52,7 +63,20 @@ describe('parseUntrustedJson', () => {
     expect(malformedOf(() => parseUntrustedJson(nestedArrays(40), 'notification')).reason).toMatch(/^notification /);
   });
 
-  it.each(['', ' ', '{', '{"a":1,}', "{'a':1}", 'NaN', 'undefined', '{"a":01}', '[1,]', '\u0000', '{"a":1}}', '<xml/>'])('rejects invalid JSON %j', (text) => {
+  it.each([
+    '',
+    ' ',
+    '{',
+    '{"a":1,}',
+    "{'a':1}",
+    'NaN',
+    'undefined',
+    '{"a":01}',
+    '[1,]',
+    '\u0000',
+    '{"a":1}}',
+    '<xml/>',
+  ])('rejects invalid JSON %j', (text) => {
     malformedOf(() => parseUntrustedJson(text, 'doc'));
   });
 
@@ -113,7 +137,11 @@ describe('parseUntrustedJson key scan (mutation-tested)', () => {
   });
 
   it('rejects a forbidden key in any position, not only the first', () => {
-    for (const text of ['{"a":1,"__proto__":{"polluted":"yes"}}', '{"a":[{}],"constructor":1}', '{"a":{"b":1} , "prototype":1}']) {
+    for (const text of [
+      '{"a":1,"__proto__":{"polluted":"yes"}}',
+      '{"a":[{}],"constructor":1}',
+      '{"a":{"b":1} , "prototype":1}',
+    ]) {
       expect(malformedOf(() => parseUntrustedJson(text, 'resource')).reason).toBe('resource holds a forbidden key');
     }
   });
@@ -128,7 +156,12 @@ describe('parseUntrustedJson key scan (mutation-tested)', () => {
     expect(parseUntrustedJson('{"a":"b","b":"a"}', 'doc')).toEqual({ a: 'b', b: 'a' });
     expect(parseUntrustedJson('[{"a":1},{"a":2}]', 'doc')).toEqual([{ a: 1 }, { a: 2 }]);
     // quotes and backslashes inside keys and values do not derail the scan
-    expect(parseUntrustedJson('{"a\\"":1,"a\\\\":2,"a":"\\"{[","b":3}', 'doc')).toEqual({ 'a"': 1, 'a\\': 2, a: '"{[', b: 3 });
+    expect(parseUntrustedJson('{"a\\"":1,"a\\\\":2,"a":"\\"{[","b":3}', 'doc')).toEqual({
+      'a"': 1,
+      'a\\': 2,
+      a: '"{[',
+      b: 3,
+    });
   });
 
   it('limits depth at exactly 32 open containers, counting closed ones out', () => {
@@ -138,6 +171,10 @@ describe('parseUntrustedJson key scan (mutation-tested)', () => {
     malformedOf(() => parseUntrustedJson(nestedObjects(33), 'doc'));
     // many siblings are not depth
     expect(parseUntrustedJson(`[${Array(100).fill('[]').join(',')}]`, 'doc')).toHaveLength(100);
-    expect(Object.keys(parseUntrustedJson(`{${Array.from({ length: 100 }, (_, i) => `"k${i}":{}`).join(',')}}`, 'doc') as object)).toHaveLength(100);
+    expect(
+      Object.keys(
+        parseUntrustedJson(`{${Array.from({ length: 100 }, (_, i) => `"k${i}":{}`).join(',')}}`, 'doc') as object,
+      ),
+    ).toHaveLength(100);
   });
 });

@@ -10,13 +10,21 @@ const keys = generateTestKeys();
 // a second platform certificate (rotation), with a serial whose first nibble is zero
 const second = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const SECOND_SERIAL = '0A57F09EFDC096DE15EBE81A47057A7232F1B8E1';
-const secondCertPem = selfSignedCertificate({ ...second, serialHex: SECOND_SERIAL, commonName: 'Tenpay.com Rotated Platform Certificate' });
+const secondCertPem = selfSignedCertificate({
+  ...second,
+  serialHex: SECOND_SERIAL,
+  commonName: 'Tenpay.com Rotated Platform Certificate',
+});
 
 const der = (key: KeyObject | undefined) => key?.export({ type: 'spki', format: 'der' });
 
 describe('createKeyRing', () => {
   it('holds platform certificates and the WeChat Pay public key side by side', () => {
-    const ring = createKeyRing({ platformCertsPem: keys.platform.certPem + secondCertPem, publicKeyId: keys.publicKey.id, publicKeyPem: keys.publicKey.publicKeyPem });
+    const ring = createKeyRing({
+      platformCertsPem: keys.platform.certPem + secondCertPem,
+      publicKeyId: keys.publicKey.id,
+      publicKeyPem: keys.publicKey.publicKeyPem,
+    });
     expect(ring.serials()).toHaveLength(3);
     expect(ring.serials()).toContain(keys.publicKey.id);
     expect(der(ring.get(keys.platform.serial))).toEqual(der(keys.platform.publicKey));
@@ -32,8 +40,21 @@ describe('createKeyRing', () => {
   });
 
   it('does not find what it does not hold', () => {
-    const ring = createKeyRing({ platformCertsPem: keys.platform.certPem, publicKeyId: keys.publicKey.id, publicKeyPem: keys.publicKey.publicKeyPem });
-    for (const serial of [SECOND_SERIAL, '', '0', 'PUB_KEY_ID_0000', keys.merchant.serial, `${keys.platform.serial}0`, '__proto__', 'constructor']) {
+    const ring = createKeyRing({
+      platformCertsPem: keys.platform.certPem,
+      publicKeyId: keys.publicKey.id,
+      publicKeyPem: keys.publicKey.publicKeyPem,
+    });
+    for (const serial of [
+      SECOND_SERIAL,
+      '',
+      '0',
+      'PUB_KEY_ID_0000',
+      keys.merchant.serial,
+      `${keys.platform.serial}0`,
+      '__proto__',
+      'constructor',
+    ]) {
       expect(ring.get(serial), serial).toBeUndefined();
     }
     fc.assert(
@@ -80,7 +101,9 @@ describe('createKeyRing', () => {
   });
 
   it('throws on a certificate that does not parse (config turns it into a CONFIG error)', () => {
-    expect(() => createKeyRing({ platformCertsPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----' })).toThrow();
+    expect(() =>
+      createKeyRing({ platformCertsPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----' }),
+    ).toThrow();
     expect(() => createKeyRing({ publicKeyId: keys.publicKey.id, publicKeyPem: 'not a key' })).toThrow();
   });
 });
@@ -106,7 +129,14 @@ describe('PUBLIC_KEY_ID', () => {
   it('matches the ids WeChat issues and nothing looser', () => {
     expect(PUBLIC_KEY_ID.test(keys.publicKey.id)).toBe(true);
     expect(PUBLIC_KEY_ID.test('PUB_KEY_ID_0114232134912410000000000001')).toBe(true);
-    for (const bad of ['PUB_KEY_ID_', 'pub_key_id_01', 'PUB_KEY_ID_01\n', ' PUB_KEY_ID_01', `PUB_KEY_ID_${'1'.repeat(65)}`, keys.platform.serial]) {
+    for (const bad of [
+      'PUB_KEY_ID_',
+      'pub_key_id_01',
+      'PUB_KEY_ID_01\n',
+      ' PUB_KEY_ID_01',
+      `PUB_KEY_ID_${'1'.repeat(65)}`,
+      keys.platform.serial,
+    ]) {
       expect(PUBLIC_KEY_ID.test(bad), bad).toBe(false);
     }
   });

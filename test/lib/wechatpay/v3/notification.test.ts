@@ -12,9 +12,14 @@ import { v3Encrypt, v3Notification } from '../../../../scripts/simulator/message
 const keys = generateTestKeys();
 const apiV3Key = Buffer.from(keys.apiV3Key, 'utf8');
 
-
 const wire = (resource: object | string = { out_trade_no: 'T1', n: 1 }) =>
-  v3Notification(keys, { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource, id: 'EV-2026-0001', createTime: '2026-11-23T10:00:00+08:00' });
+  v3Notification(keys, {
+    eventType: 'TRANSACTION.SUCCESS',
+    originalType: 'transaction',
+    resource,
+    id: 'EV-2026-0001',
+    createTime: '2026-11-23T10:00:00+08:00',
+  });
 const doc = () => JSON.parse(wire().body) as Record<string, unknown> & { resource: Record<string, unknown> };
 const body = (value: unknown) => Buffer.from(JSON.stringify(value), 'utf8');
 
@@ -130,8 +135,12 @@ describe('openResource', () => {
   });
 
   it('refuses a decrypted resource that is not JSON, or holds a prototype key', () => {
-    expect(thrown(() => openResource(parseEnvelope(Buffer.from(wire('{not json').body, 'utf8')), apiV3Key)).reason).toBe('resource is not valid JSON');
-    expect(thrown(() => openResource(parseEnvelope(Buffer.from(wire('{"__proto__":{}}').body, 'utf8')), apiV3Key)).reason).toBe('resource holds a forbidden key');
+    expect(
+      thrown(() => openResource(parseEnvelope(Buffer.from(wire('{not json').body, 'utf8')), apiV3Key)).reason,
+    ).toBe('resource is not valid JSON');
+    expect(
+      thrown(() => openResource(parseEnvelope(Buffer.from(wire('{"__proto__":{}}').body, 'utf8')), apiV3Key)).reason,
+    ).toBe('resource holds a forbidden key');
   });
 
   it('is UNAUTHENTIC under another APIv3 key, and refuses another algorithm', () => {

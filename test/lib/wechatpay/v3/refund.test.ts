@@ -12,7 +12,6 @@ import { v3RefundResource, type V3RefundParams } from '../../../../scripts/simul
 const keys = generateTestKeys();
 const merchant = { mchid: keys.mchid };
 
-
 const base: V3RefundParams = {
   outTradeNo: 'T2026112300001',
   outRefundNo: 'R2026112300001',
@@ -47,23 +46,43 @@ describe('readV3Refund', () => {
   });
 
   it('reads ABNORMAL and CLOSED refunds without a success time', () => {
-    const abnormal = readV3Refund(resource({ refundStatus: 'ABNORMAL', successTime: undefined }), merchant, 'REFUND.ABNORMAL');
+    const abnormal = readV3Refund(
+      resource({ refundStatus: 'ABNORMAL', successTime: undefined }),
+      merchant,
+      'REFUND.ABNORMAL',
+    );
     expect(abnormal).toMatchObject({ state: 'ABNORMAL', successAt: undefined });
-    const closed = readV3Refund(resource({ refundStatus: 'CLOSED', successTime: undefined }), merchant, 'REFUND.CLOSED');
+    const closed = readV3Refund(
+      resource({ refundStatus: 'CLOSED', successTime: undefined }),
+      merchant,
+      'REFUND.CLOSED',
+    );
     expect(closed).toMatchObject({ state: 'CLOSED', successAt: undefined });
   });
 
   it('records a partner refund under the sub-merchant, after checking sp_mchid is ours', () => {
-    const r = readV3Refund(resource({ partner: { spMchid: keys.mchid, subMchid: '1900000109' } }), merchant, 'REFUND.SUCCESS');
+    const r = readV3Refund(
+      resource({ partner: { spMchid: keys.mchid, subMchid: '1900000109' } }),
+      merchant,
+      'REFUND.SUCCESS',
+    );
     expect(r.merchantId).toBe('1900000109');
-    const other = thrown(() => readV3Refund(resource({ partner: { spMchid: '1999999999', subMchid: '1900000109' } }), merchant, 'REFUND.SUCCESS'));
+    const other = thrown(() =>
+      readV3Refund(
+        resource({ partner: { spMchid: '1999999999', subMchid: '1900000109' } }),
+        merchant,
+        'REFUND.SUCCESS',
+      ),
+    );
     expect(other.kind).toBe('INCONSISTENT');
     expect(other.detail).toEqual({ field: 'mchid' });
   });
 
   it('refuses a partner refund without sub_mchid', () => {
     const r = without(resource({ partner: { spMchid: keys.mchid, subMchid: '1900000109' } }), 'sub_mchid');
-    expect(thrown(() => readV3Refund(r, merchant, 'REFUND.SUCCESS')).reason).toBe('refund.sub_mchid missing or malformed');
+    expect(thrown(() => readV3Refund(r, merchant, 'REFUND.SUCCESS')).reason).toBe(
+      'refund.sub_mchid missing or malformed',
+    );
   });
 
   it('refuses another merchant, and a missing mchid by name', () => {
@@ -106,7 +125,9 @@ describe('readV3Refund', () => {
     const e = thrown(() => readV3Refund(resource(), merchant, 'REFUND.CLOSED'));
     expect(e.kind).toBe('MALFORMED');
     expect(e.reason).toBe('refund_status does not match the event type');
-    expect(thrown(() => readV3Refund(resource(), merchant, 'TRANSACTION.SUCCESS')).reason).toBe('refund_status does not match the event type');
+    expect(thrown(() => readV3Refund(resource(), merchant, 'TRANSACTION.SUCCESS')).reason).toBe(
+      'refund_status does not match the event type',
+    );
   });
 
   it.each([
@@ -120,7 +141,10 @@ describe('readV3Refund', () => {
   });
 
   it('refuses a refund of nothing or of more than the order total as INCONSISTENT', () => {
-    for (const [refund, total] of [[0, 1000], [1001, 1000]] as const) {
+    for (const [refund, total] of [
+      [0, 1000],
+      [1001, 1000],
+    ] as const) {
       const e = thrown(() => readV3Refund(resource({ refund, total }), merchant, 'REFUND.SUCCESS'));
       expect(e.kind).toBe('INCONSISTENT');
       expect(e.detail).toEqual({ field: 'amount.refund' });
@@ -129,11 +153,17 @@ describe('readV3Refund', () => {
   });
 
   it('treats an absent or empty transaction_id as absent', () => {
-    expect(readV3Refund(without(resource(), 'transaction_id'), merchant, 'REFUND.SUCCESS').transactionId).toBeUndefined();
-    expect(readV3Refund(resource({ extra: { transaction_id: '' } }), merchant, 'REFUND.SUCCESS').transactionId).toBeUndefined();
+    expect(
+      readV3Refund(without(resource(), 'transaction_id'), merchant, 'REFUND.SUCCESS').transactionId,
+    ).toBeUndefined();
+    expect(
+      readV3Refund(resource({ extra: { transaction_id: '' } }), merchant, 'REFUND.SUCCESS').transactionId,
+    ).toBeUndefined();
   });
 
   it('treats an empty success_time of a SUCCESS refund as missing', () => {
-    expect(thrown(() => readV3Refund(resource({ extra: { success_time: '' } }), merchant, 'REFUND.SUCCESS')).reason).toBe('refund.success_time missing');
+    expect(
+      thrown(() => readV3Refund(resource({ extra: { success_time: '' } }), merchant, 'REFUND.SUCCESS')).reason,
+    ).toBe('refund.success_time missing');
   });
 });

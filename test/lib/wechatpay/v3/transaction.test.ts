@@ -13,9 +13,14 @@ const keys = generateTestKeys();
 const merchant = { mchid: keys.mchid, appid: keys.appid };
 const partner = { spMchid: keys.mchid, subMchid: '1900000109', spAppid: keys.appid };
 
-
 const direct = (extra: Record<string, unknown> = {}) =>
-  v3TransactionResource(keys, { outTradeNo: 'T2026112300001', total: 1999, transactionId: '4200000001202611230000000001', successTime: '2026-11-23T10:00:00+08:00', extra });
+  v3TransactionResource(keys, {
+    outTradeNo: 'T2026112300001',
+    total: 1999,
+    transactionId: '4200000001202611230000000001',
+    successTime: '2026-11-23T10:00:00+08:00',
+    extra,
+  });
 
 function without(resource: Record<string, unknown>, ...fields: string[]): Record<string, unknown> {
   const copy = { ...resource };
@@ -71,16 +76,23 @@ describe('readTransaction', () => {
   });
 
   it('refuses a missing or non-string trade_state by name, and an unknown one as unknown', () => {
-    expect(thrown(() => readTransaction(without(direct(), 'trade_state'))).reason).toBe('transaction.trade_state missing or malformed');
-    expect(thrown(() => readTransaction(direct({ trade_state: 1 }))).reason).toBe('transaction.trade_state missing or malformed');
+    expect(thrown(() => readTransaction(without(direct(), 'trade_state'))).reason).toBe(
+      'transaction.trade_state missing or malformed',
+    );
+    expect(thrown(() => readTransaction(direct({ trade_state: 1 }))).reason).toBe(
+      'transaction.trade_state missing or malformed',
+    );
     const unknown = thrown(() => readTransaction(direct({ trade_state: 'PAID' })));
     expect(unknown.kind).toBe('MALFORMED');
     expect(unknown.reason).toBe('transaction.trade_state unknown');
   });
 
-  it.each(['SUCCESS', 'REFUND', 'NOTPAY', 'CLOSED', 'REVOKED', 'USERPAYING', 'PAYERROR'])('accepts trade_state %s', (state) => {
-    expect(readTransaction(direct({ trade_state: state })).tradeState).toBe(state);
-  });
+  it.each(['SUCCESS', 'REFUND', 'NOTPAY', 'CLOSED', 'REVOKED', 'USERPAYING', 'PAYERROR'])(
+    'accepts trade_state %s',
+    (state) => {
+      expect(readTransaction(direct({ trade_state: state })).tradeState).toBe(state);
+    },
+  );
 
   it.each([
     ['a number', 1999],
@@ -123,7 +135,11 @@ describe('readTransaction', () => {
     ['not a time', 'yesterday', 'transaction.success_time is not an RFC 3339 time'],
     ['February 30th', '2026-02-30T10:00:00+08:00', 'transaction.success_time is not an RFC 3339 time'],
     ['a number', 1764000000, 'transaction.success_time missing or malformed'],
-    ['longer than 64 characters', `2026-11-23T10:00:00.${'0'.repeat(60)}+08:00`, 'transaction.success_time missing or malformed'],
+    [
+      'longer than 64 characters',
+      `2026-11-23T10:00:00.${'0'.repeat(60)}+08:00`,
+      'transaction.success_time missing or malformed',
+    ],
   ])('refuses success_time that is %s', (_name, value, reason) => {
     const e = thrown(() => readTransaction(direct({ success_time: value })));
     expect(e.kind).toBe('MALFORMED');
@@ -131,8 +147,12 @@ describe('readTransaction', () => {
   });
 
   it('refuses a transaction_id longer than 64 characters or not a string', () => {
-    expect(thrown(() => readTransaction(direct({ transaction_id: '4'.repeat(65) }))).reason).toBe('transaction.transaction_id missing or malformed');
-    expect(thrown(() => readTransaction(direct({ transaction_id: 4200000001 }))).reason).toBe('transaction.transaction_id missing or malformed');
+    expect(thrown(() => readTransaction(direct({ transaction_id: '4'.repeat(65) }))).reason).toBe(
+      'transaction.transaction_id missing or malformed',
+    );
+    expect(thrown(() => readTransaction(direct({ transaction_id: 4200000001 }))).reason).toBe(
+      'transaction.transaction_id missing or malformed',
+    );
   });
 });
 
@@ -142,7 +162,14 @@ describe('transactionNotice', () => {
   it('turns a paid transaction into a payment report for the merchant', () => {
     expect(transactionNotice(tx(), merchant, 'v3')).toEqual({
       kind: 'PAYMENT',
-      report: { outTradeNo: 'T2026112300001', merchantId: keys.mchid, transactionId: '4200000001202611230000000001', amountFen: 1999, paidAt: '2026-11-23T02:00:00.000Z', channel: 'v3' },
+      report: {
+        outTradeNo: 'T2026112300001',
+        merchantId: keys.mchid,
+        transactionId: '4200000001202611230000000001',
+        amountFen: 1999,
+        paidAt: '2026-11-23T02:00:00.000Z',
+        channel: 'v3',
+      },
     });
   });
 
@@ -165,16 +192,27 @@ describe('transactionNotice', () => {
   });
 
   it('checks the merchant before the trade state: a NOTPAY for another merchant is still INCONSISTENT', () => {
-    expect(thrown(() => transactionNotice(tx({ tradeState: 'NOTPAY', mchid: '1999999999' }), merchant, 'v3')).kind).toBe('INCONSISTENT');
+    expect(
+      thrown(() => transactionNotice(tx({ tradeState: 'NOTPAY', mchid: '1999999999' }), merchant, 'v3')).kind,
+    ).toBe('INCONSISTENT');
   });
 
-  it.each(['NOTPAY', 'CLOSED', 'REFUND', 'PAYERROR'] as const)('ignores trade_state %s, naming it and the order', (state) => {
-    expect(transactionNotice(tx({ tradeState: state, transactionId: undefined, totalFen: undefined, successTime: undefined }), merchant, 'v3')).toEqual({
-      kind: 'IGNORED',
-      reason: `trade_state ${state}`,
-      outTradeNo: 'T2026112300001',
-    });
-  });
+  it.each(['NOTPAY', 'CLOSED', 'REFUND', 'PAYERROR'] as const)(
+    'ignores trade_state %s, naming it and the order',
+    (state) => {
+      expect(
+        transactionNotice(
+          tx({ tradeState: state, transactionId: undefined, totalFen: undefined, successTime: undefined }),
+          merchant,
+          'v3',
+        ),
+      ).toEqual({
+        kind: 'IGNORED',
+        reason: `trade_state ${state}`,
+        outTradeNo: 'T2026112300001',
+      });
+    },
+  );
 
   it.each([
     ['transaction_id', { transactionId: undefined }, 'transaction.transaction_id missing'],

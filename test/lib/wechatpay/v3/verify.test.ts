@@ -12,7 +12,11 @@ const keys = generateTestKeys();
 // a rotated-in platform certificate, in the same PEM bundle as the first
 const rotated = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ROTATED_SERIAL = '5157F09EFDC096DE15EBE81A47057A7232F1B8E1';
-const rotatedCertPem = selfSignedCertificate({ ...rotated, serialHex: ROTATED_SERIAL, commonName: 'Tenpay.com Rotated' });
+const rotatedCertPem = selfSignedCertificate({
+  ...rotated,
+  serialHex: ROTATED_SERIAL,
+  commonName: 'Tenpay.com Rotated',
+});
 // a certificate WeChat might use but we were never given
 const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const STRANGER_SERIAL = '7157F09EFDC096DE15EBE81A47057A7232F1B8E1';
@@ -25,7 +29,9 @@ const ring = createKeyRing({
 
 const NOW = 1_790_000_000;
 
-function transaction(opts: { signer?: 'platform' | 'publicKey'; timestamp?: number; nonce?: string } = {}): WireRequest {
+function transaction(
+  opts: { signer?: 'platform' | 'publicKey'; timestamp?: number; nonce?: string } = {},
+): WireRequest {
   return v3Notification(keys, {
     eventType: 'TRANSACTION.SUCCESS',
     originalType: 'transaction',
@@ -102,7 +108,9 @@ describe('verifyV3 accepts', () => {
 
   it('a lower-case or zero-padded serial of a certificate', () => {
     const wire = transaction();
-    expect(() => check({ ...wire.headers, 'Wechatpay-Serial': keys.platform.serial.toLowerCase() }, wire.body)).not.toThrow();
+    expect(() =>
+      check({ ...wire.headers, 'Wechatpay-Serial': keys.platform.serial.toLowerCase() }, wire.body),
+    ).not.toThrow();
     expect(() => check({ ...wire.headers, 'Wechatpay-Serial': `00${keys.platform.serial}` }, wire.body)).not.toThrow();
   });
 });
@@ -111,7 +119,13 @@ describe('verifyV3 verifies the exact bytes received', () => {
   it('fails on the same JSON re-serialised with different spacing', () => {
     const wire = transaction();
     const parsed: unknown = JSON.parse(wire.body);
-    for (const reserialised of [JSON.stringify(parsed, null, 2), JSON.stringify(parsed, null, '\t'), wire.body.replaceAll('":', '": '), `${wire.body}\n`, ` ${wire.body}`]) {
+    for (const reserialised of [
+      JSON.stringify(parsed, null, 2),
+      JSON.stringify(parsed, null, '\t'),
+      wire.body.replaceAll('":', '": '),
+      `${wire.body}\n`,
+      ` ${wire.body}`,
+    ]) {
       expect(reserialised).not.toBe(wire.body);
       unauthenticOf(() => check(wire.headers, reserialised));
     }
@@ -128,22 +142,27 @@ describe('verifyV3 verifies the exact bytes received', () => {
     const wire = transaction({ nonce: 'A1B2C3D4E5F6A7B8C9D0E1F2A3B4C5D6' });
     const body = Buffer.from(wire.body, 'utf8');
     fc.assert(
-      fc.property(fc.constantFrom('body', 'timestamp', 'nonce'), fc.nat(), fc.integer({ min: 1, max: 255 }), (target, at, delta) => {
-        const headers = { ...wire.headers };
-        let tamperedBody = body;
-        if (target === 'body') {
-          tamperedBody = Buffer.from(body);
-          const i = at % body.length;
-          tamperedBody[i] = ((tamperedBody[i] ?? 0) + delta) % 256;
-        } else {
-          const name = target === 'timestamp' ? 'Wechatpay-Timestamp' : 'Wechatpay-Nonce';
-          const bytes = Buffer.from(headers[name] ?? '', 'utf8');
-          const i = at % bytes.length;
-          bytes[i] = ((bytes[i] ?? 0) + delta) % 256;
-          headers[name] = bytes.toString('utf8');
-        }
-        unauthenticOf(() => check(headers, tamperedBody));
-      }),
+      fc.property(
+        fc.constantFrom('body', 'timestamp', 'nonce'),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        (target, at, delta) => {
+          const headers = { ...wire.headers };
+          let tamperedBody = body;
+          if (target === 'body') {
+            tamperedBody = Buffer.from(body);
+            const i = at % body.length;
+            tamperedBody[i] = ((tamperedBody[i] ?? 0) + delta) % 256;
+          } else {
+            const name = target === 'timestamp' ? 'Wechatpay-Timestamp' : 'Wechatpay-Nonce';
+            const bytes = Buffer.from(headers[name] ?? '', 'utf8');
+            const i = at % bytes.length;
+            bytes[i] = ((bytes[i] ?? 0) + delta) % 256;
+            headers[name] = bytes.toString('utf8');
+          }
+          unauthenticOf(() => check(headers, tamperedBody));
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -152,7 +171,12 @@ describe('verifyV3 verifies the exact bytes received', () => {
     const wire = transaction();
     unauthenticOf(() => check({ ...wire.headers, 'Wechatpay-Serial': ROTATED_SERIAL }, wire.body));
     unauthenticOf(() => check({ ...wire.headers, 'Wechatpay-Serial': keys.publicKey.id }, wire.body));
-    const byMerchant = signV3Message(keys.merchant.privateKey, String(NOW), wire.headers['Wechatpay-Nonce'] ?? '', wire.body);
+    const byMerchant = signV3Message(
+      keys.merchant.privateKey,
+      String(NOW),
+      wire.headers['Wechatpay-Nonce'] ?? '',
+      wire.body,
+    );
     unauthenticOf(() => check({ ...wire.headers, 'Wechatpay-Signature': byMerchant }, wire.body));
   });
 });
@@ -170,16 +194,23 @@ describe('verifyV3 rejects with UNAUTHENTIC', () => {
     unauthenticOf(() => check({ ...headers, 'Wechatpay-Serial': 'PUB_KEY_ID_0199999999' }, body));
   });
 
-  it.each(['Wechatpay-Signature', 'Wechatpay-Serial', 'Wechatpay-Timestamp', 'Wechatpay-Nonce'])('a missing or empty %s', (name) => {
-    const wire = transaction();
-    const missing = unauthenticOf(() => check({ ...wire.headers, [name]: undefined }, wire.body));
-    expect(missing.reason).toContain(name);
-    unauthenticOf(() => check({ ...wire.headers, [name]: '' }, wire.body));
-  });
+  it.each(['Wechatpay-Signature', 'Wechatpay-Serial', 'Wechatpay-Timestamp', 'Wechatpay-Nonce'])(
+    'a missing or empty %s',
+    (name) => {
+      const wire = transaction();
+      const missing = unauthenticOf(() => check({ ...wire.headers, [name]: undefined }, wire.body));
+      expect(missing.reason).toContain(name);
+      unauthenticOf(() => check({ ...wire.headers, [name]: '' }, wire.body));
+    },
+  );
 
   it('a WECHATPAY/SIGNTEST/ probe, before anything else is looked at', () => {
     const wire = transaction();
-    const probes = ['WECHATPAY/SIGNTEST/', 'WECHATPAY/SIGNTEST/xIxuDQ3m2f7m9m6Ub1VY+zT3/hXm5k0', 'WECHATPAY/SIGNTEST/中文/==='];
+    const probes = [
+      'WECHATPAY/SIGNTEST/',
+      'WECHATPAY/SIGNTEST/xIxuDQ3m2f7m9m6Ub1VY+zT3/hXm5k0',
+      'WECHATPAY/SIGNTEST/中文/===',
+    ];
     for (const probe of probes) {
       const err = unauthenticOf(() => check({ ...wire.headers, 'Wechatpay-Signature': probe }, wire.body));
       expect(err.detail).toEqual({ probe: true });
@@ -191,14 +222,27 @@ describe('verifyV3 rejects with UNAUTHENTIC', () => {
   it('a signature that is not base64', () => {
     const wire = transaction();
     const sig = wire.headers['Wechatpay-Signature'] ?? '';
-    for (const bad of ['!!!!', `${sig}!`, `${sig.slice(0, 10)} ${sig.slice(10)}`, `${sig}===`, '====', `-${sig.slice(1)}`, 'x'.repeat(5000), '中文']) {
+    for (const bad of [
+      '!!!!',
+      `${sig}!`,
+      `${sig.slice(0, 10)} ${sig.slice(10)}`,
+      `${sig}===`,
+      '====',
+      `-${sig.slice(1)}`,
+      'x'.repeat(5000),
+      '中文',
+    ]) {
       unauthenticOf(() => check({ ...wire.headers, 'Wechatpay-Signature': bad }, wire.body));
     }
   });
 
   it('property: any signature text at all fails with UNAUTHENTIC and nothing else', () => {
     const wire = transaction();
-    const sigText = fc.oneof(fc.string({ maxLength: 400 }), fc.base64String({ maxLength: 400 }), fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString('base64')));
+    const sigText = fc.oneof(
+      fc.string({ maxLength: 400 }),
+      fc.base64String({ maxLength: 400 }),
+      fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString('base64')),
+    );
     fc.assert(
       fc.property(sigText, (sig) => {
         fc.pre(sig !== wire.headers['Wechatpay-Signature']);
@@ -210,7 +254,9 @@ describe('verifyV3 rejects with UNAUTHENTIC', () => {
 
   it('property: arbitrary header values never throw anything but UNAUTHENTIC', () => {
     const wire = transaction();
-    const value = fc.option(fc.oneof(fc.string({ maxLength: 80 }), fc.stringMatching(/^\d{1,14}$/)), { nil: undefined });
+    const value = fc.option(fc.oneof(fc.string({ maxLength: 80 }), fc.stringMatching(/^\d{1,14}$/)), {
+      nil: undefined,
+    });
     fc.assert(
       fc.property(value, value, value, value, value, (signature, serial, timestamp, nonce, type) => {
         const headers = {
@@ -228,7 +274,13 @@ describe('verifyV3 rejects with UNAUTHENTIC', () => {
 
   it('a wrong Wechatpay-Signature-Type', () => {
     const wire = transaction();
-    for (const type of ['WECHATPAY2-SHA256-RSA4096', 'WECHATPAY2-SM2-WITH-SM3', 'wechatpay2-sha256-rsa2048', '', ' WECHATPAY2-SHA256-RSA2048']) {
+    for (const type of [
+      'WECHATPAY2-SHA256-RSA4096',
+      'WECHATPAY2-SM2-WITH-SM3',
+      'wechatpay2-sha256-rsa2048',
+      '',
+      ' WECHATPAY2-SHA256-RSA2048',
+    ]) {
       unauthenticOf(() => check({ ...wire.headers, 'Wechatpay-Signature-Type': type }, wire.body));
     }
   });
@@ -293,7 +345,15 @@ describe('verifyV3 header checks on correctly signed messages (mutation-tested)'
   const body = '{"id":"EV-1"}';
 
   it('refuses a timestamp that is not 1 to 12 plain digits, even when Number() would read it', () => {
-    for (const ts of [`${NOW} `, ` ${NOW}`, `+${NOW}`, `${NOW}.0`, `${NOW}\n`, String(NOW).padStart(13, '0'), `${NOW}x`]) {
+    for (const ts of [
+      `${NOW} `,
+      ` ${NOW}`,
+      `+${NOW}`,
+      `${NOW}.0`,
+      `${NOW}\n`,
+      String(NOW).padStart(13, '0'),
+      `${NOW}x`,
+    ]) {
       const err = unauthenticOf(() => check(signedByRotated(body, ts), body));
       expect(err.reason, JSON.stringify(ts)).toBe('missing or invalid Wechatpay-Timestamp');
     }
@@ -312,8 +372,12 @@ describe('verifyV3 header checks on correctly signed messages (mutation-tested)'
 
   it('refuses an oversized signature before any crypto, and a 1024-character one only by the signature', () => {
     const headers = signedByRotated(body);
-    expect(unauthenticOf(() => check({ ...headers, 'Wechatpay-Signature': 'A'.repeat(1028) }, body)).reason).toBe('Wechatpay-Signature is not base64');
-    expect(unauthenticOf(() => check({ ...headers, 'Wechatpay-Signature': 'A'.repeat(1024) }, body)).reason).toBe('signature mismatch');
+    expect(unauthenticOf(() => check({ ...headers, 'Wechatpay-Signature': 'A'.repeat(1028) }, body)).reason).toBe(
+      'Wechatpay-Signature is not base64',
+    );
+    expect(unauthenticOf(() => check({ ...headers, 'Wechatpay-Signature': 'A'.repeat(1024) }, body)).reason).toBe(
+      'signature mismatch',
+    );
   });
 
   it('logs at most 64 characters of an unknown serial', () => {
