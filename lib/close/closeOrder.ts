@@ -1,6 +1,6 @@
 /**
  * closeOrder, the core: close an unpaid order at WeChat Pay and record what WeChat confirms
- * (PROTOCOL.md C, E, G). The local order decides whether WeChat is asked at all; the local state
+ * (docs/protocol.md C, E, G). The local order decides whether WeChat is asked at all; the local state
  * moves to CLOSED only after WeChat confirms, with the store's conditional write that never
  * overwrites PAID. A refusal that says "paid" is settled by an order query and exactly the PAID
  * transition a notification makes. Business outcomes are results; this function never throws.
@@ -159,7 +159,7 @@ async function afterRefusal(
     case undefined:
       break;
   }
-  // a timeout, an exhausted SYSTEMERROR, a forged answer: the close may or may not have happened, so ask (PROTOCOL.md E)
+  // a timeout, an exhausted SYSTEMERROR, a forged answer: the close may or may not have happened, so ask (docs/protocol.md E)
   let queried: QueriedOrder;
   try {
     queried = await queryOrder(protocol, request, ids, deps, trace);

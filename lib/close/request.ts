@@ -1,6 +1,6 @@
 /**
  * The closeOrder event: camelCase (`outTradeNo`, `subMchId`, `subAppId`) or the cloud-function
- * snake_case shape (`out_trade_no`, `sub_mch_id`, `sub_appid`, `nonce_str`, PROTOCOL.md G), read
+ * snake_case shape (`out_trade_no`, `sub_mch_id`, `sub_appid`, `nonce_str`, docs/protocol.md G), read
  * into one validated request. Pure; a bad event is a MALFORMED error whose reason names the field.
  */
 import { malformed } from '../errors';

@@ -1,5 +1,5 @@
 /**
- * The aggregator's notification pipeline (PROTOCOL.md G), the sibling of handle.ts: verify, read,
+ * The aggregator's notification pipeline (docs/protocol.md G), the sibling of handle.ts: verify, read,
  * apply a payment with the same one conditional write, answer exactly `success` only when the change
  * is durable (or was already), and log one line per delivery.
  */

@@ -29,7 +29,7 @@ export interface ReconcileOptions {
   protocol: 'v2' | 'v3' | undefined;
 }
 
-/** WeChat's rule: no close within five minutes of creation (PROTOCOL.md C). */
+/** WeChat's rule: no close within five minutes of creation (docs/protocol.md C). */
 const MIN_CLOSE_AFTER_MINUTES = 5;
 
 /** The settings when nothing is configured. */

@@ -1,5 +1,5 @@
 /**
- * The third-party aggregator's notification (PROTOCOL.md G): a form or JSON body with `status`,
+ * The third-party aggregator's notification (docs/protocol.md G): a form or JSON body with `status`,
  * `result` (a JSON string) and `sign`. The signature covers the exact `status` and `result` strings
  * received, so both are kept as received text: `result` is parsed only after the signature verifies,
  * and its numbers are read as their source text (a long id beyond 2^53, amounts in decimal yuan).

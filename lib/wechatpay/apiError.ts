@@ -133,7 +133,7 @@ export function readAnswer<T>(status: number, read: () => T): T {
   }
 }
 
-/** How a caller should read a refused close, across both generations (PROTOCOL.md C, E; simulator README). */
+/** How a caller should read a refused close, across both generations (docs/protocol.md C, E; simulator README). */
 export type CloseRefusal = 'PAID' | 'ALREADY_CLOSED' | 'TOO_EARLY' | 'UNKNOWN_ORDER';
 
 const CLOSE_REFUSALS: Readonly<Record<string, CloseRefusal>> = {

@@ -1,5 +1,5 @@
 /**
- * TEST-ONLY: the payment aggregator's sending side (PROTOCOL.md G), built independently of lib/.
+ * TEST-ONLY: the payment aggregator's sending side (docs/protocol.md G), built independently of lib/.
  *
  * Builds the exact notification an aggregator posts: `status`, `result` (a JSON string written here
  * by hand, so amounts and ids appear as the exact number text a test chooses) and `sign`, as a form

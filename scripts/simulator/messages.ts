@@ -1,5 +1,5 @@
 /**
- * TEST-ONLY: WeChat Pay's sending side, built independently of lib/ (PROTOCOL.md sections A, B, D, F).
+ * TEST-ONLY: WeChat Pay's sending side, built independently of lib/ (docs/protocol.md sections A, B, D, F).
  *
  * Pure builders of the exact wire requests WeChat Pay posts to a merchant, used as the test oracle for
  * lib/ and by the local simulator. Deliberately imports nothing from lib/.

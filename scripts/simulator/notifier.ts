@@ -1,9 +1,9 @@
 /**
  * TEST-ONLY: delivers notifications to a merchant's notify URL the way WeChat Pay does.
  *
- * - Acceptance (PROTOCOL.md A, D): APIv2 needs HTTP 200 AND an XML reply whose return_code is SUCCESS;
+ * - Acceptance (docs/protocol.md A, D): APIv2 needs HTTP 200 AND an XML reply whose return_code is SUCCESS;
  *   APIv3 needs any 2xx status, the body is ignored. The reply must arrive within 5 s.
- * - Retries (PROTOCOL.md A): 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h after the first
+ * - Retries (docs/protocol.md A): 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h after the first
  *   attempt, multiplied by `timeScale` so tests and the local stack can compress a day into seconds.
  *   Delivery stops at the first accepted attempt.
  * Uses node's global fetch; imports nothing from lib/.
@@ -19,7 +19,7 @@ export const OFFICIAL_RETRY_SCHEDULE_SECONDS: readonly number[] = [
   15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
 ];
 
-/** Merchant-coupon (COUPON.SEND) retry gaps: every 60 s, 11 times (PROTOCOL.md F). */
+/** Merchant-coupon (COUPON.SEND) retry gaps: every 60 s, 11 times (docs/protocol.md F). */
 export const COUPON_RETRY_SCHEDULE_SECONDS: readonly number[] = Array.from({ length: 11 }, () => 60);
 
 /** How long WeChat waits for a reply before counting the attempt as failed. */

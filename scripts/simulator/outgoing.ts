@@ -81,7 +81,7 @@ export interface CouponSend {
   transactionId?: string;
 }
 
-/** A COUPON.SEND (merchant coupon received) notification (PROTOCOL.md F). */
+/** A COUPON.SEND (merchant coupon received) notification (docs/protocol.md F). */
 export function couponNotification(keys: TestKeys, p: CouponSend, signer: V3Signer, now: number): OutgoingNotification {
   const resource = {
     event_type: 'EVENT_TYPE_BUSICOUPON_SEND',

@@ -7,10 +7,10 @@
 import { randomOpenid } from './random';
 import { randomRefundId, randomTransactionId } from './messages';
 
-/** WeChat Pay trade states (PROTOCOL.md D, `trade_state`). */
+/** WeChat Pay trade states (docs/protocol.md D, `trade_state`). */
 export type TradeState = 'NOTPAY' | 'SUCCESS' | 'REFUND' | 'CLOSED' | 'REVOKED' | 'USERPAYING' | 'PAYERROR';
 
-/** Refund states the simulator can settle a refund in (PROTOCOL.md D, `refund_status`). */
+/** Refund states the simulator can settle a refund in (docs/protocol.md D, `refund_status`). */
 export type RefundStatus = 'SUCCESS' | 'CLOSED' | 'ABNORMAL';
 
 /** One order as WeChat Pay knows it. */
@@ -242,7 +242,7 @@ export class SimState {
     if (existing.outTradeNo !== input.outTradeNo || existing.amount !== input.amount) {
       throw new SimError('REFUND_CONFLICT', `refund ${input.outRefundNo} exists with other values`);
     }
-    // ABNORMAL is not final (PROTOCOL.md D): it may still move on; SUCCESS and CLOSED are final.
+    // ABNORMAL is not final (docs/protocol.md D): it may still move on; SUCCESS and CLOSED are final.
     if (existing.status === 'ABNORMAL' && input.status !== 'ABNORMAL') {
       if (input.status === 'SUCCESS') this.checkRefundable(order, input.amount, input.status);
       existing.status = input.status;

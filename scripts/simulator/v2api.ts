@@ -1,5 +1,5 @@
 /**
- * TEST-ONLY: WeChat Pay's APIv2 close order and order query (PROTOCOL.md C), XML in, signed XML out.
+ * TEST-ONLY: WeChat Pay's APIv2 close order and order query (docs/protocol.md C), XML in, signed XML out.
  *
  * Code choices (see README): every refusal is a signed reply with return_code SUCCESS, result_code FAIL
  * and an err_code from the official table (the `return-fail` fault produces the transport-level

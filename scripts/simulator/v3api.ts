@@ -1,6 +1,6 @@
 /**
  * TEST-ONLY: WeChat Pay's APIv3 close order, order query and merchant-coupon callback settings
- * (PROTOCOL.md E, F), with request authentication and signed responses.
+ * (docs/protocol.md E, F), with request authentication and signed responses.
  *
  * Code choices (see README): a paid order answers 400 ORDERPAID (the code of the global/HK close API;
  * domestic pages name none); the five-minute rule answers 400 RULE_LIMIT; unknown orders answer

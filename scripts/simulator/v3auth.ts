@@ -1,6 +1,6 @@
 /**
  * TEST-ONLY: APIv3 request authentication and response signing, as WeChat Pay's API does it
- * (PROTOCOL.md D and E). Independent of lib/.
+ * (docs/protocol.md D and E). Independent of lib/.
  */
 import { randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 import type { TestKeys } from './keys';

@@ -2,7 +2,7 @@
  * TEST-ONLY: the flat `<xml>` reader the simulator uses for APIv2 requests and replies.
  *
  * Deliberately tiny and strict: one root, flat children, text or CDATA values. Any `<!` other than
- * CDATA (DOCTYPE, ENTITY: the XXE vectors of PROTOCOL.md A) makes the document malformed, so the
+ * CDATA (DOCTYPE, ENTITY: the XXE vectors of docs/protocol.md A) makes the document malformed, so the
  * simulator never resolves entities, exactly like a hardened WeChat endpoint would refuse them.
  */
 

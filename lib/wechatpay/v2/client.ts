@@ -1,5 +1,5 @@
 /**
- * APIv2 close order and order query (PROTOCOL.md C): signed XML out, the reply's `sign` verified
+ * APIv2 close order and order query (docs/protocol.md C): signed XML out, the reply's `sign` verified
  * before any field of it is believed, `return_code` / `result_code` mapped to one typed error.
  */
 import { configError, malformed } from '../../errors';

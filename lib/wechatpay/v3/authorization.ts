@@ -1,5 +1,5 @@
 /**
- * The APIv3 request signature (PROTOCOL.md E): SHA256withRSA with the merchant private key over
+ * The APIv3 request signature (docs/protocol.md E): SHA256withRSA with the merchant private key over
  * `METHOD\nURL\ntimestamp\nnonce\nbody\n`, sent as a `WECHATPAY2-SHA256-RSA2048` Authorization header.
  */
 import { sign, type KeyObject } from 'node:crypto';
@@ -16,7 +16,7 @@ export interface AuthorizationInput {
   url: string;
   /** The exact body sent; '' for a GET. */
   body: string;
-  /** Unix seconds (milliseconds are a classic mistake, PROTOCOL.md H7). */
+  /** Unix seconds (milliseconds are a classic mistake, docs/protocol.md H7). */
   timestamp: number;
   nonce: string;
 }

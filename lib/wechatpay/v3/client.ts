@@ -1,5 +1,5 @@
 /**
- * APIv3 calls (PROTOCOL.md E, F): close order, order query, merchant-coupon callback settings. Every
+ * APIv3 calls (docs/protocol.md E, F): close order, order query, merchant-coupon callback settings. Every
  * request carries a fresh Authorization over the exact path+query and body sent; every answer, error
  * or 204 alike, is verified with the notification key ring before a byte of it is believed.
  */
@@ -116,7 +116,7 @@ async function callV3(deps: ClientDeps, req: V3Request): Promise<HttpResponse> {
   if (`${parsed.pathname}${parsed.search}` !== req.path)
     throw new TypeError(`request path is not in canonical form: ${req.path}`);
   const body = req.json === undefined ? '' : JSON.stringify(req.json);
-  // naming the public key asks WeChat to sign its answer with it (PROTOCOL.md D)
+  // naming the public key asks WeChat to sign its answer with it (docs/protocol.md D)
   const publicKeyId = keyRing.serials().find((s) => PUBLIC_KEY_ID.test(s));
 
   return deps.transport.run(async ({ timeoutMs }) => {
