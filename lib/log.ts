@@ -15,6 +15,30 @@ export interface Logger {
 
 export const METRIC_NAMESPACE = 'WechatPayLambda';
 
+/**
+ * The embedded-metric-format fields that make a log line count as metrics (one `Count` per name):
+ * the one EMF builder. `dimensions` lists the dimension sets; `[[]]` is the metric without dimensions.
+ */
+export function metricFields(
+  timestamp: number,
+  metrics: Readonly<Record<string, number>>,
+  dimensions: string[][] = [[]],
+): Record<string, unknown> {
+  return {
+    _aws: {
+      Timestamp: timestamp,
+      CloudWatchMetrics: [
+        {
+          Namespace: METRIC_NAMESPACE,
+          Dimensions: dimensions,
+          Metrics: Object.keys(metrics).map((Name) => ({ Name, Unit: 'Count' })),
+        },
+      ],
+    },
+    ...metrics,
+  };
+}
+
 /** A logger writing JSON lines to `write` (stdout by default), stamped by the injected clock. */
 export function createLogger(
   opts: { service: string; write?: (line: string) => void; now?: () => number } = { service: 'wechatpay-lambda' },
@@ -30,22 +54,12 @@ export function createLogger(
       const ts = now();
       write(
         JSON.stringify({
-          _aws: {
-            Timestamp: ts,
-            CloudWatchMetrics: [
-              {
-                Namespace: METRIC_NAMESPACE,
-                Dimensions: [['kind'], []],
-                Metrics: [{ Name: 'Anomaly', Unit: 'Count' }],
-              },
-            ],
-          },
+          ...metricFields(ts, { Anomaly: 1 }, [['kind'], []]),
           level: 'warn',
           time: new Date(ts).toISOString(),
           service: opts.service,
           message: 'anomaly',
           kind,
-          Anomaly: 1,
           ...fields,
         }),
       );

@@ -8,8 +8,9 @@
 import { configError, PayError } from '../errors';
 import type { Config } from '../config';
 import type { Logger, LogLevel } from '../log';
-import { paymentAnomaly, type Order, type PaymentReport } from '../orders/model';
+import type { Order, PaymentReport } from '../orders/model';
 import type { OrderStore } from '../orders/store';
+import { flagMismatch, settleClose, settlePayment } from '../settle/settle';
 import { closeRefusal, WechatPayApiError } from '../wechatpay/apiError';
 import type { WechatPayClient } from '../wechatpay/http';
 import type { TradeState } from '../wechatpay/v3/transaction';
@@ -90,7 +91,8 @@ export async function closeOrder(event: unknown, deps: CloseOrderDeps): Promise<
     outcome = await close(request, ids, deps, trace);
   } catch (err) {
     outcome = { ...ids, status: 'FAILED', ...failure(err, ids === undefined) };
-    if (err instanceof PayError && err.kind === 'INCONSISTENT') flagAnomaly('MERCHANT_MISMATCH', ids, deps, trace);
+    if (err instanceof PayError && err.kind === 'INCONSISTENT')
+      trace.anomaly = flagMismatch(err, { ...ids }, 'close-query', deps.logger);
   }
   log(deps, outcome, trace, started);
   return outcome;
@@ -178,8 +180,8 @@ async function recordClose(
   status: 'CLOSED' | 'ALREADY_CLOSED',
   deps: CloseOrderDeps,
 ): Promise<CloseOrderOutcome> {
-  const local = await deps.store.applyClose(ids.merchantId, ids.outTradeNo);
-  switch (local.kind) {
+  const local = await settleClose(ids, undefined, 'close-query', deps);
+  switch (local.status) {
     case 'CLOSED':
     case 'ALREADY_CLOSED':
       // WeChat's answer says whether this call closed it; a concurrent call may have written first
@@ -198,12 +200,10 @@ async function applyPaid(
   deps: CloseOrderDeps,
   trace: Trace,
 ): Promise<CloseOrderOutcome> {
-  const outcome = await deps.store.applyPayment(report, deps.config.unknownOrderPolicy);
-  const anomaly = paymentAnomaly(outcome);
-  if (anomaly !== undefined) flagAnomaly(anomaly, ids, deps, trace, report.transactionId);
-  switch (outcome.kind) {
-    case 'APPLIED':
-    case 'ALREADY_APPLIED':
+  const outcome = await settlePayment(report, 'close-query', deps);
+  if (outcome.anomaly !== undefined) trace.anomaly = outcome.anomaly;
+  switch (outcome.status) {
+    case 'PAID':
       return paid(ids, outcome.order);
     case 'CONFLICT':
       return {
@@ -312,22 +312,6 @@ function failure(err: unknown, badInput: boolean): Pick<Failed, 'code' | 'messag
     case 'UNKNOWN_ORDER':
       return { code: 'UNKNOWN_ORDER', message: err.reason, retryable: false };
   }
-}
-
-function flagAnomaly(
-  anomaly: Parameters<Logger['anomaly']>[0],
-  ids: OrderIds | undefined,
-  deps: CloseOrderDeps,
-  trace: Trace,
-  transactionId?: string,
-): void {
-  trace.anomaly = anomaly;
-  deps.logger.anomaly(anomaly, {
-    source: 'closeOrder',
-    outTradeNo: ids?.outTradeNo,
-    merchantId: ids?.merchantId,
-    transactionId,
-  });
 }
 
 /** The one log line of a call: ids, protocol, outcome, WeChat's code, latency; never keys or bodies. */

@@ -6,7 +6,8 @@
 import { asPayError } from '../errors';
 import { failureReply, successReply, type HttpReply } from '../replies';
 import { readAggregatorNotification, type AggregatorNotice } from '../wechatpay/aggregator';
-import { log, recordOutcome, type Delivery, type NotifyDeps, type NotifyRequest } from './handle';
+import { settlePayment } from '../settle/settle';
+import { log, settled, type Delivery, type NotifyDeps, type NotifyRequest } from './handle';
 import { httpHandler } from './lambda';
 
 /** The log line's fields: a failure status and its meaning besides the common ones. */
@@ -57,8 +58,7 @@ async function applyAggregatorNotice(
       delivery.outTradeNo = report.outTradeNo;
       delivery.transactionId = report.transactionId;
       delivery.realAmountFen = report.amountFen;
-      const outcome = await deps.store.applyPayment(report, deps.config.unknownOrderPolicy);
-      recordOutcome(outcome, deps, delivery);
+      settled(await settlePayment(report, 'aggregator', deps), delivery);
       return;
     }
   }

@@ -3,14 +3,15 @@
  * read the notice, apply it with one conditional write, answer, and log one line per delivery.
  */
 import type { Config } from '../config';
-import { asPayError, inconsistent, malformed, PayError } from '../errors';
+import { asPayError, malformed, type PayError } from '../errors';
 import type { Logger } from '../log';
-import { paymentAnomaly, type Anomaly, type PaymentOutcome, type RefundOutcome } from '../orders/model';
 import type { OrderStore } from '../orders/store';
 import { failureReply, successReply, type HttpReply, type ReplyFormat } from '../replies';
+import { flagMismatch, type SettleTrace } from '../settle/settle';
 import { headerGetter } from '../wechatpay/v3/verify';
 import type { Notice } from './notice';
-import { detectProtocol, readNotice } from './read';
+import { detectProtocol, readNotice, type Protocol } from './read';
+import { settlePayment, settleRefund } from '../settle/settle';
 
 export interface NotifyDeps {
   config: Config;
@@ -49,23 +50,22 @@ export async function handleNotification(req: NotifyRequest, deps: NotifyDeps): 
     if (req.body.length > deps.config.maxBodyBytes) throw malformed('body too large');
     const { notice, eventId } = readNotice(protocol, header, req.body, deps.config, deps.now());
     if (eventId !== undefined) delivery.eventId = eventId;
-    await applyNotice(notice, deps, delivery);
+    await applyNotice(notice, protocol, deps, delivery);
     log(deps, req, protocol, delivery, started);
     return successReply(protocol);
   } catch (err) {
     const e = asPayError(err);
     delivery.outcome = e.kind;
     if (e.kind === 'INCONSISTENT' && delivery.anomaly === undefined) {
-      // authentic but addressed to another merchant or app: worth an operator's look
-      delivery.anomaly = 'MERCHANT_MISMATCH';
-      deps.logger.anomaly('MERCHANT_MISMATCH', { outTradeNo: delivery.outTradeNo, field: e.detail?.field });
+      // authentic but addressed to another merchant or app (a refused settlement has flagged its own anomaly)
+      delivery.anomaly = flagMismatch(e, { outTradeNo: delivery.outTradeNo }, protocol, deps.logger);
     }
     log(deps, req, protocol, delivery, started, e);
     return failureReply(protocol, e);
   }
 }
 
-async function applyNotice(notice: Notice, deps: NotifyDeps, delivery: Delivery): Promise<void> {
+async function applyNotice(notice: Notice, protocol: Protocol, deps: NotifyDeps, delivery: Delivery): Promise<void> {
   switch (notice.kind) {
     case 'IGNORED':
       delivery.outcome = 'IGNORED';
@@ -75,8 +75,7 @@ async function applyNotice(notice: Notice, deps: NotifyDeps, delivery: Delivery)
       const { report } = notice;
       delivery.outTradeNo = report.outTradeNo;
       delivery.transactionId = report.transactionId;
-      const outcome = await deps.store.applyPayment(report, deps.config.unknownOrderPolicy);
-      recordOutcome(outcome, deps, delivery);
+      settled(await settlePayment(report, protocol, deps), delivery);
       return;
     }
     case 'COUPON': {
@@ -89,54 +88,17 @@ async function applyNotice(notice: Notice, deps: NotifyDeps, delivery: Delivery)
       const { report } = notice;
       delivery.outTradeNo = report.outTradeNo;
       delivery.outRefundNo = report.outRefundNo;
-      const outcome = await deps.store.applyRefund(report);
-      recordRefundOutcome(outcome, deps, delivery);
+      settled(await settleRefund(report, protocol, deps), delivery);
       return;
     }
   }
 }
 
-function flag(anomaly: Anomaly, deps: NotifyDeps, delivery: Delivery): void {
-  delivery.anomaly = anomaly;
-  deps.logger.anomaly(anomaly, {
-    outTradeNo: delivery.outTradeNo,
-    outRefundNo: delivery.outRefundNo,
-    transactionId: delivery.transactionId,
-  });
-}
-
-/** Refund outcomes: a stale ABNORMAL is acknowledged; contradicting final states are refused. */
-function recordRefundOutcome(
-  outcome: RefundOutcome & { exceedsPaid?: boolean },
-  deps: NotifyDeps,
-  delivery: Delivery,
-): void {
-  delivery.outcome = outcome.kind === 'APPLIED' ? `REFUND_${outcome.refund.state}` : `REFUND_${outcome.kind}`;
-  if (outcome.exceedsPaid) flag('REFUND_EXCEEDS_TOTAL', deps, delivery);
-  if (outcome.kind === 'CONFLICT') {
-    flag('REFUND_CONFLICT', deps, delivery);
-    throw inconsistent(`refund already ${outcome.refund.state}`);
-  }
-}
-
-/** Logs anomalies and turns outcomes that must not be acknowledged into errors (shared with the aggregator pipeline). */
-export function recordOutcome(outcome: PaymentOutcome, deps: NotifyDeps, delivery: Delivery): void {
-  delivery.outcome =
-    outcome.kind === 'APPLIED' && outcome.previous !== 'NOTPAY' ? `APPLIED_FROM_${outcome.previous}` : outcome.kind;
-  const anomaly = paymentAnomaly(outcome);
-  if (anomaly !== undefined) flag(anomaly, deps, delivery);
-  if (outcome.kind === 'APPLIED' && (outcome.order.refundedFen ?? 0) > outcome.order.amountFen) {
-    // refunds for this order were recorded before its payment, and they add up to more than it
-    flag('REFUND_EXCEEDS_TOTAL', deps, delivery);
-  }
-  if (outcome.kind === 'CONFLICT') {
-    throw inconsistent(
-      outcome.reason === 'AMOUNT_MISMATCH'
-        ? 'amount does not match the order'
-        : 'order already paid by another transaction',
-    );
-  }
-  if (outcome.kind === 'UNKNOWN_ORDER') throw new PayError('UNKNOWN_ORDER', 'order not registered');
+/** Copies a settlement into the delivery's log line, and refuses what must not be acknowledged (shared with the aggregator pipeline). */
+export function settled(settlement: SettleTrace, delivery: Delivery): void {
+  delivery.outcome = settlement.outcome;
+  if (settlement.anomaly !== undefined) delivery.anomaly = settlement.anomaly;
+  if (settlement.refusal !== undefined) throw settlement.refusal;
 }
 
 /** Writes the one log line of a delivery (shared with the aggregator pipeline). */

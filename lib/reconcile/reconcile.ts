@@ -15,8 +15,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { chooseProtocol, closeOrder } from '../close/closeOrder';
 import type { Config } from '../config';
 import { PayError } from '../errors';
-import { METRIC_NAMESPACE, type Logger, type LogLevel } from '../log';
-import { paymentAnomaly, type CloseReason, type Order, type PendingOrder } from '../orders/model';
+import { metricFields, type Logger, type LogLevel } from '../log';
+import type { CloseReason, Order, PendingOrder } from '../orders/model';
+import { flagMismatch, settleClose, settlePayment } from '../settle/settle';
 import type { OrderStore } from '../orders/store';
 import { backoffMs, type WechatPayClient } from '../wechatpay/http';
 import { WechatPayApiError } from '../wechatpay/apiError';
@@ -321,25 +322,16 @@ export async function reconcileOrder(
       if (options.dryRun) {
         result.action = 'WOULD_RECORD_PAYMENT';
       } else {
-        const outcome = await deps.store.applyPayment(queried.report, deps.config.unknownOrderPolicy);
-        const anomaly = paymentAnomaly(outcome);
-        if (anomaly !== undefined) {
-          result.anomaly = anomaly;
-          deps.logger.anomaly(anomaly, {
-            source: 'reconcile',
-            outTradeNo: order.outTradeNo,
-            merchantId: order.merchantId,
-            transactionId: queried.report.transactionId,
-          });
-        }
+        const outcome = await settlePayment(queried.report, 'reconcile', deps);
+        if (outcome.anomaly !== undefined) result.anomaly = outcome.anomaly;
         result.action =
-          outcome.kind === 'APPLIED'
-            ? 'RECOVERED'
-            : outcome.kind === 'ALREADY_APPLIED'
-              ? 'ALREADY_PAID'
-              : outcome.kind === 'CONFLICT'
-                ? 'CONFLICT'
-                : 'NOT_REGISTERED';
+          outcome.status === 'PAID'
+            ? outcome.recorded
+              ? 'RECOVERED'
+              : 'ALREADY_PAID'
+            : outcome.status === 'CONFLICT'
+              ? 'CONFLICT'
+              : 'NOT_REGISTERED';
       }
     } else {
       const reason = CLOSE_REASONS[queried.tradeState];
@@ -365,8 +357,8 @@ export async function reconcileOrder(
 }
 
 async function recordClose(order: PendingOrder, reason: CloseReason, deps: ReconcileDeps): Promise<ReconcileAction> {
-  const outcome = await deps.store.applyClose(order.merchantId, order.outTradeNo, reason);
-  switch (outcome.kind) {
+  const outcome = await settleClose(order, reason, 'reconcile', deps);
+  switch (outcome.status) {
     case 'CLOSED':
       return 'CLOSED';
     case 'ALREADY_CLOSED':
@@ -424,13 +416,12 @@ function describeFailure(err: unknown, result: OrderResult, deps: ReconcileDeps)
     result.reason = err.reason;
     if (err.kind === 'INCONSISTENT') {
       // an authentic answer about another merchant or order: never applied, worth a look
-      result.anomaly = 'MERCHANT_MISMATCH';
-      deps.logger.anomaly('MERCHANT_MISMATCH', {
-        source: 'reconcile',
-        outTradeNo: result.outTradeNo,
-        merchantId: result.merchantId,
-        field: err.detail?.field,
-      });
+      result.anomaly = flagMismatch(
+        err,
+        { outTradeNo: result.outTradeNo, merchantId: result.merchantId },
+        'reconcile',
+        deps.logger,
+      );
     }
     if (err.kind === 'CONFIG') return 'CONFIG';
     return err.kind === 'UNAVAILABLE' ? 'TRANSIENT' : 'OTHER';
@@ -494,20 +485,7 @@ function logResult(result: OrderResult, dryRun: boolean, deps: ReconcileDeps): v
 function logSummary(summary: ReconcileSummary, deps: ReconcileDeps): void {
   const metrics: Record<string, number> = { ReconcileRecovered: summary.recovered };
   if (summary.pastHorizon !== null) metrics.PendingPastHorizon = summary.pastHorizon;
-  const emf = {
-    _aws: {
-      Timestamp: deps.now(),
-      CloudWatchMetrics: [
-        {
-          Namespace: METRIC_NAMESPACE,
-          Dimensions: [[]],
-          Metrics: Object.keys(metrics).map((Name) => ({ Name, Unit: 'Count' })),
-        },
-      ],
-    },
-    ...metrics,
-  };
   const level: LogLevel =
     summary.reason === 'COMPLETE' || summary.reason === 'BUDGET' || summary.reason === 'DEADLINE' ? 'info' : 'warn';
-  deps.logger.log(level, 'reconcile', { ...summary, ...emf });
+  deps.logger.log(level, 'reconcile', { ...summary, ...metricFields(deps.now(), metrics) });
 }

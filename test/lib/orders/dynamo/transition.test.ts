@@ -1,0 +1,44 @@
+/**
+ * The named condition parts the store's transitions are built from: each reads as the legal
+ * predecessors of its transition, combined parts keep their grouping, and the names and values they
+ * use travel with them (a part never collides with an update's own placeholders).
+ */
+import { describe, expect, it } from 'vitest';
+import { allOf, amountIs, anyOf, NO_STATE, notCounted, stateIn } from '../../../../lib/orders/dynamo/transition';
+
+describe('condition parts', () => {
+  it('a payment under the record policy: no order yet, or NOTPAY/CLOSED with the registered amount', () => {
+    const c = anyOf(NO_STATE, allOf(stateIn('NOTPAY', 'CLOSED'), amountIs(100)));
+    expect(c.expression).toBe(
+      'attribute_not_exists(#state) OR (#state IN (:was_NOTPAY, :was_CLOSED) AND amountFen = :was_amountFen)',
+    );
+    expect(c.names).toEqual({ '#state': 'state' });
+    expect(c.values).toEqual({
+      ':was_NOTPAY': { S: 'NOTPAY' },
+      ':was_CLOSED': { S: 'CLOSED' },
+      ':was_amountFen': { N: '100' },
+    });
+  });
+
+  it('a single part stays as it is; every placeholder is prefixed so it cannot meet an update value', () => {
+    expect(allOf(stateIn('NOTPAY'))).toEqual({
+      expression: '#state IN (:was_NOTPAY)',
+      names: { '#state': 'state' },
+      values: { ':was_NOTPAY': { S: 'NOTPAY' } },
+    });
+    const c = notCounted('R1');
+    expect(c).toEqual({
+      expression: 'NOT contains(refundNos, :was_counted)',
+      names: {},
+      values: { ':was_counted': { S: 'R1' } },
+    });
+    for (const part of [NO_STATE, stateIn('PROCESSING', 'ABNORMAL'), amountIs(1), c])
+      for (const v of Object.keys(part.values)) expect(v.startsWith(':was_')).toBe(true);
+  });
+
+  it('groups an OR inside an AND, so precedence never changes what a condition admits', () => {
+    expect(allOf(anyOf(NO_STATE, stateIn('NOTPAY')), amountIs(5)).expression).toBe(
+      '(attribute_not_exists(#state) OR #state IN (:was_NOTPAY)) AND amountFen = :was_amountFen',
+    );
+  });
+});
