@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../../lib/config';
 import { configuredDownloader } from '../../../lib/keys/download';
+import { depsWithFreshKeys } from '../../../lib/keys/notify';
 import { daysToEarliestExpiry, daysToExpiryRecord, verifiedByRecord } from '../../../lib/keys/metrics';
 import { createRefreshingKeyRing, type RefreshingKeyRing } from '../../../lib/keys/ring';
 import { createCertificateStore, type CertificateStore } from '../../../lib/keys/store';
@@ -49,12 +50,8 @@ async function deliver(
   headers: Record<string, string | undefined>,
   body: Buffer,
 ) {
-  const serial = headers['wechatpay-serial'] ?? headers['Wechatpay-Serial'];
-  await ring.prepare(serial);
-  return handleNotification(
-    { route: '/notify/payment', headers, body },
-    h.deps({ config: { ...config, keyRing: ring.ring } }),
-  );
+  const deps = await depsWithFreshKeys(ring, h.deps({ config }), headers);
+  return handleNotification({ route: '/notify/payment', headers, body }, deps);
 }
 
 beforeAll(async () => {
