@@ -30,6 +30,7 @@ export const USAGE = `usage: cli.ts [--sim URL] <command>
   orders | deliveries | faults | faults clear | health
   suppress on|off
   fault <endpoint> <kind> [--count N] [--hang-ms MS]
+  keys | rotate certificate [--overlap SECONDS] | switch public-key [--week SECONDS] [--rollback]
   config [--notify-url URL] [--refund-notify-url URL] [--time-scale X] [--v2|--v3] [--public-key|--platform]
 simulator URL: --sim or WECHATPAY_SIM_URL`;
 
@@ -55,6 +56,9 @@ const OPTIONS = {
   'time-scale': { type: 'string' },
   'stock-id': { type: 'string' },
   help: { type: 'boolean' },
+  overlap: { type: 'string' },
+  week: { type: 'string' },
+  rollback: { type: 'boolean' },
 } as const;
 
 type Flags = ReturnType<typeof parse>['values'];
@@ -128,6 +132,17 @@ function toCall(positionals: string[], flags: Flags): ControlCall {
       return args[0] === 'clear' ? { method: 'DELETE', path: '/_sim/faults' } : { method: 'GET', path: '/_sim/faults' };
     case 'config':
       return post('/_sim/config', configBody(flags));
+    case 'keys':
+      return { method: 'GET', path: '/_sim/keys' };
+    case 'rotate':
+      if (args[0] !== 'certificate') throw new Error(`rotate takes: certificate\n${USAGE}`);
+      return post('/_sim/keys/rotate-certificate', { overlapSeconds: integer(flags.overlap, 'overlap') });
+    case 'switch':
+      if (args[0] !== 'public-key') throw new Error(`switch takes: public-key\n${USAGE}`);
+      return post('/_sim/keys/switch-public-key', {
+        weekSeconds: integer(flags.week, 'week'),
+        rollback: flags.rollback === true ? true : undefined,
+      });
     case 'orders':
     case 'deliveries':
     case 'health':

@@ -14,6 +14,7 @@ import { readRequest, send, type HttpReply, type SimRequest } from './http';
 import type { TestKeys } from './keys';
 import type { V2SignType } from './messages';
 import type { NotificationProtocol } from './notifier';
+import { KeyRotation } from './rotation';
 import { SimState } from './state';
 import { handleV2, v2Endpoint, v2FaultReply } from './v2api';
 import { handleV3, v3Route, type V3Context } from './v3api';
@@ -57,6 +58,8 @@ export interface Simulator {
   deliveries: DeliveryManager;
   /** In-process equivalents of the `/_sim/` control endpoints. */
   control: SimControl;
+  /** Certificate rotation and public-key switch schedule (also `/_sim/keys/…`). */
+  rotation: KeyRotation;
   /** Stops the server, aborts deliveries and hanging answers. */
   close(): Promise<void>;
 }
@@ -78,6 +81,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     faults: new FaultPlan(),
     config: initialConfig(opts),
     couponCallbacks: new Map(),
+    rotation: new KeyRotation(opts.keys),
   };
   const control = new SimControl(deps);
   const hangs = new AbortController();
@@ -90,6 +94,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     faults: deps.faults,
     deliveries,
     control,
+    rotation: deps.rotation,
     close: () => shutdown(server, deliveries, hangs),
   };
 }
@@ -146,6 +151,10 @@ function v3Context(app: App): V3Context {
     closeMinAgeSeconds: app.closeMinAgeSeconds,
     couponCallbacks: app.deps.couponCallbacks,
     wallSeconds: () => Math.floor(Date.now() / 1000),
+    certificates: () => app.deps.rotation.certificates(),
+    onCertificatesServed: () => {
+      app.deps.rotation.downloads += 1;
+    },
   };
 }
 
