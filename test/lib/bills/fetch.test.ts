@@ -11,6 +11,7 @@ import { checkBill } from '../../../lib/bills/reader';
 import { loadConfig } from '../../../lib/config';
 import { PayError } from '../../../lib/errors';
 import { beijingDay } from '../../../scripts/simulator/bills';
+import { runCli } from '../../../scripts/simulator/cli';
 import { generateTestKeys, toEnv } from '../../../scripts/simulator/keys';
 import { startSimulator, type Simulator } from '../../../scripts/simulator/server';
 
@@ -118,5 +119,40 @@ describe('fetchTradeBill', () => {
     const err = await refusal(fetchTradeBill({ ...v3, maxBytes: 100 }, { billDate: today }));
     expect(err.kind).toBe('MALFORMED');
     expect(await readdir(dir)).toEqual(before);
+  });
+});
+
+describe('simulator bill switches (control endpoint and CLI)', () => {
+  const cli = async (...argv: string[]) => {
+    const out: string[] = [];
+    const code = await runCli(['--sim', sim.url, ...argv], {
+      env: {},
+      out: (t) => out.push(t),
+      err: (t) => out.push(t),
+    });
+    return { code, json: code === 0 ? (JSON.parse(out.join('\n')) as Record<string, unknown>) : out.join('\n') };
+  };
+
+  it('injects, shows, corrupts and clears through npm run sim -- bill …', async () => {
+    expect((await cli('bill', 'inject', 'amount', '--count', '2')).code).toBe(0);
+    const shown = await cli('bill', 'show', today);
+    expect(shown.json).toMatchObject({ rows: 6, switches: { counts: { amount: 2 } } });
+    expect((shown.json as { alterations: unknown[] }).alterations).toHaveLength(2);
+    const made = await cli('bill', 'inject', 'unknown-payment');
+    expect((made.json as { changed: unknown[] }).changed).toHaveLength(1);
+    expect((await cli('bill', 'corrupt', 'summary')).json).toMatchObject({ switches: { corrupt: 'summary' } });
+    expect((await cli('bill', 'ready', 'never')).json).toMatchObject({ switches: { ready: 'never' } });
+    expect((await cli('bill', 'clear')).json).toMatchObject({
+      switches: { counts: {}, corrupt: 'none', ready: 'clock' },
+    });
+  });
+
+  it('refuses unknown switches and malformed control calls', async () => {
+    expect((await cli('bill', 'inject', 'nonsense')).code).not.toBe(0);
+    expect((await cli('bill', 'corrupt', 'everything')).code).not.toBe(0);
+    expect((await cli('bill', 'show', 'yesterday')).code).not.toBe(0);
+    expect((await cli('bill', 'dance')).code).not.toBe(0);
+    const res = await fetch(`${sim.url}/_sim/bill`, { method: 'POST', body: '[1]' });
+    expect(res.status).toBe(400);
   });
 });
