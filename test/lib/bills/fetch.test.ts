@@ -156,3 +156,18 @@ describe('simulator bill switches (control endpoint and CLI)', () => {
     expect(res.status).toBe(400);
   });
 });
+
+describe('download faults a real simulator cannot produce', () => {
+  // stubs only for the download's transport: a dead connection and an expired URL
+  it('a failed connection is a retryable NETWORK_ERROR; a non-200 download or downloadbill is an HTTP error', async () => {
+    const dead = { ...v3, fetch: async () => Promise.reject(new Error('socket hang up')) };
+    expect(await refusal(fetchTradeBill(dead, { billDate: today }))).toMatchObject({
+      code: 'NETWORK_ERROR',
+      retryable: true,
+    });
+    const gone = { ...v3, fetch: async () => new Response('{"code":"NOT_FOUND"}', { status: 404 }) };
+    expect(await refusal(fetchTradeBill(gone, { billDate: today }))).toMatchObject({ status: 404 });
+    const busy = { ...v2, fetch: async () => new Response('busy', { status: 503 }) };
+    expect(await refusal(fetchTradeBill(busy, { billDate: today }))).toMatchObject({ status: 503, retryable: true });
+  });
+});

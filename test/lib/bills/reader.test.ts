@@ -179,6 +179,12 @@ describe('BillReader refuses a defective bill', () => {
     await rejection(billText(good).replace(SUMMARY_HEADER, `${SUMMARY_HEADER},x`));
   });
 
+  it('a malformed sub-merchant, and sums past the safe integer range', async () => {
+    await rejection(billText([{ ...pay(1), subMchid: '19x' }]));
+    const huge = { ...pay(1, 5e15), feeFen: 0 };
+    expect((await rejection(billText([huge, { ...huge, outTradeNo: 'order-2' }]))).reason).toMatch(/overflow/);
+  });
+
   it('a summary count that is not a number', async () => {
     await rejection([HEADER, ...good.map(rowLine), SUMMARY_HEADER, summaryLine(good, { 0: 'two' }), ''].join('\n'));
   });
