@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import { SimBills } from './bills';
 import { SimControl, handleControl, type ControlDeps, type SimConfig } from './control';
 import { DEFAULT_TIMING, DeliveryManager } from './deliveries';
 import { FaultPlan, type Fault } from './faults';
@@ -60,6 +61,8 @@ export interface Simulator {
   control: SimControl;
   /** Certificate rotation and public-key switch schedule (also `/_sim/keys/…`). */
   rotation: KeyRotation;
+  /** The trade-bill endpoints and their discrepancy switches (scripts/simulator/bills.ts). */
+  bills: SimBills;
   /** Stops the server, aborts deliveries and hanging answers. */
   close(): Promise<void>;
 }
@@ -85,7 +88,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   };
   const control = new SimControl(deps);
   const hangs = new AbortController();
-  const app = { deps, control, hangs, closeMinAgeSeconds: opts.closeMinAgeSeconds ?? 300 };
+  const bills = new SimBills(state, opts.keys);
+  const app = { deps, control, hangs, bills, closeMinAgeSeconds: opts.closeMinAgeSeconds ?? 300 };
   const server = createServer((req, res) => void serve(app, req, res));
   const port = await listen(server, opts.port ?? 0);
   return {
@@ -95,6 +99,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     deliveries,
     control,
     rotation: deps.rotation,
+    bills,
     close: () => shutdown(server, deliveries, hangs),
   };
 }
@@ -103,6 +108,7 @@ interface App {
   deps: ControlDeps;
   control: SimControl;
   hangs: AbortController;
+  bills: SimBills;
   closeMinAgeSeconds: number;
 }
 
@@ -118,7 +124,10 @@ function initialConfig(opts: SimulatorOptions): SimConfig {
 
 async function serve(app: App, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
-    send(res, await route(app, await readRequest(req)));
+    const request = await readRequest(req);
+    // the bill download is binary, so it writes its own answer
+    if (app.bills.download(request, res, Math.floor(Date.now() / 1000))) return;
+    send(res, await route(app, request));
   } catch (error) {
     // A simulator bug must not take the test run down; report it as a plain 500.
     process.stderr.write(
@@ -129,6 +138,11 @@ async function serve(app: App, req: IncomingMessage, res: ServerResponse): Promi
 }
 
 async function route(app: App, req: SimRequest): Promise<HttpReply> {
+  const bill =
+    req.path === '/_sim/bill'
+      ? app.bills.control(req)
+      : (app.bills.v3(req, Math.floor(Date.now() / 1000)) ?? app.bills.v2(req));
+  if (bill !== undefined) return bill;
   if (req.path.startsWith('/_sim/')) return handleControl(app.control, app.deps, req);
   const v2 = v2Endpoint(req.path);
   if (v2 !== undefined) {

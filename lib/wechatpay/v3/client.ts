@@ -39,7 +39,8 @@ export interface V3Client {
   getCouponCallback(input?: { mchid?: string }): Promise<CouponCallback>;
 }
 
-interface V3Request {
+/** One APIv3 request as {@link callV3} signs and sends it. */
+export interface V3Request {
   method: 'GET' | 'POST';
   /** Path and query, already encoded: exactly what is signed and sent. */
   path: string;
@@ -103,8 +104,8 @@ export function createV3Client(deps: ClientDeps): V3Client {
   };
 }
 
-/** One signed call with retries; resolves to a verified 2xx answer. */
-async function callV3(deps: ClientDeps, req: V3Request): Promise<HttpResponse> {
+/** One signed call with retries; resolves to a verified 2xx answer (exported for the bill download, lib/bills). */
+export async function callV3(deps: ClientDeps, req: V3Request): Promise<HttpResponse> {
   const { merchant, keyRing, mchid, apiBaseUrl } = deps.config;
   if (merchant === undefined)
     throw configError('WECHATPAY_MERCHANT_PRIVATE_KEY and WECHATPAY_MERCHANT_SERIAL_NO are required for APIv3 calls');
