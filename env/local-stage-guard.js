@@ -3,8 +3,6 @@
  * the functions at DynamoDB Local (127.0.0.1) and takes test keys from the shell, so deploying it
  * would ship a broken service. Package, print and offline still work with --stage local.
  */
-'use strict';
-
 class LocalStageGuard {
   constructor(serverless, options) {
     this.hooks = {
