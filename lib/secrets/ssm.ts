@@ -82,10 +82,12 @@ export function ssmSource(options: SsmSourceOptions = {}): SecretSource {
   };
 }
 
-/** The SDK error's name, found on Powertools' wrapper or its cause. */
+/** The SDK error's name (or a network error's code), found on Powertools' wrapper or its cause. */
 function errorName(err: unknown): string {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 3; e = e.cause, depth++) {
     if (e.name !== 'GetParameterError' && e.name !== 'Error') return e.name;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z_]{2,32}$/.test(code)) return code;
   }
   return 'unknown';
 }
@@ -93,8 +95,7 @@ function errorName(err: unknown): string {
 /** A deployment fault becomes CONFIG naming the path; anything else is transient (the sender retries). */
 function classify(path: string, err: unknown): PayError {
   const name = errorName(err);
-  if (name === 'ParameterNotFound' || name === 'ParameterNotFoundError')
-    return configError(`SSM parameter ${path} does not exist`);
+  if (name === 'ParameterNotFound') return configError(`SSM parameter ${path} does not exist`);
   if (CONFIG_FAULTS.has(name) || name.startsWith('KMS'))
     return configError(`SSM parameter ${path} could not be read or decrypted (${name})`);
   return unavailable(`SSM parameter ${path} is temporarily unreadable (${name})`, err);

@@ -129,6 +129,25 @@ describe('ssmSource', () => {
     expect(err.reason).toContain(PATH);
   });
 
+  it('names a network failure by its code, as transient', async () => {
+    // the fake transport fails like a socket would: the SDK passes the error through
+    const client = new SSMClient({
+      region: 'ap-southeast-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+      requestHandler: {
+        async handle() {
+          throw Object.assign(new Error('getaddrinfo ENOTFOUND ssm.ap-southeast-1.amazonaws.com'), {
+            code: 'ENOTFOUND',
+          });
+        },
+      },
+    });
+    const err = await rejection(ssmSource({ client }).get(PATH));
+    expect(err.kind).toBe('UNAVAILABLE');
+    expect(err.reason).toBe(`SSM parameter ${PATH} is temporarily unreadable (ENOTFOUND)`);
+  });
+
   it('refuses a cache longer than five minutes or a negative one', () => {
     expect(() => ssmSource({ maxAgeSeconds: MAX_CACHE_SECONDS + 1 })).toThrow(PayError);
     expect(() => ssmSource({ maxAgeSeconds: -1 })).toThrow(PayError);
