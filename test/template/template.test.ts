@@ -14,7 +14,7 @@ beforeAll(async () => {
   const template = await packageProd();
   resources = template.Resources;
   text = JSON.stringify(template);
-}, 180_000);
+}, 300_000);
 
 /** The resource with this logical id; fails the test when the template lacks it. */
 function res(id: string): Resource {
