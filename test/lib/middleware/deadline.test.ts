@@ -5,7 +5,7 @@
  */
 import middy from '@middy/core';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { unavailable } from '../../../lib/errors';
 import { deadlineReply, isEarlyTimeout, type DeadlineReplyOptions } from '../../../lib/middleware/deadline';
 import { errorReply } from '../../../lib/middleware/errorReply';
@@ -128,4 +128,20 @@ describe('what it leaves alone', () => {
     );
     expect(await handler({}, {} as ReturnType<typeof fakeContext>)).toBe('done');
   });
+});
+
+it('without a logger or fields, writes its line to stdout as the service logger', async () => {
+  const lines: string[] = [];
+  const spy = vi
+    .spyOn(process.stdout, 'write')
+    .mockImplementation((c: string | Uint8Array) => (lines.push(String(c)), true));
+  try {
+    const handler = middy<unknown, string>(hang, { timeoutEarlyInMillis: EARLY_MS }).use(
+      deadlineReply<unknown, string>({ reply: () => 'TIMEOUT' }),
+    );
+    expect(await handler({}, SHORT)).toBe('TIMEOUT');
+  } finally {
+    spy.mockRestore();
+  }
+  expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ service: 'wechatpay-lambda', message: 'deadline' });
 });

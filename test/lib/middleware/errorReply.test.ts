@@ -5,7 +5,7 @@
  */
 import middy from '@middy/core';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { configError, type PayError, unavailable } from '../../../lib/errors';
 import { entryPoint } from '../../../lib/lambda/entry';
 import { dependencies } from '../../../lib/middleware/dependencies';
@@ -155,4 +155,20 @@ it('leaves an answer another middleware already gave (the deadline reply runs fi
     });
   expect(await handler({}, fakeContext(60_000))).toBe(answered);
   expect(lines).toHaveLength(0);
+});
+
+it('without a logger, writes its line to stdout as the service logger', async () => {
+  const lines: string[] = [];
+  const spy = vi
+    .spyOn(process.stdout, 'write')
+    .mockImplementation((c: string | Uint8Array) => (lines.push(String(c)), true));
+  try {
+    const handler = middy(failing(configError('WECHATPAY_MCHID is not set'))).use(
+      errorReply<unknown, HttpReply>({ reply: (e) => failureReply('v2', e) }),
+    );
+    expect((await handler({}, fakeContext(60_000))).body).toContain('FAIL');
+  } finally {
+    spy.mockRestore();
+  }
+  expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ service: 'wechatpay-lambda', message: 'configuration' });
 });
