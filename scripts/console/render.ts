@@ -48,7 +48,7 @@ function stateBadge(state: string, labels: typeof ORDER_STATE_LABELS): string {
 export function renderOrderRows(orders: readonly OrderRow[], filter: string): string {
   const shown = orders.filter((o) => filter === '' || o.state === filter);
   if (shown.length === 0)
-    return `<tr><td colspan="8" class="empty">${filter === '' ? 'No orders yet: register one under Actions. 暂无订单' : `No ${esc(filter)} orders.`}</td></tr>`;
+    return `<tr><td colspan="7" class="empty">${filter === '' ? 'No orders yet: register one under Actions. 暂无订单' : `No ${esc(filter)} orders.`}</td></tr>`;
   return shown.map(renderOrderRow).join('');
 }
 
@@ -65,21 +65,20 @@ function renderOrderRow(o: OrderRow): string {
     ? o.anomalies.map((a) => `<span class="badge anomaly">${esc(a)}</span>`).join(' ')
     : '<span class="muted">none</span>';
   const transitions = o.transitions.length
-    ? `<ol class="plain">${o.transitions
+    ? `<ol class="plain transitions" aria-label="transitions seen">${o.transitions
         .map((t) => `<li data-transition-to="${esc(t.to)}">${esc(t.from)} → ${esc(t.to)}</li>`)
         .join('')}</ol>`
-    : '<span class="muted">—</span>';
+    : '';
   const paid =
     o.paidFen !== undefined && o.paidFen !== o.amountFen ? ` <span class="muted">paid ${yuan(o.paidFen)}</span>` : '';
   return `<tr data-order="${esc(o.outTradeNo)}" data-state="${esc(o.state)}">
 <th scope="row"><code>${esc(o.outTradeNo)}</code><div class="muted">mch ${esc(o.merchantId)}</div></th>
-<td>${stateBadge(o.state, ORDER_STATE_LABELS)}</td>
+<td>${stateBadge(o.state, ORDER_STATE_LABELS)}${transitions}</td>
 <td class="num">${yuan(o.amountFen)}${paid}</td>
-<td>${o.transactionId ? `<code>${esc(o.transactionId)}</code>` : '<span class="muted">—</span>'}</td>
+<td class="txn">${o.transactionId ? `<code>${esc(o.transactionId)}</code>` : '<span class="muted">—</span>'}</td>
 <td>${o.paidVia ? esc(CHANNEL_LABELS[o.paidVia] ?? o.paidVia) : '<span class="muted">—</span>'}</td>
 <td>${refunds}</td>
 <td>${anomalies}</td>
-<td>${transitions}</td>
 </tr>`;
 }
 
@@ -310,19 +309,22 @@ export function renderActions(nextOrderNo: string): string {
 export const STYLES = `
 :root{--fg:#1b1f24;--muted:#4f5965;--line:#d0d7de;--bg:#fff;--panel:#f6f8fa;--accent:#05652f}
 *{box-sizing:border-box}
-body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI","PingFang SC","Noto Sans CJK SC","Microsoft YaHei",sans-serif;color:var(--fg);background:var(--bg)}
+body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI","PingFang SC","Noto Sans CJK SC","Microsoft YaHei","WenQuanYi Micro Hei",sans-serif;color:var(--fg);background:var(--bg)}
 header{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:baseline;padding:.75rem 1rem;border-bottom:1px solid var(--line);background:var(--panel)}
 header h1{font-size:1.2rem;margin:0}
 nav a{margin-right:1rem;color:#0550ae}
-main{display:grid;grid-template-columns:minmax(0,1fr) 22rem;gap:1rem;padding:1rem}
+main{display:grid;grid-template-columns:minmax(0,1fr) 20rem;gap:1rem;padding:1rem}
 #orders{grid-column:1}#deliveries{grid-column:1}#actions{grid-column:2;grid-row:1/span 2}
 section{min-width:0}
 h2{font-size:1.1rem;margin:.25rem 0 .5rem}
 h3{font-size:1rem;margin:.25rem 0}
 table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid var(--line);padding:.35rem .5rem;text-align:left;vertical-align:top}
-thead th{background:var(--panel);font-weight:600;white-space:nowrap}
+thead th{background:var(--panel);font-weight:600}
+th[scope=row]{font-weight:400}
+.transitions{font-size:.85em;color:var(--muted);margin-top:.2rem}
 caption{text-align:left;font-weight:600;padding:.25rem 0}
+.txn{max-width:11rem}
 .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code{font:13px/1.3 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all}
 .reply{display:inline-block;max-width:22rem;white-space:pre-wrap}
@@ -386,7 +388,7 @@ export function renderPage(s: ConsoleSnapshot, opts: { filter: string; nextOrder
 <form class="filter" method="get" action="/"><label for="state-filter">Show</label>${select('state', filters, opts.filter).replace('<select ', '<select id="state-filter" ')}<button type="submit" class="no-js">Filter</button></form>
 <div class="scroll" tabindex="0" role="region" aria-label="Orders table">
 <table>
-<thead><tr><th scope="col">Order 商户订单号</th><th scope="col">State 状态</th><th scope="col">Amount 金额</th><th scope="col">Transaction 微信支付订单号</th><th scope="col">Channel 渠道</th><th scope="col">Refunds 退款</th><th scope="col">Anomalies 异常</th><th scope="col">Transitions seen</th></tr></thead>
+<thead><tr><th scope="col">Order 商户订单号</th><th scope="col">State 状态</th><th scope="col">Amount 金额</th><th scope="col">Transaction 微信支付订单号</th><th scope="col">Channel 渠道</th><th scope="col">Refunds 退款</th><th scope="col">Anomalies 异常</th></tr></thead>
 <tbody id="order-rows">${renderOrderRows(s.orders, opts.filter)}</tbody>
 </table>
 </div>

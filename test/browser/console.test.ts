@@ -225,6 +225,7 @@ describe('the console page', () => {
       const section = await page.$(`#${view}`);
       await section?.screenshot({ path: join(OUT, `${view}-1280.png`) });
     }
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(OUT, 'page-1280x800.png') });
     if (process.env.UPDATE_DOCS_SCREENSHOT === '1') await page.screenshot({ path: join(ROOT, 'docs', 'console.png') });
     await page.setViewport({ width: 390, height: 844, deviceScaleFactor: 1 });
