@@ -7,7 +7,7 @@ import type { Env } from '../config';
 import { asPayError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { notifyDeps } from '../runtime';
-import { createWechatPayClient } from '../wechatpay/http';
+import { createWechatPayClient } from '../wechatpay/client';
 import { closeOrder, type CloseOrderDeps, type CloseOrderOutcome } from './closeOrder';
 
 /**

@@ -6,7 +6,7 @@
 import type { Config } from '../config';
 import { inconsistent, malformed } from '../errors';
 import type { PaymentReport, PendingOrder } from '../orders/model';
-import type { WechatPayClient } from './http';
+import type { WechatPayClient } from './client';
 import type { V2Transaction } from './v2/client';
 import { transactionNotice, type TradeState, type Transaction } from './v3/transaction';
 

@@ -10,7 +10,7 @@ import { PayError, unauthentic } from '../../../lib/errors';
 import type { Order } from '../../../lib/orders/model';
 import type { OrderStore } from '../../../lib/orders/store';
 import { WechatPayApiError, wechatRefusal } from '../../../lib/wechatpay/apiError';
-import type { WechatPayClient } from '../../../lib/wechatpay/http';
+import type { WechatPayClient } from '../../../lib/wechatpay/client';
 import type { V2Transaction } from '../../../lib/wechatpay/v2/client';
 import type { Transaction } from '../../../lib/wechatpay/v3/transaction';
 import { createHarness, orderNo, type Harness } from '../../support/harness';

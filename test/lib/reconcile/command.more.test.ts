@@ -10,7 +10,7 @@ import type { OrderStore } from '../../../lib/orders/store';
 import { parseReconcileArgs, runReconcileCommand } from '../../../lib/reconcile/command';
 import type { ReconcileDeps } from '../../../lib/reconcile/reconcile';
 import { WechatPayApiError, wechatRefusal } from '../../../lib/wechatpay/apiError';
-import type { WechatPayClient } from '../../../lib/wechatpay/http';
+import type { WechatPayClient } from '../../../lib/wechatpay/client';
 import type { Transaction } from '../../../lib/wechatpay/v3/transaction';
 import { createHarness, orderNo, type Harness } from '../../support/harness';
 

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../lib/log';
 import { reconcileHandler, type ReconcileRuntime } from '../../../lib/reconcile/lambda';
 import { DEFAULT_RECONCILE_OPTIONS } from '../../../lib/reconcile/options';
-import type { WechatPayClient } from '../../../lib/wechatpay/http';
+import type { WechatPayClient } from '../../../lib/wechatpay/client';
 import { createHarness, orderNo, type Harness } from '../../support/harness';
 
 let h: Harness;

@@ -13,7 +13,7 @@ import { createLogger } from '../../../lib/log';
 import type { OrderStore } from '../../../lib/orders/store';
 import { reconcile, reconcileOne, type ReconcileDeps, type ReconcileOptions } from '../../../lib/reconcile/reconcile';
 import { WechatPayApiError, wechatRefusal } from '../../../lib/wechatpay/apiError';
-import type { WechatPayClient } from '../../../lib/wechatpay/http';
+import type { WechatPayClient } from '../../../lib/wechatpay/client';
 import type { V2Transaction } from '../../../lib/wechatpay/v2/client';
 import type { Transaction } from '../../../lib/wechatpay/v3/transaction';
 import { createHarness, orderNo, type Harness } from '../../support/harness';

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../../../lib/config';
 import { PayError } from '../../../../lib/errors';
 import { WechatPayApiError, closeRefusal } from '../../../../lib/wechatpay/apiError';
-import { createWechatPayClient, type FetchLike, type WechatPayClientOptions } from '../../../../lib/wechatpay/http';
+import { type FetchLike } from '../../../../lib/wechatpay/http';
+import { createWechatPayClient, type WechatPayClientOptions } from '../../../../lib/wechatpay/client';
 import { generateTestKeys, toEnv, type TestKeys } from '../../../../scripts/simulator/keys';
 import { startSimulator, type Simulator } from '../../../../scripts/simulator/server';
 

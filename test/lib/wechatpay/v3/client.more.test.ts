@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../../../lib/config';
 import { PayError } from '../../../../lib/errors';
 import { WechatPayApiError } from '../../../../lib/wechatpay/apiError';
-import { createWechatPayClient, type FetchLike } from '../../../../lib/wechatpay/http';
+import { type FetchLike } from '../../../../lib/wechatpay/http';
+import { createWechatPayClient } from '../../../../lib/wechatpay/client';
 import { generateTestKeys, toEnv } from '../../../../scripts/simulator/keys';
 import { signV3Message, v3TransactionResource } from '../../../../scripts/simulator/messages';
 

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { PayError } from '../../../../lib/errors';
 import { httpError, wechatRefusal } from '../../../../lib/wechatpay/apiError';
-import type { WechatPayClient } from '../../../../lib/wechatpay/http';
+import type { WechatPayClient } from '../../../../lib/wechatpay/client';
 import {
   checkCallbackUrl,
   couponCallbackErrorHint,

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../../lib/config';
 import { PayError } from '../../../../lib/errors';
-import { createWechatPayClient, type WechatPayClient } from '../../../../lib/wechatpay/http';
+import { createWechatPayClient, type WechatPayClient } from '../../../../lib/wechatpay/client';
 import {
   checkCallbackUrl,
   couponCallbackErrorHint,
