@@ -12,8 +12,8 @@ import { paymentAnomaly, type Order, type PaymentReport } from '../orders/model'
 import type { OrderStore } from '../orders/store';
 import { closeRefusal, WechatPayApiError } from '../wechatpay/apiError';
 import type { WechatPayClient } from '../wechatpay/client';
-import type { TradeState } from '../wechatpay/v3/transaction';
-import { readV2, readV3, type QueriedOrder } from '../wechatpay/query';
+import type { TradeState } from '../wechatpay/tradeState';
+import { readV2, readV3, type QueriedOrder } from '../notify/query';
 import { readCloseRequest, type CloseOrderRequest, type CloseProtocol } from './request';
 
 export type { CloseOrderEvent, CloseOrderRequest, CloseProtocol } from './request';

@@ -21,9 +21,9 @@ import type { OrderStore } from '../orders/store';
 import { backoffMs } from '../wechatpay/http';
 import { type WechatPayClient } from '../wechatpay/client';
 import { WechatPayApiError } from '../wechatpay/apiError';
-import type { TradeState } from '../wechatpay/v3/transaction';
+import type { TradeState } from '../wechatpay/tradeState';
 import { reconcileOptions, type ReconcileOptions } from './options';
-import { queryOrder, type QueryProtocol } from '../wechatpay/query';
+import { queryOrder, type QueryProtocol } from '../notify/query';
 
 export type { ReconcileOptions } from './options';
 
