@@ -19,7 +19,7 @@ import { METRIC_NAMESPACE, type Logger, type LogLevel } from '../log';
 import { paymentAnomaly, type CloseReason, type Order, type PendingOrder } from '../orders/model';
 import type { OrderStore } from '../orders/store';
 import { backoffMs } from '../wechatpay/http';
-import { type WechatPayClient } from '../wechatpay/client';
+import type { WechatPayClient } from '../wechatpay/client';
 import { WechatPayApiError } from '../wechatpay/apiError';
 import type { TradeState } from '../wechatpay/tradeState';
 import { reconcileOptions, type ReconcileOptions } from './options';

@@ -23,7 +23,7 @@ import { closeOrderHandler } from '../../lib/close/lambda';
 import type { CloseOrderDeps, CloseOrderOutcome } from '../../lib/close/closeOrder';
 import { notifyHandler } from '../../lib/notify/lambda';
 import type { OrderStore } from '../../lib/orders/store';
-import { type FetchLike } from '../../lib/wechatpay/http';
+import type { FetchLike } from '../../lib/wechatpay/http';
 import { createWechatPayClient } from '../../lib/wechatpay/client';
 import { generateTestKeys } from '../../scripts/simulator/keys';
 import { paymentNotification } from '../../scripts/simulator/outgoing';

@@ -14,7 +14,7 @@ import { notifyHandler } from '../../lib/notify/lambda';
 import { createDynamoClient } from '../../lib/orders/client';
 import { createDynamoOrderStore } from '../../lib/orders/dynamodb';
 import type { OrderStore } from '../../lib/orders/store';
-import { type FetchLike } from '../../lib/wechatpay/http';
+import type { FetchLike } from '../../lib/wechatpay/http';
 import { createWechatPayClient } from '../../lib/wechatpay/client';
 import { v2PaymentNotification } from '../../scripts/simulator/messages';
 import { startSimulator, type Simulator } from '../../scripts/simulator/server';

@@ -21,7 +21,7 @@ import type { OrderStore } from '../../../lib/orders/store';
 import { orderKey } from '../../../lib/orders/table';
 import { reconcile, type ReconcileDeps, type ReconcileOptions } from '../../../lib/reconcile/reconcile';
 import { readV2, readV3 } from '../../../lib/notify/query';
-import { type FetchLike } from '../../../lib/wechatpay/http';
+import type { FetchLike } from '../../../lib/wechatpay/http';
 import { createWechatPayClient } from '../../../lib/wechatpay/client';
 import type { TradeState } from '../../../lib/wechatpay/tradeState';
 import { generateTestKeys } from '../../../scripts/simulator/keys';

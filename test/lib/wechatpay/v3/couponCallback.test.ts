@@ -84,7 +84,7 @@ function scripted(readBack: (asked: { mchid?: string }) => string) {
   return { client, calls };
 }
 
-describe('registerCouponCallback', () => {
+describe('registerCouponCallback with a scripted client', () => {
   it('sets and reads back for the sub-merchant named, with the normalised URL', async () => {
     const s = scripted(() => 'https://pay.example.com/notify/coupon');
     const r = await registerCouponCallback(s.client, 'https://PAY.example.com/notify/coupon', '1900000109');
