@@ -15,7 +15,7 @@ import { createLogger, type Logger } from '../log';
 import { deadlineReply } from '../middleware/deadline';
 import { dependencies, type WithDeps } from '../middleware/dependencies';
 import { errorReply } from '../middleware/errorReply';
-import { createWechatPayClient } from '../wechatpay/http';
+import { createWechatPayClient } from '../wechatpay/client';
 import { closeOrder, type CloseOrderDeps, type CloseOrderOutcome } from './closeOrder';
 
 /**

@@ -16,7 +16,7 @@ import { createLogger } from '../../lib/log';
 import { createDynamoClient } from '../../lib/orders/client';
 import { createDynamoOrderStore, toOrder, toRefund } from '../../lib/orders/dynamodb';
 import type { Refund } from '../../lib/orders/model';
-import { createWechatPayClient } from '../../lib/wechatpay/http';
+import { createWechatPayClient } from '../../lib/wechatpay/client';
 import type { DeliveryEvent, DeliveryRecord } from '../simulator/deliveries';
 import { toEnv, type TestKeys } from '../simulator/keys';
 import { COUPON_RETRY_SCHEDULE_SECONDS, OFFICIAL_RETRY_SCHEDULE_SECONDS } from '../simulator/notifier';

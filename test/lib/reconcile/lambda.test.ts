@@ -10,7 +10,7 @@ import { createLogger } from '../../../lib/log';
 import type { OrderStore } from '../../../lib/orders/store';
 import { RECONCILE_TIMING, reconcileHandler, type ReconcileRuntime } from '../../../lib/reconcile/lambda';
 import { DEFAULT_RECONCILE_OPTIONS } from '../../../lib/reconcile/options';
-import type { WechatPayClient } from '../../../lib/wechatpay/http';
+import type { WechatPayClient } from '../../../lib/wechatpay/client';
 import { createHarness, orderNo, type Harness } from '../../support/harness';
 
 let h: Harness;

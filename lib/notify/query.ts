@@ -1,14 +1,17 @@
 /**
- * One order query, read the way a notification is read: the answer is verified by the client, then
+ * One order query, read the way a notification is read (the query answer is the client's own type;
+ * this is where it becomes the service's report): the answer is verified by the client, then
  * checked against our merchant ids and the order asked about, and a paid order becomes the same
  * PaymentReport a notification produces (amount in fen, time as an instant), with channel `query`.
  */
 import type { Config } from '../config';
 import { inconsistent, malformed } from '../errors';
 import type { PaymentReport, PendingOrder } from '../orders/model';
-import type { WechatPayClient } from './http';
-import type { V2Transaction } from './v2/client';
-import { transactionNotice, type TradeState, type Transaction } from './v3/transaction';
+import type { WechatPayClient } from '../wechatpay/client';
+import { PAID_TRADE_STATES as PAID, type TradeState } from '../wechatpay/tradeState';
+import type { V2Transaction } from '../wechatpay/v2/client';
+import type { Transaction } from '../wechatpay/v3/transaction';
+import { transactionNotice } from './read';
 
 export type QueryProtocol = 'v2' | 'v3';
 
@@ -17,8 +20,6 @@ export interface QueriedOrder {
   tradeState: TradeState;
   report: PaymentReport | undefined;
 }
-
-const PAID: ReadonlySet<TradeState> = new Set(['SUCCESS', 'REFUND']);
 
 /** Queries one order; an order whose merchant is not ours is a sub-merchant's (partner query). */
 export async function queryOrder(

@@ -6,7 +6,7 @@
 import { thrownPayError as thrown } from '../../support/errors';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../lib/config';
-import { readV2, readV3 } from '../../../lib/wechatpay/query';
+import { readV2, readV3 } from '../../../lib/notify/query';
 import type { V2Transaction } from '../../../lib/wechatpay/v2/client';
 import type { Transaction } from '../../../lib/wechatpay/v3/transaction';
 import { generateTestKeys, toEnv } from '../../../scripts/simulator/keys';

@@ -1,7 +1,7 @@
 /**
  * The aggregator's notification, read against the independent sender in scripts/simulator/aggregator.ts:
  * envelope (form and JSON), every signature construction, exact text of status, ids and amounts,
- * hostile input, and the JSON scanner that keeps numbers as text.
+ * hostile input; read through lib/notify/read.ts, so each case also checks the payment it becomes.
  */
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
@@ -10,16 +10,13 @@ import { loadConfig } from '../../../lib/config';
 import { PayError, type ErrorKind } from '../../../lib/errors';
 import {
   AGGREGATOR_FAILURES,
-  AGGREGATOR_SIGN_MODES,
   parseAggregatorBody,
-  readAggregatorNotification,
-  scanJson,
-  signAggregator,
-  type AggregatorNotice,
+  readAggregatorMessage,
   type AggregatorSettings,
-  type AggregatorSignMode,
-  type JsonValue,
-} from '../../../lib/wechatpay/aggregator';
+} from '../../../lib/aggregator/notification';
+import { AGGREGATOR_SIGN_MODES, signAggregator, type AggregatorSignMode } from '../../../lib/aggregator/sign';
+import type { AggregatorNotice } from '../../../lib/notify/notice';
+import { readAggregatorNotification } from '../../../lib/notify/read';
 import {
   aggregatorNotification,
   aggregatorResult,
@@ -31,7 +28,7 @@ import type { WireRequest } from '../../../scripts/simulator/messages';
 
 const SECRET = 'agg-secret-0123456789abcdef';
 const NOW = Date.parse('2026-11-23T04:05:06.789Z');
-const settings: AggregatorSettings = {
+const settings: AggregatorSettings & { mchid: string } = {
   aggregatorSecret: SECRET,
   aggregatorSignMode: 'sorted-md5',
   mchid: '1900000109',
@@ -47,7 +44,7 @@ const fields = (o: Partial<AggregatorResultFields> = {}): AggregatorResultFields
   ...o,
 });
 
-const read = (wire: WireRequest | string, s: AggregatorSettings = settings): AggregatorNotice =>
+const read = (wire: WireRequest | string, s: AggregatorSettings & { mchid: string } = settings): AggregatorNotice =>
   readAggregatorNotification(Buffer.from(typeof wire === 'string' ? wire : wire.body, 'utf8'), s, NOW);
 
 function kindOf(f: () => unknown): ErrorKind {
@@ -470,97 +467,6 @@ describe('result, read only after the signature verifies', () => {
   });
 });
 
-describe('scanJson', () => {
-  /** What JSON.parse would make of a scanned value (numbers as doubles), for comparison. */
-  function plain(v: JsonValue): unknown {
-    switch (v.type) {
-      case 'string':
-        return v.value;
-      case 'number':
-        return Number(v.text);
-      case 'literal':
-        return v.value;
-      case 'array':
-        return v.items.map(plain);
-      case 'object':
-        return Object.fromEntries([...v.fields].map(([k, x]) => [k, plain(x)]));
-    }
-  }
-
-  it('property: agrees with JSON.parse on every JSON text it accepts, and refuses only what we refuse on purpose', () => {
-    fc.assert(
-      fc.property(fc.jsonValue({ maxDepth: 6 }), fc.constantFrom(0, 2), (value, indent) => {
-        const text = JSON.stringify(value, null, indent);
-        try {
-          expect(plain(scanJson(text, 'x'))).toEqual(JSON.parse(text));
-        } catch (err) {
-          expect(err).toBeInstanceOf(PayError);
-          expect((err as PayError).reason).toMatch(/forbidden key|unpaired surrogate/);
-        }
-      }),
-      { numRuns: 400 },
-    );
-  });
-
-  it('property: any text either scans or is MALFORMED, never another error', () => {
-    fc.assert(
-      fc.property(
-        fc.oneof(
-          fc.string(),
-          fc.json().map((j) => j.slice(0, Math.max(0, j.length - 1))),
-        ),
-        (text) => {
-          let ok = true;
-          try {
-            scanJson(text, 'x');
-          } catch (err) {
-            ok = false;
-            expect(err).toBeInstanceOf(PayError);
-            expect((err as PayError).kind).toBe('MALFORMED');
-          }
-          if (ok) expect(() => JSON.parse(text)).not.toThrow();
-        },
-      ),
-      { numRuns: 1000 },
-    );
-  });
-
-  it('keeps number text exactly and refuses what JSON.parse refuses', () => {
-    expect(scanJson('[19.90, 9007199254740993, -0, 1E+2]', 'x')).toEqual({
-      type: 'array',
-      items: ['19.90', '9007199254740993', '-0', '1E+2'].map((text) => ({ type: 'number', text })),
-    });
-    for (const bad of [
-      '01',
-      '1.',
-      '.5',
-      '+1',
-      '0x1',
-      'NaN',
-      'Infinity',
-      "'a'",
-      '{a:1}',
-      '[1,]',
-      '{"a":1,}',
-      '"\\x"',
-      '"\\u12"',
-      'tru',
-      '',
-      ' ',
-    ]) {
-      expect(() => JSON.parse(bad)).toThrow();
-      expect(() => scanJson(bad, 'x')).toThrow(PayError);
-    }
-  });
-
-  it('decodes escapes and keeps paired surrogates', () => {
-    expect(scanJson('"a\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00"', 'x')).toEqual({
-      type: 'string',
-      value: 'a"\\/\b\f\n\r\té😀',
-    });
-  });
-});
-
 describe('AGGREGATOR_SIGN_MODE in the configuration', () => {
   const base = { ...toEnv(generateTestKeys()), PAYMENTS_TABLE: 't' };
 
@@ -572,5 +478,51 @@ describe('AGGREGATOR_SIGN_MODE in the configuration', () => {
 
   it('names the variable when the mode is unknown', () => {
     expect(() => loadConfig({ ...base, AGGREGATOR_SIGN_MODE: 'sha1' })).toThrow(/AGGREGATOR_SIGN_MODE/);
+  });
+});
+
+// The result reader on what the independent sender does not send: a trade id given as text that is
+// not digits (signed, so only the reader can refuse it), and one given as a string of digits.
+const MORE_SECRET = 'agg-more-secret-0123456789';
+const moreSettings = { ...settings, aggregatorSecret: MORE_SECRET };
+
+function malformedReason(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(PayError);
+    expect((err as PayError).kind).toBe('MALFORMED');
+    return (err as PayError).reason;
+  }
+  throw new Error('expected a MALFORMED PayError');
+}
+
+describe('the result of a successful trade', () => {
+  it.each(['12a', '', '1.5'])('refuses a transactionid given as the text %j', (id) => {
+    const wire = aggregatorNotification({
+      secret: MORE_SECRET,
+      result: `{"transactionid":${JSON.stringify(id)},"orderid":"ORDER1","amount":1,"real_amount":1}`,
+    });
+    expect(malformedReason(() => readAggregatorNotification(Buffer.from(wire.body, 'utf8'), moreSettings, 0))).toBe(
+      'result.transactionid missing or malformed',
+    );
+  });
+
+  it('accepts a transactionid given as a string of digits, keeping it exactly', () => {
+    const wire = aggregatorNotification({
+      secret: MORE_SECRET,
+      result: '{"transactionid":"009007199254740993","orderid":"ORDER1","amount":1,"real_amount":1}',
+    });
+    const notice = readAggregatorNotification(Buffer.from(wire.body, 'utf8'), moreSettings, 0);
+    expect(notice.kind === 'PAYMENT' && notice.report.transactionId).toBe('AGG-009007199254740993');
+  });
+});
+
+describe('readAggregatorMessage', () => {
+  it("returns the aggregator's own message: the credited amount in fen, no order report, no clock", () => {
+    const wire = aggregatorNotification({ secret: SECRET, result: aggregatorResult(fields({ real_amount: '19.90' })) });
+    const message = readAggregatorMessage(Buffer.from(wire.body, 'utf8'), settings);
+    expect(message).toMatchObject({ kind: 'PAID', realAmountFen: 1990, result: { realAmountText: '19.90' } });
+    expect(message).not.toHaveProperty('report');
   });
 });
