@@ -10,6 +10,7 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import { closeOrderDeps } from '../close/lambda';
 import type { Env } from '../config';
 import { asPayError, type PayError } from '../errors';
+import { liveBuild, liveDependencies } from '../lambda/deps';
 import { entryPoint, type EntryPoint } from '../lambda/entry';
 import { createLogger, type Logger } from '../log';
 import { deadlineReply } from '../middleware/deadline';
@@ -67,14 +68,20 @@ export async function reconcileCore(_event: unknown, context: WithDeps<Reconcile
   }
 }
 
-/** reconcile's middlewares, in `use` order: dependencies, the error reply, the deadline reply (first on failure). */
+/**
+ * reconcile's middlewares, in `use` order: dependencies, the error reply, the deadline reply (first on
+ * failure). Without `build`, the runtime follows the secrets (lib/lambda/deps.ts liveBuild); an
+ * injected `build` runs once per container.
+ */
 export function reconcileMiddlewares(
-  build: BuildReconcileRuntime = () => reconcileRuntime(),
+  build?: BuildReconcileRuntime,
 ): Array<MiddlewareObj<unknown, ReconcileSummary, Error, WithDeps<ReconcileRuntime>>> {
   const logger = createLogger({ service: 'wechatpay-lambda' });
   const fields = { function: 'reconcile' };
   return [
-    dependencies<ReconcileRuntime, unknown, ReconcileSummary>({ build }),
+    build === undefined
+      ? liveDependencies<ReconcileRuntime, unknown, ReconcileSummary>(liveBuild((env) => reconcileRuntime(env, logger)))
+      : dependencies<ReconcileRuntime, unknown, ReconcileSummary>({ build }),
     errorReply<unknown, ReconcileSummary>({ reply: errorSummary, logger, fields }),
     deadlineReply<unknown, ReconcileSummary>({ reply: () => stoppedSummary('DEADLINE'), logger, fields }),
   ];
