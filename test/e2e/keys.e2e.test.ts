@@ -1,0 +1,94 @@
+/**
+ * WeChat Pay changing its keys, end to end through the real local stack (serverless-offline, its
+ * worker "containers", DynamoDB Local and the simulator), started once and never restarted: a
+ * certificate rollover, then a public-key switch with a rollback, each over 500 notifications paid
+ * by the simulator. The notify functions learn the new certificate at run time (one verified,
+ * rate-limited download per container, stored for the others); no authentic delivery is refused.
+ * Schedules are time-compressed and concurrency modest, to stay quick on a two-core machine.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCertificateStore } from '../../lib/keys/store';
+import { createDynamoClient } from '../../lib/orders/client';
+import { startStack, type Stack } from '../../scripts/local/stack';
+import { generateTestKeys, toEnv, type TestKeys } from '../../scripts/simulator/keys';
+import type { Simulator } from '../../scripts/simulator/server';
+import { orderNo } from '../support/harness';
+
+const NOTIFICATIONS = 500;
+const CONCURRENCY = 3;
+
+let stack: Stack;
+let sim: Simulator;
+let keys: TestKeys;
+let output = '';
+
+beforeAll(async () => {
+  keys = generateTestKeys();
+  stack = await startStack({
+    httpPort: 0,
+    lambdaPort: 0,
+    env: toEnv(keys),
+    simulator: { keys, timeScale: 0.001 },
+    onOutput: (s) => {
+      output = (output + s).slice(-200_000);
+    },
+  });
+  if (!stack.simulator) throw new Error('no simulator');
+  sim = stack.simulator;
+}, 150_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** Pays `n` orders through the simulator, `CONCURRENCY` at a time; `at(i)` runs before payment i. */
+async function payMany(n: number, at: (i: number) => void): Promise<{ refused: string[] }> {
+  const refused: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < n; i = next++) {
+      at(i);
+      const { delivery } = await sim.control.pay({ outTradeNo: orderNo('K'), amount: 100, wait: 'first' });
+      const first = delivery.attempts[0];
+      if (first === undefined || !first.accepted) refused.push(JSON.stringify(first ?? delivery).slice(0, 300));
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return { refused };
+}
+
+describe('keys changing under the running stack', () => {
+  it('certificate rollover: 500 notifications, none refused, the new certificate stored', async () => {
+    const oldSerial = keys.platform.serial;
+    const before = sim.rotation.downloads;
+    const { refused } = await payMany(NOTIFICATIONS, (i) => {
+      // WeChat issues the successor and signs with either during the (compressed) overlap
+      if (i === 50) sim.rotation.rotateCertificate(20);
+    });
+    expect(refused, output.slice(-3000)).toEqual([]);
+    const newSerial = sim.rotation.status().current;
+    expect(newSerial).not.toBe(oldSerial);
+    // each worker container downloads at most once; never one per delivery
+    const downloads = sim.rotation.downloads - before;
+    expect(downloads).toBeGreaterThanOrEqual(1);
+    expect(downloads).toBeLessThanOrEqual(CONCURRENCY + 1);
+    const stored = await createCertificateStore({
+      client: createDynamoClient({ endpoint: stack.dynamoEndpoint }),
+      tableName: stack.tableName,
+    }).list();
+    expect(stored.map((c) => c.serial)).toContain(newSerial);
+    // the delivery log lines name the kind of key that verified each one
+    expect(output).toContain('"verifiedBy":"platform-certificate"');
+  }, 300_000);
+
+  it('public-key switch with rollback: 500 notifications, none refused', async () => {
+    const { refused } = await payMany(NOTIFICATIONS, (i) => {
+      // a compressed week: the public key's share rises day by day to all of them, then a rollback
+      if (i === 0) sim.rotation.switchPublicKey({ weekSeconds: 14 });
+      if (i === 450) sim.rotation.switchPublicKey({ rollback: true });
+    });
+    expect(refused, output.slice(-3000)).toEqual([]);
+    expect(sim.rotation.publicKeyShare()).toBe(0);
+    expect(output).toContain('"verifiedBy":"public-key"');
+  }, 300_000);
+});
