@@ -9,7 +9,10 @@ import { Readable } from 'node:stream';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PayError } from '../../../lib/errors';
-import { liveBuild, notifyRuntime } from '../../../lib/lambda/deps';
+import middy from '@middy/core';
+import { liveBuild, liveDependencies, notifyRuntime } from '../../../lib/lambda/deps';
+import { entryPoint } from '../../../lib/lambda/entry';
+import type { WithDeps } from '../../../lib/middleware/dependencies';
 import { handleNotification } from '../../../lib/notify/handle';
 import { httpHandler, wechatFormat } from '../../../lib/notify/lambda';
 import { ssmSource, valuesSource } from '../../../lib/secrets';
@@ -158,5 +161,18 @@ describe('notifyRuntime through the handler', () => {
       ),
     );
     expect(reply.statusCode).toBe(500);
+  });
+});
+
+describe('liveDependencies', () => {
+  it('puts the current dependencies on the context on every invocation', async () => {
+    let n = 0;
+    const handler = entryPoint(
+      middy(async (_event: unknown, context: WithDeps<number>) => context.deps).use(
+        liveDependencies<number, unknown, number>(async () => ++n),
+      ),
+    );
+    expect(await handler({})).toBe(1);
+    expect(await handler({})).toBe(2);
   });
 });
