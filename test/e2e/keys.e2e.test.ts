@@ -11,6 +11,9 @@ import { createCertificateStore } from '../../lib/keys/store';
 import { createDynamoClient } from '../../lib/orders/client';
 import { startStack, type Stack } from '../../scripts/local/stack';
 import { generateTestKeys, toEnv, type TestKeys } from '../../scripts/simulator/keys';
+import { v3Notification, v3TransactionResource } from '../../scripts/simulator/messages';
+import { randomSerial } from '../../scripts/simulator/random';
+import { newPlatformIdentity } from '../../scripts/simulator/rotation';
 import type { Simulator } from '../../scripts/simulator/server';
 import { orderNo } from '../support/harness';
 
@@ -85,10 +88,42 @@ describe('keys changing under the running stack', () => {
     const { refused } = await payMany(NOTIFICATIONS, (i) => {
       // a compressed week: the public key's share rises day by day to all of them, then a rollback
       if (i === 0) sim.rotation.switchPublicKey({ weekSeconds: 14 });
+      // the rest of the week at once, whatever this machine's speed: the public key signs them all
+      if (i === 300) sim.rotation.switchPublicKey({ weekSeconds: 0.001 });
       if (i === 450) sim.rotation.switchPublicKey({ rollback: true });
     });
     expect(refused, output.slice(-3000)).toEqual([]);
     expect(sim.rotation.publicKeyShare()).toBe(0);
     expect(output).toContain('"verifiedBy":"public-key"');
+  }, 300_000);
+
+  it('a flood of 1,000 forged unknown serials: all refused, at most one download per container', async () => {
+    const stranger = newPlatformIdentity(Date.now());
+    const before = sim.rotation.downloads;
+    const statuses: number[] = [];
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < 1000; i = next++) {
+        const wire = v3Notification(
+          { ...keys, platform: { ...stranger, serial: randomSerial() } },
+          {
+            eventType: 'TRANSACTION.SUCCESS',
+            originalType: 'transaction',
+            resource: v3TransactionResource(keys, { outTradeNo: orderNo('F'), total: 1 }),
+          },
+        );
+        const res = await fetch(`${stack.httpUrl}/notify/payment`, {
+          method: 'POST',
+          headers: wire.headers,
+          body: wire.body,
+        });
+        await res.arrayBuffer();
+        statuses.push(res.status);
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    expect(statuses.filter((s) => s !== 401)).toEqual([]);
+    // the containers that downloaded during the rollover are still inside their five minutes
+    expect(sim.rotation.downloads - before).toBeLessThanOrEqual(CONCURRENCY);
   }, 300_000);
 });
