@@ -39,11 +39,12 @@ export interface V3Client {
   getCouponCallback(input?: { mchid?: string }): Promise<CouponCallback>;
 }
 
-interface V3Request {
+/** One APIv3 request: method, exact path and query, and the JSON body. */
+export interface V3Request {
   method: 'GET' | 'POST';
   /** Path and query, already encoded: exactly what is signed and sent. */
   path: string;
-  json?: Record<string, string>;
+  json?: Record<string, unknown>;
 }
 
 /** Builds the APIv3 client; missing merchant key/serial or an empty key ring are CONFIG errors at call time. */
@@ -103,8 +104,8 @@ export function createV3Client(deps: ClientDeps): V3Client {
   };
 }
 
-/** One signed call with retries; resolves to a verified 2xx answer. */
-async function callV3(deps: ClientDeps, req: V3Request): Promise<HttpResponse> {
+/** One signed call with retries; resolves to a verified 2xx answer (the signed-request primitive other APIs share). */
+export async function callV3(deps: ClientDeps, req: V3Request): Promise<HttpResponse> {
   const { merchant, keyRing, mchid, apiBaseUrl } = deps.config;
   if (merchant === undefined)
     throw configError('WECHATPAY_MERCHANT_PRIVATE_KEY and WECHATPAY_MERCHANT_SERIAL_NO are required for APIv3 calls');
