@@ -5,9 +5,10 @@
  * by Lambda with the same outcome, while the next scheduled run retries anyway.
  */
 import type { Env } from '../config';
-import { closeOrderDeps } from '../close/lambda';
+import { CLOSE_CLIENT_TIMEOUTS, closeOrderDeps } from '../close/lambda';
 import { asPayError } from '../errors';
 import { createLogger, type Logger } from '../log';
+import { createRefundCalls } from '../refund/calls';
 import { readReconcileOptions, type ReconcileOptions } from './options';
 import { newSummary, reconcile, type ReconcileDeps, type ReconcileSummary } from './reconcile';
 
@@ -28,7 +29,11 @@ export function reconcileRuntime(
   // the options first: a malformed RECONCILE_* variable must not be hidden by a cached client
   const options = readReconcileOptions(env);
   // the same client budgets as closeOrder: one attempt 4 s, one call with its retries 7 s
-  cached = { deps: closeOrderDeps(env, logger), options };
+  const deps = closeOrderDeps(env, logger);
+  cached = {
+    deps: { ...deps, refunds: createRefundCalls({ config: deps.config, ...CLOSE_CLIENT_TIMEOUTS }) },
+    options,
+  };
   return cached;
 }
 

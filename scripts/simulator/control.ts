@@ -62,6 +62,8 @@ export interface RefundInput extends NotifyOverrides {
   amount: number;
   status?: RefundStatus;
   subMchid?: string;
+  /** WeChat's refund id when the refund APIs handed one out already. */
+  refundId?: string;
 }
 
 /** Parameters of {@link SimControl.sendCoupon}. */
@@ -128,6 +130,7 @@ export class SimControl {
       outRefundNo: input.outRefundNo,
       amount: input.amount,
       status: input.status ?? 'SUCCESS',
+      ...(input.refundId === undefined ? {} : { refundId: input.refundId }),
     });
     const notification = refundNotification(this.deps.keys, order, refund, this.style(input));
     const { config } = this.deps;

@@ -7,7 +7,18 @@
  */
 
 /** API endpoints a fault can target ('*' = whichever API call comes next). */
-export const FAULT_ENDPOINTS = ['v2.closeorder', 'v2.orderquery', 'v3.close', 'v3.query', 'v3.busifavor', '*'] as const;
+export const FAULT_ENDPOINTS = [
+  'v2.closeorder',
+  'v2.orderquery',
+  'v2.refund',
+  'v2.refundquery',
+  'v3.close',
+  'v3.query',
+  'v3.busifavor',
+  'v3.refund',
+  'v3.refundquery',
+  '*',
+] as const;
 
 /** A fault target. */
 export type FaultEndpoint = (typeof FAULT_ENDPOINTS)[number];

@@ -14,6 +14,7 @@ import { readRequest, send, type HttpReply, type SimRequest } from './http';
 import type { TestKeys } from './keys';
 import type { V2SignType } from './messages';
 import type { NotificationProtocol } from './notifier';
+import { RefundDesk } from './refunds';
 import { SimState } from './state';
 import { handleV2, v2Endpoint, v2FaultReply } from './v2api';
 import { handleV3, v3Route, type V3Context } from './v3api';
@@ -57,6 +58,8 @@ export interface Simulator {
   deliveries: DeliveryManager;
   /** In-process equivalents of the `/_sim/` control endpoints. */
   control: SimControl;
+  /** Refunds applied for through the refund APIs: in flight, results to come, and counts. */
+  refunds: RefundDesk;
   /** Stops the server, aborts deliveries and hanging answers. */
   close(): Promise<void>;
 }
@@ -80,8 +83,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     couponCallbacks: new Map(),
   };
   const control = new SimControl(deps);
+  const refunds = new RefundDesk(state, control);
   const hangs = new AbortController();
-  const app = { deps, control, hangs, closeMinAgeSeconds: opts.closeMinAgeSeconds ?? 300 };
+  const app = { deps, control, refunds, hangs, closeMinAgeSeconds: opts.closeMinAgeSeconds ?? 300 };
   const server = createServer((req, res) => void serve(app, req, res));
   const port = await listen(server, opts.port ?? 0);
   return {
@@ -90,13 +94,18 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     faults: deps.faults,
     deliveries,
     control,
-    close: () => shutdown(server, deliveries, hangs),
+    refunds,
+    close: () => {
+      refunds.close();
+      return shutdown(server, deliveries, hangs);
+    },
   };
 }
 
 interface App {
   deps: ControlDeps;
   control: SimControl;
+  refunds: RefundDesk;
   hangs: AbortController;
   closeMinAgeSeconds: number;
 }
@@ -127,7 +136,12 @@ async function route(app: App, req: SimRequest): Promise<HttpReply> {
   if (req.path.startsWith('/_sim/')) return handleControl(app.control, app.deps, req);
   const v2 = v2Endpoint(req.path);
   if (v2 !== undefined) {
-    const ctx = { keys: app.deps.keys, state: app.deps.state, closeMinAgeSeconds: app.closeMinAgeSeconds };
+    const ctx = {
+      keys: app.deps.keys,
+      state: app.deps.state,
+      closeMinAgeSeconds: app.closeMinAgeSeconds,
+      refunds: app.refunds,
+    };
     const fault = await takeFault(app, v2);
     return (fault && v2FaultReply(ctx, req, fault)) ?? handleV2(ctx, v2, req, fault);
   }
@@ -145,6 +159,7 @@ function v3Context(app: App): V3Context {
     state: app.deps.state,
     closeMinAgeSeconds: app.closeMinAgeSeconds,
     couponCallbacks: app.deps.couponCallbacks,
+    refunds: app.refunds,
     wallSeconds: () => Math.floor(Date.now() / 1000),
   };
 }
