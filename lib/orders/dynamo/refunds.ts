@@ -5,7 +5,7 @@
  * reservation exactly once: into the refunded total on SUCCESS, back to the order on CLOSED. A
  * success never requested here is counted into the refunded total once, as before.
  */
-import { ConditionalCheckFailedException, DeleteItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { unavailable } from '../../errors';
 import {
   judgeRefund,
@@ -27,6 +27,7 @@ import {
   anyOf,
   N,
   NO_STATE,
+  noRefundId,
   notCounted,
   notReserved,
   paidIs,
@@ -275,26 +276,23 @@ export async function recordRefundId(table: Table, merchantId: string, outRefund
 
 /**
  * Undoes a request WeChat provably refused: the reservation goes back to the order, then the
- * REQUESTED item (with no refund id from WeChat) is deleted, so the same out_refund_no may be asked again.
+ * REQUESTED item (with no refund id from WeChat) loses its state, so the same out_refund_no may be
+ * asked again (an UpdateItem, not a delete: the function's role allows no more).
  */
 export async function abandonRefund(table: Table, req: RefundRequest): Promise<void> {
   await releaseReservation(table, req.merchantId, req.outTradeNo, req);
-  try {
-    await send(() =>
-      table.client.send(
-        new DeleteItemCommand({
-          TableName: table.tableName,
-          Key: { pk: S(refundKey(req.merchantId, req.outRefundNo)) },
-          ConditionExpression: '#state = :requested AND attribute_not_exists(refundId)',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':requested': S('REQUESTED') },
-        }),
-      ),
-    );
-  } catch (err) {
-    // a result (or WeChat's id) arrived meanwhile: the item is no longer ours to delete
-    if (!(err instanceof ConditionalCheckFailedException)) throw err;
-  }
+  await transition(
+    table,
+    {
+      pk: refundKey(req.merchantId, req.outRefundNo),
+      update: 'SET abandonedAt = :now, updatedAt = :now REMOVE #state, pending',
+      // a result (or WeChat's id) that arrived meanwhile makes the item no longer ours to undo
+      when: allOf(stateIn('REQUESTED'), noRefundId()),
+      values: { ':now': S(table.iso()) },
+    },
+    () => undefined,
+    () => undefined,
+  );
 }
 
 /** Lists refunds still REQUESTED or ABNORMAL since before `createdBefore`, oldest first, a page at a time. */

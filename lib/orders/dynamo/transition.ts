@@ -96,6 +96,11 @@ export function reservedFor(outRefundNo: string): Condition {
   return { expression: 'contains(reservedNos, :was_reserved)', names: {}, values: { ':was_reserved': S(outRefundNo) } };
 }
 
+/** WeChat has not yet handed out an id for the refund. */
+export function noRefundId(): Condition {
+  return { expression: 'attribute_not_exists(refundId)', names: {}, values: {} };
+}
+
 /** A refund item asks for exactly `fen`. */
 export function refundIs(fen: number): Condition {
   return { expression: 'refundFen = :was_refundFen', names: {}, values: { ':was_refundFen': N(fen) } };
