@@ -129,6 +129,18 @@ export class RefundDesk {
     return settled === undefined ? undefined : fromState(settled);
   }
 
+  /** Every refund of an order (any merchant), PROCESSING or settled: what WeChat holds for it. */
+  listFor(outTradeNo: string): DeskRefund[] {
+    const pending = [...this.processing.values()]
+      .filter((p) => p.outTradeNo === outTradeNo)
+      .map(({ timer: _timer, notifyUrl: _url, ...refund }) => refund);
+    const settled = this.state
+      .listRefunds()
+      .filter((r) => r.outTradeNo === outTradeNo)
+      .map(fromState);
+    return [...pending, ...settled];
+  }
+
   /** Settles every refund still PROCESSING now (tests that do not want to wait). */
   async settleAll(): Promise<void> {
     await Promise.all([...this.processing.keys()].map((key) => this.settle(key)));
