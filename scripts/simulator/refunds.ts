@@ -71,7 +71,7 @@ export class RefundDesk {
   constructor(
     private readonly state: SimState,
     private readonly control: SimControl,
-    /** How long a refund stays PROCESSING, in ms of real time. */
+    /** How long a refund stays PROCESSING, in ms of real time; 0: the apply answer carries the result. */
     public settleAfterMs = 20,
   ) {}
 
@@ -109,13 +109,16 @@ export class RefundDesk {
     };
     this.created += 1;
     this.requestedFen += input.amount;
-    const timer = setTimeout(() => void this.settle(key), this.settleAfterMs);
+    const timer = setTimeout(() => void this.settle(key), Math.max(0, this.settleAfterMs));
     this.processing.set(key, {
       ...refund,
       ...(input.notifyUrl === undefined ? {} : { notifyUrl: input.notifyUrl }),
       timer,
     });
-    return { kind: 'ok', refund };
+    if (this.settleAfterMs > 0) return { kind: 'ok', refund };
+    // 0: WeChat settles at once and answers the result itself (the state changes before settle's first await)
+    void this.settle(key);
+    return { kind: 'ok', refund: this.find(input.merchantId, input.outRefundNo) ?? refund };
   }
 
   /** The refund with this out_refund_no, PROCESSING or settled; undefined when WeChat has none. */
@@ -166,12 +169,12 @@ export class RefundDesk {
       status,
       refundId: pending.refundId,
     };
-    if (this.lostNotifications > 0) {
-      this.lostNotifications -= 1;
-      this.state.refund(input);
-      return;
-    }
     try {
+      if (this.lostNotifications > 0) {
+        this.lostNotifications -= 1;
+        this.state.refund(input);
+        return;
+      }
       await this.control.refund({
         ...input,
         ...(pending.subMchid === undefined ? {} : { subMchid: pending.subMchid }),
