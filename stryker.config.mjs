@@ -16,6 +16,7 @@ export default {
     'lib/wechatpay/v3/json.ts',
     'lib/wechatpay/v3/authorization.ts',
     'lib/money.ts',
+    'lib/text.ts',
   ],
   // two cores, shared machine: two test-runner processes, generous timeouts
   concurrency: 2,

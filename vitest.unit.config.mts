@@ -7,7 +7,12 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
-    include: ['test/lib/money.test.ts', 'test/lib/wechatpay/**/*.test.ts'],
+    include: [
+      'test/lib/money.test.ts',
+      'test/lib/text.test.ts',
+      'test/lib/wechatpay/**/*.test.ts',
+      'test/lib/aggregator/**/*.test.ts',
+    ],
     exclude: [
       '**/node_modules/**',
       // these start the WeChat Pay simulator over HTTP; slow, and they exercise http.ts rather than the codecs

@@ -1,7 +1,11 @@
 /** POST /notify/aggregator: the payment aggregator's notifications (form or JSON), answered `success` or `fail`. */
 import middy from '@middy/core';
-import type { APIGatewayProxyResultV2 } from 'aws-lambda';
-import { aggregatorHandler } from '../lib/notify/aggregator';
-import type { HttpEvent } from '../lib/runtime';
+import { entryPoint } from '../lib/lambda/entry';
+import { handleAggregatorNotification } from '../lib/notify/aggregator';
+import { aggregatorFormat, HTTP_TIMING, httpCore, httpMiddlewares } from '../lib/notify/lambda';
 
-export const handler = middy<HttpEvent, APIGatewayProxyResultV2>().handler(aggregatorHandler('/notify/aggregator'));
+const ROUTE = '/notify/aggregator';
+
+export const handler = entryPoint(
+  middy(httpCore(ROUTE, handleAggregatorNotification), HTTP_TIMING).use(httpMiddlewares(ROUTE, aggregatorFormat)),
+);

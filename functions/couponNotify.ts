@@ -1,7 +1,11 @@
 /** POST /notify/coupon: merchant-coupon COUPON.SEND and cash-coupon COUPON.USE callbacks (APIv3). */
 import middy from '@middy/core';
-import type { APIGatewayProxyResultV2 } from 'aws-lambda';
-import { notifyHandler } from '../lib/notify/lambda';
-import type { HttpEvent } from '../lib/runtime';
+import { entryPoint } from '../lib/lambda/entry';
+import { handleNotification } from '../lib/notify/handle';
+import { HTTP_TIMING, httpCore, httpMiddlewares, wechatFormat } from '../lib/notify/lambda';
 
-export const handler = middy<HttpEvent, APIGatewayProxyResultV2>().handler(notifyHandler('/notify/coupon'));
+const ROUTE = '/notify/coupon';
+
+export const handler = entryPoint(
+  middy(httpCore(ROUTE, handleNotification), HTTP_TIMING).use(httpMiddlewares(ROUTE, wechatFormat)),
+);

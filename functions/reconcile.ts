@@ -1,7 +1,6 @@
 /** reconcile: on a schedule, settles orders whose notification never arrived, by order query (lib/reconcile). */
 import middy from '@middy/core';
-import { reconcileHandler } from '../lib/reconcile/lambda';
-import type { ReconcileSummary } from '../lib/reconcile/reconcile';
+import { entryPoint } from '../lib/lambda/entry';
+import { RECONCILE_TIMING, reconcileCore, reconcileMiddlewares } from '../lib/reconcile/lambda';
 
-// the core stops by itself a margin before the deadline (context.getRemainingTimeInMillis), so no early-timeout response
-export const handler = middy<unknown, ReconcileSummary>().handler(reconcileHandler());
+export const handler = entryPoint(middy(reconcileCore, RECONCILE_TIMING).use(reconcileMiddlewares()));

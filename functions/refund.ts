@@ -1,10 +1,6 @@
 /** refund: invoked with InvokeCommand (RequestResponse) by the merchant's functions; answers a typed outcome, never an error. */
 import middy from '@middy/core';
-import { refundDeadlineOutcome, refundHandler } from '../lib/refund/lambda';
-import type { RefundCallOutcome } from '../lib/refund/refund';
+import { entryPoint } from '../lib/lambda/entry';
+import { REFUND_TIMING, refundCore, refundMiddlewares } from '../lib/refund/lambda';
 
-// a second before the Lambda timeout, answer a retryable FAILED instead of letting middy throw
-export const handler = middy<unknown, RefundCallOutcome>({
-  timeoutEarlyInMillis: 1000,
-  timeoutEarlyResponse: refundDeadlineOutcome,
-}).handler(refundHandler());
+export const handler = entryPoint(middy(refundCore, REFUND_TIMING).use(refundMiddlewares()));

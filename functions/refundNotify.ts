@@ -1,7 +1,11 @@
 /** POST /notify/refund: WeChat Pay refund results, APIv2 (XML, req_info) and APIv3 (REFUND.*), chosen by content. */
 import middy from '@middy/core';
-import type { APIGatewayProxyResultV2 } from 'aws-lambda';
-import { notifyHandler } from '../lib/notify/lambda';
-import type { HttpEvent } from '../lib/runtime';
+import { entryPoint } from '../lib/lambda/entry';
+import { handleNotification } from '../lib/notify/handle';
+import { HTTP_TIMING, httpCore, httpMiddlewares, wechatFormat } from '../lib/notify/lambda';
 
-export const handler = middy<HttpEvent, APIGatewayProxyResultV2>().handler(notifyHandler('/notify/refund'));
+const ROUTE = '/notify/refund';
+
+export const handler = entryPoint(
+  middy(httpCore(ROUTE, handleNotification), HTTP_TIMING).use(httpMiddlewares(ROUTE, wechatFormat)),
+);

@@ -5,7 +5,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { configError } from './errors';
 import type { UnknownOrderPolicy } from './orders/store';
-import { AGGREGATOR_SIGN_MODES, type AggregatorSignMode } from './wechatpay/aggregator';
+import { AGGREGATOR_SIGN_MODES, type AggregatorSignMode } from './aggregator/sign';
 import { createKeyRing, splitCertificates, type KeyRing } from './wechatpay/v3/keyring';
 
 export interface Config {

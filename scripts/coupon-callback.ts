@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../lib/config';
-import { createWechatPayClient } from '../lib/wechatpay/http';
+import { createWechatPayClient } from '../lib/wechatpay/client';
 import { couponCallbackErrorHint, registerCouponCallback } from '../lib/wechatpay/v3/couponCallback';
 import { LOCAL_DIR, readStackState } from './local/state';
 import { readKeysFile } from './simulator/keyfile';

@@ -15,7 +15,7 @@ import { createDynamoClient } from '../lib/orders/client';
 import { createDynamoOrderStore } from '../lib/orders/dynamodb';
 import { CLOSE_CLIENT_TIMEOUTS } from '../lib/close/lambda';
 import { parseReconcileArgs, RECONCILE_USAGE, runReconcileCommand } from '../lib/reconcile/command';
-import { createWechatPayClient } from '../lib/wechatpay/http';
+import { createWechatPayClient } from '../lib/wechatpay/client';
 import { LOCAL_DIR, readStackState } from './local/state';
 import { readKeysFile } from './simulator/keyfile';
 import { toEnv } from './simulator/keys';

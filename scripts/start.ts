@@ -4,7 +4,8 @@
  * overrides), and a local WeChat Pay simulator that the functions call and that delivers signed
  * notifications to them. WECHATPAY_* variables set in the environment are used as given (then no
  * simulator runs: it cannot sign as your WeChat Pay); otherwise test keys are generated once into
- * .local/ and reused.
+ * .local/ and reused, and a console page (scripts/console, http://127.0.0.1:3020, CONSOLE_PORT
+ * overrides) shows the table and the deliveries live.
  */
 import { join } from 'node:path';
 import { hasJava } from './local/dynamodb';
@@ -45,6 +46,8 @@ async function main(): Promise<void> {
     simulator: keys
       ? { keys, port: port('SIM_PORT', 3010), timeScale: Number(process.env.SIM_TIME_SCALE ?? 0.01) }
       : undefined,
+    // the console drives the simulator, so it runs only with it
+    console: keys ? { port: port('CONSOLE_PORT', 3020) } : undefined,
     onOutput: (s) => process.stdout.write(s),
   });
   writeStackState({
@@ -64,6 +67,9 @@ async function main(): Promise<void> {
       `  DynamoDB        ${stack.dynamoEndpoint} (${stack.engine}, in memory), table ${stack.tableName}`,
       stack.simulator
         ? `  WeChat Pay sim  ${stack.simulator.url} (the functions' API base URL; notifications go to the routes above)`
+        : '',
+      stack.console
+        ? `  Console         ${stack.console.url}/  (orders and deliveries live; buttons for every step below)`
         : '',
       '',
       'Try it (README, "Running locally"):',

@@ -15,7 +15,8 @@ import { readNotice } from '../../lib/notify/read';
 import { readV2Payment } from '../../lib/wechatpay/v2/notification';
 import { parseXml } from '../../lib/wechatpay/v2/xml';
 import { openResource, parseEnvelope } from '../../lib/wechatpay/v3/notification';
-import { readTransaction, transactionNotice } from '../../lib/wechatpay/v3/transaction';
+import { transactionNotice } from '../../lib/notify/read';
+import { readTransaction } from '../../lib/wechatpay/v3/transaction';
 import { headerGetter, verifyV3 } from '../../lib/wechatpay/v3/verify';
 import {
   v2PaymentNotification,

@@ -12,9 +12,9 @@ import type { Order, PaymentReport } from '../orders/model';
 import type { OrderStore } from '../orders/store';
 import { flagMismatch, settleClose, settlePayment } from '../settle/settle';
 import { closeRefusal, WechatPayApiError } from '../wechatpay/apiError';
-import type { WechatPayClient } from '../wechatpay/http';
-import type { TradeState } from '../wechatpay/v3/transaction';
-import { readV2, readV3, type QueriedOrder } from '../wechatpay/query';
+import type { WechatPayClient } from '../wechatpay/client';
+import type { TradeState } from '../wechatpay/tradeState';
+import { readV2, readV3, type QueriedOrder } from '../notify/query';
 import { readCloseRequest, type CloseOrderRequest, type CloseProtocol } from './request';
 
 export type { CloseOrderEvent, CloseOrderRequest, CloseProtocol } from './request';

@@ -1,13 +1,21 @@
 /**
- * The Lambda adapter of closeOrder: dependencies built once per cold start (configuration, store
- * and the signed WeChat Pay client), the event handed to the core, the outcome returned as the
- * invocation's result. Nothing is ever thrown: a broken configuration is a FAILED outcome too.
+ * The Lambda adapter of closeOrder, made of middy middlewares: dependencies (configuration, store and
+ * the signed WeChat Pay client) built once per container, the event handed to the core, the outcome
+ * returned as the invocation's result. Nothing is ever thrown: a broken configuration, a bug and the
+ * deadline are FAILED outcomes too. functions/closeOrder.ts composes
+ * `middy(closeOrderCore, CLOSE_TIMING).use(closeOrderMiddlewares())`; `closeOrderHandler` is the same
+ * chain with injectable dependencies, for tests.
  */
+import middy, { type MiddlewareObj } from '@middy/core';
 import type { Env } from '../config';
-import { asPayError } from '../errors';
+import type { PayError } from '../errors';
+import { notifyDeps } from '../lambda/deps';
+import { entryPoint, type EntryPoint } from '../lambda/entry';
 import { createLogger, type Logger } from '../log';
-import { notifyDeps } from '../runtime';
-import { createWechatPayClient } from '../wechatpay/http';
+import { deadlineReply } from '../middleware/deadline';
+import { dependencies, type WithDeps } from '../middleware/dependencies';
+import { errorReply } from '../middleware/errorReply';
+import { createWechatPayClient } from '../wechatpay/client';
 import { closeOrder, type CloseOrderDeps, type CloseOrderOutcome } from './closeOrder';
 
 /**
@@ -16,20 +24,22 @@ import { closeOrder, type CloseOrderDeps, type CloseOrderOutcome } from './close
  */
 export const CLOSE_CLIENT_TIMEOUTS = { timeoutMs: 4000, budgetMs: 7000 } as const;
 
-let cached: CloseOrderDeps | undefined;
+/** middy's plugin options for closeOrder: a second before the Lambda timeout, answer FAILED TIMEOUT. */
+export const CLOSE_TIMING = { timeoutEarlyInMillis: 1000 } as const;
 
-/** The process-wide dependencies, the WeChat client included; the same object for every warm invocation. */
+/** Builds the dependencies of one container; may be async. */
+export type BuildCloseOrderDeps = () => CloseOrderDeps | Promise<CloseOrderDeps>;
+
+/** Builds closeOrder's dependencies, the WeChat client included, from `env`; throws a CONFIG PayError when it is broken. */
 export function closeOrderDeps(
   env: Env = process.env,
   logger: Logger = createLogger({ service: 'wechatpay-lambda' }),
 ): CloseOrderDeps {
-  if (cached) return cached;
   const base = notifyDeps(env, logger);
-  cached = { ...base, client: createWechatPayClient({ config: base.config, ...CLOSE_CLIENT_TIMEOUTS }) };
-  return cached;
+  return { ...base, client: createWechatPayClient({ config: base.config, ...CLOSE_CLIENT_TIMEOUTS }) };
 }
 
-/** The outcome answered when the function is about to hit its timeout (middy's early-timeout response). */
+/** The outcome answered when the function is about to hit its timeout (the deadline middleware's reply). */
 export function deadlineOutcome(): CloseOrderOutcome {
   return {
     status: 'FAILED',
@@ -39,33 +49,32 @@ export function deadlineOutcome(): CloseOrderOutcome {
   };
 }
 
-/** Builds the handler; `deps` is injectable for tests, the environment otherwise. */
-export function closeOrderHandler(deps: () => CloseOrderDeps = () => closeOrderDeps()) {
-  return async (event: unknown): Promise<CloseOrderOutcome> => {
-    let resolved: CloseOrderDeps;
-    try {
-      resolved = deps();
-    } catch (err) {
-      const e = asPayError(err);
-      createLogger({ service: 'wechatpay-lambda' }).log('error', 'configuration', {
-        function: 'closeOrder',
-        reason: e.reason,
-      });
-      return {
-        status: 'FAILED',
-        code: e.kind === 'CONFIG' ? 'CONFIG_ERROR' : 'INTERNAL_ERROR',
-        message: e.kind === 'CONFIG' ? e.reason : 'internal error',
-        retryable: e.kind !== 'CONFIG',
-      };
-    }
-    // closeOrder never throws; this guards against a bug turning into a Lambda error for the caller
-    return closeOrder(event, resolved).catch(
-      (): CloseOrderOutcome => ({
-        status: 'FAILED',
-        code: 'INTERNAL_ERROR',
-        message: 'internal error',
-        retryable: true,
-      }),
-    );
-  };
+/** The outcome for an error that escaped: a broken configuration names the variable and is not worth retrying. */
+export function errorOutcome(e: PayError): CloseOrderOutcome {
+  return e.kind === 'CONFIG'
+    ? { status: 'FAILED', code: 'CONFIG_ERROR', message: e.reason, retryable: false }
+    : { status: 'FAILED', code: 'INTERNAL_ERROR', message: 'internal error', retryable: true };
+}
+
+/** The core: the invocation's event and the container's dependencies to closeOrder (which never throws). */
+export function closeOrderCore(event: unknown, context: WithDeps<CloseOrderDeps>): Promise<CloseOrderOutcome> {
+  return closeOrder(event, context.deps);
+}
+
+/** closeOrder's middlewares, in `use` order: dependencies, the error reply, the deadline reply (first on failure). */
+export function closeOrderMiddlewares(
+  build: BuildCloseOrderDeps = () => closeOrderDeps(),
+): Array<MiddlewareObj<unknown, CloseOrderOutcome, Error, WithDeps<CloseOrderDeps>>> {
+  const logger = createLogger({ service: 'wechatpay-lambda' });
+  const fields = { function: 'closeOrder' };
+  return [
+    dependencies<CloseOrderDeps, unknown, CloseOrderOutcome>({ build }),
+    errorReply<unknown, CloseOrderOutcome>({ reply: errorOutcome, logger, fields }),
+    deadlineReply<unknown, CloseOrderOutcome>({ reply: deadlineOutcome, logger, fields }),
+  ];
+}
+
+/** Builds the handler; `build` is injectable for tests, the environment otherwise. */
+export function closeOrderHandler(build?: BuildCloseOrderDeps): EntryPoint<unknown, CloseOrderOutcome> {
+  return entryPoint(middy(closeOrderCore, CLOSE_TIMING).use(closeOrderMiddlewares(build)));
 }

@@ -5,7 +5,8 @@
  */
 import { asPayError } from '../errors';
 import { failureReply, successReply, type HttpReply } from '../replies';
-import { readAggregatorNotification, type AggregatorNotice } from '../wechatpay/aggregator';
+import type { AggregatorNotice } from './notice';
+import { readAggregatorNotification } from './read';
 import { settlePayment } from '../settle/settle';
 import { log, settled, type Delivery, type NotifyDeps, type NotifyRequest } from './handle';
 import { httpHandler } from './lambda';

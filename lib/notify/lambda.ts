@@ -1,43 +1,89 @@
-/** The Lambda adapter shared by the notify functions: event in, reply out, nothing ever thrown. */
-import type { APIGatewayProxyResultV2 } from 'aws-lambda';
-import { asPayError } from '../errors';
+/**
+ * The Lambda adapter shared by the HTTP notify functions, made of middy middlewares: the dependencies
+ * built once per container, the core handed the exact request bytes, and every failure (a broken
+ * configuration, a bug, the deadline) answered in the sender's own protocol, so nothing is ever thrown.
+ * functions/*Notify.ts compose `middy(httpCore(...), HTTP_TIMING).use(httpMiddlewares(...))`;
+ * `notifyHandler` is the same chain with injectable dependencies, for tests.
+ */
+import middy, { type MiddlewareObj } from '@middy/core';
+import { unavailable } from '../errors';
 import { createLogger } from '../log';
+import { notifyDeps } from '../lambda/deps';
+import { headersOf, rawBody, toResult, type HttpEvent, type HttpResult } from '../lambda/http';
+import { entryPoint, type EntryPoint } from '../lambda/entry';
+import { deadlineReply } from '../middleware/deadline';
+import { dependencies, type WithDeps } from '../middleware/dependencies';
+import { errorReply } from '../middleware/errorReply';
 import { failureReply, type HttpReply, type ReplyFormat } from '../replies';
-import { notifyDeps, rawBody, toResult, type HttpEvent } from '../runtime';
 import { handleNotification, type NotifyDeps, type NotifyRequest } from './handle';
 
 /** A notification pipeline: one request in, its protocol's reply out (it never throws). */
 export type Pipeline = (req: NotifyRequest, deps: NotifyDeps) => Promise<HttpReply>;
 
+/** How a failure reply's format is told from the event alone (the body may be unreadable). */
+export type FailureFormat = (event: HttpEvent) => ReplyFormat;
+
+/** Builds the dependencies of one container; may be async. */
+export type BuildNotifyDeps = () => NotifyDeps | Promise<NotifyDeps>;
+
 /**
- * Builds the handler for one route around a pipeline. When the dependencies cannot be built (broken
- * configuration) the sender gets its protocol's failure reply, so it keeps the message and retries.
+ * middy's plugin options for the HTTP functions: answer half a second before the Lambda timeout, time
+ * enough to log and hand API Gateway the failure reply even with the event loop busy.
  */
+export const HTTP_TIMING = { timeoutEarlyInMillis: 500 } as const;
+
+/** The core of an HTTP route: API Gateway's event decoded to the exact bytes, the pipeline's reply encoded. */
+export function httpCore(route: string, pipeline: Pipeline) {
+  return async (event: HttpEvent, context: WithDeps<NotifyDeps>): Promise<HttpResult> =>
+    toResult(await pipeline({ route, headers: headersOf(event), body: rawBody(event) }, context.deps));
+}
+
+/**
+ * The middlewares of an HTTP route, in `use` order: dependencies first (before the core), then the
+ * error reply, then the deadline reply, which therefore runs first when the invocation fails.
+ */
+export function httpMiddlewares(
+  route: string,
+  format: FailureFormat,
+  build: BuildNotifyDeps = () => notifyDeps(),
+): Array<MiddlewareObj<HttpEvent, HttpResult, Error, WithDeps<NotifyDeps>>> {
+  const logger = createLogger({ service: 'wechatpay-lambda' });
+  const fields = { route };
+  return [
+    dependencies<NotifyDeps, HttpEvent, HttpResult>({ build }),
+    errorReply<HttpEvent, HttpResult>({
+      reply: (err, request) => toResult(failureReply(format(request.event), err)),
+      logger,
+      fields,
+    }),
+    deadlineReply<HttpEvent, HttpResult>({
+      // a retryable failure: WeChat keeps the message and delivers it again; the write, if it lands, dedupes
+      reply: (request) => toResult(failureReply(format(request.event), unavailable('out of time'))),
+      logger,
+      fields,
+    }),
+  ];
+}
+
+/** Builds the handler for one route around a pipeline; `build` is injectable for tests, the environment otherwise. */
 export function httpHandler(
   route: string,
   pipeline: Pipeline,
-  failureFormat: (event: HttpEvent) => ReplyFormat,
-  deps: () => NotifyDeps = () => notifyDeps(),
-) {
-  return async (event: HttpEvent): Promise<APIGatewayProxyResultV2> => {
-    let resolved: NotifyDeps;
-    try {
-      resolved = deps();
-    } catch (err) {
-      const e = asPayError(err);
-      createLogger({ service: 'wechatpay-lambda' }).log('error', 'configuration', { route, reason: e.reason });
-      return toResult(failureReply(failureFormat(event), e));
-    }
-    return toResult(await pipeline({ route, headers: event.headers ?? {}, body: rawBody(event) }, resolved));
-  };
+  format: FailureFormat,
+  build?: BuildNotifyDeps,
+): EntryPoint<HttpEvent, HttpResult> {
+  return entryPoint(middy(httpCore(route, pipeline), HTTP_TIMING).use(httpMiddlewares(route, format, build)));
 }
 
 /** WeChat's generation, as far as it can be told without parsing: APIv3 requests carry Wechatpay-* headers. */
-function wechatFormat(event: HttpEvent): ReplyFormat {
-  return Object.keys(event.headers ?? {}).some((h) => h.toLowerCase().startsWith('wechatpay-')) ? 'v3' : 'v2';
+export function wechatFormat(event: HttpEvent): ReplyFormat {
+  return Object.keys(headersOf(event)).some((h) => h.toLowerCase().startsWith('wechatpay-')) ? 'v3' : 'v2';
 }
 
-/** The handler of a WeChat Pay notification route; `deps` is injectable for tests, the environment otherwise. */
-export function notifyHandler(route: string, deps?: () => NotifyDeps) {
-  return httpHandler(route, handleNotification, wechatFormat, deps);
+/** The aggregator answers in its own plain text whatever the request looked like. */
+export const aggregatorFormat: FailureFormat = () => 'aggregator';
+
+/** The handler of a WeChat Pay notification route; `build` is injectable for tests, the environment otherwise. */
+export function notifyHandler(route: string, build?: BuildNotifyDeps): EntryPoint<HttpEvent, HttpResult> {
+  return httpHandler(route, handleNotification, wechatFormat, build);
 }

@@ -1,4 +1,5 @@
 /** What a verified notification says, independent of the protocol that carried it. */
+import type { AggregatorFailureStatus, AggregatorResult } from '../aggregator/notification';
 import type { CouponEvent, PaymentReport, RefundReport } from '../orders/model';
 
 export type Notice =
@@ -7,3 +8,12 @@ export type Notice =
   | { kind: 'COUPON'; event: CouponEvent; eventId: string }
   /** Authentic, but there is nothing to record (a failed-payment result, an event type we do not act on). */
   | { kind: 'IGNORED'; reason: string; outTradeNo?: string };
+
+/** A verified aggregator notification, in the service's terms. */
+export type AggregatorNotice =
+  /** status 10000: the payment to apply. */
+  | { kind: 'PAYMENT'; report: PaymentReport; result: AggregatorResult }
+  /** a documented failure status: nothing to record beyond a log line. */
+  | { kind: 'FAILED'; status: AggregatorFailureStatus; meaning: string; orderId: string | undefined }
+  /** a status the aggregator does not document: acknowledged, logged as unknown. */
+  | { kind: 'UNKNOWN_STATUS'; status: string; orderId: string | undefined };

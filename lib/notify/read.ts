@@ -1,19 +1,23 @@
 /**
  * Reading a notification: choose the protocol by content, verify it, decrypt it and turn it into a
- * notice. Pure (no I/O): the clock and keys come in, a notice or a PayError comes out.
+ * notice. Pure (no I/O): the clock and keys come in, a notice or a PayError comes out. The protocol
+ * readers in lib/wechatpay/ and lib/aggregator/ return what the message says in its own terms; this
+ * module is where those become the service's reports (payment, refund, coupon event).
  */
+import { readAggregatorMessage, type AggregatorSettings } from '../aggregator/notification';
 import type { Config } from '../config';
-import { configError } from '../errors';
+import { configError, inconsistent, malformed } from '../errors';
+import type { Channel, CouponEvent, RefundReport } from '../orders/model';
 import { decodeUtf8 } from '../text';
-import { readV2Payment } from '../wechatpay/v2/notification';
-import { readV2Refund } from '../wechatpay/v2/refund';
+import { readV2Payment, type V2PaymentResult } from '../wechatpay/v2/notification';
+import { readV2Refund, type V2RefundResult, type V2RefundStatus } from '../wechatpay/v2/refund';
 import { parseXml } from '../wechatpay/v2/xml';
+import { readCouponResource, type CouponSent, type CouponUsed } from '../wechatpay/v3/coupon';
 import { openResource, parseEnvelope } from '../wechatpay/v3/notification';
-import { readCouponEvent } from '../wechatpay/v3/coupon';
-import { readV3Refund, REFUND_EVENTS } from '../wechatpay/v3/refund';
-import { readTransaction, transactionNotice } from '../wechatpay/v3/transaction';
+import { readV3Refund, REFUND_EVENTS, type V3Refund } from '../wechatpay/v3/refund';
+import { readTransaction, type Transaction } from '../wechatpay/v3/transaction';
 import { verifyV3, type HeaderGetter } from '../wechatpay/v3/verify';
-import type { Notice } from './notice';
+import type { AggregatorNotice, Notice } from './notice';
 
 export type Protocol = 'v2' | 'v3';
 
@@ -42,8 +46,8 @@ function readV2(body: Buffer, config: Config): Notice {
   const fields = parseXml(decodeUtf8(body), 'xml', config.maxBodyBytes);
   // merchants often give one URL for both: a refund result is the message that carries req_info
   if (fields.req_info !== undefined)
-    return { kind: 'REFUND', report: readV2Refund(fields, config, config.maxBodyBytes) };
-  return readV2Payment(fields, config);
+    return { kind: 'REFUND', report: v2RefundReport(readV2Refund(fields, config, config.maxBodyBytes), config.mchid) };
+  return v2PaymentNotice(readV2Payment(fields, config), config.mchid);
 }
 
 function readV3(
@@ -64,13 +68,156 @@ function readV3(
   }
   if (REFUND_EVENTS[type] !== undefined) {
     return {
-      notice: { kind: 'REFUND', report: readV3Refund(openResource(envelope, config.apiV3Key), config, type) },
+      notice: {
+        kind: 'REFUND',
+        report: v3RefundReport(readV3Refund(openResource(envelope, config.apiV3Key), config, type)),
+      },
       eventId: envelope.id,
     };
   }
   if (type === 'COUPON.SEND' || type === 'COUPON.USE') {
-    const event = readCouponEvent(openResource(envelope, config.apiV3Key), type, config.mchid);
+    const event = couponEvent(readCouponResource(openResource(envelope, config.apiV3Key), type), config.mchid);
     return { notice: { kind: 'COUPON', event, eventId: envelope.id }, eventId: envelope.id };
   }
   return { notice: { kind: 'IGNORED', reason: `event type ${type.slice(0, 64)} not handled` }, eventId: envelope.id };
+}
+
+/** An APIv2 payment result as a notice; a payment without `sub_mch_id` is our own merchant's. */
+export function v2PaymentNotice(result: V2PaymentResult, mchid: string): Notice {
+  if (!result.paid) return { kind: 'IGNORED', reason: 'result_code is not SUCCESS', outTradeNo: result.outTradeNo };
+  return {
+    kind: 'PAYMENT',
+    report: {
+      outTradeNo: result.outTradeNo,
+      merchantId: result.subMchId ?? mchid,
+      transactionId: result.transactionId,
+      amountFen: result.totalFen,
+      paidAt: result.paidAt,
+      channel: 'v2',
+    },
+  };
+}
+
+/** A v3 transaction (notified, or answered by an order query) checked against our ids and read as a notice. */
+export function transactionNotice(
+  tx: Transaction,
+  merchant: { mchid: string; appid: string },
+  channel: Extract<Channel, 'v3' | 'query'>,
+): Notice {
+  if (tx.mchid !== merchant.mchid) throw inconsistent('mchid does not match', { field: 'mchid' });
+  if (tx.appid !== undefined && tx.appid !== merchant.appid)
+    throw inconsistent('appid does not match', { field: 'appid' });
+  if (tx.tradeState !== 'SUCCESS')
+    return { kind: 'IGNORED', reason: `trade_state ${tx.tradeState}`, outTradeNo: tx.outTradeNo };
+  if (!tx.transactionId) throw malformed('transaction.transaction_id missing');
+  if (tx.totalFen === undefined) throw malformed('transaction.amount.total missing');
+  if (!tx.successTime) throw malformed('transaction.success_time missing');
+  return {
+    kind: 'PAYMENT',
+    report: {
+      outTradeNo: tx.outTradeNo,
+      merchantId: tx.subMchid ?? tx.mchid,
+      transactionId: tx.transactionId,
+      amountFen: tx.totalFen,
+      paidAt: tx.successTime,
+      channel,
+    },
+  };
+}
+
+/** APIv2's refund statuses in the service's terms. */
+const V2_REFUND_STATES: Readonly<Record<V2RefundStatus, RefundReport['state']>> = {
+  SUCCESS: 'SUCCESS',
+  CHANGE: 'ABNORMAL',
+  REFUNDCLOSE: 'CLOSED',
+};
+
+/** An APIv2 refund result as a refund report. */
+export function v2RefundReport(refund: V2RefundResult, mchid: string): RefundReport {
+  return {
+    outRefundNo: refund.outRefundNo,
+    outTradeNo: refund.outTradeNo,
+    merchantId: refund.subMchId ?? mchid,
+    refundId: refund.refundId,
+    transactionId: refund.transactionId,
+    state: V2_REFUND_STATES[refund.refundStatus],
+    refundFen: refund.refundFen,
+    totalFen: refund.totalFen,
+    successAt: refund.successAt,
+    channel: 'v2',
+  };
+}
+
+/** An APIv3 refund as a refund report (its statuses already are the service's). */
+export function v3RefundReport(refund: V3Refund): RefundReport {
+  return {
+    outRefundNo: refund.outRefundNo,
+    outTradeNo: refund.outTradeNo,
+    merchantId: refund.subMchid ?? refund.mchid,
+    refundId: refund.refundId,
+    transactionId: refund.transactionId,
+    state: refund.refundStatus,
+    refundFen: refund.refundFen,
+    totalFen: refund.totalFen,
+    successAt: refund.successAt,
+    channel: 'v3',
+  };
+}
+
+/** A coupon resource as a coupon event; a coupon that names no merchant is our own merchant's. */
+export function couponEvent(coupon: CouponSent | CouponUsed, mchid: string): CouponEvent {
+  if (coupon.kind === 'SENT') {
+    return {
+      kind: 'SENT',
+      couponCode: coupon.couponCode,
+      stockId: coupon.stockId,
+      merchantId: coupon.sendMerchant ?? mchid,
+      at: coupon.sendTime,
+      openid: coupon.openid,
+      channel: coupon.sendChannel,
+      transactionId: coupon.transactionId,
+      amountFen: undefined,
+    };
+  }
+  return {
+    kind: 'USED',
+    couponCode: coupon.couponId,
+    stockId: coupon.stockId,
+    merchantId: coupon.consumeMchid ?? mchid,
+    at: coupon.consumeTime,
+    openid: undefined,
+    channel: undefined,
+    transactionId: coupon.transactionId,
+    amountFen: coupon.couponAmountFen,
+  };
+}
+
+/** Namespace of aggregator trade ids in `transactionId`: WeChat's ids are digits only, so they never collide. */
+export const AGGREGATOR_TRANSACTION_PREFIX = 'AGG-';
+
+/**
+ * Verifies and reads one aggregator notification; `nowMs` is the injected clock (the aggregator sends
+ * no payment time, so the payment is stamped with the time it was received) and its payments are
+ * recorded under our own merchant id.
+ */
+export function readAggregatorNotification(
+  body: Buffer,
+  settings: AggregatorSettings & { mchid: string },
+  nowMs: number,
+): AggregatorNotice {
+  const message = readAggregatorMessage(body, settings);
+  if (message.kind !== 'PAID') return message;
+  const { result } = message;
+  return {
+    kind: 'PAYMENT',
+    result,
+    report: {
+      outTradeNo: result.orderId,
+      merchantId: settings.mchid,
+      transactionId: AGGREGATOR_TRANSACTION_PREFIX + result.transactionId,
+      amountFen: message.realAmountFen,
+      paidAt: new Date(nowMs).toISOString(),
+      channel: 'aggregator',
+    },
+  };
 }

@@ -19,11 +19,12 @@ import { metricFields, type Logger, type LogLevel } from '../log';
 import type { CloseReason, Order, PendingOrder } from '../orders/model';
 import { flagMismatch, settleClose, settlePayment } from '../settle/settle';
 import type { OrderStore } from '../orders/store';
-import { backoffMs, type WechatPayClient } from '../wechatpay/http';
+import { backoffMs } from '../wechatpay/http';
+import type { WechatPayClient } from '../wechatpay/client';
 import { WechatPayApiError } from '../wechatpay/apiError';
-import type { TradeState } from '../wechatpay/v3/transaction';
+import type { TradeState } from '../wechatpay/tradeState';
 import { reconcileOptions, type ReconcileOptions } from './options';
-import { queryOrder, type QueryProtocol } from '../wechatpay/query';
+import { queryOrder, type QueryProtocol } from '../notify/query';
 import type { RefundCalls } from '../refund/calls';
 import { reconcileRefunds, type RefundSweep } from './refunds';
 

@@ -3,7 +3,8 @@
  * nonce source the other WeChat Pay calls use, so timeouts, retries and verification behave alike.
  */
 import { randomBytes } from 'node:crypto';
-import { createTransport, USER_AGENT, type ClientDeps, type WechatPayClientOptions } from '../wechatpay/http';
+import { USER_AGENT, type WechatPayClientOptions } from '../wechatpay/client';
+import { createTransport, type ClientDeps } from '../wechatpay/http';
 import { applyRefundV2, queryRefundV2 } from '../wechatpay/v2/refunds';
 import { applyRefundV3, queryRefundV3, type RefundAnswer, type RefundApply } from '../wechatpay/v3/refunds';
 

@@ -1,36 +1,46 @@
 /**
- * The Lambda adapter of the refund function: dependencies built once per cold start (configuration,
- * store, the signed refund calls), the event handed to the core, the outcome returned as the
- * invocation's result. Nothing is ever thrown: a broken configuration is a FAILED outcome too.
+ * The Lambda adapter of the refund function, made of middy middlewares (closeOrder's shape):
+ * dependencies (configuration, store and the signed refund calls) built once per container, the
+ * event handed to the core, the outcome returned as the invocation's result. Nothing is ever thrown:
+ * a broken configuration, a bug and the deadline are FAILED outcomes too. functions/refund.ts composes
+ * `middy(refundCore, REFUND_TIMING).use(refundMiddlewares())`; `refundHandler` is the same chain with
+ * injectable dependencies, for tests.
  */
+import middy, { type MiddlewareObj } from '@middy/core';
 import { CLOSE_CLIENT_TIMEOUTS } from '../close/lambda';
 import type { Env } from '../config';
-import { asPayError } from '../errors';
+import type { PayError } from '../errors';
+import { notifyDeps } from '../lambda/deps';
+import { entryPoint, type EntryPoint } from '../lambda/entry';
 import { createLogger, type Logger } from '../log';
-import { notifyDeps } from '../runtime';
+import { deadlineReply } from '../middleware/deadline';
+import { dependencies, type WithDeps } from '../middleware/dependencies';
+import { errorReply } from '../middleware/errorReply';
 import { createRefundCalls } from './calls';
 import { refund, type RefundCallOutcome, type RefundDeps } from './refund';
 
-let cached: RefundDeps | undefined;
+/** middy's plugin options for refund: a second before the Lambda timeout, answer FAILED TIMEOUT. */
+export const REFUND_TIMING = { timeoutEarlyInMillis: 1000 } as const;
 
-/** The process-wide dependencies; the same object for every warm invocation. */
+/** Builds the dependencies of one container; may be async. */
+export type BuildRefundDeps = () => RefundDeps | Promise<RefundDeps>;
+
+/** Builds the refund function's dependencies from `env`; throws a CONFIG PayError when it is broken. */
 export function refundDeps(
   env: Env = process.env,
   logger: Logger = createLogger({ service: 'wechatpay-lambda' }),
 ): RefundDeps {
-  if (cached) return cached;
   const base = notifyDeps(env, logger);
   const notifyUrl = env.WECHATPAY_REFUND_NOTIFY_URL?.trim();
-  cached = {
+  return {
     ...base,
-    // the same budgets as closeOrder: one attempt 4 s, one call with its retries 7 s, within a 20 s function
+    // closeOrder's budgets: one attempt 4 s, one call with its retries 7 s, within a 20 s function
     refunds: createRefundCalls({ config: base.config, ...CLOSE_CLIENT_TIMEOUTS }),
     ...(notifyUrl ? { notifyUrl } : {}),
   };
-  return cached;
 }
 
-/** The outcome answered when the function is about to hit its timeout (middy's early-timeout response). */
+/** The outcome answered when the function is about to hit its timeout (the deadline middleware's reply). */
 export function refundDeadlineOutcome(): RefundCallOutcome {
   return {
     status: 'FAILED',
@@ -40,33 +50,32 @@ export function refundDeadlineOutcome(): RefundCallOutcome {
   };
 }
 
-/** Builds the handler; `deps` is injectable for tests, the environment otherwise. */
-export function refundHandler(deps: () => RefundDeps = () => refundDeps()) {
-  return async (event: unknown): Promise<RefundCallOutcome> => {
-    let resolved: RefundDeps;
-    try {
-      resolved = deps();
-    } catch (err) {
-      const e = asPayError(err);
-      createLogger({ service: 'wechatpay-lambda' }).log('error', 'configuration', {
-        function: 'refund',
-        reason: e.reason,
-      });
-      return {
-        status: 'FAILED',
-        code: e.kind === 'CONFIG' ? 'CONFIG_ERROR' : 'INTERNAL_ERROR',
-        message: e.kind === 'CONFIG' ? e.reason : 'internal error',
-        retryable: e.kind !== 'CONFIG',
-      };
-    }
-    // the core never throws; this guards against a bug turning into a Lambda error for the caller
-    return refund(event, resolved).catch(
-      (): RefundCallOutcome => ({
-        status: 'FAILED',
-        code: 'INTERNAL_ERROR',
-        message: 'internal error',
-        retryable: true,
-      }),
-    );
-  };
+/** The outcome for an error that escaped: a broken configuration names the variable and is not worth retrying. */
+export function refundErrorOutcome(e: PayError): RefundCallOutcome {
+  return e.kind === 'CONFIG'
+    ? { status: 'FAILED', code: 'CONFIG_ERROR', message: e.reason, retryable: false }
+    : { status: 'FAILED', code: 'INTERNAL_ERROR', message: 'internal error', retryable: true };
+}
+
+/** The core: the invocation's event and the container's dependencies to the refund core (which never throws). */
+export function refundCore(event: unknown, context: WithDeps<RefundDeps>): Promise<RefundCallOutcome> {
+  return refund(event, context.deps);
+}
+
+/** The refund function's middlewares, in `use` order: dependencies, the error reply, the deadline reply. */
+export function refundMiddlewares(
+  build: BuildRefundDeps = () => refundDeps(),
+): Array<MiddlewareObj<unknown, RefundCallOutcome, Error, WithDeps<RefundDeps>>> {
+  const logger = createLogger({ service: 'wechatpay-lambda' });
+  const fields = { function: 'refund' };
+  return [
+    dependencies<RefundDeps, unknown, RefundCallOutcome>({ build }),
+    errorReply<unknown, RefundCallOutcome>({ reply: refundErrorOutcome, logger, fields }),
+    deadlineReply<unknown, RefundCallOutcome>({ reply: refundDeadlineOutcome, logger, fields }),
+  ];
+}
+
+/** Builds the handler; `build` is injectable for tests, the environment otherwise. */
+export function refundHandler(build?: BuildRefundDeps): EntryPoint<unknown, RefundCallOutcome> {
+  return entryPoint(middy(refundCore, REFUND_TIMING).use(refundMiddlewares(build)));
 }

@@ -1,15 +1,12 @@
 /**
- * The signed WeChat Pay API client's transport and factory. One fetch per attempt with its own
- * timeout; a retry loop with full-jitter exponential backoff that repeats only what an error marks
- * retryable, inside a total time budget, because a Lambda invocation has a hard deadline.
- * Everything that varies (fetch, clock, randomness, sleep) is injected.
+ * The transport under both API generations. One fetch per attempt with its own timeout; a retry loop
+ * with full-jitter exponential backoff that repeats only what an error marks retryable, inside a
+ * total time budget, because a Lambda invocation has a hard deadline. Everything that varies (fetch,
+ * clock, randomness, sleep) is injected. The client factory that wires v2 and v3 onto it is client.ts.
  */
-import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from '../config';
 import { WechatPayApiError } from './apiError';
-import { createV2Client, type V2Client } from './v2/client';
-import { createV3Client, type V3Client } from './v3/client';
 
 /** One request as the transport sends it; `url` is absolute. */
 export interface HttpRequest {
@@ -141,13 +138,6 @@ async function sendOnce(fetchImpl: FetchLike, req: HttpRequest, timeoutMs: numbe
   }
 }
 
-/** Everything the client reads from outside: configuration plus the injectable dependencies. */
-export interface WechatPayClientOptions extends TransportOptions {
-  config: Config;
-  /** Nonce source for `nonce_str` and the Authorization nonce (default 32 random hex characters). */
-  nonce?: () => string;
-}
-
 /** What the v2 and v3 clients are built from. */
 export interface ClientDeps {
   config: Config;
@@ -156,22 +146,4 @@ export interface ClientDeps {
   now: () => number;
   nonce: () => string;
   userAgent: string;
-}
-
-/** The APIv2 and APIv3 calls this service makes. */
-export interface WechatPayClient {
-  v2: V2Client;
-  v3: V3Client;
-}
-
-/** The User-Agent WeChat requires on APIv3 calls (and that helps its support read our traffic). */
-export const USER_AGENT = `wechatpay-lambda/0.1.0 (node ${process.version})`;
-
-/** Wires both generations to one transport; configuration gaps surface as CONFIG errors at call time. */
-export function createWechatPayClient(opts: WechatPayClientOptions): WechatPayClient {
-  const transport = createTransport(opts);
-  const now = opts.now ?? Date.now;
-  const nonce = opts.nonce ?? (() => randomBytes(16).toString('hex').toUpperCase());
-  const deps: ClientDeps = { config: opts.config, transport, now, nonce, userAgent: USER_AGENT };
-  return { v2: createV2Client(deps), v3: createV3Client(deps) };
 }

@@ -5,6 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { startConsole, type ConsoleServer } from '../console/server';
+import { startStoreFaults, type StoreFaults } from '../console/storeFaults';
 import { startSimulator, type Simulator } from '../simulator/server';
 import type { TestKeys } from '../simulator/keys';
 import { ensureTable, freePort, startLocalDynamo, type Engine } from './dynamodb';
@@ -26,6 +28,11 @@ export interface StackOptions {
   simulator?: { keys: TestKeys; port?: number; timeScale?: number; closeMinAgeSeconds?: number; now?: () => number };
   /** Where serverless-offline's output goes (default: discarded). */
   onOutput?: (chunk: string) => void;
+  /**
+   * Also serve the local console (scripts/console) on this port (0: a free one); needs the simulator.
+   * The functions then reach DynamoDB through the console's throttling proxy.
+   */
+  console?: { port?: number; pollMs?: number };
 }
 
 export interface Stack {
@@ -35,6 +42,8 @@ export interface Stack {
   engine: Engine;
   tableName: string;
   simulator: Simulator | undefined;
+  /** The local console, when asked for. */
+  console: ConsoleServer | undefined;
   stop(): Promise<void>;
 }
 
@@ -47,9 +56,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const dynamo = await startLocalDynamo({ engine: opts.engine, port: opts.dynamoPort });
   let offline: ChildProcess | undefined;
   let simulator: Simulator | undefined;
+  let storeFaults: StoreFaults | undefined;
+  let consoleServer: ConsoleServer | undefined;
   const stop = async () => {
+    await consoleServer?.close();
     if (offline) await stopProcessGroup(offline);
     await simulator?.close();
+    await storeFaults?.close();
     await dynamo.stop();
   };
   try {
@@ -67,6 +80,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ...rest,
       });
       env.WECHATPAY_API_BASE_URL = simulator.url;
+      if (opts.console) storeFaults = await startStoreFaults(dynamo.endpoint);
     }
     const serverless = join(dirname(createRequire(__filename).resolve('osls/package.json')), 'bin', 'serverless.js');
     offline = spawn(
@@ -90,25 +104,42 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           ...process.env,
           ...env,
           PAYMENTS_TABLE: LOCAL_TABLE,
-          DYNAMODB_ENDPOINT: dynamo.endpoint,
+          DYNAMODB_ENDPOINT: storeFaults?.endpoint ?? dynamo.endpoint,
           SLS_TELEMETRY_DISABLED: '1',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true, // its own process group, so stop() takes esbuild and workers down with it
       },
     );
-    const out = opts.onOutput ?? (() => {});
+    const out = (chunk: string) => {
+      opts.onOutput?.(chunk);
+      consoleServer?.ingestOutput(chunk);
+    };
     offline.stdout?.setEncoding('utf8').on('data', out);
     offline.stderr?.setEncoding('utf8').on('data', out);
     const httpUrl = `http://127.0.0.1:${httpPort}`;
     await waitForHttp(httpUrl, offline);
+    const lambdaUrl = `http://127.0.0.1:${lambdaPort}`;
+    if (opts.console && simulator && opts.simulator)
+      consoleServer = await startConsole({
+        port: opts.console.port ?? 0,
+        ...(opts.console.pollMs === undefined ? {} : { pollMs: opts.console.pollMs }),
+        simulator,
+        keys: opts.simulator.keys,
+        dynamoEndpoint: dynamo.endpoint,
+        tableName: LOCAL_TABLE,
+        lambdaUrl,
+        functionPrefix: `wechatpay-lambda-${STAGE}-`,
+        ...(storeFaults === undefined ? {} : { storeFaults }),
+      });
     return {
       httpUrl,
-      lambdaUrl: `http://127.0.0.1:${lambdaPort}`,
+      lambdaUrl,
       dynamoEndpoint: dynamo.endpoint,
       engine: dynamo.engine,
       tableName: LOCAL_TABLE,
       simulator,
+      console: consoleServer,
       stop,
     };
   } catch (err) {

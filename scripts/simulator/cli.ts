@@ -30,7 +30,10 @@ export const USAGE = `usage: cli.ts [--sim URL] <command>
   orders | deliveries | faults | faults clear | health
   suppress on|off
   fault <endpoint> <kind> [--count N] [--hang-ms MS]
+  keys | rotate certificate [--overlap SECONDS] | switch public-key [--week SECONDS] [--rollback]
   config [--notify-url URL] [--refund-notify-url URL] [--time-scale X] [--v2|--v3] [--public-key|--platform]
+  bill show <yyyy-MM-dd> [--sub-mchid ID] | bill inject <kind> [--count N] [--date yyyy-MM-dd]
+      | bill corrupt none|digest|gzip|summary | bill ready clock|always|never | bill clear
 simulator URL: --sim or WECHATPAY_SIM_URL`;
 
 const OPTIONS = {
@@ -54,7 +57,11 @@ const OPTIONS = {
   'hang-ms': { type: 'string' },
   'time-scale': { type: 'string' },
   'stock-id': { type: 'string' },
+  date: { type: 'string' },
   help: { type: 'boolean' },
+  overlap: { type: 'string' },
+  week: { type: 'string' },
+  rollback: { type: 'boolean' },
 } as const;
 
 type Flags = ReturnType<typeof parse>['values'];
@@ -128,12 +135,47 @@ function toCall(positionals: string[], flags: Flags): ControlCall {
       return args[0] === 'clear' ? { method: 'DELETE', path: '/_sim/faults' } : { method: 'GET', path: '/_sim/faults' };
     case 'config':
       return post('/_sim/config', configBody(flags));
+    case 'keys':
+      return { method: 'GET', path: '/_sim/keys' };
+    case 'rotate':
+      if (args[0] !== 'certificate') throw new Error(`rotate takes: certificate\n${USAGE}`);
+      return post('/_sim/keys/rotate-certificate', { overlapSeconds: integer(flags.overlap, 'overlap') });
+    case 'switch':
+      if (args[0] !== 'public-key') throw new Error(`switch takes: public-key\n${USAGE}`);
+      return post('/_sim/keys/switch-public-key', {
+        weekSeconds: integer(flags.week, 'week'),
+        rollback: flags.rollback === true ? true : undefined,
+      });
+    case 'bill':
+      return billCall(args, flags);
     case 'orders':
     case 'deliveries':
     case 'health':
       return { method: 'GET', path: `/_sim/${command}` };
     default:
       throw new Error(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
+  }
+}
+
+/** The trade-bill switches (scripts/simulator/bills.ts) on `/_sim/bill`. */
+function billCall(args: string[], flags: Flags): ControlCall {
+  const [action = '', value] = args;
+  switch (action) {
+    case 'show': {
+      const query = new URLSearchParams({ date: value ?? '' });
+      if (flags['sub-mchid'] !== undefined) query.set('subMchid', flags['sub-mchid']);
+      return { method: 'GET', path: `/_sim/bill?${query.toString()}` };
+    }
+    case 'inject':
+      return post('/_sim/bill', { inject: value, count: integer(flags.count, 'count'), date: flags.date });
+    case 'corrupt':
+      return post('/_sim/bill', { corrupt: value });
+    case 'ready':
+      return post('/_sim/bill', { ready: value });
+    case 'clear':
+      return post('/_sim/bill', { clear: true });
+    default:
+      throw new Error(`unknown bill action ${JSON.stringify(action)}\n${USAGE}`);
   }
 }
 

@@ -10,6 +10,7 @@ import type { TestKeys } from './keys';
 import type { V2SignType } from './messages';
 import type { AttemptRecord } from './notifier';
 import { couponNotification, paymentNotification, refundNotification, type NotificationStyle } from './outgoing';
+import type { KeyRotation } from './rotation';
 import { SimError, type RefundStatus, type SimOrder, type SimRefund, type SimState } from './state';
 import type { V3Signer } from './v3auth';
 
@@ -84,6 +85,8 @@ export interface ControlDeps {
   faults: FaultPlan;
   config: SimConfig;
   couponCallbacks: Map<string, { notifyUrl: string; updateTime: string }>;
+  /** Key changes under way; picks each notification's signer when the call names none. */
+  rotation: KeyRotation;
 }
 
 /** In-process control of a running simulator (the `/_sim/` endpoints call exactly these). */
@@ -197,7 +200,7 @@ export class SimControl {
     const { config } = this.deps;
     return {
       protocol: overrides.protocol ?? config.protocol,
-      signer: overrides.signer ?? config.signer,
+      signer: overrides.signer ?? this.deps.rotation.pick() ?? config.signer,
       signType: overrides.signType ?? config.signType,
     };
   }
@@ -226,6 +229,16 @@ const ROUTES: Readonly<Record<string, Route>> = {
   'GET /_sim/deliveries': (_c, deps) => jsonReply(200, { deliveries: deps.deliveries.list() }),
   'GET /_sim/config': (c) => jsonReply(200, c.settings()),
   'POST /_sim/config': (c, _d, b) => jsonReply(200, c.configure(configInput(b))),
+  'GET /_sim/keys': (_c, deps) => jsonReply(200, deps.rotation.status()),
+  'POST /_sim/keys/rotate-certificate': (_c, deps, b) =>
+    jsonReply(200, deps.rotation.rotateCertificate(int(b, 'overlapSeconds') ?? 60)),
+  'POST /_sim/keys/switch-public-key': (_c, deps, b) =>
+    jsonReply(
+      200,
+      deps.rotation.switchPublicKey({
+        ...optional({ weekSeconds: int(b, 'weekSeconds'), rollback: bool(b, 'rollback') }),
+      }),
+    ),
   'GET /_sim/faults': (_c, deps) => jsonReply(200, { faults: deps.faults.pending() }),
   'POST /_sim/faults': (_c, deps, b) => planFault(deps.faults, b),
   'DELETE /_sim/faults': (_c, deps) => {

@@ -42,6 +42,12 @@ export interface DeliveryTiming {
   replyTimeoutMs: number;
 }
 
+/** What a {@link DeliveryManager.onChange} listener hears: a delivery changed, or a replay finished. */
+export type DeliveryEvent =
+  | { type: 'delivery'; delivery: DeliveryRecord }
+  /** `of`: the id of the delivery whose notification was replayed. */
+  | { type: 'replay'; of: number; url: string; results: AttemptRecord[] };
+
 const MAX_RECORDS = 1000;
 const MAX_REPLAYS = 1000;
 
@@ -50,7 +56,8 @@ export class DeliveryManager {
   /** When true, notifications are recorded (and replayable) but not sent. */
   suppressed = false;
   private readonly records: DeliveryRecord[] = [];
-  private last: { url: string; notification: OutgoingNotification } | undefined;
+  private last: { url: string; notification: OutgoingNotification; id: number } | undefined;
+  private readonly listeners = new Set<(event: DeliveryEvent) => void>();
   private readonly stop = new AbortController();
   private readonly running = new Set<Promise<unknown>>();
   private nextId = 1;
@@ -68,7 +75,7 @@ export class DeliveryManager {
     wait: DeliveryWait,
   ): Promise<DeliveryRecord> {
     const record = this.newRecord(kind, url, notification);
-    if (url !== undefined) this.last = { url, notification };
+    if (url !== undefined) this.last = { url, notification, id: record.id };
     if (record.skipped !== null || url === undefined) return this.finish(record);
     let firstAttempt: () => void = () => undefined;
     const first = new Promise<void>((resolve) => {
@@ -90,12 +97,20 @@ export class DeliveryManager {
     }
     const url = opts.url ?? last.url;
     const once = { replyTimeoutMs: this.timing.replyTimeoutMs, now: this.now, signal: this.stop.signal };
-    if (opts.concurrent !== false) return this.track(deliverConcurrently(url, last.notification, times, once));
-    const results: AttemptRecord[] = [];
-    for (let attempt = 1; attempt <= times; attempt += 1) {
-      results.push({ attempt, delayMs: 0, ...(await this.track(deliverOnce(url, last.notification, once))) });
-    }
+    let results: AttemptRecord[] = [];
+    if (opts.concurrent !== false) results = await this.track(deliverConcurrently(url, last.notification, times, once));
+    else
+      for (let attempt = 1; attempt <= times; attempt += 1) {
+        results.push({ attempt, delayMs: 0, ...(await this.track(deliverOnce(url, last.notification, once))) });
+      }
+    this.emit({ type: 'replay', of: last.id, url, results: results.map((r) => ({ ...r })) });
     return results;
+  }
+
+  /** Calls `listener` on every change (a delivery recorded, an attempt made, a replay done); returns its remover. */
+  onChange(listener: (event: DeliveryEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Every delivery so far (most recent last). */
@@ -123,6 +138,7 @@ export class DeliveryManager {
     };
     this.records.push(record);
     if (this.records.length > MAX_RECORDS) this.records.shift();
+    this.changed(record);
     return record;
   }
 
@@ -140,6 +156,7 @@ export class DeliveryManager {
       signal: this.stop.signal,
       onAttempt: (attempt) => {
         record.attempts.push(attempt);
+        this.changed(record);
         onFirst();
       },
     });
@@ -149,7 +166,22 @@ export class DeliveryManager {
 
   private finish(record: DeliveryRecord): DeliveryRecord {
     record.done = true;
+    this.changed(record);
     return snapshot(record);
+  }
+
+  private changed(record: DeliveryRecord): void {
+    if (this.listeners.size > 0) this.emit({ type: 'delivery', delivery: snapshot(record) });
+  }
+
+  private emit(event: DeliveryEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // a watcher's bug (the console's) must not break a delivery
+      }
+    }
   }
 
   private track<T>(promise: Promise<T>): Promise<T> {

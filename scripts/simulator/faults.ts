@@ -15,6 +15,7 @@ export const FAULT_ENDPOINTS = [
   'v3.close',
   'v3.query',
   'v3.busifavor',
+  'v3.certificates',
   'v3.refund',
   'v3.refundquery',
   '*',

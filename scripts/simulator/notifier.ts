@@ -43,7 +43,14 @@ export interface AttemptResult {
   accepted: boolean;
   /** Why the attempt failed at transport level (timeout, connection error), if it did. */
   error?: string;
+  /** Wall-clock time from sending to the whole reply (or the failure), in ms; for people watching. */
+  latencyMs?: number;
+  /** The start of the reply body (at most {@link REPLY_EXCERPT_CHARS} characters), for people watching. */
+  reply?: string;
 }
+
+/** How much of a reply body an attempt keeps. */
+export const REPLY_EXCERPT_CHARS = 300;
 
 /** One entry of a delivery's attempt log. */
 export interface AttemptRecord extends AttemptResult {
@@ -108,6 +115,8 @@ export async function deliverOnce(
   const timeout = AbortSignal.timeout(opts.replyTimeoutMs ?? REPLY_TIMEOUT_MS);
   const signal = opts.signal === undefined ? timeout : AbortSignal.any([timeout, opts.signal]);
   let status: number | null = null;
+  const started = performance.now();
+  const latencyMs = () => Math.round((performance.now() - started) * 10) / 10;
   try {
     const response = await fetch(url, {
       method: 'POST',
@@ -119,9 +128,16 @@ export async function deliverOnce(
     status = response.status;
     // The whole reply must arrive in time, not just its headers.
     const body = await response.text();
-    return { at, status, accepted: replyAccepted(notification.protocol, status, body) };
+    return {
+      at,
+      status,
+      accepted: replyAccepted(notification.protocol, status, body),
+      latencyMs: latencyMs(),
+      reply: body.slice(0, REPLY_EXCERPT_CHARS),
+    };
   } catch (error) {
-    return { at, status, accepted: false, error: timeout.aborted ? 'reply timeout' : describe(error) };
+    const reason = timeout.aborted ? 'reply timeout' : describe(error);
+    return { at, status, accepted: false, error: reason, latencyMs: latencyMs() };
   }
 }
 

@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import { SimBills } from './bills';
 import { SimControl, handleControl, type ControlDeps, type SimConfig } from './control';
 import { DEFAULT_TIMING, DeliveryManager } from './deliveries';
 import { FaultPlan, type Fault } from './faults';
@@ -15,6 +16,7 @@ import type { TestKeys } from './keys';
 import type { V2SignType } from './messages';
 import type { NotificationProtocol } from './notifier';
 import { RefundDesk } from './refunds';
+import { KeyRotation } from './rotation';
 import { SimState } from './state';
 import { handleV2, v2Endpoint, v2FaultReply } from './v2api';
 import { handleV3, v3Route, type V3Context } from './v3api';
@@ -60,6 +62,10 @@ export interface Simulator {
   control: SimControl;
   /** Refunds applied for through the refund APIs: in flight, results to come, and counts. */
   refunds: RefundDesk;
+  /** Certificate rotation and public-key switch schedule (also `/_sim/keys/…`). */
+  rotation: KeyRotation;
+  /** The trade-bill endpoints and their discrepancy switches (scripts/simulator/bills.ts). */
+  bills: SimBills;
   /** Stops the server, aborts deliveries and hanging answers. */
   close(): Promise<void>;
 }
@@ -81,11 +87,13 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     faults: new FaultPlan(),
     config: initialConfig(opts),
     couponCallbacks: new Map(),
+    rotation: new KeyRotation(opts.keys),
   };
   const control = new SimControl(deps);
   const refunds = new RefundDesk(state, control);
   const hangs = new AbortController();
-  const app = { deps, control, refunds, hangs, closeMinAgeSeconds: opts.closeMinAgeSeconds ?? 300 };
+  const bills = new SimBills(state, opts.keys);
+  const app = { deps, control, refunds, hangs, bills, closeMinAgeSeconds: opts.closeMinAgeSeconds ?? 300 };
   const server = createServer((req, res) => void serve(app, req, res));
   const port = await listen(server, opts.port ?? 0);
   return {
@@ -95,6 +103,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     deliveries,
     control,
     refunds,
+    rotation: deps.rotation,
+    bills,
     close: () => {
       refunds.close();
       return shutdown(server, deliveries, hangs);
@@ -107,6 +117,7 @@ interface App {
   control: SimControl;
   refunds: RefundDesk;
   hangs: AbortController;
+  bills: SimBills;
   closeMinAgeSeconds: number;
 }
 
@@ -122,7 +133,10 @@ function initialConfig(opts: SimulatorOptions): SimConfig {
 
 async function serve(app: App, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
-    send(res, await route(app, await readRequest(req)));
+    const request = await readRequest(req);
+    // the bill download is binary, so it writes its own answer
+    if (app.bills.download(request, res, Math.floor(Date.now() / 1000))) return;
+    send(res, await route(app, request));
   } catch (error) {
     // A simulator bug must not take the test run down; report it as a plain 500.
     process.stderr.write(
@@ -133,6 +147,11 @@ async function serve(app: App, req: IncomingMessage, res: ServerResponse): Promi
 }
 
 async function route(app: App, req: SimRequest): Promise<HttpReply> {
+  const bill =
+    req.path === '/_sim/bill'
+      ? app.bills.control(req)
+      : (app.bills.v3(req, Math.floor(Date.now() / 1000)) ?? app.bills.v2(req));
+  if (bill !== undefined) return bill;
   if (req.path.startsWith('/_sim/')) return handleControl(app.control, app.deps, req);
   const v2 = v2Endpoint(req.path);
   if (v2 !== undefined) {
@@ -161,6 +180,10 @@ function v3Context(app: App): V3Context {
     couponCallbacks: app.deps.couponCallbacks,
     refunds: app.refunds,
     wallSeconds: () => Math.floor(Date.now() / 1000),
+    certificates: () => app.deps.rotation.certificates(),
+    onCertificatesServed: () => {
+      app.deps.rotation.downloads += 1;
+    },
   };
 }
 

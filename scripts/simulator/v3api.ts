@@ -9,9 +9,10 @@
 import type { Fault } from './faults';
 import { decodeSegment, header, jsonReply, type HttpReply, type SimRequest } from './http';
 import type { TestKeys } from './keys';
-import { rfc3339Beijing } from './messages';
+import { rfc3339Beijing, v3Encrypt } from './messages';
 import { transactionResource } from './outgoing';
 import { type RefundDesk, v3RefundApply, v3RefundQuery, v3RefundRoute } from './refunds';
+import type { ListedCertificate } from './rotation';
 import { MERCHANT_NO_PATTERN, type CloseOutcome, type SimState } from './state';
 import { responseSigner, signedResponseHeaders, verifyAuthorization, type SignatureSpoiler } from './v3auth';
 
@@ -19,7 +20,7 @@ import { responseSigner, signedResponseHeaders, verifyAuthorization, type Signat
 export const V3_TOO_EARLY_CODE = 'RULE_LIMIT';
 
 /** The APIv3 endpoint names (also fault targets). */
-export type V3Endpoint = 'v3.close' | 'v3.query' | 'v3.busifavor' | 'v3.refund' | 'v3.refundquery';
+export type V3Endpoint = 'v3.close' | 'v3.query' | 'v3.busifavor' | 'v3.certificates' | 'v3.refund' | 'v3.refundquery';
 
 /** What a v3 handler needs from the simulator. */
 export interface V3Context {
@@ -32,6 +33,10 @@ export interface V3Context {
   wallSeconds: () => number;
   /** Refund apply and query (absent: those routes answer 404). */
   refunds?: RefundDesk;
+  /** The platform certificates `GET /v3/certificates` lists (default: the one in `keys`). */
+  certificates?: () => ListedCertificate[];
+  /** Called once per `GET /v3/certificates` answered, so tests can count downloads. */
+  onCertificatesServed?: () => void;
 }
 
 /** A matched APIv3 route. */
@@ -52,6 +57,7 @@ type Json = Record<string, unknown>;
 const CLOSE = /^\/v3\/pay\/(partner\/)?transactions\/out-trade-no\/([^/]+)\/close$/;
 const QUERY = /^\/v3\/pay\/(partner\/)?transactions\/out-trade-no\/([^/]+)$/;
 const BUSIFAVOR = '/v3/marketing/busifavor/callbacks';
+const CERTIFICATES = '/v3/certificates';
 
 /** Matches method + path to an APIv3 route. */
 export function v3Route(method: string, path: string): V3Route | undefined {
@@ -59,6 +65,7 @@ export function v3Route(method: string, path: string): V3Route | undefined {
   if (close !== null) return withOrderNo('v3.close', close);
   const query = method === 'GET' ? QUERY.exec(path) : null;
   if (query !== null) return withOrderNo('v3.query', query);
+  if (path === CERTIFICATES && method === 'GET') return { endpoint: 'v3.certificates', partner: false };
   if (path === BUSIFAVOR && (method === 'GET' || method === 'POST'))
     return { endpoint: 'v3.busifavor', partner: false };
   const refund = v3RefundRoute(method, path);
@@ -117,6 +124,7 @@ function business(ctx: V3Context, route: V3Route, req: SimRequest): V3Answer {
   if (req.tooLarge) return error(400, 'PARAM_ERROR', '请求体过大');
   if (route.endpoint === 'v3.busifavor') return req.method === 'POST' ? setCallback(ctx, req) : getCallback(ctx, req);
   if (route.endpoint === 'v3.refund' || route.endpoint === 'v3.refundquery') return refundBusiness(ctx, req);
+  if (route.endpoint === 'v3.certificates') return certificates(ctx);
   if (route.outTradeNo === undefined || !MERCHANT_NO_PATTERN.test(route.outTradeNo)) {
     return paramError('out_trade_no', 'path', '商户订单号格式错误');
   }
@@ -189,6 +197,30 @@ function closeAnswer(outcome: CloseOutcome): V3Answer {
         `订单生成后不能马上调用关单接口，最短调用时间间隔为5分钟，请${outcome.waitSeconds}秒后重试`,
       );
   }
+}
+
+/** `GET /v3/certificates`: each certificate encrypted under the APIv3 key, associated data `certificate`. */
+function certificates(ctx: V3Context): V3Answer {
+  ctx.onCertificatesServed?.();
+  const listed = ctx.certificates?.() ?? [];
+  return {
+    status: 200,
+    json: {
+      data: listed.map((c) => {
+        const { associated_data, ciphertext, nonce, algorithm } = v3Encrypt(
+          ctx.keys.apiV3Key,
+          c.certPem,
+          'certificate',
+        );
+        return {
+          serial_no: c.serial,
+          effective_time: rfc3339Beijing(c.effective),
+          expire_time: rfc3339Beijing(c.expire),
+          encrypt_certificate: { algorithm, nonce, associated_data, ciphertext },
+        };
+      }),
+    },
+  };
 }
 
 function setCallback(ctx: V3Context, req: SimRequest): V3Answer {

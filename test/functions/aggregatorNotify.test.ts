@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { aggregatorHandler } from '../../lib/notify/aggregator';
 import type { NotifyDeps } from '../../lib/notify/handle';
 import { orderKey } from '../../lib/orders/table';
-import type { HttpEvent } from '../../lib/runtime';
+import type { HttpEvent } from '../../lib/lambda/http';
 import {
   aggregatorNotification,
   aggregatorResult,

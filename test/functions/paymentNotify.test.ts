@@ -7,7 +7,7 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { notifyHandler } from '../../lib/notify/lambda';
 import { orderKey } from '../../lib/orders/table';
-import type { HttpEvent } from '../../lib/runtime';
+import type { HttpEvent } from '../../lib/lambda/http';
 import {
   beijingCompact,
   v2PaymentNotification,

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NotifyDeps } from '../../lib/notify/handle';
 import { orderKey } from '../../lib/orders/table';
-import type { HttpEvent } from '../../lib/runtime';
+import type { HttpEvent } from '../../lib/lambda/http';
 import {
   encryptReqInfo,
   randomRefundId,

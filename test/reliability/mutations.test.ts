@@ -20,7 +20,7 @@
 import { createDecipheriv } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { orderKey, refundKey } from '../../lib/orders/table';
-import type { HttpEvent } from '../../lib/runtime';
+import type { HttpEvent } from '../../lib/lambda/http';
 import {
   randomRefundId,
   randomTransactionId,

@@ -17,7 +17,7 @@ import { notifyHandler } from '../../lib/notify/lambda';
 import { createDynamoClient } from '../../lib/orders/client';
 import { createDynamoOrderStore } from '../../lib/orders/dynamodb';
 import type { OrderStore } from '../../lib/orders/store';
-import type { HttpEvent } from '../../lib/runtime';
+import type { HttpEvent } from '../../lib/lambda/http';
 import type { TestKeys } from '../../scripts/simulator/keys';
 import type { WireRequest } from '../../scripts/simulator/messages';
 import { toEvent, type Harness } from '../support/harness';

@@ -8,6 +8,7 @@ import { SimControl } from '../../scripts/simulator/control';
 import { DeliveryManager } from '../../scripts/simulator/deliveries';
 import { FaultPlan } from '../../scripts/simulator/faults';
 import { generateTestKeys } from '../../scripts/simulator/keys';
+import { KeyRotation } from '../../scripts/simulator/rotation';
 import {
   RefundDesk,
   v2RefundApply,
@@ -31,6 +32,7 @@ function setup(): { desk: RefundDesk; state: SimState; control: SimControl } {
     faults: new FaultPlan(),
     config: { protocol: 'v3', signer: 'platform', signType: 'MD5' },
     couponCallbacks: new Map(),
+    rotation: new KeyRotation(keys),
   });
   const desk = new RefundDesk(state, control, 60_000);
   desks.push(desk);

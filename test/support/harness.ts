@@ -11,7 +11,7 @@ import { createDynamoClient } from '../../lib/orders/client';
 import { createDynamoOrderStore } from '../../lib/orders/dynamodb';
 import type { OrderStore, UnknownOrderPolicy } from '../../lib/orders/store';
 import type { NotifyDeps } from '../../lib/notify/handle';
-import type { HttpEvent } from '../../lib/runtime';
+import type { HttpEvent } from '../../lib/lambda/http';
 import { ensureTable } from '../../scripts/local/dynamodb';
 import { generateTestKeys, toEnv, type TestKeys } from '../../scripts/simulator/keys';
 import type { WireRequest } from '../../scripts/simulator/messages';

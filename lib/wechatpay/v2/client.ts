@@ -8,7 +8,7 @@ import { isMerchantId, isOutTradeNo } from '../../orders/model';
 import { forgedResponse, httpError, readAnswer, wechatRefusal, WechatPayApiError } from '../apiError';
 import type { ClientDeps } from '../http';
 import { beijingToIso } from '../time';
-import type { TradeState } from '../v3/transaction';
+import { isTradeState, type TradeState } from '../tradeState';
 import { signV2, verifyV2, type V2SignType } from './sign';
 import { buildXml, parseXml, type Fields } from './xml';
 
@@ -42,8 +42,6 @@ export interface V2Client {
   /** Queries an order by out_trade_no. */
   queryOrderV2(ref: V2OrderRef): Promise<V2Transaction>;
 }
-
-const TRADE_STATES = new Set<string>(['SUCCESS', 'REFUND', 'NOTPAY', 'CLOSED', 'REVOKED', 'USERPAYING', 'PAYERROR']);
 
 /** Builds the APIv2 client; a missing APIv2 key is a CONFIG error when a call is made. */
 export function createV2Client(deps: ClientDeps): V2Client {
@@ -148,14 +146,14 @@ export function readReply(status: number, text: string, key: string): Fields {
 export function readV2Transaction(fields: Fields): V2Transaction {
   const outTradeNo = fields.out_trade_no;
   if (!isOutTradeNo(outTradeNo)) throw malformed('orderquery out_trade_no missing or malformed');
-  const state = fields.trade_state ?? '';
-  if (!TRADE_STATES.has(state)) throw malformed('orderquery trade_state unknown');
+  const state = fields.trade_state;
+  if (!isTradeState(state)) throw malformed('orderquery trade_state unknown');
   const opt = (name: string) => (fields[name] ? fields[name] : undefined);
   const totalFee = opt('total_fee');
   const timeEnd = opt('time_end');
   return {
     outTradeNo,
-    tradeState: state as TradeState,
+    tradeState: state,
     tradeStateDesc: opt('trade_state_desc'),
     transactionId: opt('transaction_id'),
     totalFen: totalFee === undefined ? undefined : parseFen(totalFee, 'total_fee'),

@@ -1,23 +1,37 @@
 /**
- * APIv2 payment-result notifications: verify the signature over every received field, check the
- * merchant ids, and turn the message into a payment report (amounts in fen, time as an instant).
+ * APIv2 payment-result notifications (docs/protocol.md A): verify the signature over every received
+ * field, check the merchant ids, and read the result (amounts in fen, time as an instant).
  */
 import { configError, inconsistent, malformed, unauthentic } from '../../errors';
 import { parseFen } from '../../money';
 import { isOutTradeNo } from '../../orders/model';
-import type { Notice } from '../../notify/notice';
 import { beijingToIso } from '../time';
 import { verifyV2 } from './sign';
 import type { Fields } from './xml';
 
+/** Our own ids and key, which every APIv2 message is checked against. */
 export interface V2Merchant {
   apiV2Key: string | undefined;
   mchid: string;
   appid: string;
 }
 
-/** Verifies a parsed APIv2 payment notification and reads it as a notice. */
-export function readV2Payment(fields: Fields, merchant: V2Merchant): Notice {
+/** A verified APIv2 payment result: paid (`result_code` SUCCESS, every field a payment needs) or not. */
+export type V2PaymentResult =
+  | {
+      paid: true;
+      outTradeNo: string;
+      /** Set in service-provider mode. */
+      subMchId: string | undefined;
+      transactionId: string;
+      totalFen: number;
+      /** `time_end` as an ISO instant. */
+      paidAt: string;
+    }
+  | { paid: false; outTradeNo: string };
+
+/** Verifies a parsed APIv2 payment notification and reads its result. */
+export function readV2Payment(fields: Fields, merchant: V2Merchant): V2PaymentResult {
   if (fields.return_code !== 'SUCCESS') throw malformed('return_code is not SUCCESS');
   if (merchant.apiV2Key === undefined) throw configError('WECHATPAY_APIV2_KEY is not set');
   if (!verifyV2(fields, merchant.apiV2Key)) throw unauthentic('sign mismatch');
@@ -26,7 +40,7 @@ export function readV2Payment(fields: Fields, merchant: V2Merchant): Notice {
 
   const outTradeNo = fields.out_trade_no;
   if (!isOutTradeNo(outTradeNo)) throw malformed('out_trade_no missing or malformed');
-  if (fields.result_code !== 'SUCCESS') return { kind: 'IGNORED', reason: 'result_code is not SUCCESS', outTradeNo };
+  if (fields.result_code !== 'SUCCESS') return { paid: false, outTradeNo };
 
   const transactionId = fields.transaction_id;
   if (!transactionId || transactionId.length > 64) throw malformed('transaction_id missing or malformed');
@@ -34,14 +48,11 @@ export function readV2Payment(fields: Fields, merchant: V2Merchant): Notice {
   if (subMchId !== undefined && subMchId !== '' && !/^\d{1,32}$/.test(subMchId))
     throw malformed('sub_mch_id malformed');
   return {
-    kind: 'PAYMENT',
-    report: {
-      outTradeNo,
-      merchantId: subMchId ? subMchId : merchant.mchid,
-      transactionId,
-      amountFen: parseFen(fields.total_fee ?? '', 'total_fee'),
-      paidAt: beijingToIso(fields.time_end ?? '', 'time_end'),
-      channel: 'v2',
-    },
+    paid: true,
+    outTradeNo,
+    subMchId: subMchId ? subMchId : undefined,
+    transactionId,
+    totalFen: parseFen(fields.total_fee ?? '', 'total_fee'),
+    paidAt: beijingToIso(fields.time_end ?? '', 'time_end'),
   };
 }

@@ -6,13 +6,33 @@
 import { createDecipheriv, createHash } from 'node:crypto';
 import { configError, inconsistent, malformed, unauthentic } from '../../errors';
 import { parseFen } from '../../money';
-import { isOutTradeNo, type RefundReport } from '../../orders/model';
+import { isOutTradeNo } from '../../orders/model';
 import { beijingToIso } from '../time';
 import { parseXml, type Fields } from './xml';
 import type { V2Merchant } from './notification';
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-const STATUS: Record<string, RefundReport['state']> = { SUCCESS: 'SUCCESS', CHANGE: 'ABNORMAL', REFUNDCLOSE: 'CLOSED' };
+/** `refund_status` as APIv2 spells it: CHANGE is the abnormal refund, REFUNDCLOSE the closed one. */
+export const V2_REFUND_STATUSES = ['SUCCESS', 'CHANGE', 'REFUNDCLOSE'] as const;
+export type V2RefundStatus = (typeof V2_REFUND_STATUSES)[number];
+
+/** A decrypted, checked APIv2 refund result; amounts in fen, times as ISO instants. */
+export interface V2RefundResult {
+  outRefundNo: string;
+  outTradeNo: string;
+  /** Set in service-provider mode. */
+  subMchId: string | undefined;
+  refundId: string;
+  transactionId: string | undefined;
+  refundStatus: V2RefundStatus;
+  refundFen: number;
+  totalFen: number;
+  successAt: string | undefined;
+}
+
+function isV2RefundStatus(s: unknown): s is V2RefundStatus {
+  return (V2_REFUND_STATUSES as readonly unknown[]).includes(s);
+}
 
 /** The AES-256 key for `req_info`: the 32 ASCII bytes of md5(APIv2 key) in lower-case hex. */
 export function reqInfoKey(apiV2Key: string): Buffer {
@@ -35,8 +55,8 @@ export function decryptReqInfo(reqInfo: string, key: Buffer): string {
   }
 }
 
-/** Reads an APIv2 refund notification (outer fields already parsed) as a refund report. */
-export function readV2Refund(fields: Fields, merchant: V2Merchant, maxBytes: number): RefundReport {
+/** Reads an APIv2 refund notification (outer fields already parsed): decrypt, check, read. */
+export function readV2Refund(fields: Fields, merchant: V2Merchant, maxBytes: number): V2RefundResult {
   if (fields.return_code !== 'SUCCESS') throw malformed('return_code is not SUCCESS');
   if (merchant.apiV2Key === undefined) throw configError('WECHATPAY_APIV2_KEY is not set');
   const reqInfo = fields.req_info;
@@ -56,8 +76,8 @@ export function readV2Refund(fields: Fields, merchant: V2Merchant, maxBytes: num
   if (subMchId !== undefined && subMchId !== '' && !/^\d{1,32}$/.test(subMchId))
     throw malformed('sub_mch_id malformed');
 
-  const state = STATUS[inner.refund_status ?? ''];
-  if (!state) throw malformed('refund_status unknown');
+  const refundStatus = inner.refund_status;
+  if (!isV2RefundStatus(refundStatus)) throw malformed('refund_status unknown');
   const outTradeNo = inner.out_trade_no;
   const outRefundNo = inner.out_refund_no;
   if (!isOutTradeNo(outTradeNo)) throw malformed('out_trade_no missing or malformed');
@@ -69,17 +89,16 @@ export function readV2Refund(fields: Fields, merchant: V2Merchant, maxBytes: num
   if (refundFen === 0 || refundFen > totalFen)
     throw inconsistent('refund_fee exceeds total_fee', { field: 'refund_fee' });
   const success = inner.success_time;
-  if (state === 'SUCCESS' && !success) throw malformed('success_time missing');
+  if (refundStatus === 'SUCCESS' && !success) throw malformed('success_time missing');
   return {
     outRefundNo,
     outTradeNo,
-    merchantId: subMchId ? subMchId : merchant.mchid,
+    subMchId: subMchId ? subMchId : undefined,
     refundId,
     transactionId: inner.transaction_id || undefined,
-    state,
+    refundStatus,
     refundFen,
     totalFen,
     successAt: success ? beijingToIso(success, 'success_time') : undefined,
-    channel: 'v2',
   };
 }

@@ -2,12 +2,11 @@
  * APIv2 signatures ("安全规范"): MD5 or HMAC-SHA256 over every non-empty field except `sign`, sorted
  * by byte order, joined as k=v&…, with `&key=<APIv2 key>` appended.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { hexDigestEquals } from '../../text';
 import type { Fields } from './xml';
 
 export type V2SignType = 'MD5' | 'HMAC-SHA256';
-
-const HEX = /^[0-9A-Fa-f]+$/;
 
 /** The string both algorithms sign: sorted non-empty fields, then `&key=`. */
 export function signingString(fields: Readonly<Fields>, key: string): string {
@@ -44,10 +43,7 @@ export function resolveSignType(fields: Readonly<Fields>): V2SignType | undefine
 export function verifyV2(fields: Readonly<Fields>, key: string): boolean {
   const given = fields.sign;
   const type = resolveSignType(fields);
-  if (given === undefined || type === undefined || !HEX.test(given)) return false;
-  const expected = Buffer.from(signV2(fields, key, type), 'latin1');
-  // WeChat sends upper-case hex; accept lower case too, the digest is the same. Hex only: latin1
-  // keeps just the low byte of each character, so 'Ł' (U+0141) would otherwise pass for 'A'.
-  const actual = Buffer.from(given.toUpperCase(), 'latin1');
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+  if (given === undefined || type === undefined) return false;
+  // WeChat sends upper-case hex; lower case is the same digest
+  return hexDigestEquals(given, signV2(fields, key, type));
 }

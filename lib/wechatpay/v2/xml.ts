@@ -4,11 +4,11 @@
  */
 import { XMLValidator } from 'fast-xml-parser';
 import { malformed } from '../../errors';
+import { PROTOTYPE_KEYS } from '../../text';
 
 /** A flat APIv2 message: field name → exact text. */
 export type Fields = Record<string, string>;
 
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const DECLARATIONS = /<!(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)/i;
 const TAG_NAMES = /<\/?([^\s>/!?]+)/g;
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
@@ -25,7 +25,7 @@ export function parseXml(xml: string, root = 'xml', maxBytes = DEFAULT_MAX_XML_B
   if (Buffer.byteLength(xml, 'utf8') > maxBytes) throw malformed('XML body too large');
   if (DECLARATIONS.test(xml)) throw malformed('XML declarations (DOCTYPE/ENTITY) are not accepted');
   for (const m of xml.matchAll(TAG_NAMES)) {
-    if (FORBIDDEN_KEYS.has(m[1] as string)) throw malformed('XML element name not accepted');
+    if (PROTOTYPE_KEYS.has(m[1] as string)) throw malformed('XML element name not accepted');
   }
   if (FORBIDDEN_CHARS.test(xml)) throw malformed('XML holds characters XML 1.0 forbids');
   if (XMLValidator.validate(xml) !== true) throw malformed('XML is not well-formed');

@@ -39,7 +39,7 @@ export interface V3Client {
   getCouponCallback(input?: { mchid?: string }): Promise<CouponCallback>;
 }
 
-/** One APIv3 request: method, exact path and query, and the JSON body. */
+/** One APIv3 request as {@link callV3} signs and sends it. */
 export interface V3Request {
   method: 'GET' | 'POST';
   /** Path and query, already encoded: exactly what is signed and sent. */
@@ -104,7 +104,7 @@ export function createV3Client(deps: ClientDeps): V3Client {
   };
 }
 
-/** One signed call with retries; resolves to a verified 2xx answer (the signed-request primitive other APIs share). */
+/** One signed call with retries; resolves to a verified 2xx answer (shared by the bill download and the refund calls). */
 export async function callV3(deps: ClientDeps, req: V3Request): Promise<HttpResponse> {
   const { merchant, keyRing, mchid, apiBaseUrl } = deps.config;
   if (merchant === undefined)

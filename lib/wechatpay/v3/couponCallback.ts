@@ -4,7 +4,7 @@
  */
 import { malformed } from '../../errors';
 import { WechatPayApiError } from '../apiError';
-import type { WechatPayClient } from '../http';
+import type { V3Client } from './client';
 
 const HINTS: Record<string, string> = {
   PARAM_ERROR: 'WeChat rejected a parameter: the URL must be HTTPS, publicly reachable, without a query string',
@@ -45,7 +45,7 @@ export function checkCallbackUrl(url: string): string {
 
 /** Sets the merchant-coupon callback URL and reads it back to confirm. */
 export async function registerCouponCallback(
-  client: WechatPayClient,
+  client: { v3: Pick<V3Client, 'setCouponCallback' | 'getCouponCallback'> },
   notifyUrl: string,
   mchid?: string,
 ): Promise<{ notifyUrl: string; mchid: string; updateTime: string }> {

@@ -1,7 +1,7 @@
 /** JSON parsing for untrusted input: depth-limited, prototype keys rejected, errors are MALFORMED. */
 import { malformed } from '../../errors';
+import { PROTOTYPE_KEYS } from '../../text';
 
-const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
 const MAX_DEPTH = 32;
 
 /**
@@ -32,7 +32,7 @@ function checkKeys(text: string, what: string): void {
       if (expectKey && keys) {
         const raw = text.slice(i + 1, end);
         const key = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
-        if (FORBIDDEN.has(key)) throw malformed(`${what} holds a forbidden key`);
+        if (PROTOTYPE_KEYS.has(key)) throw malformed(`${what} holds a forbidden key`);
         if (keys.has(key)) throw malformed(`${what} repeats a key`);
         keys.add(key);
       }

@@ -4,7 +4,7 @@
  */
 import { verify as rsaVerify } from 'node:crypto';
 import { unauthentic } from '../../errors';
-import type { KeyRing } from './keyring';
+import { isWithinValidity, type KeyKind, type KeyRing } from './keyring';
 
 export const SIGNATURE_TYPE = 'WECHATPAY2-SHA256-RSA2048';
 export const MAX_CLOCK_SKEW_SECONDS = 300;
@@ -23,12 +23,18 @@ export function headerGetter(headers: Readonly<Record<string, string | undefined
   return (name) => lower.get(name.toLowerCase());
 }
 
+/** What a successful verification tells the caller: which key vouched for the bytes. */
+export interface Verification {
+  serial: string;
+  verifiedBy: KeyKind;
+}
+
 /**
  * Verifies the `Wechatpay-*` headers over `body` (the exact bytes received). Throws UNAUTHENTIC for
- * probes, missing or unknown serials, timestamps outside ±300 s of `nowSeconds`, and bad signatures.
- * Never makes an outbound call: an unknown serial is simply rejected.
+ * probes, missing or unknown serials, certificates outside their validity, timestamps outside ±300 s
+ * of `nowSeconds`, and bad signatures. Never makes an outbound call: an unknown serial is simply rejected.
  */
-export function verifyV3(header: HeaderGetter, body: Buffer, keys: KeyRing, nowSeconds: number): void {
+export function verifyV3(header: HeaderGetter, body: Buffer, keys: KeyRing, nowSeconds: number): Verification {
   const signature = header('wechatpay-signature');
   const serial = header('wechatpay-serial');
   const timestamp = header('wechatpay-timestamp');
@@ -43,11 +49,16 @@ export function verifyV3(header: HeaderGetter, body: Buffer, keys: KeyRing, nowS
   if (Math.abs(nowSeconds - Number(timestamp)) >= MAX_CLOCK_SKEW_SECONDS) {
     throw unauthentic('Wechatpay-Timestamp outside the accepted window', { skew: nowSeconds - Number(timestamp) });
   }
-  const key = keys.get(serial);
-  if (!key) throw unauthentic('unknown Wechatpay-Serial', { serial: serial.slice(0, 64) });
+  const entry = keys.entry(serial);
+  if (!entry) throw unauthentic('unknown Wechatpay-Serial', { serial: serial.slice(0, 64) });
+  // an expired certificate proves nothing: its key may have leaked since (docs/protocol.md D)
+  if (!isWithinValidity(entry, nowSeconds * 1000))
+    throw unauthentic('platform certificate outside its validity', { serial: serial.slice(0, 64) });
   if (signature.length > 1024 || !BASE64.test(signature)) throw unauthentic('Wechatpay-Signature is not base64');
   const message = Buffer.concat([Buffer.from(`${timestamp}\n${nonce}\n`), body, NEWLINE]);
-  if (!rsaVerify('sha256', message, key, Buffer.from(signature, 'base64'))) throw unauthentic('signature mismatch');
+  if (!rsaVerify('sha256', message, entry.key, Buffer.from(signature, 'base64')))
+    throw unauthentic('signature mismatch');
+  return { serial, verifiedBy: entry.kind };
 }
 
 const NEWLINE = Buffer.from('\n');

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { closeOrder, type CloseOrderDeps } from '../../../lib/close/closeOrder';
 import type { OrderStore } from '../../../lib/orders/store';
 import { WechatPayApiError, wechatRefusal } from '../../../lib/wechatpay/apiError';
-import type { WechatPayClient } from '../../../lib/wechatpay/http';
+import type { WechatPayClient } from '../../../lib/wechatpay/client';
 import type { V2Transaction } from '../../../lib/wechatpay/v2/client';
 import type { Transaction } from '../../../lib/wechatpay/v3/transaction';
 import { createHarness, orderNo, type Harness } from '../../support/harness';

@@ -1,11 +1,13 @@
 /**
- * The closeOrder Lambda adapter: dependencies from the environment once per cold start, and nothing
- * ever thrown to the invoking function: a broken configuration, a bug while building, or a bug inside
- * the core all come back as a typed FAILED outcome with the right retry advice.
+ * The closeOrder Lambda adapter: dependencies from the environment once per container, and nothing
+ * ever thrown to the invoking function: a broken configuration, a bug while building, a bug inside
+ * the core and the deadline all come back as a typed FAILED outcome with the right retry advice.
  */
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { closeOrderDeps, closeOrderHandler, deadlineOutcome } from '../../../lib/close/lambda';
+import { handler } from '../../../functions/closeOrder';
+import { CLOSE_TIMING, closeOrderDeps, closeOrderHandler, deadlineOutcome } from '../../../lib/close/lambda';
 import type { CloseOrderDeps } from '../../../lib/close/closeOrder';
+import type { OrderStore } from '../../../lib/orders/store';
 import { configError } from '../../../lib/errors';
 import { createLogger, type Logger } from '../../../lib/log';
 import { createHarness, orderNo, type Harness } from '../../support/harness';
@@ -53,12 +55,54 @@ describe('closeOrderHandler without dependencies', () => {
 });
 
 describe('closeOrderDeps', () => {
-  it('is built once per cold start, with the WeChat client, and reused by warm invocations', () => {
+  it('builds the store and the WeChat client from the environment, afresh on each call', () => {
     const first = closeOrderDeps(h.env, quiet);
     expect(first.config.mchid).toBe(h.keys.mchid);
     expect(typeof first.client.v3.closeOrderV3).toBe('function');
     expect(typeof first.client.v2.closeOrderV2).toBe('function');
-    expect(closeOrderDeps({}, quiet)).toBe(first);
+    expect(closeOrderDeps(h.env, quiet)).not.toBe(first);
+    expect(() => closeOrderDeps({ ...h.env, WECHATPAY_MCHID: '' }, quiet)).toThrow('WECHATPAY_MCHID is not set');
+  });
+});
+
+describe('closeOrderHandler', () => {
+  it('builds the dependencies once per container and reuses them while warm', async () => {
+    let builds = 0;
+    const invoke = closeOrderHandler(() => (builds++, closeOrderDeps(h.env, quiet)));
+    for (let i = 0; i < 3; i++)
+      expect(await invoke({ outTradeNo: orderNo('CW') })).toMatchObject({ status: 'UNKNOWN_ORDER' });
+    expect(builds).toBe(1);
+  });
+
+  it('a core stuck past the early timeout answers FAILED TIMEOUT, retryable, and logs the deadline', async () => {
+    const lines: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation(
+      (chunk: string | Uint8Array) => (lines.push(String(chunk)), true),
+    );
+    // a store that never answers: DynamoDB Local cannot be made to hang on demand
+    const stuck = new Proxy(h.store, { get: () => () => new Promise<never>(() => {}) }) as OrderStore;
+    const deps: CloseOrderDeps = { ...closeOrderDeps(h.env, quiet), store: stuck };
+    const remaining = CLOSE_TIMING.timeoutEarlyInMillis + 20;
+    const outcome = await closeOrderHandler(() => deps)(
+      { outTradeNo: orderNo('CT') },
+      { getRemainingTimeInMillis: () => remaining },
+    );
+    expect(outcome).toEqual(deadlineOutcome());
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+      expect.objectContaining({ level: 'error', message: 'deadline', function: 'closeOrder', outcome: 'TIMEOUT' }),
+    );
+  });
+
+  it('the deployed function (functions/closeOrder.ts) is the same chain: a broken environment is CONFIG_ERROR', async () => {
+    silenceStdout();
+    for (const [name, value] of Object.entries(h.env)) vi.stubEnv(name, value);
+    vi.stubEnv('WECHATPAY_APIV3_KEY', 'short');
+    expect(await handler({ outTradeNo: 'T1' }, { getRemainingTimeInMillis: () => 20_000 })).toMatchObject({
+      status: 'FAILED',
+      code: 'CONFIG_ERROR',
+      retryable: false,
+      message: expect.stringContaining('WECHATPAY_APIV3_KEY'),
+    });
   });
 });
 
@@ -85,6 +129,7 @@ describe('nothing escapes the handler', () => {
   });
 
   it('a bug inside the core (a logger that throws) is FAILED INTERNAL_ERROR, retryable', async () => {
+    silenceStdout();
     const throwing: Logger = {
       log: () => {
         throw new Error('stdout closed');

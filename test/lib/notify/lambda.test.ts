@@ -1,12 +1,18 @@
 /**
  * The notify Lambda adapter: with the environment as Lambda provides it (no injected dependencies), a
- * notification is applied against DynamoDB Local; with a broken configuration the sender gets its
- * own protocol's failure reply (WeChat keeps the message and retries) and no internal detail.
+ * notification is applied against DynamoDB Local; with a broken configuration, and when the core is
+ * still running at the early timeout, the sender gets its own protocol's failure reply (WeChat keeps
+ * the message and retries) and no internal detail. The deployed functions are the same chain.
  */
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { configError } from '../../../lib/errors';
-import { notifyHandler } from '../../../lib/notify/lambda';
-import type { HttpEvent } from '../../../lib/runtime';
+import { handler as aggregatorFunction } from '../../../functions/aggregatorNotify';
+import { handler as couponFunction } from '../../../functions/couponNotify';
+import { handler as paymentFunction } from '../../../functions/paymentNotify';
+import { handler as refundFunction } from '../../../functions/refundNotify';
+import type { HttpEvent } from '../../../lib/lambda/http';
+import type { NotifyDeps } from '../../../lib/notify/handle';
+import { aggregatorFormat, HTTP_TIMING, httpHandler, notifyHandler, wechatFormat } from '../../../lib/notify/lambda';
 import { v2PaymentNotification, v3Notification, v3TransactionResource } from '../../../scripts/simulator/messages';
 import { createHarness, orderNo, toEvent, type Harness } from '../../support/harness';
 
@@ -114,3 +120,107 @@ describe('with the environment Lambda provides', () => {
     expect(await h.store.getOrder(h.keys.mchid, v2no)).toMatchObject({ state: 'PAID', paidVia: 'v2' });
   });
 });
+
+describe('the dependencies', () => {
+  it('are built once per container: warm invocations reuse them', async () => {
+    let builds = 0;
+    const handler = notifyHandler('/notify/payment', () => (builds++, h.deps()));
+    for (let i = 0; i < 3; i++) {
+      const no = orderNo('L');
+      await h.store.registerOrder({ outTradeNo: no, amountFen: 100, merchantId: h.keys.mchid });
+      const r = (await handler(toEvent(v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 100 })))) as Result;
+      expect(r.body).toContain('SUCCESS');
+    }
+    expect(builds).toBe(1);
+  });
+
+  it('a failed build is retried by the next invocation: the fixed configuration is picked up', async () => {
+    silenceStdout();
+    let broken = true;
+    const handler = notifyHandler('/notify/payment', async (): Promise<NotifyDeps> => {
+      if (broken) throw configError('WECHATPAY_MCHID is not set');
+      return h.deps();
+    });
+    const no = orderNo('L');
+    await h.store.registerOrder({ outTradeNo: no, amountFen: 100, merchantId: h.keys.mchid });
+    const event = toEvent(v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 100 }));
+    expect(((await handler(event)) as Result).body).toContain('FAIL');
+    expect((await h.store.getOrder(h.keys.mchid, no))?.state).toBe('NOTPAY');
+    broken = false;
+    expect(((await handler(event)) as Result).body).toContain('SUCCESS');
+    expect((await h.store.getOrder(h.keys.mchid, no))?.state).toBe('PAID');
+  });
+});
+
+describe('a core still running at the early timeout', () => {
+  // a pipeline that never answers: the store or a dependency stuck, which no real part does on demand
+  const stuck = () => new Promise<never>(() => {});
+  /** 20 ms left past the early margin: the fake context's remaining time decides, not a clock. */
+  const short = { getRemainingTimeInMillis: () => HTTP_TIMING.timeoutEarlyInMillis + 20 };
+
+  it('answers an APIv3 request with a 500 JSON FAIL (WeChat retries), not a generic error', async () => {
+    const lines = silenceStdoutLines();
+    const r = await httpHandler('/notify/payment', stuck, wechatFormat, () => h.deps())(
+      { headers: { 'Wechatpay-Serial': 'X' }, body: '{}' },
+      short,
+    );
+    expect(r).toEqual({
+      statusCode: 500,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: JSON.stringify({ code: 'FAIL', message: 'temporarily unavailable, retry later' }),
+    });
+    expect(lines()).toContainEqual(
+      expect.objectContaining({ level: 'error', message: 'deadline', route: '/notify/payment', outcome: 'TIMEOUT' }),
+    );
+  });
+
+  it('answers an APIv2 request with the FAIL XML, and the aggregator with `fail`', async () => {
+    silenceStdout();
+    const v2 = await httpHandler('/notify/refund', stuck, wechatFormat, () => h.deps())(
+      { headers: { 'content-type': 'text/xml' }, body: '<xml/>' },
+      short,
+    );
+    expect(v2.statusCode).toBe(200);
+    expect(v2.body).toContain('<return_code><![CDATA[FAIL]]></return_code>');
+    const agg = await httpHandler('/notify/aggregator', stuck, aggregatorFormat, () => h.deps())(
+      { body: 'a=1' },
+      short,
+    );
+    expect(agg).toMatchObject({ statusCode: 500, body: 'fail' });
+  });
+
+  it('a pipeline that answers in time is not cut short', async () => {
+    const quick = async () => ({ statusCode: 204, headers: {}, body: '' });
+    expect(await httpHandler('/notify/payment', quick, wechatFormat, () => h.deps())({}, short)).toEqual({
+      statusCode: 204,
+      headers: {},
+      body: '',
+    });
+  });
+});
+
+describe('the deployed functions', () => {
+  it('answer a broken environment in their own protocol: WeChat v2 and v3 routes, and the aggregator', async () => {
+    silenceStdout();
+    for (const [name, value] of Object.entries(h.env)) vi.stubEnv(name, value);
+    vi.stubEnv('WECHATPAY_MCHID', 'not-digits');
+    const context = { getRemainingTimeInMillis: () => 6000 };
+    for (const fn of [paymentFunction, refundFunction, couponFunction]) {
+      const v3 = await fn({ headers: { 'wechatpay-signature': 'x' }, body: '{}' }, context);
+      expect(v3.statusCode).toBe(500);
+      expect(JSON.parse(v3.body)).toEqual({ code: 'FAIL', message: 'service not configured' });
+      const v2 = await fn({ headers: {}, body: '<xml/>' }, context);
+      expect(v2.body).toContain('<return_code><![CDATA[FAIL]]></return_code>');
+    }
+    expect(await aggregatorFunction({ body: 'a=1' }, context)).toMatchObject({ statusCode: 500, body: 'fail' });
+  });
+});
+
+/** Swallows stdout, keeping the JSON lines for the test to read. */
+function silenceStdoutLines(): () => Array<Record<string, unknown>> {
+  const lines: string[] = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation(
+    (chunk: string | Uint8Array) => (lines.push(String(chunk)), true),
+  );
+  return () => lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+}

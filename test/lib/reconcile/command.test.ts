@@ -7,7 +7,7 @@ import { PayError } from '../../../lib/errors';
 import { createLogger } from '../../../lib/log';
 import { parseReconcileArgs, runReconcileCommand } from '../../../lib/reconcile/command';
 import type { ReconcileDeps } from '../../../lib/reconcile/reconcile';
-import { createWechatPayClient, type WechatPayClient } from '../../../lib/wechatpay/http';
+import { createWechatPayClient, type WechatPayClient } from '../../../lib/wechatpay/client';
 import { generateTestKeys } from '../../../scripts/simulator/keys';
 import { startSimulator, type Simulator } from '../../../scripts/simulator/server';
 import { createHarness, orderNo, type Harness } from '../../support/harness';

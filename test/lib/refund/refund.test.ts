@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../../lib/config';
-import { unavailable } from '../../../lib/errors';
-import { refundDeadlineOutcome, refundDeps, refundHandler } from '../../../lib/refund/lambda';
+import { configError, unavailable } from '../../../lib/errors';
+import { refundDeadlineOutcome, refundDeps, refundErrorOutcome, refundHandler } from '../../../lib/refund/lambda';
 import { readRefundRequest } from '../../../lib/refund/request';
 import { refund as refundCore, type RefundDeps } from '../../../lib/refund/refund';
 import { generateTestKeys } from '../../../scripts/simulator/keys';
@@ -303,6 +303,10 @@ describe('failures of our own', () => {
     expect(refundDeadlineOutcome()).toMatchObject({ status: 'FAILED', code: 'TIMEOUT', retryable: true });
     const built = refundDeps({ ...h.env, WECHATPAY_REFUND_NOTIFY_URL: 'https://example.com/notify/refund' });
     expect(built.notifyUrl).toBe('https://example.com/notify/refund');
-    expect(refundDeps()).toBe(built);
+    expect(refundDeps(h.env).notifyUrl).toBeUndefined();
+    expect(refundErrorOutcome(configError('WECHATPAY_MCHID is not set'))).toMatchObject({
+      code: 'CONFIG_ERROR',
+      retryable: false,
+    });
   });
 });

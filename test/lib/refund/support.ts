@@ -10,7 +10,8 @@ import { createRefundCalls, type RefundCalls } from '../../../lib/refund/calls';
 import type { RefundCallOutcome, RefundDeps } from '../../../lib/refund/refund';
 import { refundHandler } from '../../../lib/refund/lambda';
 import { reconcile, type ReconcileSummary } from '../../../lib/reconcile/reconcile';
-import { createWechatPayClient, type FetchLike } from '../../../lib/wechatpay/http';
+import { createWechatPayClient } from '../../../lib/wechatpay/client';
+import type { FetchLike } from '../../../lib/wechatpay/http';
 import type { Simulator } from '../../../scripts/simulator/server';
 import type { Harness } from '../../support/harness';
 

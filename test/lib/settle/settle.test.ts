@@ -23,7 +23,7 @@ import {
   type SettleSource,
 } from '../../../lib/settle/settle';
 import { wechatRefusal } from '../../../lib/wechatpay/apiError';
-import type { WechatPayClient } from '../../../lib/wechatpay/http';
+import type { WechatPayClient } from '../../../lib/wechatpay/client';
 import type { Transaction } from '../../../lib/wechatpay/v3/transaction';
 import { v3Notification, v3TransactionResource } from '../../../scripts/simulator/messages';
 import { createHarness, orderNo, type Harness } from '../../support/harness';

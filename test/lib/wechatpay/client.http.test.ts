@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../lib/config';
 import { PayError, malformed } from '../../../lib/errors';
 import { WechatPayApiError, httpError, wechatRefusal } from '../../../lib/wechatpay/apiError';
-import { backoffMs, createTransport, createWechatPayClient, type FetchLike } from '../../../lib/wechatpay/http';
+import { backoffMs, createTransport, type FetchLike } from '../../../lib/wechatpay/http';
+import { createWechatPayClient } from '../../../lib/wechatpay/client';
 import { generateTestKeys, toEnv } from '../../../scripts/simulator/keys';
 
 const transient = () => wechatRefusal(500, 'SYSTEM_ERROR', 'busy', '');

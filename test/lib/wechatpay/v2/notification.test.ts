@@ -5,8 +5,9 @@
  */
 import { thrownPayError as thrown } from '../../../support/errors';
 import { describe, expect, it } from 'vitest';
-import { readV2Payment, type V2Merchant } from '../../../../lib/wechatpay/v2/notification';
-import { parseXml } from '../../../../lib/wechatpay/v2/xml';
+import { v2PaymentNotice } from '../../../../lib/notify/read';
+import { readV2Payment as readResult, type V2Merchant } from '../../../../lib/wechatpay/v2/notification';
+import { parseXml, type Fields } from '../../../../lib/wechatpay/v2/xml';
 import { generateTestKeys } from '../../../../scripts/simulator/keys';
 import { v2PaymentNotification, v2Sign, type V2PaymentParams } from '../../../../scripts/simulator/messages';
 
@@ -30,7 +31,22 @@ function signedWithout(omit: string, signType: 'MD5' | 'HMAC-SHA256' = 'MD5'): R
   return { ...f, sign: v2Sign(f, keys.apiV2Key, signType) };
 }
 
+/** The reader's result as lib/notify/read.ts turns it into a notice: each case checks both halves. */
+const readV2Payment = (f: Fields, m: V2Merchant) => v2PaymentNotice(readResult(f, m), m.mchid);
+
 describe('readV2Payment', () => {
+  it('returns its own result type: the sub-merchant as sent, no channel, no domain merchant id', () => {
+    expect(readResult(fields({ extra: { sub_mch_id: '1900000109' } }), merchant)).toEqual({
+      paid: true,
+      outTradeNo: 'T2026112300001',
+      subMchId: '1900000109',
+      transactionId: '4200000001202611230000000001',
+      totalFen: 1999,
+      paidAt: '2026-11-23T02:00:00.000Z',
+    });
+    expect(readResult(fields({ resultCode: 'FAIL' }), merchant)).toEqual({ paid: false, outTradeNo: 'T2026112300001' });
+  });
+
   it('reads a signed payment: amount in fen, Beijing time_end as a UTC instant', () => {
     expect(readV2Payment(fields(), merchant)).toEqual({
       kind: 'PAYMENT',

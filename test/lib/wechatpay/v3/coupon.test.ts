@@ -4,7 +4,8 @@
  */
 import { thrownPayError as thrown } from '../../../support/errors';
 import { describe, expect, it } from 'vitest';
-import { readCouponEvent } from '../../../../lib/wechatpay/v3/coupon';
+import { couponEvent } from '../../../../lib/notify/read';
+import { readCouponResource } from '../../../../lib/wechatpay/v3/coupon';
 import { rfc3339Beijing } from '../../../../scripts/simulator/messages';
 
 const MCHID = '1900000100';
@@ -41,6 +42,20 @@ const use = (over: Record<string, unknown> = {}, consume: Record<string, unknown
     ...consume,
   },
   ...over,
+});
+
+/** The reader's result as the coupon event lib/notify/read.ts makes of it: each case checks both halves. */
+const readCouponEvent = (r: Record<string, unknown>, type: 'COUPON.SEND' | 'COUPON.USE', fallbackMchid: string) =>
+  couponEvent(readCouponResource(r, type), fallbackMchid);
+
+describe('readCouponResource', () => {
+  it('returns its own result types: the merchant as WeChat names it, or none', () => {
+    expect(readCouponResource(send(), 'COUPON.SEND')).toMatchObject({ kind: 'SENT', sendMerchant: MCHID });
+    expect(readCouponResource(send({ send_merchant: undefined }), 'COUPON.SEND')).toMatchObject({
+      sendMerchant: undefined,
+    });
+    expect(readCouponResource(use(), 'COUPON.USE')).toMatchObject({ kind: 'USED', couponId: expect.any(String) });
+  });
 });
 
 describe('COUPON.SEND', () => {

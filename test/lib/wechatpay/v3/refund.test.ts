@@ -5,7 +5,8 @@
  */
 import { thrownPayError as thrown } from '../../../support/errors';
 import { describe, expect, it } from 'vitest';
-import { readV3Refund } from '../../../../lib/wechatpay/v3/refund';
+import { v3RefundReport } from '../../../../lib/notify/read';
+import { readV3Refund as readResult } from '../../../../lib/wechatpay/v3/refund';
 import { generateTestKeys } from '../../../../scripts/simulator/keys';
 import { v3RefundResource, type V3RefundParams } from '../../../../scripts/simulator/messages';
 
@@ -29,7 +30,21 @@ function without(r: Record<string, unknown>, ...fields: string[]): Record<string
   return copy;
 }
 
+/** The reader's result as the refund report lib/notify/read.ts makes of it: each case checks both halves. */
+const readV3Refund = (r: Record<string, unknown>, m: { mchid: string }, eventType: string) =>
+  v3RefundReport(readResult(r, m, eventType));
+
 describe('readV3Refund', () => {
+  it('returns its own result type: the provider and sub-merchant ids as sent, no channel', () => {
+    const r = readResult(
+      resource({ partner: { spMchid: keys.mchid, subMchid: '1900000109' } }),
+      merchant,
+      'REFUND.SUCCESS',
+    );
+    expect(r).toMatchObject({ mchid: keys.mchid, subMchid: '1900000109', refundStatus: 'SUCCESS' });
+    expect(r).not.toHaveProperty('channel');
+  });
+
   it('reads a successful refund as a report with the success time as a UTC instant', () => {
     expect(readV3Refund(resource(), merchant, 'REFUND.SUCCESS')).toEqual({
       outRefundNo: 'R2026112300001',

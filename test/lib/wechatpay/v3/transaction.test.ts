@@ -1,16 +1,15 @@
 /**
- * The decrypted TRANSACTION resource (direct and service-provider shapes) and the notice it becomes:
- * resources built by the independent sender, every required field refused by name when missing or
- * of the wrong type, optional fields allowed to be absent.
+ * The decrypted TRANSACTION resource (direct and service-provider shapes): resources built by the
+ * independent sender, every required field refused by name when missing or of the wrong type,
+ * optional fields allowed to be absent. The notice it becomes is tested in test/lib/notify/read.test.ts.
  */
 import { thrownPayError as thrown } from '../../../support/errors';
 import { describe, expect, it } from 'vitest';
-import { readTransaction, transactionNotice, type Transaction } from '../../../../lib/wechatpay/v3/transaction';
+import { readTransaction } from '../../../../lib/wechatpay/v3/transaction';
 import { generateTestKeys } from '../../../../scripts/simulator/keys';
 import { v3TransactionResource } from '../../../../scripts/simulator/messages';
 
 const keys = generateTestKeys();
-const merchant = { mchid: keys.mchid, appid: keys.appid };
 const partner = { spMchid: keys.mchid, subMchid: '1900000109', spAppid: keys.appid };
 
 const direct = (extra: Record<string, unknown> = {}) =>
@@ -153,74 +152,5 @@ describe('readTransaction', () => {
     expect(thrown(() => readTransaction(direct({ transaction_id: 4200000001 }))).reason).toBe(
       'transaction.transaction_id missing or malformed',
     );
-  });
-});
-
-describe('transactionNotice', () => {
-  const tx = (over: Partial<Transaction> = {}): Transaction => ({ ...readTransaction(direct()), ...over });
-
-  it('turns a paid transaction into a payment report for the merchant', () => {
-    expect(transactionNotice(tx(), merchant, 'v3')).toEqual({
-      kind: 'PAYMENT',
-      report: {
-        outTradeNo: 'T2026112300001',
-        merchantId: keys.mchid,
-        transactionId: '4200000001202611230000000001',
-        amountFen: 1999,
-        paidAt: '2026-11-23T02:00:00.000Z',
-        channel: 'v3',
-      },
-    });
-  });
-
-  it('records a partner payment under the sub-merchant and keeps the channel it came by', () => {
-    const n = transactionNotice(tx({ subMchid: '1900000109' }), merchant, 'query');
-    expect(n.kind === 'PAYMENT' && n.report).toMatchObject({ merchantId: '1900000109', channel: 'query' });
-  });
-
-  it('refuses another merchant id as INCONSISTENT naming the field', () => {
-    const e = thrown(() => transactionNotice(tx({ mchid: '1999999999' }), merchant, 'v3'));
-    expect(e.kind).toBe('INCONSISTENT');
-    expect(e.detail).toEqual({ field: 'mchid' });
-  });
-
-  it('refuses another appid, and accepts a transaction that names none', () => {
-    const e = thrown(() => transactionNotice(tx({ appid: 'wx0000000000000000' }), merchant, 'v3'));
-    expect(e.kind).toBe('INCONSISTENT');
-    expect(e.detail).toEqual({ field: 'appid' });
-    expect(transactionNotice(tx({ appid: undefined }), merchant, 'v3').kind).toBe('PAYMENT');
-  });
-
-  it('checks the merchant before the trade state: a NOTPAY for another merchant is still INCONSISTENT', () => {
-    expect(
-      thrown(() => transactionNotice(tx({ tradeState: 'NOTPAY', mchid: '1999999999' }), merchant, 'v3')).kind,
-    ).toBe('INCONSISTENT');
-  });
-
-  it.each(['NOTPAY', 'CLOSED', 'REFUND', 'PAYERROR'] as const)(
-    'ignores trade_state %s, naming it and the order',
-    (state) => {
-      expect(
-        transactionNotice(
-          tx({ tradeState: state, transactionId: undefined, totalFen: undefined, successTime: undefined }),
-          merchant,
-          'v3',
-        ),
-      ).toEqual({
-        kind: 'IGNORED',
-        reason: `trade_state ${state}`,
-        outTradeNo: 'T2026112300001',
-      });
-    },
-  );
-
-  it.each([
-    ['transaction_id', { transactionId: undefined }, 'transaction.transaction_id missing'],
-    ['amount.total', { totalFen: undefined }, 'transaction.amount.total missing'],
-    ['success_time', { successTime: undefined }, 'transaction.success_time missing'],
-  ] as const)('refuses a SUCCESS without %s', (_name, over, reason) => {
-    const e = thrown(() => transactionNotice(tx(over), merchant, 'v3'));
-    expect(e.kind).toBe('MALFORMED');
-    expect(e.reason).toBe(reason);
   });
 });

@@ -27,7 +27,8 @@ const ring = createKeyRing({
   publicKeyPem: keys.publicKey.publicKeyPem,
 });
 
-const NOW = 1_790_000_000;
+// inside the generated certificates' validity, which verification now enforces
+const NOW = Math.floor(Date.now() / 1000);
 
 function transaction(
   opts: { signer?: 'platform' | 'publicKey'; timestamp?: number; nonce?: string } = {},

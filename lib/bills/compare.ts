@@ -1,0 +1,242 @@
+/**
+ * The bill against the table, row by row (docs/bills.md): each row gets a typed finding; what the bill
+ * proves and the table lacks (a payment, a refund's success) is applied through the store's own
+ * conditional writes and flagged; a difference the service cannot settle by itself (another amount,
+ * another transaction) is reported and never overwritten. Rows are compared a page at a time.
+ */
+import type { Channel, Order, PaymentReport, Refund, RefundReport, RefundState } from '../orders/model';
+import type { OrderStore } from '../orders/store';
+import type { BillRow, PaymentRow, RefundRow } from './reader';
+
+/** The kinds of finding, MATCH included. */
+export const FINDING_KINDS = [
+  'MATCH',
+  'PAID_UNKNOWN_HERE',
+  'PAID_HERE_NOT_IN_BILL',
+  'AMOUNT_DIFFERS',
+  'TRANSACTION_DIFFERS',
+  'STATE_DIFFERS',
+  'REFUND_UNKNOWN_HERE',
+  'REFUND_DIFFERS',
+] as const;
+export type FindingKind = (typeof FINDING_KINDS)[number];
+
+/** What happened about a finding: nothing to do, applied now, found applied already, refused, or left for a dry run. */
+export type Repair = 'NONE' | 'APPLIED' | 'ALREADY_APPLIED' | 'REFUSED' | 'DRY_RUN' | 'NOT_REPAIRABLE';
+
+/** One row's verdict. */
+export interface Finding {
+  kind: FindingKind;
+  repair: Repair;
+  line: number;
+  merchantId: string;
+  outTradeNo: string;
+  outRefundNo?: string;
+  /** What the bill says (amounts in fen). */
+  bill: { transactionId: string; totalFen?: number; refundId?: string; refundFen?: number; refundState?: string };
+  /** What the table says; undefined when it has no item. */
+  here?: { state: string; transactionId?: string; amountFen?: number; refundId?: string; refundFen?: number };
+}
+
+/** How the comparison runs. */
+export interface CompareOptions {
+  /** Report only: no repair is written. */
+  dryRun: boolean;
+  /** Rows per page (default 100): the reads of one page run together, then the next page is read. */
+  pageSize?: number;
+  /** Concurrent store reads within a page (default 16). */
+  concurrency?: number;
+}
+
+/** The counts of a comparison. */
+export interface CompareTotals {
+  rows: number;
+  /** Rows of other trade states (REVOKED …), read and summed but not compared. */
+  notCompared: number;
+  counts: Record<FindingKind, number>;
+  repaired: number;
+}
+
+// The store's Channel has no 'bill' yet and lib/orders is not ours to change: the value is stored as a
+// plain string, so a bill repair is told apart by paidVia/lastVia 'bill' (docs/bills.md)
+const BILL_CHANNEL = 'bill' as Channel;
+
+/** Compares rows with the store; `onFinding` gets every finding (MATCH included) in bill order. */
+export async function compareRows(
+  store: OrderStore,
+  rows: AsyncIterable<BillRow>,
+  opts: CompareOptions,
+  onFinding: (finding: Finding) => void | Promise<void>,
+): Promise<CompareTotals> {
+  const totals: CompareTotals = {
+    rows: 0,
+    notCompared: 0,
+    counts: Object.fromEntries(FINDING_KINDS.map((k) => [k, 0])) as Record<FindingKind, number>,
+    repaired: 0,
+  };
+  const pageSize = opts.pageSize ?? 100;
+  let page: (PaymentRow | RefundRow)[] = [];
+  const flush = async () => {
+    const findings = await mapLimit(page, opts.concurrency ?? 16, (row) => judgeRow(store, row, opts.dryRun));
+    for (const f of findings) {
+      totals.counts[f.kind] += 1;
+      if (f.repair === 'APPLIED') totals.repaired += 1;
+      await onFinding(f);
+    }
+    page = [];
+  };
+  for await (const row of rows) {
+    totals.rows += 1;
+    if (row.kind === 'OTHER') {
+      totals.notCompared += 1;
+      continue;
+    }
+    page.push(row);
+    if (page.length >= pageSize) await flush();
+  }
+  await flush();
+  return totals;
+}
+
+function judgeRow(store: OrderStore, row: PaymentRow | RefundRow, dryRun: boolean): Promise<Finding> {
+  return row.kind === 'PAYMENT' ? judgePaymentRow(store, row, dryRun) : judgeRefundRow(store, row, dryRun);
+}
+
+const merchantOf = (row: PaymentRow | RefundRow) => row.subMchid ?? row.mchid;
+
+async function judgePaymentRow(store: OrderStore, row: PaymentRow, dryRun: boolean): Promise<Finding> {
+  const merchantId = merchantOf(row);
+  const order = await store.getOrder(merchantId, row.outTradeNo);
+  const base = {
+    line: row.line,
+    merchantId,
+    outTradeNo: row.outTradeNo,
+    bill: { transactionId: row.transactionId, totalFen: row.totalFen },
+    ...(order === undefined ? {} : { here: orderView(order) }),
+  };
+  const proof: PaymentReport = {
+    outTradeNo: row.outTradeNo,
+    merchantId,
+    transactionId: row.transactionId,
+    amountFen: row.totalFen,
+    paidAt: row.at,
+    channel: BILL_CHANNEL,
+  };
+  if (order === undefined) {
+    return { kind: 'PAID_UNKNOWN_HERE', ...base, repair: await repair(store, { payment: proof }, dryRun) };
+  }
+  if (order.state === 'PAID') {
+    if (order.transactionId !== row.transactionId)
+      return { kind: 'TRANSACTION_DIFFERS', ...base, repair: 'NOT_REPAIRABLE' };
+    if ((order.paidFen ?? order.amountFen) !== row.totalFen)
+      return { kind: 'AMOUNT_DIFFERS', ...base, repair: 'NOT_REPAIRABLE' };
+    return { kind: 'MATCH', ...base, repair: 'NONE' };
+  }
+  // unpaid or closed here, paid at WeChat: the same payment a lost notification would have applied
+  if (order.amountFen !== row.totalFen) return { kind: 'AMOUNT_DIFFERS', ...base, repair: 'NOT_REPAIRABLE' };
+  return { kind: 'STATE_DIFFERS', ...base, repair: await repair(store, { payment: proof }, dryRun) };
+}
+
+/** Bill refund states in the store's words (APIv2 names included: REFUNDCLOSE, CHANGE). */
+const REFUND_STATES: Readonly<Record<string, RefundState>> = {
+  SUCCESS: 'SUCCESS',
+  PROCESSING: 'PROCESSING',
+  CLOSED: 'CLOSED',
+  REFUNDCLOSE: 'CLOSED',
+  ABNORMAL: 'ABNORMAL',
+  CHANGE: 'ABNORMAL',
+};
+
+async function judgeRefundRow(store: OrderStore, row: RefundRow, dryRun: boolean): Promise<Finding> {
+  const merchantId = merchantOf(row);
+  const refund = await store.getRefund(merchantId, row.outRefundNo);
+  const base = {
+    line: row.line,
+    merchantId,
+    outTradeNo: row.outTradeNo,
+    outRefundNo: row.outRefundNo,
+    bill: {
+      transactionId: row.transactionId,
+      refundId: row.refundId,
+      refundFen: row.refundFen,
+      refundState: row.refundState,
+    },
+    ...(refund === undefined ? {} : { here: refundView(refund) }),
+  };
+  const state = REFUND_STATES[row.refundState];
+  const settled = state === 'SUCCESS';
+  if (refund === undefined) {
+    if (!settled) return { kind: 'REFUND_UNKNOWN_HERE', ...base, repair: 'NOT_REPAIRABLE' };
+    const proof = await refundProof(store, row, merchantId);
+    return { kind: 'REFUND_UNKNOWN_HERE', ...base, repair: await repair(store, { refund: proof }, dryRun) };
+  }
+  const same = refund.refundId === row.refundId && refund.refundFen === row.refundFen;
+  if (same && refund.state === state) return { kind: 'MATCH', ...base, repair: 'NONE' };
+  // the bill proves success of the same refund that is still open here: apply it as a notification would
+  if (same && settled && (refund.state === 'PROCESSING' || refund.state === 'ABNORMAL')) {
+    const proof = await refundProof(store, row, merchantId);
+    return { kind: 'REFUND_DIFFERS', ...base, repair: await repair(store, { refund: proof }, dryRun) };
+  }
+  return { kind: 'REFUND_DIFFERS', ...base, repair: 'NOT_REPAIRABLE' };
+}
+
+async function refundProof(store: OrderStore, row: RefundRow, merchantId: string): Promise<RefundReport> {
+  // the refund row's own 订单金额 may be zero; the order's total is what a refund notification carries
+  const order = await store.getOrder(merchantId, row.outTradeNo);
+  return {
+    outRefundNo: row.outRefundNo,
+    outTradeNo: row.outTradeNo,
+    merchantId,
+    refundId: row.refundId,
+    transactionId: row.transactionId,
+    state: 'SUCCESS',
+    refundFen: row.refundFen,
+    totalFen: order?.paidFen ?? order?.amountFen ?? row.totalFen,
+    successAt: row.at,
+    channel: BILL_CHANNEL,
+  };
+}
+
+/**
+ * The one place a bill changes the table: through the store's applyPayment / applyRefund, the same
+ * conditional writes a notification goes through (the single settle path replaces these two calls).
+ */
+export async function repair(
+  store: OrderStore,
+  proof: { payment: PaymentReport } | { refund: RefundReport },
+  dryRun: boolean,
+): Promise<Repair> {
+  if (dryRun) return 'DRY_RUN';
+  const outcome =
+    'payment' in proof ? await store.applyPayment(proof.payment, 'record') : await store.applyRefund(proof.refund);
+  if (outcome.kind === 'APPLIED') return 'APPLIED';
+  if (outcome.kind === 'ALREADY_APPLIED') return 'ALREADY_APPLIED';
+  return 'REFUSED';
+}
+
+function orderView(order: Order): NonNullable<Finding['here']> {
+  return {
+    state: order.state,
+    ...(order.transactionId === undefined ? {} : { transactionId: order.transactionId }),
+    amountFen: order.paidFen ?? order.amountFen,
+  };
+}
+
+function refundView(refund: Refund): NonNullable<Finding['here']> {
+  return { state: refund.state, refundId: refund.refundId, refundFen: refund.refundFen };
+}
+
+/** Maps with at most `limit` calls in flight, results in input order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next;
+      next += 1;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

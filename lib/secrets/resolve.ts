@@ -1,0 +1,61 @@
+/**
+ * The deployed environment names parameter paths (`<NAME>_PARAM`), never secret values: this fills
+ * each `<NAME>` from its source so that `loadConfig(await resolveSecrets(env, source))` sees the
+ * same variables as a local run that sets them directly.
+ */
+import type { Env } from '../config';
+import { configError } from '../errors';
+import type { SecretSource } from './source';
+
+/** Values kept as SecureStrings (KMS-encrypted): keys and shared secrets. */
+export const SECRET_VARIABLES = [
+  'WECHATPAY_APIV2_KEY',
+  'WECHATPAY_APIV3_KEY',
+  'WECHATPAY_MERCHANT_PRIVATE_KEY',
+  'AGGREGATOR_SECRET',
+] as const;
+
+/**
+ * Values kept in SSM beside the secrets although they are not secret: identities that change with
+ * a key (a serial with its private key, a public key id with its key) and PEMs too large for the
+ * 4 KB Lambda environment.
+ */
+export const PARAMETER_VARIABLES = [
+  'WECHATPAY_MCHID',
+  'WECHATPAY_APPID',
+  'WECHATPAY_MERCHANT_SERIAL_NO',
+  'WECHATPAY_PLATFORM_CERTS',
+  'WECHATPAY_PUBLIC_KEY',
+  'WECHATPAY_PUBLIC_KEY_ID',
+] as const;
+
+/** Every variable that may be given as `<NAME>_PARAM`. */
+export const RESOLVABLE_VARIABLES: readonly string[] = [...SECRET_VARIABLES, ...PARAMETER_VARIABLES];
+
+/** The suffix of the variable that names a parameter path. */
+export const PARAM_SUFFIX = '_PARAM';
+
+// SSM's own rule for a fully qualified name: slash-separated, letters, digits and . _ - only
+const SSM_PATH = /^(\/[A-Za-z0-9_.-]+){1,15}$/;
+
+/** Returns the environment with every `<NAME>_PARAM` resolved into `<NAME>`; reads in parallel. */
+export async function resolveSecrets(env: Env, source: SecretSource): Promise<Env> {
+  const wanted: Array<[name: string, path: string]> = [];
+  for (const name of RESOLVABLE_VARIABLES) {
+    const path = env[name + PARAM_SUFFIX]?.trim();
+    if (!path) continue;
+    if (env[name]?.trim()) throw configError(`set ${name} or ${name}${PARAM_SUFFIX}, not both`);
+    if (path.length > 1011 || !SSM_PATH.test(path))
+      throw configError(
+        `${name}${PARAM_SUFFIX} must be an SSM parameter path (/a/b/c: letters, digits, . _ - between slashes)`,
+      );
+    wanted.push([name, path]);
+  }
+  if (wanted.length === 0) return env;
+  const values = await Promise.all(wanted.map(([, path]) => source.get(path)));
+  const resolved: Record<string, string | undefined> = { ...env };
+  wanted.forEach(([name], i) => {
+    resolved[name] = values[i];
+  });
+  return resolved;
+}

@@ -1,0 +1,88 @@
+/**
+ * `npm run bills -- <yyyy-MM-dd> [--dry-run] [--sub-mchid ID]`: fetch the day's trade bill, check it,
+ * compare it with the table, apply what it proves (not with --dry-run) and write the day's JSON report
+ * to .local/bills/ (lib/bills/run.ts). Exit 0 when done, 3 when WeChat has no bill yet.
+ *
+ * Configuration comes from the WECHATPAY_* variables (with PAYMENTS_TABLE, and AWS credentials or
+ * DYNAMODB_ENDPOINT for the table); without them, from the running `npm start`: its table, its
+ * simulator as the WeChat Pay API, and its test keys.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { billClientDeps } from '../lib/bills/fetch';
+import { runBill } from '../lib/bills/run';
+import { loadConfig } from '../lib/config';
+import { PayError } from '../lib/errors';
+import { createLogger } from '../lib/log';
+import { createDynamoClient } from '../lib/orders/client';
+import { createDynamoOrderStore } from '../lib/orders/dynamodb';
+import { LOCAL_DIR, readStackState } from './local/state';
+import { readKeysFile } from './simulator/keyfile';
+import { toEnv } from './simulator/keys';
+
+const USAGE = 'usage: npm run bills -- <yyyy-MM-dd> [--dry-run] [--sub-mchid ID]';
+
+function environment(): Record<string, string | undefined> {
+  if (process.env.WECHATPAY_MCHID) return process.env;
+  const state = readStackState();
+  if (!state?.simulatorUrl)
+    throw new Error('set the WECHATPAY_* variables (and PAYMENTS_TABLE), or run npm start (with its simulator)');
+  const keys = readKeysFile(join(LOCAL_DIR, 'wechatpay-test-keys.json'));
+  return {
+    ...toEnv(keys),
+    PAYMENTS_TABLE: state.tableName,
+    DYNAMODB_ENDPOINT: state.dynamoEndpoint,
+    WECHATPAY_API_BASE_URL: state.simulatorUrl,
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { 'dry-run': { type: 'boolean' }, 'sub-mchid': { type: 'string' }, help: { type: 'boolean' } },
+  });
+  if (values.help === true || positionals.length !== 1) {
+    console.log(USAGE);
+    return values.help === true ? 0 : 2;
+  }
+  const config = loadConfig(environment());
+  const logger = createLogger({
+    service: 'bills-command',
+    write: (line) => /^\{"level":"(warn|error)"/.test(line) && process.stderr.write(`${line}\n`),
+  });
+  const scratch = join(LOCAL_DIR, 'bills', 'downloads');
+  mkdirSync(scratch, { recursive: true });
+  const result = await runBill(
+    {
+      fetch: { client: billClientDeps(config), dir: scratch },
+      store: createDynamoOrderStore({
+        client: createDynamoClient({ endpoint: config.dynamodbEndpoint }),
+        tableName: config.tableName,
+      }),
+      logger,
+      reportDir: join(LOCAL_DIR, 'bills'),
+      now: Date.now,
+    },
+    { billDate: positionals[0] as string, ...(values['sub-mchid'] ? { subMchid: values['sub-mchid'] } : {}) },
+    { dryRun: values['dry-run'] === true },
+  );
+  if (result.kind === 'NOT_READY') {
+    console.log(`no bill for ${positionals[0]} yet (${result.reason}): try again later`);
+    return 3;
+  }
+  const { totals } = result.report;
+  console.log(JSON.stringify({ rows: totals.rows, repaired: totals.repaired, counts: totals.counts }, null, 2));
+  console.log(`report: ${result.path}`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    // 2: a usage or configuration mistake; 1: a bad bill, or the table or WeChat Pay unreachable
+    process.exit(err instanceof PayError && err.kind === 'CONFIG' ? 2 : 1);
+  },
+);

@@ -1,0 +1,214 @@
+/** Each finding kind and each repair outcome, against the real store on DynamoDB Local. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { compareRows, repair, type Finding } from '../../../lib/bills/compare';
+import type { BillRow, OtherRow, PaymentRow, RefundRow } from '../../../lib/bills/reader';
+import { createHarness, orderNo, type Harness } from '../../support/harness';
+
+let h: Harness;
+let mchid: string;
+const AT = '2026-11-29T02:00:00.000Z';
+
+beforeAll(async () => {
+  h = await createHarness();
+  mchid = h.keys.mchid;
+});
+
+const payment = (outTradeNo: string, totalFen: number, transactionId: string, subMchid?: string): PaymentRow => ({
+  kind: 'PAYMENT',
+  line: 2,
+  at: AT,
+  appid: 'wx1',
+  mchid,
+  subMchid,
+  transactionId,
+  outTradeNo,
+  totalFen,
+  settlementFen: totalFen,
+});
+
+const refundRow = (p: {
+  outTradeNo: string;
+  outRefundNo: string;
+  refundId: string;
+  fen: number;
+  state?: string;
+}): RefundRow => ({
+  kind: 'REFUND',
+  line: 3,
+  at: AT,
+  appid: 'wx1',
+  mchid,
+  subMchid: undefined,
+  transactionId: 'TX',
+  outTradeNo: p.outTradeNo,
+  totalFen: 0,
+  settlementFen: 0,
+  refundId: p.refundId,
+  outRefundNo: p.outRefundNo,
+  refundState: p.state ?? 'SUCCESS',
+  refundFen: p.fen,
+  requestedRefundFen: p.fen,
+});
+
+async function* stream(rows: BillRow[]): AsyncGenerator<BillRow> {
+  yield* rows;
+}
+
+async function judge(
+  rows: BillRow[],
+  dryRun = false,
+): Promise<{ findings: Finding[]; totals: Awaited<ReturnType<typeof compareRows>> }> {
+  const findings: Finding[] = [];
+  const totals = await compareRows(h.store, stream(rows), { dryRun, pageSize: 2, concurrency: 2 }, (f) => {
+    findings.push(f);
+  });
+  return { findings, totals };
+}
+
+async function paidOrder(amount: number, tx: string, merchantId = mchid): Promise<string> {
+  const no = orderNo('C');
+  await h.store.registerOrder({ outTradeNo: no, amountFen: amount, merchantId });
+  await h.store.applyPayment(
+    { outTradeNo: no, merchantId, transactionId: tx, amountFen: amount, paidAt: AT, channel: 'v3' },
+    'reject',
+  );
+  return no;
+}
+
+describe('compareRows: payments', () => {
+  it('MATCH, TRANSACTION_DIFFERS and AMOUNT_DIFFERS on paid orders, never overwritten', async () => {
+    const a = await paidOrder(100, 'TXA');
+    const b = await paidOrder(100, 'TXB');
+    const c = await paidOrder(100, 'TXC');
+    const { findings, totals } = await judge([
+      payment(a, 100, 'TXA'),
+      payment(b, 100, 'OTHER'),
+      payment(c, 101, 'TXC'),
+    ]);
+    expect(findings.map((f) => [f.kind, f.repair])).toEqual([
+      ['MATCH', 'NONE'],
+      ['TRANSACTION_DIFFERS', 'NOT_REPAIRABLE'],
+      ['AMOUNT_DIFFERS', 'NOT_REPAIRABLE'],
+    ]);
+    expect(findings[1]?.here).toMatchObject({ state: 'PAID', transactionId: 'TXB', amountFen: 100 });
+    expect(totals.counts).toMatchObject({ MATCH: 1, TRANSACTION_DIFFERS: 1, AMOUNT_DIFFERS: 1, PAID_UNKNOWN_HERE: 0 });
+    expect((await h.store.getOrder(mchid, b))?.transactionId).toBe('TXB');
+    expect((await h.store.getOrder(mchid, c))?.paidFen).toBe(100);
+  });
+
+  it('an unknown payment is recorded (via bill); a dry run only says it would be', async () => {
+    const no = orderNo('U');
+    const dry = await judge([payment(no, 250, 'TXU')], true);
+    expect(dry.findings[0]).toMatchObject({ kind: 'PAID_UNKNOWN_HERE', repair: 'DRY_RUN' });
+    expect(await h.store.getOrder(mchid, no)).toBeUndefined();
+    const wet = await judge([payment(no, 250, 'TXU')]);
+    expect(wet.findings[0]).toMatchObject({ kind: 'PAID_UNKNOWN_HERE', repair: 'APPLIED' });
+    expect(wet.totals.repaired).toBe(1);
+    expect(await h.store.getOrder(mchid, no)).toMatchObject({ state: 'PAID', paidVia: 'bill', amountUnverified: true });
+    expect((await judge([payment(no, 250, 'TXU')])).findings[0]?.kind).toBe('MATCH');
+  });
+
+  it('unpaid or closed here: STATE_DIFFERS applied; another amount is reported instead', async () => {
+    const open = orderNo('N');
+    const closed = orderNo('K');
+    const other = orderNo('M');
+    for (const no of [open, closed, other])
+      await h.store.registerOrder({ outTradeNo: no, amountFen: 300, merchantId: mchid });
+    await h.store.applyClose(mchid, closed);
+    const { findings } = await judge([payment(open, 300, 'T1'), payment(closed, 300, 'T2'), payment(other, 301, 'T3')]);
+    expect(findings.map((f) => [f.kind, f.repair])).toEqual([
+      ['STATE_DIFFERS', 'APPLIED'],
+      ['STATE_DIFFERS', 'APPLIED'],
+      ['AMOUNT_DIFFERS', 'NOT_REPAIRABLE'],
+    ]);
+    expect(await h.store.getOrder(mchid, closed)).toMatchObject({ state: 'PAID', previousState: 'CLOSED' });
+    expect(await h.store.getOrder(mchid, other)).toMatchObject({ state: 'NOTPAY' });
+  });
+
+  it('a sub-merchant row is looked up under the sub-merchant; other trade states are only counted', async () => {
+    const sub = '1900000109';
+    const no = await paidOrder(100, 'TXS', sub);
+    const other: OtherRow = { ...payment(no, 100, 'TXS'), kind: 'OTHER', tradeState: 'REVOKED' };
+    const { findings, totals } = await judge([payment(no, 100, 'TXS', sub), other]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ kind: 'MATCH', merchantId: sub });
+    expect(totals).toMatchObject({ rows: 2, notCompared: 1 });
+  });
+});
+
+describe('compareRows: refunds', () => {
+  const report = (no: string, outRefundNo: string, state: 'SUCCESS' | 'ABNORMAL', fen = 40) => ({
+    outRefundNo,
+    outTradeNo: no,
+    merchantId: mchid,
+    refundId: `RID${outRefundNo}`,
+    transactionId: 'TX',
+    state,
+    refundFen: fen,
+    totalFen: 100,
+    successAt: state === 'SUCCESS' ? AT : undefined,
+    channel: 'v3' as const,
+  });
+
+  it('MATCH; amount or final state differing is reported; an open refund the bill settles is applied', async () => {
+    const no = await paidOrder(100, `TXR${orderNo()}`);
+    const [same, amount, closed, open] = ['S', 'A', 'C', 'O'].map((s) => `${s}${orderNo()}`) as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    await h.store.applyRefund(report(no, same, 'SUCCESS'));
+    await h.store.applyRefund(report(no, amount, 'SUCCESS'));
+    await h.store.applyRefund(report(no, closed, 'SUCCESS'));
+    await h.store.applyRefund(report(no, open, 'ABNORMAL'));
+    const { findings } = await judge([
+      refundRow({ outTradeNo: no, outRefundNo: same, refundId: `RID${same}`, fen: 40 }),
+      refundRow({ outTradeNo: no, outRefundNo: amount, refundId: `RID${amount}`, fen: 39 }),
+      refundRow({ outTradeNo: no, outRefundNo: closed, refundId: `RID${closed}`, fen: 40, state: 'REFUNDCLOSE' }),
+      refundRow({ outTradeNo: no, outRefundNo: open, refundId: `RID${open}`, fen: 40 }),
+    ]);
+    expect(findings.map((f) => [f.kind, f.repair])).toEqual([
+      ['MATCH', 'NONE'],
+      ['REFUND_DIFFERS', 'NOT_REPAIRABLE'],
+      ['REFUND_DIFFERS', 'NOT_REPAIRABLE'],
+      ['REFUND_DIFFERS', 'APPLIED'],
+    ]);
+    expect(findings[1]?.here).toMatchObject({ state: 'SUCCESS', refundFen: 40 });
+    expect(await h.store.getRefund(mchid, open)).toMatchObject({ state: 'SUCCESS' });
+    expect(await h.store.getRefund(mchid, amount)).toMatchObject({ refundFen: 40 });
+  });
+
+  it('an unknown refund: applied when the bill says SUCCESS, reported when it is still processing', async () => {
+    const no = await paidOrder(100, `TXQ${orderNo()}`);
+    const done = `D${orderNo()}`;
+    const pending = `P${orderNo()}`;
+    const { findings } = await judge([
+      refundRow({ outTradeNo: no, outRefundNo: done, refundId: 'RIDD', fen: 30 }),
+      refundRow({ outTradeNo: no, outRefundNo: pending, refundId: 'RIDP', fen: 30, state: 'PROCESSING' }),
+    ]);
+    expect(findings.map((f) => [f.kind, f.repair])).toEqual([
+      ['REFUND_UNKNOWN_HERE', 'APPLIED'],
+      ['REFUND_UNKNOWN_HERE', 'NOT_REPAIRABLE'],
+    ]);
+    expect(await h.store.getRefund(mchid, done)).toMatchObject({ state: 'SUCCESS', totalFen: 100, refundFen: 30 });
+    expect(await h.store.getRefund(mchid, pending)).toBeUndefined();
+  });
+});
+
+describe('repair', () => {
+  it('tells applied, already applied and refused apart', async () => {
+    const no = orderNo('R');
+    const proof = {
+      outTradeNo: no,
+      merchantId: mchid,
+      transactionId: 'T',
+      amountFen: 5,
+      paidAt: AT,
+      channel: 'v3' as const,
+    };
+    expect(await repair(h.store, { payment: proof }, false)).toBe('APPLIED');
+    expect(await repair(h.store, { payment: proof }, false)).toBe('ALREADY_APPLIED');
+    expect(await repair(h.store, { payment: { ...proof, transactionId: 'OTHER' } }, false)).toBe('REFUSED');
+  });
+});

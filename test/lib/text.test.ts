@@ -1,0 +1,59 @@
+/** The primitives every codec shares: strict UTF-8, the prototype-key set, the constant-time hex compare. */
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { PayError } from '../../lib/errors';
+import { decodeUtf8, hexDigestEquals, PROTOTYPE_KEYS } from '../../lib/text';
+
+describe('decodeUtf8', () => {
+  it('decodes valid UTF-8 and refuses invalid bytes as MALFORMED, naming what was read', () => {
+    expect(decodeUtf8(Buffer.from('支付 ok', 'utf8'))).toBe('支付 ok');
+    try {
+      decodeUtf8(Buffer.from([0x61, 0xff, 0x62]), 'resource');
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(PayError);
+      expect((err as PayError).kind).toBe('MALFORMED');
+      expect((err as PayError).reason).toBe('resource is not valid UTF-8');
+    }
+    expect(() => decodeUtf8(Buffer.from([0xc3]))).toThrow('body is not valid UTF-8');
+  });
+});
+
+describe('PROTOTYPE_KEYS', () => {
+  it('holds exactly the names that reach an object prototype', () => {
+    expect([...PROTOTYPE_KEYS].sort()).toEqual(['__proto__', 'constructor', 'prototype']);
+    expect(PROTOTYPE_KEYS.has('proto')).toBe(false);
+  });
+});
+
+describe('hexDigestEquals', () => {
+  const digest = createHash('md5').update('abc').digest('hex').toUpperCase();
+
+  it('accepts the digest in upper or lower case', () => {
+    expect(hexDigestEquals(digest, digest)).toBe(true);
+    expect(hexDigestEquals(digest.toLowerCase(), digest)).toBe(true);
+  });
+
+  it('refuses another digest, a prefix, a longer text, an empty text and non-hex look-alikes', () => {
+    const other = createHash('md5').update('abd').digest('hex').toUpperCase();
+    expect(hexDigestEquals(other, digest)).toBe(false);
+    expect(hexDigestEquals(digest.slice(0, 31), digest)).toBe(false);
+    expect(hexDigestEquals(`${digest}0`, digest)).toBe(false);
+    expect(hexDigestEquals('', digest)).toBe(false);
+    // latin1 keeps only the low byte: U+0141 'Ł' would pass for 'A' (0x41) without the hex check
+    const lookAlike = `${digest.slice(0, -1)}\u0141`;
+    expect(hexDigestEquals(lookAlike, `${digest.slice(0, -1)}A`)).toBe(false);
+    expect(hexDigestEquals(`${digest.slice(0, -1)}G`, digest)).toBe(false);
+  });
+
+  it('property: equal exactly when the texts are the same digest, whatever the case', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), fc.string({ maxLength: 40 }), (a, b) => {
+        const da = createHash('md5').update(a).digest('hex').toUpperCase();
+        const db = createHash('md5').update(b).digest('hex').toUpperCase();
+        expect(hexDigestEquals(da.toLowerCase(), db)).toBe(da === db);
+      }),
+    );
+  });
+});

@@ -1,0 +1,241 @@
+/**
+ * The day's reconciliation end to end against the real simulator and DynamoDB Local: a 10,000-row bill
+ * with every discrepancy kind injected three times is reconciled with every injected discrepancy found
+ * and no other; a second run repairs nothing and finds nothing new; a tampered file and a summary that
+ * disagrees with the rows fail and change nothing; a dry run writes nothing.
+ */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Finding, FindingKind } from '../../lib/bills/compare';
+import { billClientDeps } from '../../lib/bills/fetch';
+import { runBill, type BillRunDeps, type BillReport } from '../../lib/bills/run';
+import { PayError } from '../../lib/errors';
+import { beijingDay, type BillAlteration, type BillInjection } from '../../scripts/simulator/bills';
+import { generateTestKeys } from '../../scripts/simulator/keys';
+import { startSimulator, type Simulator } from '../../scripts/simulator/server';
+import { createHarness, type Harness } from '../support/harness';
+
+const PAYMENTS = 9_000;
+const REFUNDS = 1_000;
+const UNPAID = 10;
+const TIMES = 3;
+const keys = generateTestKeys();
+const date = beijingDay(Date.now());
+let sim: Simulator;
+let h: Harness;
+let dir: string;
+let deps: BillRunDeps;
+
+/** What each injection must be found as; missing-payment cannot be seen yet (docs/bills.md). */
+const EXPECTED: Record<BillInjection, FindingKind | undefined> = {
+  'unknown-payment': 'PAID_UNKNOWN_HERE',
+  'unpaid-here': 'STATE_DIFFERS',
+  'unknown-refund': 'REFUND_UNKNOWN_HERE',
+  'missing-payment': undefined,
+  amount: 'AMOUNT_DIFFERS',
+  transaction: 'TRANSACTION_DIFFERS',
+  'refund-amount': 'REFUND_DIFFERS',
+  'refund-state': 'REFUND_DIFFERS',
+};
+
+async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) {
+        const item = items[next] as T;
+        next += 1;
+        await fn(item);
+      }
+    }),
+  );
+}
+
+const no = (i: number) => `B${String(i).padStart(6, '0')}`;
+const key = (a: { outTradeNo: string; outRefundNo?: string | undefined }) => `${a.outTradeNo}/${a.outRefundNo ?? ''}`;
+
+beforeAll(async () => {
+  sim = await startSimulator({ keys });
+  h = await createHarness({ keys });
+  dir = await mkdtemp(join(tmpdir(), 'bills-run-'));
+  sim.bills.readiness = 'always';
+  const config = { ...h.config, apiBaseUrl: sim.url };
+  deps = {
+    fetch: { client: billClientDeps(config), dir },
+    store: h.store,
+    logger: h.logger,
+    reportDir: join(dir, 'reports'),
+    now: Date.now,
+  };
+  // WeChat's record: paid orders, some refunded, a few unpaid; the table learns them as notifications would
+  const paid = Array.from({ length: PAYMENTS }, (_, i) => i);
+  for (const i of paid) {
+    sim.state.createOrder({ outTradeNo: no(i), amount: 100 + i, mchid: keys.mchid, appid: keys.appid });
+    sim.state.pay(keys.mchid, no(i));
+  }
+  for (let i = 0; i < UNPAID; i += 1)
+    sim.state.createOrder({ outTradeNo: `U${i}`, amount: 50 + i, mchid: keys.mchid, appid: keys.appid });
+  const refunded = paid.slice(0, REFUNDS).map((i) => {
+    const { refund } = sim.state.refund({
+      merchantId: keys.mchid,
+      outTradeNo: no(i),
+      outRefundNo: `R${no(i)}`,
+      amount: 10,
+      status: 'SUCCESS',
+    });
+    return refund;
+  });
+  await inParallel(sim.state.listOrders(), 24, async (o) => {
+    if (o.transactionId === undefined) {
+      await h.store.registerOrder({ outTradeNo: o.outTradeNo, amountFen: o.amount, merchantId: o.merchantId });
+      return;
+    }
+    await h.store.applyPayment(
+      {
+        outTradeNo: o.outTradeNo,
+        merchantId: o.merchantId,
+        transactionId: o.transactionId,
+        amountFen: o.amount,
+        paidAt: new Date(o.successTime ?? 0).toISOString(),
+        channel: 'v3',
+      },
+      'record',
+    );
+  });
+  await inParallel(refunded, 24, (r) =>
+    h.store.applyRefund({
+      outRefundNo: r.outRefundNo,
+      outTradeNo: r.outTradeNo,
+      merchantId: r.merchantId,
+      refundId: r.refundId,
+      transactionId: r.transactionId,
+      state: 'SUCCESS',
+      refundFen: r.amount,
+      totalFen: r.total,
+      successAt: new Date(r.successTime ?? 0).toISOString(),
+      channel: 'v3',
+    }),
+  );
+}, 600_000);
+
+afterAll(async () => {
+  await sim?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function failure(p: Promise<unknown>): Promise<PayError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(PayError);
+  return err as PayError;
+}
+
+function tally(findings: Finding[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of findings) out[f.kind] = (out[f.kind] ?? 0) + 1;
+  return out;
+}
+
+describe('bill reconciliation against the simulator', () => {
+  let injected: BillAlteration[];
+
+  it('finds every injected discrepancy and nothing else, repairing what the bill proves', async () => {
+    for (const injection of Object.keys(EXPECTED) as BillInjection[]) sim.bills.inject(injection, TIMES, date);
+    injected = sim.bills.build(date, keys.mchid).alterations;
+    expect(injected).toHaveLength(Object.keys(EXPECTED).length * TIMES);
+
+    // a dry run first: the same findings, nothing written
+    const dry = await runBill(deps, { billDate: date }, { dryRun: true });
+    if (dry.kind !== 'DONE') throw new Error('expected a report');
+    expect(dry.report.totals.repaired).toBe(0);
+    const unknown = injected.find((a) => a.injection === 'unknown-payment') as BillAlteration;
+    expect(await h.store.getOrder(keys.mchid, unknown.outTradeNo)).toBeUndefined();
+
+    const run = await runBill(deps, { billDate: date }, { dryRun: false });
+    if (run.kind !== 'DONE') throw new Error('expected a report');
+    const { report } = run;
+    expect(report.totals.rows).toBeGreaterThanOrEqual(10_000);
+    expect(report.findingsTruncated).toBe(false);
+
+    const expected = new Map<string, FindingKind>();
+    for (const a of injected) {
+      const kind = EXPECTED[a.injection];
+      if (kind !== undefined) expected.set(key(a), kind);
+    }
+    const found = new Map(report.findings.map((f) => [key(f), f.kind] as const));
+    // every injected discrepancy found as its kind, and not a single finding more
+    expect(found).toEqual(expected);
+    expect(report.findings).toHaveLength(expected.size);
+    expect(tally(report.findings)).toEqual({
+      PAID_UNKNOWN_HERE: TIMES,
+      STATE_DIFFERS: TIMES,
+      REFUND_UNKNOWN_HERE: TIMES,
+      AMOUNT_DIFFERS: TIMES,
+      TRANSACTION_DIFFERS: TIMES,
+      REFUND_DIFFERS: 2 * TIMES,
+    });
+    expect(report.totals.counts.MATCH).toBe(report.totals.rows - expected.size);
+    // what the bill proves is applied; differences are reported, never overwritten
+    for (const f of report.findings) {
+      const repairable = ['PAID_UNKNOWN_HERE', 'STATE_DIFFERS', 'REFUND_UNKNOWN_HERE'].includes(f.kind);
+      expect(f.repair).toBe(repairable ? 'APPLIED' : 'NOT_REPAIRABLE');
+    }
+    expect(report.totals.repaired).toBe(3 * TIMES);
+    const repairedOrder = await h.store.getOrder(keys.mchid, unknown.outTradeNo);
+    expect(repairedOrder).toMatchObject({ state: 'PAID', paidVia: 'bill' });
+    const changed = injected.find((a) => a.injection === 'amount') as BillAlteration;
+    const kept = await h.store.getOrder(keys.mchid, changed.outTradeNo);
+    expect(kept?.paidFen).toBe(sim.state.findOrder(keys.mchid, changed.outTradeNo)?.amount);
+    expect(report.notChecked.join(' ')).toMatch(/PAID_HERE_NOT_IN_BILL/);
+    const onDisk = JSON.parse(await readFile(run.path, 'utf8')) as BillReport;
+    expect(onDisk.totals).toEqual(report.totals);
+  }, 600_000);
+
+  it('a second run repairs nothing and finds nothing new; the report is replaced, not duplicated', async () => {
+    const run = await runBill(deps, { billDate: date }, { dryRun: false });
+    if (run.kind !== 'DONE') throw new Error('expected a report');
+    expect(run.report.totals.repaired).toBe(0);
+    expect(tally(run.report.findings)).toEqual({
+      AMOUNT_DIFFERS: TIMES,
+      TRANSACTION_DIFFERS: TIMES,
+      REFUND_DIFFERS: 2 * TIMES,
+    });
+    expect(run.report.findings.every((f) => f.repair === 'NOT_REPAIRABLE')).toBe(true);
+    expect((await readdir(deps.reportDir)).sort()).toEqual([
+      `${date}-${keys.mchid}-dry-run.json`,
+      `${date}-${keys.mchid}.json`,
+    ]);
+  }, 600_000);
+
+  it('a file with one byte changed fails the digest and changes nothing', async () => {
+    const made = sim.bills.inject('unknown-payment', 2);
+    sim.bills.corruption = 'digest';
+    const err = await failure(runBill(deps, { billDate: date }, { dryRun: false }));
+    expect(err.kind).toBe('UNAUTHENTIC');
+    for (const a of made) expect(await h.store.getOrder(keys.mchid, a.outTradeNo)).toBeUndefined();
+
+    sim.bills.corruption = 'summary';
+    const bad = await failure(runBill(deps, { billDate: date }, { dryRun: false }));
+    expect(bad.kind).toBe('MALFORMED');
+    expect(bad.reason).toMatch(/summary count/);
+    for (const a of made) expect(await h.store.getOrder(keys.mchid, a.outTradeNo)).toBeUndefined();
+
+    sim.bills.corruption = 'none';
+    const ok = await runBill(deps, { billDate: date }, { dryRun: false });
+    expect(ok.kind === 'DONE' && ok.report.totals.repaired).toBe(2);
+    expect(await readdir(dir)).toEqual(['reports']);
+  }, 600_000);
+
+  it('a bill not yet generated is a retry-later outcome that writes nothing', async () => {
+    sim.bills.readiness = 'never';
+    expect(await runBill(deps, { billDate: date }, { dryRun: false })).toEqual({
+      kind: 'NOT_READY',
+      reason: 'NO_STATEMENT_EXIST',
+    });
+    sim.bills.readiness = 'always';
+  });
+});

@@ -1,0 +1,228 @@
+/**
+ * The production template, built once by `serverless package --stage prod` offline (no AWS
+ * credentials), read as CloudFormation will read it.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { PARAM_SUFFIX, RESOLVABLE_VARIABLES, SECRET_VARIABLES } from '../../lib/secrets';
+import { checkTemplate, loadSpecification } from '../../scripts/ci/check-template';
+import { packageProd, type Resource } from './support';
+
+let resources: Record<string, Resource>;
+let text: string;
+
+beforeAll(async () => {
+  const template = await packageProd();
+  resources = template.Resources;
+  text = JSON.stringify(template);
+}, 300_000);
+
+/** The resource with this logical id; fails the test when the template lacks it. */
+function res(id: string): Resource {
+  const r = resources[id];
+  if (!r) throw new Error(`the template has no ${id}`);
+  return r;
+}
+
+/** The only resource of a type. */
+function one(type: string): Resource {
+  const found = ofType(type);
+  expect(found, type).toHaveLength(1);
+  return (found[0] as [string, Resource])[1];
+}
+
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const functions = () => ofType('AWS::Lambda::Function');
+const functionName = (id: string) => id.replace(/LambdaFunction$/, '').replace(/^./, (c) => c.toLowerCase());
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+function statementsOf(fnId: string): Statement[] {
+  const role = res(fnId).Properties.Role as { 'Fn::GetAtt': [string, string] };
+  const policies = res(role['Fn::GetAtt'][0]).Properties.Policies as Array<{
+    PolicyDocument: { Statement: Statement[] };
+  }>;
+  return policies.flatMap((p) => p.PolicyDocument.Statement);
+}
+
+const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const arnsOf = (s: Statement) => JSON.stringify(s.Resource);
+
+/** The parameter names a function's role may read from SSM. */
+function ssmNames(fnId: string): string[] {
+  return statementsOf(fnId)
+    .filter((s) => actions(s).includes('ssm:GetParameter'))
+    .flatMap((s) => [...arnsOf(s).matchAll(/parameter\/wechatpay-lambda\/prod\/([A-Z0-9_]+)/g)].map((m) => m[1] ?? ''));
+}
+
+const byFunction = (name: string) =>
+  functions()
+    .filter(([id]) => ssmNames(id).includes(name))
+    .map(([id]) => functionName(id))
+    .sort();
+
+describe('the production template', () => {
+  it('passes the CloudFormation specification check', () => {
+    expect(checkTemplate({ Resources: resources }, loadSpecification())).toEqual([]);
+  });
+
+  it('holds no deploy-time lookup and no secret variable: functions name SSM paths only', () => {
+    expect(text).not.toMatch(/\$\{(ssm|param|env|opt):/);
+    for (const [id, fn] of functions()) {
+      const vars = fn.Properties.Environment?.Variables ?? {};
+      for (const name of RESOLVABLE_VARIABLES) expect(vars, `${id} ${name}`).not.toHaveProperty(name);
+      for (const [name, value] of Object.entries(vars)) {
+        if (name.endsWith(PARAM_SUFFIX))
+          expect(value, `${id} ${name}`).toMatch(/^$|^\/wechatpay-lambda\/prod\/[A-Z0-9_]+$/);
+      }
+      expect(vars).not.toHaveProperty('DYNAMODB_ENDPOINT');
+    }
+  });
+
+  it('keeps every function environment under 2 KB (Lambda counts names and values)', () => {
+    for (const [id, fn] of functions()) {
+      const vars = fn.Properties.Environment?.Variables ?? {};
+      const bytes = Object.entries(vars).reduce(
+        (n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(String(v)),
+        0,
+      );
+      expect(bytes, id).toBeLessThan(2048);
+    }
+  });
+
+  it('lets only the functions that use a secret read it', () => {
+    const notify = [
+      'aggregatorNotify',
+      'closeOrder',
+      'couponNotify',
+      'paymentNotify',
+      'reconcile',
+      'refund',
+      'refundNotify',
+    ];
+    expect(byFunction('WECHATPAY_MERCHANT_PRIVATE_KEY')).toEqual(['closeOrder', 'reconcile', 'refund']);
+    expect(byFunction('AGGREGATOR_SECRET')).toEqual(['aggregatorNotify']);
+    expect(byFunction('WECHATPAY_APIV3_KEY')).toEqual(notify);
+    expect(byFunction('WECHATPAY_APIV2_KEY')).toEqual(notify);
+    expect(ssmNames('StreamConsumerLambdaFunction')).toEqual([]);
+    // a function's environment never names a path its role cannot read
+    for (const [id, fn] of functions()) {
+      for (const [name, value] of Object.entries(fn.Properties.Environment?.Variables ?? {})) {
+        if (name.endsWith(PARAM_SUFFIX) && value)
+          expect(ssmNames(id), id).toContain(name.slice(0, -PARAM_SUFFIX.length));
+      }
+    }
+  });
+
+  it('grants kms:Decrypt only through SSM and only for the SecureStrings each role reads', () => {
+    for (const [id] of functions()) {
+      const kms = statementsOf(id).filter((s) => actions(s).some((a) => a.startsWith('kms:')));
+      const secrets = SECRET_VARIABLES.filter((n) => ssmNames(id).includes(n));
+      if (secrets.length === 0) {
+        expect(kms, id).toEqual([]);
+        continue;
+      }
+      expect(kms, id).toHaveLength(1);
+      const [statement] = kms as [Statement];
+      expect(actions(statement)).toEqual(['kms:Decrypt']);
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, not a JS template
+      expect(JSON.stringify(statement.Condition?.StringEquals?.['kms:ViaService'])).toContain('ssm.${AWS::Region}');
+      const context = JSON.stringify(
+        statement.Condition?.['ForAnyValue:StringEquals']?.['kms:EncryptionContext:PARAMETER_ARN'],
+      );
+      for (const name of SECRET_VARIABLES) {
+        if (secrets.includes(name)) expect(context, `${id} ${name}`).toContain(`/${name}`);
+        else expect(context, `${id} ${name}`).not.toContain(`/${name}`);
+      }
+    }
+  });
+
+  it('gives every alarm an action, on a topic the stack creates by default', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm');
+    expect(alarms.map(([id]) => id).sort()).toEqual(
+      [
+        'AnomalyAlarm',
+        'Api5xxAlarm',
+        'DeliveryRetryableAlarm',
+        'PendingPastHorizonAlarm',
+        'ReconcileErrorsAlarm',
+        'StreamFailureQueueAlarm',
+        'StreamIteratorAgeAlarm',
+      ].sort(),
+    );
+    for (const [id, alarm] of alarms) {
+      const actionsOf = alarm.Properties.AlarmActions as unknown[];
+      expect(actionsOf, id).toHaveLength(1);
+      expect(JSON.stringify(actionsOf[0]), id).toContain('"Ref":"AlarmTopic"');
+    }
+    expect(res('AlarmTopic').Type).toBe('AWS::SNS::Topic');
+  });
+
+  it('scopes every alarm to this stage: its own resources, or the service and stage dimensions', () => {
+    for (const [id, alarm] of ofType('AWS::CloudWatch::Alarm')) {
+      const dims = alarm.Properties.Dimensions as Array<{ Name: string; Value: unknown }>;
+      if (alarm.Properties.Namespace === 'WechatPayLambda') {
+        expect(dims, id).toContainEqual({ Name: 'service', Value: 'wechatpay-lambda' });
+        expect(dims, id).toContainEqual({ Name: 'stage', Value: 'prod' });
+      } else {
+        // ApiId, FunctionName, QueueName: each a resource of this stack
+        expect(
+          dims.every((d) => typeof d.Value === 'object'),
+          id,
+        ).toBe(true);
+      }
+    }
+    expect(res('DeliveryRetryableAlarm').Properties).toMatchObject({
+      Namespace: 'WechatPayLambda',
+      MetricName: 'Delivery',
+      Dimensions: expect.arrayContaining([{ Name: 'outcome', Value: 'failed-retryable' }]),
+    });
+  });
+
+  it('has a dashboard of deliveries by outcome, latency p50/p99, anomalies and pending orders', () => {
+    const dashboard = one('AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const part of ['Deliveries by outcome', 'p50', 'p99', 'Anomaly', 'PendingPastHorizon'])
+      expect(body).toContain(part);
+  });
+
+  it('traces every function with X-Ray, each role allowed to send traces', () => {
+    for (const [id, fn] of functions()) {
+      expect(fn.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });
+      expect(
+        statementsOf(id).some((s) => actions(s).includes('xray:PutTraceSegments')),
+        id,
+      ).toBe(true);
+    }
+  });
+
+  it('throttles the API stage and writes JSON access logs', () => {
+    const stage = res('HttpApiStage').Properties as {
+      DefaultRouteSettings: Record<string, unknown>;
+      AccessLogSettings: { Format: string };
+    };
+    expect(stage.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
+    const format = JSON.parse(stage.AccessLogSettings.Format) as Record<string, string>;
+    expect(format.requestId).toBe('$context.requestId');
+    expect(format.status).toBe('$context.status');
+  });
+
+  it('sends stream batches that exhaust their retries to an SQS queue, reporting partial failures', () => {
+    const mapping = one('AWS::Lambda::EventSourceMapping');
+    expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+    expect(mapping.Properties.DestinationConfig).toEqual({
+      OnFailure: { Destination: { 'Fn::GetAtt': ['StreamFailureQueue', 'Arn'] } },
+    });
+    expect(res('StreamFailureQueue').Type).toBe('AWS::SQS::Queue');
+    const send = statementsOf('StreamConsumerLambdaFunction').find((s) => actions(s).includes('sqs:SendMessage'));
+    expect(send?.Resource).toEqual({ 'Fn::GetAtt': ['StreamFailureQueue', 'Arn'] });
+  });
+
+  it('reserves no concurrency by default', () => {
+    for (const [id, fn] of functions()) expect(fn.Properties, id).not.toHaveProperty('ReservedConcurrentExecutions');
+  });
+});
