@@ -15,6 +15,7 @@ import {
   clearSubject,
   explore,
   freshTable,
+  loseConditions,
   opName,
   Quiet,
   rawClient,
@@ -66,6 +67,47 @@ afterAll(async () => {
 });
 
 /**
+ * The property: a random set of operations on a fresh order, run under the scheduler's choices,
+ * leaves the table and the replies as the model allows. The failure message lists the operations,
+ * their outcomes and every broken invariant; fast-check adds the seed, the path and the shrunk
+ * schedule (the scheduler's report of which request was released when).
+ */
+function scheduleProperty(
+  real: ReturnType<typeof rawClient>,
+  tableName: string,
+  onRun: () => void,
+  tamper?: (name: string, input: Record<string, unknown>) => void,
+) {
+  return fc.asyncProperty(fc.array(opArb, { minLength: 2, maxLength: 5 }), fc.scheduler(), async (ops, s) => {
+    onRun();
+    const r = await explore({
+      real,
+      tableName,
+      ops,
+      gate: { wait: (label) => s.schedule(Promise.resolve(label), label).then(() => undefined) },
+      gateReplies: true,
+      quiet: new Quiet(),
+      release: async () => {
+        if (s.count() === 0) return false;
+        await s.waitOne();
+        return true;
+      },
+      tamper,
+    });
+    await clearSubject(real, tableName, r.subject);
+    if (r.violations.length > 0) {
+      throw new Error(
+        [
+          `operations: ${ops.map(opName).join(' | ')}`,
+          `outcomes: ${r.observed.map((o) => `${o.label}=${o.outcome === 'CRASHED' ? 'CRASHED' : o.outcome.kind}`).join(', ')}`,
+          ...r.violations.map((v) => `  ✗ ${v}`),
+        ].join('\n'),
+      );
+    }
+  });
+}
+
+/**
  * Explores `numRuns` schedules on the store at `endpoint`; fails with the seed and the shrunk
  * schedule. The schedules run in LANES independent fast-check runs at once (each schedule has its
  * own order, and within a schedule requests still run one at a time), so the store's process and
@@ -78,34 +120,8 @@ async function exploreSchedules(endpoint: string, numRuns: number): Promise<numb
   const lanes = replay.seed === undefined ? LANES : 1;
   const lane = (n: number) =>
     fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 2, maxLength: 5 }), fc.scheduler(), async (ops, s) => {
-        runs++;
-        const quiet = new Quiet();
-        const r = await explore({
-          real,
-          tableName,
-          ops,
-          gate: { wait: (label) => s.schedule(Promise.resolve(label), label).then(() => undefined) },
-          gateReplies: true,
-          quiet,
-          release: async () => {
-            if (s.count() === 0) return false;
-            await s.waitOne();
-            return true;
-          },
-        });
-        await clearSubject(real, tableName, r.subject);
-        if (r.violations.length > 0) {
-          throw new Error(
-            [
-              `operations: ${ops.map(opName).join(' | ')}`,
-              `outcomes: ${r.observed.map((o) => `${o.label}=${o.outcome === 'CRASHED' ? 'CRASHED' : o.outcome.kind}`).join(', ')}`,
-              ...r.violations.map((v) => `  ✗ ${v}`),
-            ].join('\n'),
-          );
-        }
-      }),
-      { numRuns: n, ...replay },
+      scheduleProperty(real, tableName, () => runs++),
+      { numRuns: n, includeErrorInReport: true, ...replay },
     );
   try {
     await Promise.all(Array.from({ length: lanes }, () => lane(Math.ceil(numRuns / lanes))));
@@ -119,6 +135,27 @@ async function exploreSchedules(endpoint: string, numRuns: number): Promise<numb
 }
 
 describe('schedules of concurrent payments, closes, refunds and crashes on one order', () => {
+  it('a store without its write conditions is caught, and the report names the seed and the schedule', async () => {
+    const real = rawClient(dynalite.endpoint);
+    const tableName = await freshTable(dynalite.endpoint);
+    try {
+      const details = await fc.check(
+        scheduleProperty(real, tableName, () => undefined, loseConditions),
+        {
+          numRuns: 200,
+          includeErrorInReport: true,
+        },
+      );
+      expect(details.failed).toBe(true);
+      const report = fc.defaultReportMessage(details) ?? '';
+      expect(report).toMatch(/seed/);
+      expect(report).toMatch(/scheduler|Scheduler/);
+      expect(report).toMatch(/✗/);
+    } finally {
+      real.destroy();
+    }
+  }, 300_000);
+
   it(`${SCHEDULES} schedules against dynalite`, async () => {
     const t0 = performance.now();
     const runs = await exploreSchedules(dynalite.endpoint, SCHEDULES);

@@ -125,6 +125,8 @@ export function gatedClient(
     gateReplies: boolean;
     crashOnFirstWrite?: boolean;
     onCrash?: () => void;
+    /** Changes a request before it is sent: only to prove the checks catch a broken store. */
+    tamper?: (name: string, input: Record<string, unknown>) => void;
   },
 ): DynamoDBClient {
   let n = 0;
@@ -132,6 +134,7 @@ export function gatedClient(
   const send = async (command: { constructor: { name: string }; input: unknown }): Promise<unknown> => {
     const name = command.constructor.name.replace(/Command$/, '');
     const label = `${opts.label} ${name}#${n++}`;
+    opts.tamper?.(name, command.input as Record<string, unknown>);
     await opts.gate.wait(`${label} →store`);
     let result: { ok: true; value: Record<string, unknown> } | { ok: false; error: unknown };
     result = await opts.quiet.busy(async () => {
@@ -537,6 +540,7 @@ export async function explore(opts: {
   gateReplies: boolean;
   quiet: Quiet;
   release: () => Promise<boolean>;
+  tamper?: (name: string, input: Record<string, unknown>) => void;
 }): Promise<{ violations: string[]; observed: Observed[]; subject: Subject }> {
   const { real, tableName, quiet } = opts;
   const s = freshSubject();
@@ -555,6 +559,7 @@ export async function explore(opts: {
       writes,
       gateReplies: opts.gateReplies,
       crashOnFirstWrite: op.crash,
+      tamper: opts.tamper,
       // WeChat got no reply: it delivers the same message again
       onCrash: () => start({ ...op, crash: false }, `${label}→retry`),
     });
@@ -578,6 +583,16 @@ export async function explore(opts: {
   await quiet.settle();
   violations.push(...(await checkSchedule(real, tableName, s, observed, writes)));
   return { violations, observed, subject: s };
+}
+
+/**
+ * A broken store for the checks to catch: every conditional write's condition also passes whenever
+ * the item exists, as if the store had lost its guards (the real store cannot be made to do this, so
+ * the request is rewritten on its way out; the expression keeps every placeholder it had).
+ */
+export function loseConditions(name: string, input: Record<string, unknown>): void {
+  if (name === 'UpdateItem' && typeof input.ConditionExpression === 'string')
+    input.ConditionExpression = `(${input.ConditionExpression}) OR attribute_exists(pk)`;
 }
 
 /** True for the store's refusal (used where a test wants to tell it from a transport failure). */
