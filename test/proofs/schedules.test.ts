@@ -33,6 +33,9 @@ const replay =
     ? {}
     : { seed: Number(process.env.SCHEDULE_SEED), path: process.env.SCHEDULE_PATH };
 
+/** The store the test run started (DynamoDB Local, or dynalite where TEST_DYNAMO_ENGINE says so). */
+const runStore = () => (inject('dynamoEngine') === 'dynalite' ? "the run's dynalite" : 'DynamoDB Local');
+
 // a crash is the rarer event; duplicates of the same transaction the common one (WeChat resends)
 const crash = fc.integer({ min: 0, max: 5 }).map((n) => n === 0);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -169,7 +172,7 @@ describe('schedules of concurrent payments, closes, refunds and crashes on one o
     const t0 = performance.now();
     const runs = await exploreSchedules(inject('dynamoEndpoint'), SCHEDULES_LOCAL);
     process.stdout.write(
-      `schedules (DynamoDB Local): ${runs} explored in ${Math.round(performance.now() - t0)} ms, all invariants hold\n`,
+      `schedules (${runStore()}): ${runs} explored in ${Math.round(performance.now() - t0)} ms, all invariants hold\n`,
     );
     expect(runs).toBeGreaterThanOrEqual(SCHEDULES_LOCAL);
   }, 3_600_000);
