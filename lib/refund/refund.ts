@@ -163,7 +163,7 @@ async function requestRefund(
     }
     await deps.store.abandonRefund(asked);
     trace.released = true;
-    return { ...ids, status: 'FAILED', code: err.code, message: err.message, retryable: err.retryable };
+    return { ...ids, status: 'FAILED', code: err.code, message: err.message, retryable: false };
   }
   return afterAnswer(answer, asked, ids, fresh, deps, trace);
 }
@@ -229,12 +229,16 @@ async function afterAnswer(
 }
 
 /**
- * Whether WeChat's refusal proves that no refund was made: only its own signed business codes do
- * (NOT_ENOUGH, PARAM_ERROR, a rate limit …). A timeout, a SYSTEMERROR or an answer we cannot trust
- * proves nothing.
+ * Whether WeChat's refusal proves that no refund was made: only its own signed, final business codes
+ * do (NOTENOUGH, INVALID_REQUEST, PARAM_ERROR …), because WeChat answers a repeated out_refund_no
+ * with the refund it already made. A timeout, a SYSTEMERROR, an answer we cannot trust, or a rate
+ * limit proves nothing: the client retries those, and an earlier attempt of the same call may have
+ * reached WeChat.
  */
 export function provesNoRefund(err: WechatPayApiError): boolean {
-  return err.kind !== 'UNAUTHENTIC' && err.status !== undefined && !UNKNOWN_RESULT_CODES.has(err.code);
+  return (
+    err.kind !== 'UNAUTHENTIC' && err.status !== undefined && !err.retryable && !UNKNOWN_RESULT_CODES.has(err.code)
+  );
 }
 
 function applyInput(request: RefundCallRequest, order: Order, deps: RefundDeps) {

@@ -120,6 +120,7 @@ describe('orders that cannot be refunded', () => {
 
   it('refuses an out_refund_no already used for another amount or order', async () => {
     const no = await paid(500);
+    sim.refunds.settleAfterMs = 60_000;
     const invoke = invoker(h);
     expect(await invoke({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 100 })).toMatchObject({
       status: 'ACCEPTED',
@@ -181,8 +182,9 @@ describe("WeChat's answer", () => {
     expect(await orderOf(no)).toMatchObject({ refundedFen: 120, reservedFen: 0 });
   });
 
-  it('a refusal that proves no refund was made releases the reservation; a retry may ask again', async () => {
+  it('a rate limit proves nothing (an earlier attempt may have reached WeChat): kept, and a retry resumes', async () => {
     const no = await paid(500);
+    sim.refunds.settleAfterMs = 60_000;
     sim.faults.next('v3.refund', 'rate-limit', 3);
     const invoke = invoker(h);
     expect(await invoke({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 100 })).toMatchObject({
@@ -190,9 +192,27 @@ describe("WeChat's answer", () => {
       code: 'RATELIMIT_EXCEEDED',
       retryable: true,
     });
-    expect(await orderOf(no)).toMatchObject({ reservedFen: 0 });
-    expect(await refundOf(`${no}r`)).toBeUndefined();
+    expect(await orderOf(no)).toMatchObject({ reservedFen: 100 });
+    expect(await refundOf(`${no}r`)).toMatchObject({ state: 'REQUESTED' });
     expect(await invoke({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 100 })).toMatchObject({
+      status: 'ALREADY_REQUESTED',
+      state: 'REQUESTED',
+    });
+    expect(sim.refunds.listFor(no)).toHaveLength(1);
+  });
+
+  it('a final refusal proves no refund: released and forgotten, so the number may be asked again', async () => {
+    const no = await paid(500);
+    sim.control.suppress(true);
+    await sim.control.refund({ outTradeNo: no, outRefundNo: `${no}p`, amount: 450 });
+    const invoke = invoker(h);
+    expect(await invoke({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 100 })).toMatchObject({
+      status: 'FAILED',
+      code: 'INVALID_REQUEST',
+      retryable: false,
+    });
+    expect(await refundOf(`${no}r`)).toBeUndefined();
+    expect(await invoke({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 50 })).toMatchObject({
       status: 'ACCEPTED',
     });
   });
@@ -229,6 +249,7 @@ describe("WeChat's answer", () => {
 
   it('a request that never reached WeChat is found NOT_AT_WECHAT by reconciliation and resumed by a retry', async () => {
     const no = await paid(500);
+    sim.refunds.settleAfterMs = 60_000;
     sim.faults.next('v3.refund', 'system-error', 3);
     const invoke = invoker(h);
     await invoke({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 100 });
