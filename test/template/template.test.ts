@@ -102,6 +102,7 @@ describe('the production template', () => {
       'paymentNotify',
       'reconcile',
       'refreshCertificates',
+      'refund',
       'refundNotify',
     ];
     // the WeChat notify functions sign the one rate-limited certificate download (docs/keys.md)
@@ -111,6 +112,7 @@ describe('the production template', () => {
       'paymentNotify',
       'reconcile',
       'refreshCertificates',
+      'refund',
       'refundNotify',
     ]);
     expect(byFunction('AGGREGATOR_SECRET')).toEqual(['aggregatorNotify']);
