@@ -164,6 +164,24 @@ describe('notifyRuntime through the handler', () => {
   });
 });
 
+describe('notifyRuntime without WeChat keys (the aggregator)', () => {
+  it('hands the pipeline the configured dependencies as they are, with no key ring', async () => {
+    const runtime = notifyRuntime({ env: h.env, source: valuesSource({}), logger: h.logger, verifiesWechatPay: false });
+    const seen: unknown[] = [];
+    const pipeline = runtime.pipeline(async (_req, deps) => {
+      seen.push(deps.config.keyRing);
+      return { statusCode: 204, headers: {}, body: '' };
+    });
+    const deps = await runtime.deps();
+    await pipeline(
+      { route: '/notify/aggregator', headers: { 'wechatpay-serial': 'ABC' }, body: Buffer.alloc(0) },
+      deps,
+    );
+    expect(seen).toEqual([deps.config.keyRing]);
+    expect(await runtime.deps()).toBe(deps);
+  });
+});
+
 describe('liveDependencies', () => {
   it('puts the current dependencies on the context on every invocation', async () => {
     let n = 0;
