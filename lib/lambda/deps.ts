@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../log';
 import type { NotifyDeps } from '../notify/handle';
 import { createDynamoClient } from '../orders/client';
 import { createDynamoOrderStore } from '../orders/dynamodb';
+import { pendingShardsFromEnv } from '../orders/table';
 
 /** Builds the notify dependencies from `env`; throws a CONFIG PayError naming a missing or malformed variable. */
 export function notifyDeps(
@@ -17,5 +18,7 @@ export function notifyDeps(
 ): NotifyDeps {
   const config = loadConfig(env);
   const client = createDynamoClient({ endpoint: config.dynamodbEndpoint });
-  return { config, store: createDynamoOrderStore({ client, tableName: config.tableName }), logger, now: Date.now };
+  const pendingShards = pendingShardsFromEnv(env);
+  const store = createDynamoOrderStore({ client, tableName: config.tableName, pendingShards });
+  return { config, store, logger, now: Date.now };
 }
