@@ -1,4 +1,5 @@
 /** The table's key layout and definition, shared by the store, the local stack and the tests. */
+import { createHash } from 'node:crypto';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { configError } from '../errors';
 
@@ -29,14 +30,13 @@ export const MAX_PENDING_SHARDS = 64;
  */
 export const pendingShardKey = (k: number) => (k === 0 ? 'NOTPAY' : `NOTPAY#${k}`);
 
-/** The shard an order's pending entry goes to: a stable hash (32-bit FNV-1a) of its key, mod `shards`. */
+/**
+ * The shard an order's pending entry goes to: the first 32 bits of the SHA-256 of its key, mod
+ * `shards`. (A multiply-and-xor hash such as FNV-1a would not do: its low bits depend only on the low
+ * bits of each character, so order numbers that differ in letters alone could all share a shard.)
+ */
 export function pendingShardOf(merchantId: string, outTradeNo: string, shards: number): number {
-  let hash = 0x811c9dc5;
-  for (const byte of Buffer.from(orderKey(merchantId, outTradeNo), 'utf8')) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash % shards;
+  return createHash('sha256').update(orderKey(merchantId, outTradeNo), 'utf8').digest().readUInt32BE(0) % shards;
 }
 
 /** Shard counts: `write` spreads new orders, `read` (≥ write) is how many shards reconciliation reads. */

@@ -131,6 +131,11 @@ describe('the sharded pending index', () => {
       expect(k).toBeGreaterThanOrEqual(0);
       expect(k).toBeLessThan(n);
     }
+    // order numbers that differ only in letters sharing their low bits (A I Q Y a i q y) still spread
+    const spread = new Set(
+      [...'AIQYaiqy'].flatMap((c) => [...'AIQYaiqy'].map((d) => pendingShardOf('1', `ORDER${c}${d}`, 8))),
+    );
+    expect(spread.size).toBeGreaterThan(4);
     expect(pendingShardKey(0)).toBe('NOTPAY');
     expect(pendingShardKey(7)).toBe('NOTPAY#7');
   });
