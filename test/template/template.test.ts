@@ -99,8 +99,16 @@ describe('the production template', () => {
   });
 
   it('lets only the functions that use a secret read it', () => {
-    const notify = ['aggregatorNotify', 'closeOrder', 'couponNotify', 'paymentNotify', 'reconcile', 'refundNotify'];
-    expect(byFunction('WECHATPAY_MERCHANT_PRIVATE_KEY')).toEqual(['closeOrder', 'reconcile']);
+    const notify = [
+      'aggregatorNotify',
+      'closeOrder',
+      'couponNotify',
+      'paymentNotify',
+      'reconcile',
+      'refund',
+      'refundNotify',
+    ];
+    expect(byFunction('WECHATPAY_MERCHANT_PRIVATE_KEY')).toEqual(['closeOrder', 'reconcile', 'refund']);
     expect(byFunction('AGGREGATOR_SECRET')).toEqual(['aggregatorNotify']);
     expect(byFunction('WECHATPAY_APIV3_KEY')).toEqual(notify);
     expect(byFunction('WECHATPAY_APIV2_KEY')).toEqual(notify);
