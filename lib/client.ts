@@ -7,6 +7,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { CloseOrderEvent, CloseOrderOutcome } from './close/closeOrder';
+import type { RefundCallOutcome, RefundEvent } from './refund/refund';
 import { configError, InvokeError } from './errors';
 import { createDynamoClient } from './orders/client';
 import { createDynamoOrderStore } from './orders/dynamodb';
@@ -14,6 +15,7 @@ import type { OrderStore } from './orders/store';
 import { pendingShardsFromEnv, type PendingShards } from './orders/table';
 
 export type { CloseOrderEvent, CloseOrderOutcome, CloseOrderStatus, PaidTransaction } from './close/closeOrder';
+export type { RefundCallOutcome, RefundCallStatus, RefundEvent } from './refund/refund';
 export type {
   CloseOutcome,
   Order,
@@ -36,6 +38,9 @@ export const CALLER_ACTIONS = {
   registerOrder: ['dynamodb:UpdateItem'],
   invokeCloseOrder: ['lambda:InvokeFunction'],
 } as const;
+
+/** What invokeRefund sends: the stack's separate RefundCallerPolicy (refunds move money; not every caller may). */
+export const REFUND_CALLER_ACTIONS = ['lambda:InvokeFunction'] as const;
 
 /** Where createOrderStore finds the table and how many pending-index shards the stack uses. */
 export interface OrderStoreOptions {
@@ -83,6 +88,52 @@ export async function invokeCloseOrder(event: CloseOrderEvent, opts: InvokeOptio
   return outcome;
 }
 
+/**
+ * Invokes the deployed refund function (the RefundFunctionArn output, default REFUND_FUNCTION) and
+ * returns its typed outcome; failures to get one throw an InvokeError, as for invokeCloseOrder.
+ */
+export async function invokeRefund(event: RefundEvent, opts: InvokeOptions): Promise<RefundCallOutcome> {
+  const functionName = opts.functionName ?? process.env.REFUND_FUNCTION;
+  if (!functionName) {
+    throw new InvokeError('CONFIG', 'functionName or REFUND_FUNCTION is required', { functionName: '' });
+  }
+  const outcome = readRefundOutcome(await invoke(opts.client, functionName, event, 'refund'));
+  if (outcome === undefined) {
+    throw new InvokeError('MALFORMED', 'refund answered something that is not an outcome', { functionName });
+  }
+  return outcome;
+}
+
+const REFUND_STATUSES = new Set([
+  'ACCEPTED',
+  'SUCCESS',
+  'ALREADY_REQUESTED',
+  'EXCEEDS_REFUNDABLE',
+  'ORDER_NOT_PAID',
+  'FAILED',
+]);
+
+/** Reads the refund function's answer as a RefundCallOutcome; undefined when it is not one. */
+export function readRefundOutcome(value: unknown): RefundCallOutcome | undefined {
+  if (!isObject(value) || typeof value.status !== 'string' || !REFUND_STATUSES.has(value.status)) return undefined;
+  const text = (k: string) => typeof value[k] === 'string';
+  if (value.status === 'FAILED') {
+    return text('code') && text('message') && typeof value.retryable === 'boolean'
+      ? (value as RefundCallOutcome)
+      : undefined;
+  }
+  if (!(text('outTradeNo') && text('outRefundNo') && text('merchantId'))) return undefined;
+  const ok =
+    value.status === 'ACCEPTED' || value.status === 'SUCCESS'
+      ? text('refundId')
+      : value.status === 'ALREADY_REQUESTED'
+        ? text('state')
+        : value.status === 'EXCEEDS_REFUNDABLE'
+          ? typeof value.refundableFen === 'number'
+          : text('orderState');
+  return ok ? (value as RefundCallOutcome) : undefined;
+}
+
 // what Lambda's Invoke API answers with these error names will not change by calling again
 const PERMANENT: Record<string, 'CONFIG' | 'MALFORMED'> = {
   ResourceNotFoundException: 'CONFIG',
@@ -93,7 +144,12 @@ const PERMANENT: Record<string, 'CONFIG' | 'MALFORMED'> = {
 };
 
 /** One synchronous invocation; the parsed JSON answer, or an InvokeError. */
-async function invoke(client: LambdaClient, functionName: string, event: unknown): Promise<unknown> {
+async function invoke(
+  client: LambdaClient,
+  functionName: string,
+  event: unknown,
+  label = 'closeOrder',
+): Promise<unknown> {
   let res: InvokeCommandOutput;
   try {
     res = await client.send(
@@ -105,7 +161,7 @@ async function invoke(client: LambdaClient, functionName: string, event: unknown
     );
   } catch (err) {
     const name = err instanceof Error ? err.name : '';
-    throw new InvokeError(PERMANENT[name] ?? 'UNAVAILABLE', `closeOrder could not be invoked (${name || 'error'})`, {
+    throw new InvokeError(PERMANENT[name] ?? 'UNAVAILABLE', `${label} could not be invoked (${name || 'error'})`, {
       functionName,
       cause: err,
     });
@@ -114,17 +170,13 @@ async function invoke(client: LambdaClient, functionName: string, event: unknown
   const body = parseJson(text);
   if (res.FunctionError !== undefined) {
     // the function failed (crash, out of memory, Lambda's own timeout): its outcome is unknown, so the
-    // order may or may not be closed at WeChat; closeOrder is safe to call again
+    // order may or may not be closed (refunded) at WeChat; both functions are safe to call again
     const errorType = isObject(body) && typeof body.errorType === 'string' ? body.errorType : undefined;
-    throw new InvokeError(
-      'UNAVAILABLE',
-      `closeOrder failed (${res.FunctionError}${errorType ? `: ${errorType}` : ''})`,
-      {
-        functionName,
-        functionError: res.FunctionError,
-        ...(errorType === undefined ? {} : { errorType }),
-      },
-    );
+    throw new InvokeError('UNAVAILABLE', `${label} failed (${res.FunctionError}${errorType ? `: ${errorType}` : ''})`, {
+      functionName,
+      functionError: res.FunctionError,
+      ...(errorType === undefined ? {} : { errorType }),
+    });
   }
   return body;
 }

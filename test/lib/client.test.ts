@@ -18,8 +18,11 @@ import {
   createOrderStore,
   InvokeError,
   invokeCloseOrder,
+  invokeRefund,
   PayError,
   readCloseOrderOutcome,
+  readRefundOutcome,
+  REFUND_CALLER_ACTIONS,
 } from '../../lib/client';
 import { createHarness, orderNo, type Harness } from '../support/harness';
 
@@ -32,14 +35,14 @@ interface Statement {
   Condition?: Record<string, Record<string, unknown>>;
 }
 
-/** The CallerPolicy statements as serverless.yml declares them. */
-function callerPolicy(): Statement[] {
+/** The statements of a managed policy as serverless.yml declares it (CallerPolicy by default). */
+function callerPolicy(id = 'CallerPolicy'): Statement[] {
   const doc = parseDocument(readFileSync(join(ROOT, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }).toJS() as {
     resources: {
       Resources: Record<string, { Type: string; Properties: { PolicyDocument: { Statement: Statement[] } } }>;
     };
   };
-  const policy = doc.resources.Resources.CallerPolicy;
+  const policy = doc.resources.Resources[id];
   expect(policy?.Type).toBe('AWS::IAM::ManagedPolicy');
   return policy?.Properties.PolicyDocument.Statement ?? [];
 }
@@ -71,6 +74,15 @@ describe("the caller's IAM policy", () => {
     expect(close?.Action).toEqual([...CALLER_ACTIONS.invokeCloseOrder]);
     expect(JSON.stringify(close?.Resource)).toContain('CloseOrderLambdaFunction');
     expect(statements.flatMap((s) => s.Action).sort()).toEqual(Object.values(CALLER_ACTIONS).flat().sort());
+  });
+});
+
+describe("the refund caller's IAM policy", () => {
+  it('is a policy of its own that allows invoking the refund function only', () => {
+    const statements = callerPolicy('RefundCallerPolicy');
+    expect(statements.flatMap((s) => s.Action)).toEqual([...REFUND_CALLER_ACTIONS]);
+    expect(JSON.stringify(statements[0]?.Resource)).toContain('RefundLambdaFunction');
+    expect(JSON.stringify(callerPolicy())).not.toContain('RefundLambdaFunction');
   });
 });
 
@@ -121,6 +133,33 @@ describe('readCloseOrderOutcome', () => {
     { status: 'FAILED', code: 'X', message: 'y' },
   ])('refuses %j', (value) => {
     expect(readCloseOrderOutcome(value)).toBeUndefined();
+  });
+});
+
+describe('readRefundOutcome', () => {
+  const ids = { outTradeNo: 'T1', outRefundNo: 'R1', merchantId: '1900000109' };
+  it.each([
+    { status: 'ACCEPTED', ...ids, refundId: '50', wechatStatus: 'PROCESSING' },
+    { status: 'SUCCESS', ...ids, refundId: '50' },
+    { status: 'ALREADY_REQUESTED', ...ids, state: 'REQUESTED' },
+    { status: 'EXCEEDS_REFUNDABLE', ...ids, refundableFen: 10 },
+    { status: 'ORDER_NOT_PAID', ...ids, orderState: 'NOTPAY' },
+    { status: 'FAILED', code: 'NOT_ENOUGH', message: 'balance', retryable: false },
+  ])('reads %j', (outcome) => {
+    expect(readRefundOutcome(outcome)).toEqual(outcome);
+  });
+
+  it.each([
+    null,
+    { status: 'CLOSED', ...ids },
+    { status: 'SUCCESS', ...ids },
+    { status: 'SUCCESS', outTradeNo: 'T1', refundId: '50' },
+    { status: 'ALREADY_REQUESTED', ...ids },
+    { status: 'EXCEEDS_REFUNDABLE', ...ids, refundableFen: '10' },
+    { status: 'ORDER_NOT_PAID', ...ids },
+    { status: 'FAILED', code: 'X', message: 'y', retryable: 'no' },
+  ])('refuses %j', (value) => {
+    expect(readRefundOutcome(value)).toBeUndefined();
   });
 });
 
@@ -214,6 +253,42 @@ describe('invokeCloseOrder when the invocation fails', () => {
       body: JSON.stringify({ Type: 'Service', message: 'down' }),
     });
     expect(down.error).toMatchObject({ kind: 'UNAVAILABLE' });
+  });
+
+  it('invokeRefund: a typed outcome, and the same InvokeErrors', async () => {
+    const outcome = {
+      status: 'SUCCESS',
+      outTradeNo: 'T1',
+      outRefundNo: 'R1',
+      merchantId: '1900000109',
+      refundId: '50',
+    };
+    const event = { outTradeNo: 'T1', outRefundNo: 'R1', refundFen: 1 } as unknown as Parameters<
+      typeof invokeRefund
+    >[0];
+    replies.push({ status: 200, body: JSON.stringify(outcome) });
+    expect(await invokeRefund(event, { client: lambda, functionName: 'refund' })).toEqual(outcome);
+    replies.push({
+      status: 200,
+      headers: { 'x-amz-function-error': 'Unhandled' },
+      body: '{"errorType":"Sandbox.Timedout"}',
+    });
+    await expect(invokeRefund(event, { client: lambda, functionName: 'refund' })).rejects.toMatchObject({
+      kind: 'UNAVAILABLE',
+      reason: 'refund failed (Unhandled: Sandbox.Timedout)',
+    });
+    replies.push({ status: 200, body: '{"status":"CLOSED"}' });
+    await expect(invokeRefund(event, { client: lambda, functionName: 'refund' })).rejects.toMatchObject({
+      kind: 'MALFORMED',
+      reason: 'refund answered something that is not an outcome',
+    });
+    const saved = process.env.REFUND_FUNCTION;
+    delete process.env.REFUND_FUNCTION;
+    try {
+      await expect(invokeRefund(event, { client: lambda })).rejects.toMatchObject({ kind: 'CONFIG' });
+    } finally {
+      if (saved !== undefined) process.env.REFUND_FUNCTION = saved;
+    }
   });
 
   it('needs a function name: given, or CLOSE_ORDER_FUNCTION', async () => {

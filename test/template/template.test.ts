@@ -3,7 +3,7 @@
  * credentials), read as CloudFormation will read it.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CALLER_ACTIONS } from '../../lib/client';
+import { CALLER_ACTIONS, REFUND_CALLER_ACTIONS } from '../../lib/client';
 import { DEFAULT_PENDING_SHARDS } from '../../lib/orders/table';
 import { PARAM_SUFFIX, RESOLVABLE_VARIABLES, SECRET_VARIABLES } from '../../lib/secrets';
 import { checkTemplate, loadSpecification } from '../../scripts/ci/check-template';
@@ -250,6 +250,16 @@ describe("the merchant's side of the production template", () => {
     const invoke = statements.find((st) => actions(st).includes('lambda:InvokeFunction'));
     expect(arnsOf(invoke as Statement)).toContain('CloseOrderLambdaFunction');
     expect(statements.every((st) => st.Effect === 'Allow')).toBe(true);
+  });
+
+  it('has a separate managed policy for refunds, its ARN and the refund function ARN as outputs', () => {
+    const policy = res('RefundCallerPolicy');
+    expect(policy.Type).toBe('AWS::IAM::ManagedPolicy');
+    const statements = (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+    expect(statements.flatMap(actions)).toEqual([...REFUND_CALLER_ACTIONS]);
+    expect(arnsOf(statements[0] as Statement)).toContain('RefundLambdaFunction');
+    expect(outputs.RefundCallerPolicyArn?.Value).toEqual({ Ref: 'RefundCallerPolicy' });
+    expect(outputs.RefundFunctionArn?.Value).toEqual({ 'Fn::GetAtt': ['RefundLambdaFunction', 'Arn'] });
   });
 
   it('passes the shard count to every function', () => {
