@@ -204,6 +204,29 @@ describe('a shard whose page was cut short', () => {
   });
 });
 
+describe('an index entry missing its attributes', () => {
+  it('is listed with empty fields rather than throwing, and sorts first', async () => {
+    // an entry DynamoDB would never hold (the index key is required); a scripted client stages it
+    const client = {
+      send: async (command: unknown) => {
+        if (!(command instanceof QueryCommand)) throw new Error('unexpected command');
+        const shard = command.input.ExpressionAttributeValues?.[':p']?.S;
+        return shard === 'NOTPAY'
+          ? {
+              Items: [
+                { pk: { S: 'ORDER#1#A' }, createdAt: { S: 't1' }, merchantId: { S: '1' }, outTradeNo: { S: 'A' } },
+              ],
+            }
+          : { Items: [{ pk: { S: 'ORDER#1#B' } }] };
+      },
+    } as unknown as DynamoDBClient;
+    const s = createDynamoOrderStore({ client, tableName: 't', pendingShards: { write: 2, read: 2 } });
+    const page = await s.listPending({ createdAfter: 't', createdBefore: 'u', limit: 1 });
+    expect(page.orders).toEqual([{ merchantId: '', outTradeNo: '', createdAt: '' }]);
+    expect(page.cursor).toBeDefined();
+  });
+});
+
 describe('PENDING_SHARDS and PENDING_SHARDS_READ', () => {
   it('default to DEFAULT_PENDING_SHARDS, and the read count to the write count', () => {
     expect(pendingShardsFromEnv({})).toEqual({ write: DEFAULT_PENDING_SHARDS, read: DEFAULT_PENDING_SHARDS });
