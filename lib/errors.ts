@@ -50,3 +50,30 @@ export function asPayError(err: unknown): PayError {
   if (err instanceof PayError) return err;
   return new PayError('UNAVAILABLE', 'temporarily unavailable', { cause: err });
 }
+
+/**
+ * A Lambda function of this service could not give its answer to a caller (lib/client.ts): the
+ * invocation failed (`functionError` is Lambda's FunctionError, e.g. Unhandled), the call never
+ * reached it, or what came back is not an answer. `kind` says whether calling again may help:
+ * UNAVAILABLE may, CONFIG (no such function, no permission) and MALFORMED will not.
+ */
+export class InvokeError extends PayError {
+  /** The function that was invoked (name or ARN, as given). */
+  readonly functionName: string;
+  /** Lambda's FunctionError header, when the function itself failed. */
+  readonly functionError: string | undefined;
+  /** The failed invocation's `errorType` (e.g. Runtime.ExitError, Sandbox.Timedout), when it named one. */
+  readonly errorType: string | undefined;
+
+  constructor(
+    kind: Extract<ErrorKind, 'UNAVAILABLE' | 'CONFIG' | 'MALFORMED'>,
+    reason: string,
+    opts: { functionName: string; functionError?: string; errorType?: string; cause?: unknown },
+  ) {
+    super(kind, reason, { cause: opts.cause, detail: { functionName: opts.functionName } });
+    this.name = 'InvokeError';
+    this.functionName = opts.functionName;
+    this.functionError = opts.functionError;
+    this.errorType = opts.errorType;
+  }
+}

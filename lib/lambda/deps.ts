@@ -19,6 +19,7 @@ import { createDynamoOrderStore } from '../orders/dynamodb';
 import type { HttpReply } from '../replies';
 import { RESOLVABLE_VARIABLES, resolveSecrets, secretSourceFor, type SecretSource } from '../secrets';
 import { createTransport } from '../wechatpay/http';
+import { pendingShardsFromEnv } from '../orders/table';
 
 /** Builds the notify dependencies from a resolved `env`; throws a CONFIG PayError naming a missing or malformed variable. */
 export function notifyDeps(
@@ -27,7 +28,9 @@ export function notifyDeps(
 ): NotifyDeps {
   const config = loadConfig(env);
   const client = createDynamoClient({ endpoint: config.dynamodbEndpoint });
-  return { config, store: createDynamoOrderStore({ client, tableName: config.tableName }), logger, now: Date.now };
+  const pendingShards = pendingShardsFromEnv(env);
+  const store = createDynamoOrderStore({ client, tableName: config.tableName, pendingShards });
+  return { config, store, logger, now: Date.now };
 }
 
 /** Where the secrets come from and which environment names them; both default to the container's. */

@@ -18,6 +18,8 @@ import {
 } from './dynamo/refunds';
 import type { Table } from './dynamo/transition';
 import type { OrderStore } from './store';
+import { DEFAULT_PENDING_SHARDS, MAX_PENDING_SHARDS, type PendingShards } from './table';
+import { configError } from '../errors';
 
 export { toOrder } from './dynamo/orders';
 export { toRefund } from './dynamo/refunds';
@@ -27,18 +29,28 @@ export interface DynamoOrderStoreOptions {
   tableName: string;
   /** Injected clock (epoch milliseconds). */
   now?: () => number;
+  /**
+   * Pending-index shards: new orders are spread over `write`, listings read `read` (≥ write). Must
+   * match the stack's PENDING_SHARDS (lib/orders/table.ts); default DEFAULT_PENDING_SHARDS for both.
+   */
+  pendingShards?: PendingShards;
 }
 
 /** Creates the DynamoDB implementation of the order store. */
 export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStore {
   const now = opts.now ?? Date.now;
   const table: Table = { client: opts.client, tableName: opts.tableName, iso: () => new Date(now()).toISOString() };
+  const shards = opts.pendingShards ?? { write: DEFAULT_PENDING_SHARDS, read: DEFAULT_PENDING_SHARDS };
+  const whole = Number.isInteger(shards.write) && Number.isInteger(shards.read);
+  if (!(whole && shards.write >= 1 && shards.read >= shards.write && shards.read <= MAX_PENDING_SHARDS)) {
+    throw configError(`pendingShards must satisfy 1 <= write <= read <= ${MAX_PENDING_SHARDS}`);
+  }
   return {
-    registerOrder: (input) => registerOrder(table, input),
+    registerOrder: (input) => registerOrder(table, input, shards.write),
     applyPayment: (report, policy) => applyPayment(table, report, policy),
     applyClose: (merchantId, outTradeNo, reason) => applyClose(table, merchantId, outTradeNo, reason),
-    listPending: (q) => listPending(table, q),
-    countPendingBefore: (createdBefore, max) => countPendingBefore(table, createdBefore, max),
+    listPending: (q) => listPending(table, shards.read, q),
+    countPendingBefore: (createdBefore, max) => countPendingBefore(table, shards.read, createdBefore, max),
     getOrder: (merchantId, outTradeNo) => getOrder(table, merchantId, outTradeNo),
     applyRefund: (report) => applyRefund(table, report),
     recordCoupon: (event, eventId) => recordCoupon(table, event, eventId),

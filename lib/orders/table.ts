@@ -1,5 +1,7 @@
 /** The table's key layout and definition, shared by the store, the local stack and the tests. */
+import { createHash } from 'node:crypto';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { configError } from '../errors';
 
 /** Partition key of an order item. */
 export const orderKey = (merchantId: string, outTradeNo: string) => `ORDER#${merchantId}#${outTradeNo}`;
@@ -11,8 +13,58 @@ export const refundKey = (merchantId: string, outRefundNo: string) => `REFUND#${
 export const couponKey = (stockId: string, couponCode: string, kind: 'SENT' | 'USED') =>
   `COUPON#${stockId}#${couponCode}#${kind}`;
 
-/** Name of the sparse index of unpaid orders (items carry `pending` only while NOTPAY). */
+/** Name of the sparse index of unpaid orders (items carry `pending`, their shard key, only while NOTPAY). */
 export const PENDING_INDEX = 'pending-by-created';
+
+/**
+ * How many partition-key values the pending index spreads unpaid orders over. One value (`NOTPAY`)
+ * is one index partition, and a partition takes about 1,000 writes a second (docs/capacity.md).
+ */
+export const DEFAULT_PENDING_SHARDS = 8;
+/** The most shards a deployment may configure: reconciliation queries every one of them per page. */
+export const MAX_PENDING_SHARDS = 64;
+
+/**
+ * The index partition key of shard `k`. Shard 0 keeps the unsharded value `NOTPAY`, so orders written
+ * before sharding (and any written with one shard) stay where every reader looks.
+ */
+export const pendingShardKey = (k: number) => (k === 0 ? 'NOTPAY' : `NOTPAY#${k}`);
+
+/**
+ * The shard an order's pending entry goes to: the first 32 bits of the SHA-256 of its key, mod
+ * `shards`. (A multiply-and-xor hash such as FNV-1a would not do: its low bits depend only on the low
+ * bits of each character, so order numbers that differ in letters alone could all share a shard.)
+ */
+export function pendingShardOf(merchantId: string, outTradeNo: string, shards: number): number {
+  return createHash('sha256').update(orderKey(merchantId, outTradeNo), 'utf8').digest().readUInt32BE(0) % shards;
+}
+
+/** Shard counts: `write` spreads new orders, `read` (≥ write) is how many shards reconciliation reads. */
+export interface PendingShards {
+  write: number;
+  read: number;
+}
+
+/**
+ * Reads PENDING_SHARDS (default DEFAULT_PENDING_SHARDS) and PENDING_SHARDS_READ (default: the same).
+ * Lowering PENDING_SHARDS would strand orders written to the higher shards, so PENDING_SHARDS_READ
+ * keeps the old count until they have left the index (docs/capacity.md); it may never be lower.
+ */
+export function pendingShardsFromEnv(env: Readonly<Record<string, string | undefined>>): PendingShards {
+  const count = (name: string, fallback: number) => {
+    const text = env[name]?.trim();
+    if (!text) return fallback;
+    const n = /^\d{1,3}$/.test(text) ? Number(text) : Number.NaN;
+    if (!(n >= 1 && n <= MAX_PENDING_SHARDS)) {
+      throw configError(`${name} must be a whole number of shards from 1 to ${MAX_PENDING_SHARDS}`);
+    }
+    return n;
+  };
+  const write = count('PENDING_SHARDS', DEFAULT_PENDING_SHARDS);
+  const read = count('PENDING_SHARDS_READ', write);
+  if (read < write) throw configError('PENDING_SHARDS_READ must not be lower than PENDING_SHARDS');
+  return { write, read };
+}
 
 /** The table as serverless.yml declares it, for DynamoDB Local and tests. */
 export function tableDefinition(tableName: string): CreateTableCommandInput {

@@ -4,9 +4,15 @@
  * running in a worker, DynamoDB Local behind it and the WeChat Pay simulator (five-minute rule on)
  * as its API base URL.
  */
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CloseOrderOutcome } from '../../lib/close/closeOrder';
+import {
+  CALLER_ACTIONS,
+  type CloseOrderEvent,
+  type CloseOrderOutcome,
+  InvokeError,
+  invokeCloseOrder,
+} from '../../lib/client';
 import { createDynamoClient } from '../../lib/orders/client';
 import { createDynamoOrderStore } from '../../lib/orders/dynamodb';
 import type { OrderStore } from '../../lib/orders/store';
@@ -52,15 +58,13 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** What a merchant's function does: invoke closeOrder and read its outcome. */
+/** What a merchant's function does: invoke closeOrder through the typed client (lib/client.ts). */
 async function closeOrder(event: Record<string, unknown>): Promise<CloseOrderOutcome> {
-  const res = await lambda.send(
-    new InvokeCommand({ FunctionName: FUNCTION, InvocationType: 'RequestResponse', Payload: JSON.stringify(event) }),
-  );
-  const text = Buffer.from(res.Payload ?? new Uint8Array()).toString('utf8');
-  expect(res.FunctionError, `${text}\n${output}`).toBeUndefined();
-  expect(res.StatusCode).toBe(200);
-  return JSON.parse(text) as CloseOrderOutcome;
+  try {
+    return await invokeCloseOrder(event as unknown as CloseOrderEvent, { client: lambda, functionName: FUNCTION });
+  } catch (err) {
+    throw new Error(`${String(err)}\n${output}`);
+  }
 }
 
 /** An order registered here (`localAge` seconds ago) and created at WeChat (`simAge` seconds ago). */
@@ -183,5 +187,34 @@ describe('closeOrder through InvokeCommand', () => {
       retryable: false,
     });
     expect(await closeOrder({})).toMatchObject({ status: 'FAILED', code: 'PARAM_ERROR' });
+  });
+});
+
+describe('the typed client against the local Lambda endpoint', () => {
+  it('sends only the action the caller policy allows, and names a missing function as a CONFIG InvokeError', async () => {
+    const sent: string[] = [];
+    lambda.middlewareStack.add(
+      (next, context) => async (args) => {
+        // IAM names the Invoke operation's action lambda:InvokeFunction
+        const operation = String(context.commandName).replace(/Command$/, '');
+        sent.push(`lambda:${operation === 'Invoke' ? 'InvokeFunction' : operation}`);
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordActions' },
+    );
+    try {
+      const no = orderNo('U');
+      expect(await closeOrder({ outTradeNo: no })).toMatchObject({ status: 'UNKNOWN_ORDER' });
+      const err = await invokeCloseOrder(
+        { outTradeNo: no },
+        { client: lambda, functionName: 'no-such-function' },
+      ).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvokeError);
+      expect(err).toMatchObject({ functionName: 'no-such-function' });
+      expect((err as InvokeError).kind, String(err)).toBe('CONFIG');
+      expect([...new Set(sent)]).toEqual([...CALLER_ACTIONS.invokeCloseOrder]);
+    } finally {
+      lambda.middlewareStack.remove('recordActions');
+    }
   });
 });

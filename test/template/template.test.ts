@@ -3,16 +3,20 @@
  * credentials), read as CloudFormation will read it.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { CALLER_ACTIONS, REFUND_CALLER_ACTIONS } from '../../lib/client';
+import { DEFAULT_PENDING_SHARDS } from '../../lib/orders/table';
 import { PARAM_SUFFIX, RESOLVABLE_VARIABLES, SECRET_VARIABLES } from '../../lib/secrets';
 import { checkTemplate, loadSpecification } from '../../scripts/ci/check-template';
 import { packageProd, type Resource } from './support';
 
 let resources: Record<string, Resource>;
+let outputs: Record<string, { Value: unknown }>;
 let text: string;
 
 beforeAll(async () => {
   const template = await packageProd();
   resources = template.Resources;
+  outputs = (template as unknown as { Outputs: Record<string, { Value: unknown }> }).Outputs;
   text = JSON.stringify(template);
 }, 300_000);
 
@@ -267,5 +271,43 @@ describe('the production template', () => {
 
   it('reserves no concurrency by default', () => {
     for (const [id, fn] of functions()) expect(fn.Properties, id).not.toHaveProperty('ReservedConcurrentExecutions');
+  });
+});
+
+describe("the merchant's side of the production template", () => {
+  it('outputs the table ARN, the closeOrder ARN, the shard count and the caller policy ARN', () => {
+    expect(outputs.PaymentsTableArn?.Value).toEqual({ 'Fn::GetAtt': ['PaymentsTable', 'Arn'] });
+    expect(outputs.CloseOrderFunctionArn?.Value).toEqual({ 'Fn::GetAtt': ['CloseOrderLambdaFunction', 'Arn'] });
+    expect(outputs.CallerPolicyArn?.Value).toEqual({ Ref: 'CallerPolicy' });
+    expect(outputs.PendingShards?.Value).toBe(String(DEFAULT_PENDING_SHARDS));
+  });
+
+  it('has a managed caller policy: UpdateItem on order items of this table, and invoking closeOrder', () => {
+    const policy = res('CallerPolicy');
+    expect(policy.Type).toBe('AWS::IAM::ManagedPolicy');
+    const statements = (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+    expect(statements.flatMap(actions).sort()).toEqual(Object.values(CALLER_ACTIONS).flat().sort());
+    const register = statements.find((st) => actions(st).includes('dynamodb:UpdateItem'));
+    expect(register?.Resource).toEqual({ 'Fn::GetAtt': ['PaymentsTable', 'Arn'] });
+    expect(register?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ORDER#*'] } });
+    const invoke = statements.find((st) => actions(st).includes('lambda:InvokeFunction'));
+    expect(arnsOf(invoke as Statement)).toContain('CloseOrderLambdaFunction');
+    expect(statements.every((st) => st.Effect === 'Allow')).toBe(true);
+  });
+
+  it('has a separate managed policy for refunds, its ARN and the refund function ARN as outputs', () => {
+    const policy = res('RefundCallerPolicy');
+    expect(policy.Type).toBe('AWS::IAM::ManagedPolicy');
+    const statements = (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+    expect(statements.flatMap(actions)).toEqual([...REFUND_CALLER_ACTIONS]);
+    expect(arnsOf(statements[0] as Statement)).toContain('RefundLambdaFunction');
+    expect(outputs.RefundCallerPolicyArn?.Value).toEqual({ Ref: 'RefundCallerPolicy' });
+    expect(outputs.RefundFunctionArn?.Value).toEqual({ 'Fn::GetAtt': ['RefundLambdaFunction', 'Arn'] });
+  });
+
+  it('passes the shard count to every function', () => {
+    for (const [id, fn] of functions()) {
+      expect(fn.Properties.Environment?.Variables?.PENDING_SHARDS, id).toBe(String(DEFAULT_PENDING_SHARDS));
+    }
   });
 });

@@ -15,7 +15,8 @@ import {
   type RegisterOutcome,
 } from '../model';
 import type { UnknownOrderPolicy } from '../store';
-import { orderKey } from '../table';
+import { checkRegistration } from '../registration';
+import { orderKey, pendingShardKey, pendingShardOf } from '../table';
 import {
   allOf,
   amountIs,
@@ -32,8 +33,17 @@ import {
   type Table,
 } from './transition';
 
-/** Registers an unpaid order; a key with no state yet is the only legal predecessor. */
-export async function registerOrder(table: Table, input: OrderRegistration): Promise<RegisterOutcome> {
+/**
+ * Registers an unpaid order; a key with no state yet is the only legal predecessor. The registration
+ * is checked first (a MALFORMED error writes nothing), and its pending entry goes to its shard of the
+ * pending index (one of `shards`).
+ */
+export async function registerOrder(
+  table: Table,
+  registration: OrderRegistration,
+  shards: number,
+): Promise<RegisterOutcome> {
+  const input = checkRegistration(registration, table.iso);
   const ttl = input.expiresAt !== undefined;
   // an UpdateItem, not a PutItem: a refund that arrived first may have left its tally on the key
   return transition<RegisterOutcome>(
@@ -41,7 +51,7 @@ export async function registerOrder(table: Table, input: OrderRegistration): Pro
     {
       pk: orderKey(input.merchantId, input.outTradeNo),
       update:
-        'SET entity = :entity, outTradeNo = :otn, merchantId = :mid, #state = :notpay, amountFen = :fen, amountUnverified = :false, createdAt = :created, pending = :notpay' +
+        'SET entity = :entity, outTradeNo = :otn, merchantId = :mid, #state = :notpay, amountFen = :fen, amountUnverified = :false, createdAt = :created, pending = :shard' +
         (ttl ? ', #ttl = :ttl' : ''),
       when: NO_STATE,
       names: ttl ? { '#ttl': 'ttl' } : {},
@@ -50,9 +60,10 @@ export async function registerOrder(table: Table, input: OrderRegistration): Pro
         ':otn': S(input.outTradeNo),
         ':mid': S(input.merchantId),
         ':notpay': S('NOTPAY'),
+        ':shard': S(pendingShardKey(pendingShardOf(input.merchantId, input.outTradeNo, shards))),
         ':fen': N(input.amountFen),
         ':false': { BOOL: false },
-        ':created': S(input.createdAt ?? table.iso()),
+        ':created': S(input.createdAt),
         ...(input.expiresAt !== undefined ? { ':ttl': N(input.expiresAt) } : {}),
       },
     },

@@ -3,10 +3,12 @@
  * error naming the variable, a good one gives a store on the real DynamoDB Local. Caching once per
  * container is the dependencies middleware's (test/lib/middleware/dependencies.test.ts).
  */
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PayError } from '../../../lib/errors';
 import { createLogger } from '../../../lib/log';
 import { notifyDeps } from '../../../lib/lambda/deps';
+import { orderKey } from '../../../lib/orders/table';
 import { createHarness, orderNo, type Harness } from '../../support/harness';
 
 let h: Harness;
@@ -43,5 +45,23 @@ describe('notifyDeps', () => {
 
     // each call builds afresh: caching is the middleware's, so a test never sees another's dependencies
     expect(notifyDeps(h.env, quiet)).not.toBe(deps);
+  });
+
+  it('refuses a malformed PENDING_SHARDS, and writes to the shards it names', async () => {
+    expect(() => notifyDeps({ ...h.env, PENDING_SHARDS: '0' }, quiet)).toThrow('PENDING_SHARDS must be');
+    const deps = notifyDeps({ ...h.env, PENDING_SHARDS: '1' }, quiet);
+    const no = orderNo('RS');
+    await deps.store.registerOrder({ outTradeNo: no, amountFen: 1, merchantId: h.keys.mchid });
+    // with one shard every entry is the unsharded key
+    const listed = await notifyDeps({ ...h.env, PENDING_SHARDS: '1' }, quiet).store.countPendingBefore('9999', 100000);
+    expect(listed).toBeGreaterThanOrEqual(1);
+    const raw = await h.client.send(
+      new GetItemCommand({
+        TableName: h.tableName,
+        Key: { pk: { S: orderKey(h.keys.mchid, no) } },
+        ConsistentRead: true,
+      }),
+    );
+    expect(raw.Item?.pending).toEqual({ S: 'NOTPAY' });
   });
 });

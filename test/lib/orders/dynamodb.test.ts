@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { PayError } from '../../../lib/errors';
 import { createDynamoOrderStore, toOrder, toRefund } from '../../../lib/orders/dynamodb';
-import { orderKey } from '../../../lib/orders/table';
+import { DEFAULT_PENDING_SHARDS, orderKey, pendingShardKey, pendingShardOf } from '../../../lib/orders/table';
 
 let h: Harness;
 beforeAll(async () => {
@@ -185,7 +185,8 @@ describe('expiry, refunds before their order, store failures, and a scripted Dyn
       expect(
         (await h.store.registerOrder({ outTradeNo: no, amountFen: 100, merchantId: h.keys.mchid, expiresAt })).kind,
       ).toBe('REGISTERED');
-      expect(await rawOrder(no)).toMatchObject({ ttl: { N: String(expiresAt) }, pending: { S: 'NOTPAY' } });
+      const shard = pendingShardKey(pendingShardOf(h.keys.mchid, no, DEFAULT_PENDING_SHARDS));
+      expect(await rawOrder(no)).toMatchObject({ ttl: { N: String(expiresAt) }, pending: { S: shard } });
       expect((await h.store.applyPayment(pay(no, 100), 'reject')).kind).toBe('APPLIED');
       const paid = await rawOrder(no);
       expect(paid?.ttl).toBeUndefined();
@@ -325,7 +326,12 @@ describe('expiry, refunds before their order, store failures, and a scripted Dyn
       },
     } as unknown as DynamoDBClient;
     return {
-      store: createDynamoOrderStore({ client, tableName: 't', now: () => Date.parse('2026-11-23T00:00:00Z') }),
+      store: createDynamoOrderStore({
+        client,
+        tableName: 't',
+        now: () => Date.parse('2026-11-23T00:00:00Z'),
+        pendingShards: { write: 1, read: 1 },
+      }),
       sent,
       inputs,
     };

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
-import { orderKey, PENDING_INDEX, tableDefinition } from '../../../lib/orders/table';
+import { DEFAULT_PENDING_SHARDS, orderKey, PENDING_INDEX, tableDefinition } from '../../../lib/orders/table';
 import { createHarness, orderNo, type Harness } from '../../support/harness';
 
 interface AttributeDefinition {
@@ -119,5 +119,31 @@ describe('the TTL attribute', () => {
       }),
     );
     expect(Item?.[name]).toEqual({ N: String(expiresAt) });
+  });
+});
+
+// The shard count is configuration with a default on both sides: serverless.yml's parameter (what a
+// deployed stage writes and reads) and the code's default (what a store built without it uses, the
+// merchant's createOrderStore included). They must be the same number, and every function must see it.
+describe('the pending-index shard count', () => {
+  const text = readFileSync(join(__dirname, '../../../serverless.yml'), 'utf8');
+  const params = (
+    parseDocument(text, { logLevel: 'silent' }).toJS() as { params: { default: Record<string, unknown> } }
+  ).params.default;
+
+  it('defaults to the same number in serverless.yml and lib/orders/table.ts, read count unset', () => {
+    // a string: CloudFormation outputs and environment variables are strings
+    expect(params.pendingShards).toBe(String(DEFAULT_PENDING_SHARDS));
+    expect(params.pendingShardsRead).toBe('');
+  });
+
+  it.each(['aws', 'local'])('reaches every function of the %s environment file', (file) => {
+    const env = parseDocument(readFileSync(join(__dirname, `../../../env/${file}.yml`), 'utf8')).toJS() as {
+      common: Record<string, string>;
+    };
+    // serverless variables, not template strings
+    const variable = (inner: string) => `\${${inner}}`;
+    expect(env.common.PENDING_SHARDS).toBe(variable('param:pendingShards'));
+    expect(env.common.PENDING_SHARDS_READ).toBe(variable("param:pendingShardsRead, ''"));
   });
 });
