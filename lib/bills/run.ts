@@ -69,18 +69,23 @@ export async function runBill(deps: BillRunDeps, req: BillRequest, opts: { dryRu
     const summary = await checkBill(openBill(fetched.path));
     const findings: Finding[] = [];
     const reader = new BillReader(openBill(fetched.path));
-    const totals = await compareRows(deps.store, reader.rows(), { dryRun: opts.dryRun }, (f) => {
-      if (f.kind === 'MATCH') return;
-      if (findings.length < MAX_REPORTED) findings.push(f);
-      deps.logger.log('warn', 'bill discrepancy', {
-        billDate: req.billDate,
-        merchantId,
-        orderId: f.outTradeNo,
-        outRefundNo: f.outRefundNo,
-        outcome: f.kind,
-        repair: f.repair,
-      });
-    });
+    const totals = await compareRows(
+      { store: deps.store, logger: deps.logger },
+      reader.rows(),
+      { dryRun: opts.dryRun },
+      (f) => {
+        if (f.kind === 'MATCH') return;
+        if (findings.length < MAX_REPORTED) findings.push(f);
+        deps.logger.log('warn', 'bill discrepancy', {
+          billDate: req.billDate,
+          merchantId,
+          orderId: f.outTradeNo,
+          outRefundNo: f.outRefundNo,
+          outcome: f.kind,
+          repair: f.repair,
+        });
+      },
+    );
     const report: BillReport = {
       billDate: req.billDate,
       merchantId,

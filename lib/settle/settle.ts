@@ -23,7 +23,7 @@ import {
 import type { OrderStore } from '../orders/store';
 
 /** The door a report came through; it names the anomaly lines and decides what the item records as `paidVia`/`lastVia`. */
-export type SettleSource = 'v2' | 'v3' | 'aggregator' | 'close-query' | 'reconcile';
+export type SettleSource = 'v2' | 'v3' | 'aggregator' | 'close-query' | 'reconcile' | 'bill';
 
 /** What the table records as the channel of each door (both query doors record `query`, as before). */
 const CHANNEL_OF: Readonly<Record<SettleSource, Channel>> = {
@@ -32,6 +32,7 @@ const CHANNEL_OF: Readonly<Record<SettleSource, Channel>> = {
   aggregator: 'aggregator',
   'close-query': 'query',
   reconcile: 'query',
+  bill: 'bill',
 };
 
 /** What settling needs: the store, the logger anomalies go to, and the unknown-order policy. */
