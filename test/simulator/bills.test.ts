@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Finding, FindingKind } from '../../lib/bills/compare';
 import { billClientDeps } from '../../lib/bills/fetch';
-import { runBill, type BillRunDeps, type BillReport } from '../../lib/bills/run';
+import { readBillReport, billReportRecorder } from '../../lib/bills/reportItem';
+import { folderSink, runBill, type BillRunDeps, type BillReport } from '../../lib/bills/run';
 import { PayError } from '../../lib/errors';
 import { beijingDay, type BillAlteration, type BillInjection } from '../../scripts/simulator/bills';
 import { generateTestKeys } from '../../scripts/simulator/keys';
@@ -66,7 +67,8 @@ beforeAll(async () => {
     fetch: { client: billClientDeps(config), dir },
     store: h.store,
     logger: h.logger,
-    reportDir: join(dir, 'reports'),
+    sink: folderSink(join(dir, 'reports')),
+    recordReport: billReportRecorder(h.client, h.config.tableName),
     now: Date.now,
   };
   // WeChat's record: paid orders, some refunded, a few unpaid; the table learns them as notifications would
@@ -154,6 +156,7 @@ describe('bill reconciliation against the simulator', () => {
     expect(dry.report.totals.repaired).toBe(0);
     const unknown = injected.find((a) => a.injection === 'unknown-payment') as BillAlteration;
     expect(await h.store.getOrder(keys.mchid, unknown.outTradeNo)).toBeUndefined();
+    expect(await readBillReport(h.client, h.tableName, keys.mchid, date)).toBeUndefined();
 
     const run = await runBill(deps, { billDate: date }, { dryRun: false });
     if (run.kind !== 'DONE') throw new Error('expected a report');
@@ -205,7 +208,20 @@ describe('bill reconciliation against the simulator', () => {
       REFUND_DIFFERS: 2 * TIMES,
     });
     expect(run.report.findings.every((f) => f.repair === 'NOT_REPAIRABLE')).toBe(true);
-    expect((await readdir(deps.reportDir)).sort()).toEqual([
+    // the table's item of the day is overwritten by the re-run, its counts the re-run's
+    expect(await readBillReport(h.client, h.tableName, keys.mchid, date)).toMatchObject({
+      billDate: date,
+      merchantId: keys.mchid,
+      repaired: 0,
+      discrepancies: 4 * TIMES,
+      counts: run.report.totals.counts,
+      location: run.path,
+    });
+    // the alarm's metric, in the {service, stage} dimensions of docs/deploy.md
+    const line = h.logs.filter((l) => l.message === 'bill reconciled').at(-1);
+    expect(line).toMatchObject({ BillDiscrepancies: 4 * TIMES, BillRepaired: 0, stage: 'local' });
+    expect(line?._aws).toMatchObject({ CloudWatchMetrics: [{ Dimensions: [['service', 'stage']] }] });
+    expect((await readdir(join(dir, 'reports'))).sort()).toEqual([
       `${date}-${keys.mchid}-dry-run.json`,
       `${date}-${keys.mchid}.json`,
     ]);
