@@ -18,8 +18,8 @@ import {
   readSubMchids,
   s3Sink,
 } from '../../../lib/bills/lambda';
-import { readBillReport } from '../../../lib/bills/reportItem';
-import { billReportRecorder } from '../../../lib/bills/reportItem';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { billReportKey, billReportRecorder, readBillReport } from '../../../lib/bills/reportItem';
 import { folderSink } from '../../../lib/bills/run';
 import { PayError } from '../../../lib/errors';
 import { beijingDay } from '../../../scripts/simulator/bills';
@@ -197,5 +197,48 @@ describe('the bills function', () => {
     const built = billsRuntime({ ...h.env, BILLS_BUCKET: 'b', BILLS_SUB_MCHIDS: SUB });
     expect(built.subMchids).toEqual([SUB]);
     expect(built.run.stage).toBe('local');
+  });
+});
+
+describe('the report item', () => {
+  it('reads an APIv2 run back, and an item missing its fields as empty, not as a crash', async () => {
+    const record = billReportRecorder(h.client, h.tableName);
+    const counts = { MATCH: 2, AMOUNT_DIFFERS: 1 };
+    const report = {
+      billDate: '2026-11-01',
+      merchantId: '1900000777',
+      protocol: 'v2' as const,
+      dryRun: false,
+      ranAt: '2026-11-02T02:30:00.000Z',
+      sha1: 'abc',
+      summary: {} as never,
+      totals: { rows: 4, notCompared: 1, repaired: 0, counts: counts as never },
+      findings: [],
+      findingsTruncated: false,
+      notChecked: [],
+    };
+    await record(report, '/tmp/x.json');
+    await record({ ...report, ranAt: '2026-11-02T04:30:00.000Z' }, '/tmp/x.json');
+    expect(await readBillReport(h.client, h.tableName, '1900000777', '2026-11-01')).toEqual({
+      billDate: '2026-11-01',
+      merchantId: '1900000777',
+      ranAt: '2026-11-02T04:30:00.000Z',
+      protocol: 'v2',
+      sha1: 'abc',
+      rows: 4,
+      repaired: 0,
+      discrepancies: 1,
+      counts,
+      location: '/tmp/x.json',
+    });
+    await h.client.send(
+      new PutItemCommand({ TableName: h.tableName, Item: { pk: { S: billReportKey('1900000778', '2026-11-01') } } }),
+    );
+    expect(await readBillReport(h.client, h.tableName, '1900000778', '2026-11-01')).toMatchObject({
+      billDate: '',
+      protocol: 'v3',
+      rows: 0,
+      counts: {},
+    });
   });
 });
