@@ -157,6 +157,33 @@ describe('simulator bill switches (control endpoint and CLI)', () => {
   });
 });
 
+describe('a download_url the signed request must not follow', () => {
+  it('refuses another origin before any request, and a URL that is not one', async () => {
+    let fetched = 0;
+    const counting = {
+      ...v3,
+      fetch: async (input: string | URL | Request, init?: RequestInit) => {
+        fetched += 1;
+        return fetch(input, init);
+      },
+    };
+    const before = await readdir(dir);
+    sim.bills.downloadOrigin = 'https://attacker.example';
+    expect(await refusal(fetchTradeBill(counting, { billDate: today }))).toMatchObject({ kind: 'UNAUTHENTIC' });
+    sim.bills.downloadOrigin = 'not a url';
+    expect(await refusal(fetchTradeBill(counting, { billDate: today }))).toMatchObject({ kind: 'MALFORMED' });
+    // the Authorization never left: no download was attempted, and no file is left
+    expect(fetched).toBe(0);
+    expect(await readdir(dir)).toEqual(before);
+  });
+
+  it('an APIv3 refusal other than "no bill" is an error', async () => {
+    const other = { ...v3, client: { ...v3.client, config: { ...v3.client.config, mchid: '1900000001' } } };
+    // the simulator refuses a request signed for another merchant: an error, not NOT_READY
+    await refusal(fetchTradeBill(other, { billDate: today }));
+  });
+});
+
 describe('download faults a real simulator cannot produce', () => {
   // stubs only for the download's transport: a dead connection and an expired URL
   it('a failed connection is a retryable NETWORK_ERROR; a non-200 download or downloadbill is an HTTP error', async () => {
