@@ -182,6 +182,15 @@ describe('the bills function', () => {
     expect(slept).toEqual([]);
   });
 
+  it('answers DEADLINE when the invocation is about to time out', async () => {
+    sim.bills.readiness = 'never';
+    // a wait that never ends stands for a run caught by its deadline
+    const stuck = { ...runtime(['1900009994']), sleep: () => new Promise<void>(() => undefined) };
+    const summary = await billsHandler(() => stuck)({}, { getRemainingTimeInMillis: () => 1200 });
+    sim.bills.readiness = 'always';
+    expect(summary).toEqual({ billDate: '', merchants: [], stopped: 'DEADLINE' });
+  });
+
   it("logs one merchant's failure and goes on with the next", async () => {
     sim.bills.corruption = 'digest';
     const summary = await billsHandler(() => runtime(['1900009993']))({});
@@ -196,6 +205,7 @@ describe('the bills function', () => {
     expect(() => billsRuntime(noBucket)).toThrow(/BILLS_BUCKET/);
     const built = billsRuntime({ ...h.env, BILLS_BUCKET: 'b', BILLS_SUB_MCHIDS: SUB });
     expect(built.subMchids).toEqual([SUB]);
+    await built.sleep(1);
     expect(built.run.stage).toBe('local');
   });
 });
