@@ -11,7 +11,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { billClientDeps } from '../lib/bills/fetch';
-import { runBill } from '../lib/bills/run';
+import { billReportRecorder } from '../lib/bills/reportItem';
+import { folderSink, runBill } from '../lib/bills/run';
 import { loadConfig } from '../lib/config';
 import { PayError } from '../lib/errors';
 import { createLogger } from '../lib/log';
@@ -54,15 +55,15 @@ async function main(argv: string[]): Promise<number> {
   });
   const scratch = join(LOCAL_DIR, 'bills', 'downloads');
   mkdirSync(scratch, { recursive: true });
+  const dynamo = createDynamoClient({ endpoint: config.dynamodbEndpoint });
   const result = await runBill(
     {
       fetch: { client: billClientDeps(config), dir: scratch },
-      store: createDynamoOrderStore({
-        client: createDynamoClient({ endpoint: config.dynamodbEndpoint }),
-        tableName: config.tableName,
-      }),
+      store: createDynamoOrderStore({ client: dynamo, tableName: config.tableName }),
       logger,
-      reportDir: join(LOCAL_DIR, 'bills'),
+      sink: folderSink(join(LOCAL_DIR, 'bills')),
+      // the day's report item, as the scheduled function writes it
+      recordReport: billReportRecorder(dynamo, config.tableName),
       now: Date.now,
     },
     { billDate: positionals[0] as string, ...(values['sub-mchid'] ? { subMchid: values['sub-mchid'] } : {}) },

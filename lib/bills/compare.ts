@@ -1,11 +1,13 @@
 /**
  * The bill against the table, row by row (docs/bills.md): each row gets a typed finding; what the bill
- * proves and the table lacks (a payment, a refund's success) is applied through the store's own
- * conditional writes and flagged; a difference the service cannot settle by itself (another amount,
+ * proves and the table lacks (a payment, a refund's success) is applied through the one settle path
+ * (lib/settle/settle.ts, source `bill`), so its anomalies and log lines are those of every door, and flagged; a difference the service cannot settle by itself (another amount,
  * another transaction) is reported and never overwritten. Rows are compared a page at a time.
  */
-import type { Channel, Order, PaymentReport, Refund, RefundReport, RefundState } from '../orders/model';
+import type { Logger } from '../log';
+import type { Order, PaymentReport, Refund, RefundReport, RefundState } from '../orders/model';
 import type { OrderStore } from '../orders/store';
+import { type SettleDeps, settlePayment, settleRefund } from '../settle/settle';
 import type { BillRow, PaymentRow, RefundRow } from './reader';
 
 /** The kinds of finding, MATCH included. */
@@ -57,13 +59,18 @@ export interface CompareTotals {
   repaired: number;
 }
 
-// The store's Channel has no 'bill' yet and lib/orders is not ours to change: the value is stored as a
-// plain string, so a bill repair is told apart by paidVia/lastVia 'bill' (docs/bills.md)
-const BILL_CHANNEL = 'bill' as Channel;
+/** What comparing needs: the store, and the logger the settle path's anomalies go to. */
+export interface CompareDeps {
+  store: OrderStore;
+  logger: Logger;
+}
+
+// the settle path stamps the channel from the source ('bill'); the report carries it only because the type asks
+const BILL_CHANNEL = 'bill';
 
 /** Compares rows with the store; `onFinding` gets every finding (MATCH included) in bill order. */
 export async function compareRows(
-  store: OrderStore,
+  deps: CompareDeps,
   rows: AsyncIterable<BillRow>,
   opts: CompareOptions,
   onFinding: (finding: Finding) => void | Promise<void>,
@@ -77,7 +84,7 @@ export async function compareRows(
   const pageSize = opts.pageSize ?? 100;
   let page: (PaymentRow | RefundRow)[] = [];
   const flush = async () => {
-    const findings = await mapLimit(page, opts.concurrency ?? 16, (row) => judgeRow(store, row, opts.dryRun));
+    const findings = await mapLimit(page, opts.concurrency ?? 16, (row) => judgeRow(deps, row, opts.dryRun));
     for (const f of findings) {
       totals.counts[f.kind] += 1;
       if (f.repair === 'APPLIED') totals.repaired += 1;
@@ -98,15 +105,15 @@ export async function compareRows(
   return totals;
 }
 
-function judgeRow(store: OrderStore, row: PaymentRow | RefundRow, dryRun: boolean): Promise<Finding> {
-  return row.kind === 'PAYMENT' ? judgePaymentRow(store, row, dryRun) : judgeRefundRow(store, row, dryRun);
+function judgeRow(deps: CompareDeps, row: PaymentRow | RefundRow, dryRun: boolean): Promise<Finding> {
+  return row.kind === 'PAYMENT' ? judgePaymentRow(deps, row, dryRun) : judgeRefundRow(deps, row, dryRun);
 }
 
 const merchantOf = (row: PaymentRow | RefundRow) => row.subMchid ?? row.mchid;
 
-async function judgePaymentRow(store: OrderStore, row: PaymentRow, dryRun: boolean): Promise<Finding> {
+async function judgePaymentRow(deps: CompareDeps, row: PaymentRow, dryRun: boolean): Promise<Finding> {
   const merchantId = merchantOf(row);
-  const order = await store.getOrder(merchantId, row.outTradeNo);
+  const order = await deps.store.getOrder(merchantId, row.outTradeNo);
   const base = {
     line: row.line,
     merchantId,
@@ -123,7 +130,7 @@ async function judgePaymentRow(store: OrderStore, row: PaymentRow, dryRun: boole
     channel: BILL_CHANNEL,
   };
   if (order === undefined) {
-    return { kind: 'PAID_UNKNOWN_HERE', ...base, repair: await repair(store, { payment: proof }, dryRun) };
+    return { kind: 'PAID_UNKNOWN_HERE', ...base, repair: await repair(deps, { payment: proof }, dryRun) };
   }
   if (order.state === 'PAID') {
     if (order.transactionId !== row.transactionId)
@@ -134,7 +141,7 @@ async function judgePaymentRow(store: OrderStore, row: PaymentRow, dryRun: boole
   }
   // unpaid or closed here, paid at WeChat: the same payment a lost notification would have applied
   if (order.amountFen !== row.totalFen) return { kind: 'AMOUNT_DIFFERS', ...base, repair: 'NOT_REPAIRABLE' };
-  return { kind: 'STATE_DIFFERS', ...base, repair: await repair(store, { payment: proof }, dryRun) };
+  return { kind: 'STATE_DIFFERS', ...base, repair: await repair(deps, { payment: proof }, dryRun) };
 }
 
 /** Bill refund states in the store's words (APIv2 names included: REFUNDCLOSE, CHANGE). */
@@ -147,9 +154,9 @@ const REFUND_STATES: Readonly<Record<string, RefundState>> = {
   CHANGE: 'ABNORMAL',
 };
 
-async function judgeRefundRow(store: OrderStore, row: RefundRow, dryRun: boolean): Promise<Finding> {
+async function judgeRefundRow(deps: CompareDeps, row: RefundRow, dryRun: boolean): Promise<Finding> {
   const merchantId = merchantOf(row);
-  const refund = await store.getRefund(merchantId, row.outRefundNo);
+  const refund = await deps.store.getRefund(merchantId, row.outRefundNo);
   const base = {
     line: row.line,
     merchantId,
@@ -167,15 +174,15 @@ async function judgeRefundRow(store: OrderStore, row: RefundRow, dryRun: boolean
   const settled = state === 'SUCCESS';
   if (refund === undefined) {
     if (!settled) return { kind: 'REFUND_UNKNOWN_HERE', ...base, repair: 'NOT_REPAIRABLE' };
-    const proof = await refundProof(store, row, merchantId);
-    return { kind: 'REFUND_UNKNOWN_HERE', ...base, repair: await repair(store, { refund: proof }, dryRun) };
+    const proof = await refundProof(deps.store, row, merchantId);
+    return { kind: 'REFUND_UNKNOWN_HERE', ...base, repair: await repair(deps, { refund: proof }, dryRun) };
   }
   const same = refund.refundId === row.refundId && refund.refundFen === row.refundFen;
   if (same && refund.state === state) return { kind: 'MATCH', ...base, repair: 'NONE' };
   // the bill proves success of the same refund that is still open here: apply it as a notification would
   if (same && settled && (refund.state === 'PROCESSING' || refund.state === 'ABNORMAL')) {
-    const proof = await refundProof(store, row, merchantId);
-    return { kind: 'REFUND_DIFFERS', ...base, repair: await repair(store, { refund: proof }, dryRun) };
+    const proof = await refundProof(deps.store, row, merchantId);
+    return { kind: 'REFUND_DIFFERS', ...base, repair: await repair(deps, { refund: proof }, dryRun) };
   }
   return { kind: 'REFUND_DIFFERS', ...base, repair: 'NOT_REPAIRABLE' };
 }
@@ -198,19 +205,25 @@ async function refundProof(store: OrderStore, row: RefundRow, merchantId: string
 }
 
 /**
- * The one place a bill changes the table: through the store's applyPayment / applyRefund, the same
- * conditional writes a notification goes through (the single settle path replaces these two calls).
+ * The one place a bill changes the table: the one settle path with source `bill`, the same conditional
+ * writes and anomaly lines a notification goes through. A payment for an order not registered here is
+ * recorded whatever the service's unknown-order policy: the bill is WeChat's own proof that it was paid.
  */
 export async function repair(
-  store: OrderStore,
+  deps: CompareDeps,
   proof: { payment: PaymentReport } | { refund: RefundReport },
   dryRun: boolean,
 ): Promise<Repair> {
   if (dryRun) return 'DRY_RUN';
-  const outcome =
-    'payment' in proof ? await store.applyPayment(proof.payment, 'record') : await store.applyRefund(proof.refund);
-  if (outcome.kind === 'APPLIED') return 'APPLIED';
-  if (outcome.kind === 'ALREADY_APPLIED') return 'ALREADY_APPLIED';
+  const settle: SettleDeps = { store: deps.store, logger: deps.logger, config: { unknownOrderPolicy: 'record' } };
+  if ('payment' in proof) {
+    const paid = await settlePayment(proof.payment, 'bill', settle);
+    if (paid.status !== 'PAID') return 'REFUSED';
+    return paid.recorded ? 'APPLIED' : 'ALREADY_APPLIED';
+  }
+  const refunded = await settleRefund(proof.refund, 'bill', settle);
+  if (refunded.status === 'APPLIED') return 'APPLIED';
+  if (refunded.status === 'ALREADY_APPLIED') return 'ALREADY_APPLIED';
   return 'REFUSED';
 }
 

@@ -5,7 +5,7 @@
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Logger, METRIC_NAMESPACE } from '../log';
+import { type Logger, metricFields } from '../log';
 import type { OrderStore } from '../orders/store';
 import { compareRows, type Finding, type CompareTotals } from './compare';
 import { type BillFetch, type BillFetchDeps, type BillRequest, fetchTradeBill, openBill, removeBill } from './fetch';
@@ -16,8 +16,12 @@ export interface BillRunDeps {
   fetch: BillFetchDeps;
   store: OrderStore;
   logger: Logger;
-  /** Folder the day's JSON report is written to (.local/bills locally). */
-  reportDir: string;
+  /** Where the day's JSON report is written (a folder locally, the stack's S3 bucket in AWS). */
+  sink: ReportSink;
+  /** Writes the table's report item of the run (one per day and merchant, overwritten); absent: none. */
+  recordReport?: (report: BillReport, location: string) => Promise<void>;
+  /** The stage, for the metrics' dimensions (`service` is on every log line already). */
+  stage?: string;
   /** Clock in ms, for the report's time. */
   now: () => number;
   /** Fetches the bill (default fetchTradeBill): a seam for a stored file. */
@@ -40,6 +44,9 @@ export interface BillReport {
   /** What this run cannot see (docs/bills.md). */
   notChecked: string[];
 }
+
+/** Writes a report named `name` whole, replacing an earlier one of that name; answers where it went. */
+export type ReportSink = (name: string, body: string) => Promise<string>;
 
 /** The outcome of a run. */
 export type BillRunResult = { kind: 'NOT_READY'; reason: string } | { kind: 'DONE'; report: BillReport; path: string };
@@ -69,18 +76,23 @@ export async function runBill(deps: BillRunDeps, req: BillRequest, opts: { dryRu
     const summary = await checkBill(openBill(fetched.path));
     const findings: Finding[] = [];
     const reader = new BillReader(openBill(fetched.path));
-    const totals = await compareRows(deps.store, reader.rows(), { dryRun: opts.dryRun }, (f) => {
-      if (f.kind === 'MATCH') return;
-      if (findings.length < MAX_REPORTED) findings.push(f);
-      deps.logger.log('warn', 'bill discrepancy', {
-        billDate: req.billDate,
-        merchantId,
-        orderId: f.outTradeNo,
-        outRefundNo: f.outRefundNo,
-        outcome: f.kind,
-        repair: f.repair,
-      });
-    });
+    const totals = await compareRows(
+      { store: deps.store, logger: deps.logger },
+      reader.rows(),
+      { dryRun: opts.dryRun },
+      (f) => {
+        if (f.kind === 'MATCH') return;
+        if (findings.length < MAX_REPORTED) findings.push(f);
+        deps.logger.log('warn', 'bill discrepancy', {
+          billDate: req.billDate,
+          merchantId,
+          orderId: f.outTradeNo,
+          outRefundNo: f.outRefundNo,
+          outcome: f.kind,
+          repair: f.repair,
+        });
+      },
+    );
     const report: BillReport = {
       billDate: req.billDate,
       merchantId,
@@ -94,43 +106,62 @@ export async function runBill(deps: BillRunDeps, req: BillRequest, opts: { dryRu
       findingsTruncated: findings.length < totals.rows - totals.counts.MATCH - totals.notCompared,
       notChecked: NOT_CHECKED,
     };
-    const path = await writeReport(deps.reportDir, report);
-    deps.logger.log('info', 'bill reconciled', {
-      billDate: req.billDate,
-      merchantId,
-      outcome: 'DONE',
-      rows: totals.rows,
-      repaired: totals.repaired,
-      ...metrics(deps.now(), totals),
-    });
+    const path = await deps.sink(reportName(report), `${JSON.stringify(report, null, 2)}\n`);
+    // a dry run changed nothing and is not the day's record: only its file is written
+    if (!opts.dryRun && deps.recordReport !== undefined) await deps.recordReport(report, path);
+    logMetrics(deps, report);
     return { kind: 'DONE', report, path };
   } finally {
     await removeBill(fetched.path);
   }
 }
 
-/** Each finding kind as a CloudWatch metric (embedded metric format) on the run's log line. */
-function metrics(now: number, totals: CompareTotals): Record<string, unknown> {
-  const names = Object.keys(totals.counts).map((kind) => `Bill${kind}`);
-  return {
-    _aws: {
-      Timestamp: now,
-      CloudWatchMetrics: [
-        { Namespace: METRIC_NAMESPACE, Dimensions: [[]], Metrics: names.map((Name) => ({ Name, Unit: 'Count' })) },
-      ],
-    },
-    ...Object.fromEntries(Object.entries(totals.counts).map(([kind, n]) => [`Bill${kind}`, n])),
-    BillRepaired: totals.repaired,
-  };
+/** Non-MATCH findings of a run: what the alarm watches. */
+export function discrepancies(totals: CompareTotals): number {
+  return Object.entries(totals.counts).reduce((sum, [kind, n]) => (kind === 'MATCH' ? sum : sum + n), 0);
 }
 
-/** Writes the day's report (`<date>-<merchant>[-dry-run].json`) whole, replacing an earlier one. */
-export async function writeReport(dir: string, report: BillReport): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  const name = `${report.billDate}-${report.merchantId}${report.dryRun ? '-dry-run' : ''}.json`;
-  const path = join(dir, name);
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(report, null, 2)}\n`);
-  await rename(tmp, path);
-  return path;
+/**
+ * The run's metrics (embedded metric format, docs/deploy.md's contract): one line per finding kind,
+ * `BillFindings` in dimensions {service, stage, kind} (a metric line holds one value per name, so one
+ * line per kind), then the run's line with `BillDiscrepancies` (every kind but MATCH, the alarm's
+ * metric) and `BillRepaired` in {service, stage}.
+ */
+function logMetrics(deps: BillRunDeps, report: BillReport): void {
+  const { totals } = report;
+  const ref = { billDate: report.billDate, merchantId: report.merchantId, stage: deps.stage ?? 'local' };
+  const now = deps.now();
+  for (const [kind, n] of Object.entries(totals.counts)) {
+    deps.logger.log('info', 'bill findings', {
+      ...ref,
+      kind,
+      ...metricFields(now, { BillFindings: n }, [['service', 'stage', 'kind']]),
+    });
+  }
+  deps.logger.log('info', 'bill reconciled', {
+    ...ref,
+    outcome: 'DONE',
+    rows: totals.rows,
+    counts: totals.counts,
+    ...metricFields(now, { BillDiscrepancies: discrepancies(totals), BillRepaired: totals.repaired }, [
+      ['service', 'stage'],
+    ]),
+  });
+}
+
+/** The report's name: `<date>-<merchant>[-dry-run].json`, one per day and merchant, so a re-run replaces it. */
+export function reportName(report: Pick<BillReport, 'billDate' | 'merchantId' | 'dryRun'>): string {
+  return `${report.billDate}-${report.merchantId}${report.dryRun ? '-dry-run' : ''}.json`;
+}
+
+/** The local sink: the report in `dir`, written to a scratch name and renamed, so it is never half written. */
+export function folderSink(dir: string): ReportSink {
+  return async (name, body) => {
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, name);
+    const tmp = `${path}.tmp`;
+    await writeFile(tmp, body);
+    await rename(tmp, path);
+    return path;
+  };
 }

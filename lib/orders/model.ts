@@ -4,7 +4,7 @@
  */
 
 /** Where a report of payment came from. */
-export type Channel = 'v2' | 'v3' | 'aggregator' | 'query';
+export type Channel = 'v2' | 'v3' | 'aggregator' | 'query' | 'bill';
 
 export type OrderState = 'NOTPAY' | 'PAID' | 'CLOSED';
 

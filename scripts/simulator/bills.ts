@@ -74,6 +74,8 @@ export class SimBills {
   readonly counts = new Map<BillInjection, number>();
   corruption: BillCorruption = 'none';
   readiness: BillReadiness = 'clock';
+  /** Serves download_url with this text in place of its own origin (a hostile answer for tests); undefined: its own. */
+  downloadOrigin: string | undefined;
   /** Record changes made by the switches, so text alterations leave those orders alone. */
   private readonly recorded: BillAlteration[] = [];
   private readonly tokens = new Map<string, { gz: Buffer; expires: number }>();
@@ -98,6 +100,7 @@ export class SimBills {
   clear(): void {
     this.counts.clear();
     this.corruption = 'none';
+    this.downloadOrigin = undefined;
     this.readiness = 'clock';
   }
 
@@ -234,7 +237,7 @@ export class SimBills {
     this.sequence += 1;
     const token = `${this.sequence}${randomBytes(12).toString('hex')}`;
     this.tokens.set(token, { gz, expires: Date.now() + TOKEN_TTL_MS });
-    const origin = `http://${header(req, 'host') ?? '127.0.0.1'}`;
+    const origin = this.downloadOrigin ?? `http://${header(req, 'host') ?? '127.0.0.1'}`;
     return answer(200, { hash_type: 'SHA1', hash_value: sha1, download_url: `${origin}${DOWNLOAD}?token=${token}` });
   }
 

@@ -7,14 +7,17 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type AttributeValue, BatchWriteItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Finding, FindingKind } from '../../lib/bills/compare';
 import { billClientDeps } from '../../lib/bills/fetch';
-import { runBill, type BillRunDeps, type BillReport } from '../../lib/bills/run';
+import { readBillReport, billReportRecorder } from '../../lib/bills/reportItem';
+import { folderSink, runBill, type BillRunDeps, type BillReport } from '../../lib/bills/run';
 import { PayError } from '../../lib/errors';
 import { beijingDay, type BillAlteration, type BillInjection } from '../../scripts/simulator/bills';
 import { generateTestKeys } from '../../scripts/simulator/keys';
 import { startSimulator, type Simulator } from '../../scripts/simulator/server';
+import type { SimOrder } from '../../scripts/simulator/state';
 import { createHarness, type Harness } from '../support/harness';
 
 const PAYMENTS = 9_000;
@@ -66,7 +69,8 @@ beforeAll(async () => {
     fetch: { client: billClientDeps(config), dir },
     store: h.store,
     logger: h.logger,
-    reportDir: join(dir, 'reports'),
+    sink: folderSink(join(dir, 'reports')),
+    recordReport: billReportRecorder(h.client, h.config.tableName),
     now: Date.now,
   };
   // WeChat's record: paid orders, some refunded, a few unpaid; the table learns them as notifications would
@@ -87,11 +91,15 @@ beforeAll(async () => {
     });
     return refund;
   });
-  await inParallel(sim.state.listOrders(), 24, async (o) => {
-    if (o.transactionId === undefined) {
-      await h.store.registerOrder({ outTradeNo: o.outTradeNo, amountFen: o.amount, merchantId: o.merchantId });
-      return;
-    }
+  // The table learns them as notifications would: the first refunded order and the first order without
+  // a refund go through the real store, and every other order is a copy of the items those writes made,
+  // its ids, amounts and times swapped in, sent with BatchWriteItem (one request per 25 items instead
+  // of a conditional write each). The reconciliation itself then runs through the real code.
+  const orders = new Map(sim.state.listOrders().map((o) => [o.outTradeNo, o]));
+  const refundOf = new Map(refunded.map((r) => [r.outTradeNo, r]));
+  const learn = async (outTradeNo: string) => {
+    const o = orders.get(outTradeNo);
+    if (o?.transactionId === undefined) throw new Error(`${outTradeNo} is not paid at the simulator`);
     await h.store.applyPayment(
       {
         outTradeNo: o.outTradeNo,
@@ -103,9 +111,9 @@ beforeAll(async () => {
       },
       'record',
     );
-  });
-  await inParallel(refunded, 24, (r) =>
-    h.store.applyRefund({
+    const r = refundOf.get(outTradeNo);
+    if (r === undefined) return;
+    await h.store.applyRefund({
       outRefundNo: r.outRefundNo,
       outTradeNo: r.outTradeNo,
       merchantId: r.merchantId,
@@ -116,8 +124,67 @@ beforeAll(async () => {
       totalFen: r.total,
       successAt: new Date(r.successTime ?? 0).toISOString(),
       channel: 'v3',
-    }),
-  );
+    });
+  };
+  const templates = [0, REFUNDS];
+  for (const i of templates) await learn(no(i));
+  const written = (await h.client.send(new ScanCommand({ TableName: h.tableName }))).Items ?? [];
+  const copies: Record<string, AttributeValue>[] = [];
+  for (const i of paid) {
+    if (templates.includes(i)) continue;
+    const t = i < REFUNDS ? 0 : REFUNDS;
+    const from = orders.get(no(t)) as SimOrder;
+    const to = orders.get(no(i)) as SimOrder;
+    const swaps: Array<[string, string]> = [
+      [no(t), no(i)],
+      [from.transactionId ?? '', to.transactionId ?? ''],
+      [new Date(from.successTime ?? 0).toISOString(), new Date(to.successTime ?? 0).toISOString()],
+    ];
+    const rFrom = refundOf.get(no(t));
+    const rTo = refundOf.get(no(i));
+    if (rFrom !== undefined && rTo !== undefined) {
+      swaps.push([rFrom.refundId, rTo.refundId]);
+      swaps.push([new Date(rFrom.successTime ?? 0).toISOString(), new Date(rTo.successTime ?? 0).toISOString()]);
+    }
+    for (const item of written) {
+      if (!JSON.stringify(item).includes(`${no(t)}"`)) continue;
+      copies.push(
+        Object.fromEntries(
+          Object.entries(item).map(([k, v]) => {
+            if (v.S !== undefined) return [k, { S: swaps.reduce((acc, [a, b]) => acc.replaceAll(a, b), v.S) }];
+            // the order's amount (and the refund's order total) are the only numbers equal to it
+            if (v.N !== undefined && Number(v.N) === from.amount) return [k, { N: String(to.amount) }];
+            return [k, v];
+          }),
+        ),
+      );
+    }
+  }
+  const batches = Array.from({ length: Math.ceil(copies.length / 25) }, (_, b) => copies.slice(b * 25, b * 25 + 25));
+  await inParallel(batches, 8, async (batch) => {
+    let requests = batch.map((Item) => ({ PutRequest: { Item } }));
+    while (requests.length > 0) {
+      const out = await h.client.send(new BatchWriteItemCommand({ RequestItems: { [h.tableName]: requests } }));
+      requests = (out.UnprocessedItems?.[h.tableName] ?? []) as typeof requests;
+    }
+  });
+  for (const o of orders.values()) {
+    if (o.transactionId === undefined)
+      await h.store.registerOrder({ outTradeNo: o.outTradeNo, amountFen: o.amount, merchantId: o.merchantId });
+  }
+  // the copies are what the store itself would have written: spot-check one of each kind through the store
+  const paidCopy = orders.get(no(PAYMENTS - 1)) as SimOrder;
+  expect(await h.store.getOrder(keys.mchid, paidCopy.outTradeNo)).toMatchObject({
+    state: 'PAID',
+    transactionId: paidCopy.transactionId,
+    amountFen: paidCopy.amount,
+  });
+  const refundCopy = refundOf.get(no(REFUNDS - 1));
+  expect(await h.store.getRefund(keys.mchid, refundCopy?.outRefundNo ?? '')).toMatchObject({
+    state: 'SUCCESS',
+    refundId: refundCopy?.refundId,
+    refundFen: 10,
+  });
 }, 600_000);
 
 afterAll(async () => {
@@ -154,6 +221,7 @@ describe('bill reconciliation against the simulator', () => {
     expect(dry.report.totals.repaired).toBe(0);
     const unknown = injected.find((a) => a.injection === 'unknown-payment') as BillAlteration;
     expect(await h.store.getOrder(keys.mchid, unknown.outTradeNo)).toBeUndefined();
+    expect(await readBillReport(h.client, h.tableName, keys.mchid, date)).toBeUndefined();
 
     const run = await runBill(deps, { billDate: date }, { dryRun: false });
     if (run.kind !== 'DONE') throw new Error('expected a report');
@@ -205,7 +273,20 @@ describe('bill reconciliation against the simulator', () => {
       REFUND_DIFFERS: 2 * TIMES,
     });
     expect(run.report.findings.every((f) => f.repair === 'NOT_REPAIRABLE')).toBe(true);
-    expect((await readdir(deps.reportDir)).sort()).toEqual([
+    // the table's item of the day is overwritten by the re-run, its counts the re-run's
+    expect(await readBillReport(h.client, h.tableName, keys.mchid, date)).toMatchObject({
+      billDate: date,
+      merchantId: keys.mchid,
+      repaired: 0,
+      discrepancies: 4 * TIMES,
+      counts: run.report.totals.counts,
+      location: run.path,
+    });
+    // the alarm's metric, in the {service, stage} dimensions of docs/deploy.md
+    const line = h.logs.filter((l) => l.message === 'bill reconciled').at(-1);
+    expect(line).toMatchObject({ BillDiscrepancies: 4 * TIMES, BillRepaired: 0, stage: 'local' });
+    expect(line?._aws).toMatchObject({ CloudWatchMetrics: [{ Dimensions: [['service', 'stage']] }] });
+    expect((await readdir(join(dir, 'reports'))).sort()).toEqual([
       `${date}-${keys.mchid}-dry-run.json`,
       `${date}-${keys.mchid}.json`,
     ]);

@@ -101,6 +101,7 @@ describe('the production template', () => {
   it('lets only the functions that use a secret read it', () => {
     const notify = [
       'aggregatorNotify',
+      'bills',
       'closeOrder',
       'couponNotify',
       'paymentNotify',
@@ -111,6 +112,7 @@ describe('the production template', () => {
     ];
     // the WeChat notify functions sign the one rate-limited certificate download (docs/keys.md)
     expect(byFunction('WECHATPAY_MERCHANT_PRIVATE_KEY')).toEqual([
+      'bills',
       'closeOrder',
       'couponNotify',
       'paymentNotify',
@@ -161,6 +163,7 @@ describe('the production template', () => {
       [
         'AnomalyAlarm',
         'Api5xxAlarm',
+        'BillDiscrepanciesAlarm',
         'DeliveryRetryableAlarm',
         'PendingPastHorizonAlarm',
         'PlatformCertificateExpiryAlarm',
@@ -271,6 +274,25 @@ describe('the production template', () => {
 
   it('reserves no concurrency by default', () => {
     for (const [id, fn] of functions()) expect(fn.Properties, id).not.toHaveProperty('ReservedConcurrentExecutions');
+  });
+
+  it('runs bills on a schedule after 10:00 Beijing, least privilege, reports in a bucket that expires them', () => {
+    const rules = ofType('AWS::Events::Rule').filter(([, r]) => JSON.stringify(r).includes('BillsLambdaFunction'));
+    expect(rules.map(([, r]) => r.Properties.ScheduleExpression).sort()).toEqual([
+      'cron(30 2 * * ? *)',
+      'cron(30 4 * * ? *)',
+    ]);
+    const statements = statementsOf('BillsLambdaFunction');
+    const table = statements.find((s) => actions(s).some((a) => a.startsWith('dynamodb:')));
+    expect(actions(table as Statement).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    const s3 = statements.filter((s) => actions(s).some((a) => a.startsWith('s3:')));
+    expect(s3.flatMap(actions)).toEqual(['s3:PutObject']);
+    expect(arnsOf(s3[0] as Statement)).toContain('BillsBucket');
+    const rule = (res('BillsBucket').Properties.LifecycleConfiguration as { Rules: Array<Record<string, unknown>> })
+      .Rules[0];
+    expect(rule).toMatchObject({ Status: 'Enabled', ExpirationInDays: 400 });
+    const vars = res('BillsLambdaFunction').Properties.Environment?.Variables ?? {};
+    expect(vars.BILLS_BUCKET).toEqual({ Ref: 'BillsBucket' });
   });
 });
 

@@ -2,11 +2,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compareRows, repair, type Finding } from '../../../lib/bills/compare';
 import type { BillRow, OtherRow, PaymentRow, RefundRow } from '../../../lib/bills/reader';
+import { createLogger } from '../../../lib/log';
 import { createHarness, orderNo, type Harness } from '../../support/harness';
 
 let h: Harness;
 let mchid: string;
 const AT = '2026-11-29T02:00:00.000Z';
+// the settle path's anomaly lines, as the run's logger writes them
+const lines: Record<string, unknown>[] = [];
+const logger = createLogger({ service: 'test', write: (line) => lines.push(JSON.parse(line)) });
+const deps = () => ({ store: h.store, logger });
 
 beforeAll(async () => {
   h = await createHarness();
@@ -59,7 +64,7 @@ async function judge(
   dryRun = false,
 ): Promise<{ findings: Finding[]; totals: Awaited<ReturnType<typeof compareRows>> }> {
   const findings: Finding[] = [];
-  const totals = await compareRows(h.store, stream(rows), { dryRun, pageSize: 2, concurrency: 2 }, (f) => {
+  const totals = await compareRows(deps(), stream(rows), { dryRun, pageSize: 2, concurrency: 2 }, (f) => {
     findings.push(f);
   });
   return { findings, totals };
@@ -207,8 +212,35 @@ describe('repair', () => {
       paidAt: AT,
       channel: 'v3' as const,
     };
-    expect(await repair(h.store, { payment: proof }, false)).toBe('APPLIED');
-    expect(await repair(h.store, { payment: proof }, false)).toBe('ALREADY_APPLIED');
-    expect(await repair(h.store, { payment: { ...proof, transactionId: 'OTHER' } }, false)).toBe('REFUSED');
+    expect(await repair(deps(), { payment: proof }, false)).toBe('APPLIED');
+    // the settle path stamps the door's channel, whatever the report said
+    expect(await h.store.getOrder(mchid, no)).toMatchObject({ state: 'PAID', paidVia: 'bill' });
+    expect(await repair(deps(), { payment: proof }, false)).toBe('ALREADY_APPLIED');
+    expect(await repair(deps(), { payment: { ...proof, transactionId: 'OTHER' } }, false)).toBe('REFUSED');
+    // the conflict is the settle path's anomaly line, with the bill as its source
+    expect(lines).toContainEqual(
+      expect.objectContaining({ message: 'anomaly', source: 'bill', outTradeNo: no, transactionId: 'OTHER' }),
+    );
+  });
+
+  it('records a refund once, and refuses a final state the bill contradicts', async () => {
+    const no = await paidOrder(300, 'TXR');
+    const refund = {
+      outRefundNo: `${no}-r`,
+      outTradeNo: no,
+      merchantId: mchid,
+      refundId: 'RID',
+      transactionId: 'TXR',
+      state: 'SUCCESS' as const,
+      refundFen: 100,
+      totalFen: 300,
+      successAt: AT,
+      channel: 'v3' as const,
+    };
+    expect(await repair(deps(), { refund }, false)).toBe('APPLIED');
+    expect(await h.store.getRefund(mchid, `${no}-r`)).toMatchObject({ state: 'SUCCESS', refundFen: 100 });
+    expect(await repair(deps(), { refund }, false)).toBe('ALREADY_APPLIED');
+    expect(await repair(deps(), { refund: { ...refund, state: 'CLOSED' } }, false)).toBe('REFUSED');
+    expect(await repair(deps(), { refund }, true)).toBe('DRY_RUN');
   });
 });

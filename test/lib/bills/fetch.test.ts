@@ -6,7 +6,14 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { billClientDeps, fetchTradeBill, openBill, type BillFetchDeps } from '../../../lib/bills/fetch';
+import {
+  billClientDeps,
+  fetchTradeBill,
+  fetchTradeBillV2,
+  fetchTradeBillV3,
+  openBill,
+  type BillFetchDeps,
+} from '../../../lib/bills/fetch';
 import { checkBill } from '../../../lib/bills/reader';
 import { loadConfig } from '../../../lib/config';
 import { PayError } from '../../../lib/errors';
@@ -154,6 +161,47 @@ describe('simulator bill switches (control endpoint and CLI)', () => {
     expect((await cli('bill', 'dance')).code).not.toBe(0);
     const res = await fetch(`${sim.url}/_sim/bill`, { method: 'POST', body: '[1]' });
     expect(res.status).toBe(400);
+  });
+});
+
+describe('each generation called without its key', () => {
+  it('is a CONFIG error before any request', async () => {
+    const noMerchant = { ...v3, client: { ...v3.client, config: { ...v3.client.config, merchant: undefined } } };
+    expect((await refusal(fetchTradeBillV3(noMerchant, { billDate: today }))).kind).toBe('CONFIG');
+    const noV2 = { ...v2, client: { ...v2.client, config: { ...v2.client.config, apiV2Key: undefined } } };
+    expect((await refusal(fetchTradeBillV2(noV2, { billDate: today }))).kind).toBe('CONFIG');
+  });
+
+  it('asks APIv2 for one sub-merchant', async () => {
+    const got = await fetchTradeBill(v2, { billDate: today, subMchid: '1900009995' });
+    expect(got.kind).toBe('READY');
+  });
+});
+
+describe('a download_url the signed request must not follow', () => {
+  it('refuses another origin before any request, and a URL that is not one', async () => {
+    let fetched = 0;
+    const counting = {
+      ...v3,
+      fetch: async (input: string | URL | Request, init?: RequestInit) => {
+        fetched += 1;
+        return fetch(input, init);
+      },
+    };
+    const before = await readdir(dir);
+    sim.bills.downloadOrigin = 'https://attacker.example';
+    expect(await refusal(fetchTradeBill(counting, { billDate: today }))).toMatchObject({ kind: 'UNAUTHENTIC' });
+    sim.bills.downloadOrigin = 'not a url';
+    expect(await refusal(fetchTradeBill(counting, { billDate: today }))).toMatchObject({ kind: 'MALFORMED' });
+    // the Authorization never left: no download was attempted, and no file is left
+    expect(fetched).toBe(0);
+    expect(await readdir(dir)).toEqual(before);
+  });
+
+  it('an APIv3 refusal other than "no bill" is an error', async () => {
+    const other = { ...v3, client: { ...v3.client, config: { ...v3.client.config, mchid: '1900000001' } } };
+    // the simulator refuses a request signed for another merchant: an error, not NOT_READY
+    await refusal(fetchTradeBill(other, { billDate: today }));
   });
 });
 

@@ -185,8 +185,47 @@ describe('BillReader refuses a defective bill', () => {
     expect((await rejection(billText([huge, { ...huge, outTradeNo: 'order-2' }]))).reason).toMatch(/overflow/);
   });
 
+  it('a header naming a column twice, a malformed trade or refund state', async () => {
+    expect((await rejection(billText(good).replace('商户订单号', '商户订单号,商户订单号'))).reason).toMatch(/twice/);
+    const payLine = rowLine(good[0] as TestRow);
+    const refundLine = rowLine(good[1] as TestRow);
+    expect(payLine).toContain('`SUCCESS');
+    await rejection(body([payLine.replace('`SUCCESS', '`paid!'), refundLine]));
+    expect(refundLine).toContain('`REFUND');
+    const badRefund = refundLine.replace(/`SUCCESS(?=,)/, '`done; DROP');
+    expect(badRefund).not.toBe(refundLine);
+    await rejection(body([payLine, badRefund]));
+  });
+
   it('a summary count that is not a number', async () => {
     await rejection([HEADER, ...good.map(rowLine), SUMMARY_HEADER, summaryLine(good, { 0: 'two' }), ''].join('\n'));
+  });
+});
+
+describe('lines and amounts', () => {
+  it('accepts blank lines after the summary (and only there)', async () => {
+    const text = `${billText([pay(1), refund(1)])}\n\r\n`;
+    expect((await readAll(text)).rows).toHaveLength(2);
+  });
+
+  it('reads text chunks as well as bytes, and refuses an over-long line found whole in one chunk', async () => {
+    async function* text(parts: string[]): AsyncGenerator<string> {
+      yield* parts;
+    }
+    const got: string[] = [];
+    for await (const l of lines(text(['a\nb', 'c\n']))) got.push(l.text);
+    expect(got).toEqual(['a', 'bc']);
+    const long = lines(text([`${'x'.repeat(70_000)}\n`]));
+    await expect(
+      (async () => {
+        for await (const _ of long) void _;
+      })(),
+    ).rejects.toThrow(/too long/);
+  });
+
+  it('reads a negative zero fee as zero', () => {
+    expect(Object.is(signedFen('-0.00', 'fee'), 0)).toBe(true);
+    expect(signedFen('-1.25', 'fee')).toBe(-125);
   });
 });
 
