@@ -4,7 +4,7 @@
  * checked against our merchant ids and the order asked about, and a paid order becomes the same
  * PaymentReport a notification produces (amount in fen, time as an instant), with channel `query`.
  */
-import type { Config } from '../config';
+import { isOurAppid, type Config } from '../config';
 import { inconsistent, malformed } from '../errors';
 import type { PaymentReport, PendingOrder } from '../orders/model';
 import type { WechatPayClient } from '../wechatpay/client';
@@ -63,7 +63,7 @@ export function readV2(
   config: Config,
 ): QueriedOrder {
   if (tx.fields.mch_id !== config.mchid) throw inconsistent('mch_id does not match', { field: 'mch_id' });
-  if (tx.fields.appid !== config.appid) throw inconsistent('appid does not match', { field: 'appid' });
+  if (!isOurAppid(config, tx.fields.appid)) throw inconsistent('appid does not match', { field: 'appid' });
   const merchantId = tx.subMchId ?? config.mchid;
   sameOrder(tx.outTradeNo, merchantId, order);
   if (!PAID.has(tx.tradeState)) return { tradeState: tx.tradeState, report: undefined };

@@ -101,11 +101,11 @@ export function v2PaymentNotice(result: V2PaymentResult, mchid: string): Notice 
 /** A v3 transaction (notified, or answered by an order query) checked against our ids and read as a notice. */
 export function transactionNotice(
   tx: Transaction,
-  merchant: { mchid: string; appid: string },
+  merchant: { mchid: string; appids: readonly string[] },
   channel: Extract<Channel, 'v3' | 'query'>,
 ): Notice {
   if (tx.mchid !== merchant.mchid) throw inconsistent('mchid does not match', { field: 'mchid' });
-  if (tx.appid !== undefined && tx.appid !== merchant.appid)
+  if (tx.appid !== undefined && !merchant.appids.includes(tx.appid))
     throw inconsistent('appid does not match', { field: 'appid' });
   if (tx.tradeState !== 'SUCCESS')
     return { kind: 'IGNORED', reason: `trade_state ${tx.tradeState}`, outTradeNo: tx.outTradeNo };

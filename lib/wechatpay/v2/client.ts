@@ -15,6 +15,8 @@ import { buildXml, parseXml, type Fields } from './xml';
 /** Which order a v2 call is about; `subMchId` (and optionally `subAppId`) select provider mode. */
 export interface V2OrderRef {
   outTradeNo: string;
+  /** The appid the order was created with (one of the configured appids); default: the configured default. */
+  appId?: string;
   subMchId?: string;
   subAppId?: string;
   /** Request signature (default HMAC-SHA256); a reply is verified by its own sign_type or sign length. */
@@ -63,11 +65,13 @@ async function callV2(deps: ClientDeps, path: string, ref: V2OrderRef): Promise<
   if (key === undefined) throw configError('WECHATPAY_APIV2_KEY is required for APIv2 calls');
   if (!isOutTradeNo(ref.outTradeNo)) throw malformed('outTradeNo is not a WeChat out_trade_no');
   if (ref.subMchId !== undefined && !isMerchantId(ref.subMchId)) throw malformed('subMchId must be digits');
+  if (ref.appId !== undefined && !deps.config.appids.includes(ref.appId))
+    throw malformed('appId is not one of the configured appids');
   const signType = ref.signType ?? 'HMAC-SHA256';
   return deps.transport.run(async ({ timeoutMs }) => {
     // a fresh nonce per attempt: a retry is a new request, not a replay
     const fields: Fields = {
-      appid: deps.config.appid,
+      appid: ref.appId ?? deps.config.appid,
       mch_id: deps.config.mchid,
       ...(ref.subAppId ? { sub_appid: ref.subAppId } : {}),
       ...(ref.subMchId ? { sub_mch_id: ref.subMchId } : {}),
