@@ -23,12 +23,14 @@ import {
 import type { OrderStore } from '../orders/store';
 
 /** The door a report came through; it names the anomaly lines and decides what the item records as `paidVia`/`lastVia`. */
-export type SettleSource = 'v2' | 'v3' | 'aggregator' | 'close-query' | 'reconcile';
+export type SettleSource = 'v2' | 'v3' | 'combine' | 'aggregator' | 'close-query' | 'reconcile';
 
 /** What the table records as the channel of each door (both query doors record `query`, as before). */
 const CHANNEL_OF: Readonly<Record<SettleSource, Channel>> = {
   v2: 'v2',
   v3: 'v3',
+  // a combine payment's sub-orders arrive as APIv3 notifications
+  combine: 'v3',
   aggregator: 'aggregator',
   'close-query': 'query',
   reconcile: 'query',
