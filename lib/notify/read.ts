@@ -169,6 +169,8 @@ export function v2RefundReport(refund: V2RefundResult, mchid: string): RefundRep
     totalFen: refund.totalFen,
     successAt: refund.successAt,
     channel: 'v2',
+    // the outer sub_mch_id is neither signed nor encrypted: see docs/protocol.md B
+    ...(refund.subMchId === undefined ? {} : { merchantUnsigned: true }),
   };
 }
 

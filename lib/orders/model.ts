@@ -161,6 +161,12 @@ export interface RefundReport {
   /** ISO-8601 instant of success, when the refund succeeded. */
   successAt: string | undefined;
   channel: Channel;
+  /**
+   * The merchant id came from outside the signature or encryption (APIv2's outer sub_mch_id): the
+   * refund then counts only into an order registered under that merchant whose transaction (if
+   * paid) is the refund's own, never onto a bare key.
+   */
+  merchantUnsigned?: boolean;
 }
 
 /** A refund as recorded. */

@@ -72,6 +72,9 @@ export type RefundSettlement = SettleTrace & {
   refund: Refund;
 };
 
+/** A refund whose unsigned merchant id contradicts the order it names: nothing written. */
+export type RefusedRefund = SettleTrace & { status: 'REFUSED' };
+
 /** A close, settled: CLOSED now or before, PAID (a payment won the race), or no such order. */
 export type CloseSettlement = SettleTrace &
   ({ status: 'CLOSED' | 'ALREADY_CLOSED' | 'PAID'; order: Order } | { status: 'UNKNOWN_ORDER' });
@@ -146,14 +149,26 @@ export async function settleRefund(
   report: RefundReport,
   source: SettleSource,
   deps: SettleDeps,
-): Promise<RefundSettlement> {
-  const outcome = await deps.store.applyRefund({ ...report, channel: CHANNEL_OF[source] });
+): Promise<RefundSettlement | RefusedRefund> {
   const flags = new Flags(source, deps.logger, {
     outTradeNo: report.outTradeNo,
     merchantId: report.merchantId,
     transactionId: report.transactionId,
     outRefundNo: report.outRefundNo,
   });
+  if (report.merchantUnsigned === true && report.transactionId !== undefined) {
+    // an unsigned merchant id naming a sub-merchant whose order was paid by another transaction is
+    // not this refund's merchant: refused before anything is written (docs/protocol.md B)
+    const order = await deps.store.getOrder(report.merchantId, report.outTradeNo);
+    if (order?.transactionId !== undefined && order.transactionId !== report.transactionId) {
+      flags.raise('MERCHANT_MISMATCH');
+      return {
+        status: 'REFUSED',
+        ...flags.trace('INCONSISTENT', inconsistent('sub_mch_id does not match the order', { field: 'sub_mch_id' })),
+      };
+    }
+  }
+  const outcome = await deps.store.applyRefund({ ...report, channel: CHANNEL_OF[source] });
   if (outcome.exceedsPaid === true) flags.raise('REFUND_EXCEEDS_TOTAL');
   const label = outcome.kind === 'APPLIED' ? `REFUND_${outcome.refund.state}` : `REFUND_${outcome.kind}`;
   if (outcome.kind !== 'CONFLICT') return { status: outcome.kind, refund: outcome.refund, ...flags.trace(label) };

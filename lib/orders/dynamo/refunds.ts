@@ -13,6 +13,7 @@ import {
 import { orderKey, refundKey } from '../table';
 import { toOrder } from './orders';
 import {
+  allOf,
   anyOf,
   N,
   NO_STATE,
@@ -95,11 +96,31 @@ async function tallyRefund(table: Table, report: RefundReport): Promise<boolean>
     {
       pk: orderKey(report.merchantId, report.outTradeNo),
       update: 'ADD refundedFen :rf, refundNos :no',
-      when: notCounted(report.outRefundNo),
+      when:
+        report.merchantUnsigned === true
+          ? allOf(notCounted(report.outRefundNo), ownOrder(report))
+          : notCounted(report.outRefundNo),
       values: { ':rf': N(report.refundFen), ':no': { SS: [report.outRefundNo] } },
     },
     (item) => exceeds(item),
     (item) => exceeds(item),
+  );
+}
+
+/**
+ * The order the refund names is registered under the merchant it names, and is either unpaid or paid
+ * by the very transaction the (encrypted) refund result names: what an unsigned merchant id must
+ * agree with before a tally is counted on its key.
+ */
+function ownOrder(report: RefundReport) {
+  const registered = { expression: 'attribute_exists(#state)', names: { '#state': 'state' }, values: {} };
+  if (report.transactionId === undefined) return registered;
+  return allOf(
+    registered,
+    anyOf(
+      { expression: 'attribute_not_exists(transactionId)', names: {}, values: {} },
+      { expression: 'transactionId = :was_tx', names: {}, values: { ':was_tx': S(report.transactionId) } },
+    ),
   );
 }
 
