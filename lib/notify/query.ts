@@ -23,7 +23,7 @@ export interface QueriedOrder {
 
 /** Queries one order; an order whose merchant is not ours is a sub-merchant's (partner query). */
 export async function queryOrder(
-  order: Pick<PendingOrder, 'merchantId' | 'outTradeNo'>,
+  order: Pick<PendingOrder, 'merchantId' | 'outTradeNo' | 'appid'>,
   protocol: QueryProtocol,
   deps: { config: Config; client: WechatPayClient },
 ): Promise<QueriedOrder> {
@@ -37,6 +37,8 @@ export async function queryOrder(
   }
   const tx = await deps.client.v2.queryOrderV2({
     outTradeNo: order.outTradeNo,
+    // an order created under one of several appids is asked about under that appid
+    ...(order.appid === undefined ? {} : { appId: order.appid }),
     ...(sub === undefined ? {} : { subMchId: sub }),
   });
   return readV2(tx, order, deps.config);

@@ -30,6 +30,10 @@ export interface Order {
   closedReason?: CloseReason;
   /** Sum of the successful refunds recorded against this order, in fen. */
   refundedFen?: number;
+  /** The appid the order was created with, when the merchant serves several (see OrderRegistration). */
+  appid?: string;
+  /** The combine order (合单) this order is a sub-order of. */
+  combineOutTradeNo?: string;
 }
 
 /** A verified report that an order was paid, whatever protocol carried it. */
@@ -102,6 +106,10 @@ export interface PendingOrder {
   merchantId: string;
   outTradeNo: string;
   createdAt: string;
+  /** The appid the order was created with, when registered with one. */
+  appid?: string;
+  /** The combine order it belongs to, when registered as a sub-order. */
+  combineOutTradeNo?: string;
 }
 
 /** What a local close found: the order closed now, or why not. */
@@ -122,6 +130,10 @@ export interface OrderRegistration {
   createdAt?: string;
   /** Optional expiry of an unpaid order record, as epoch seconds (DynamoDB TTL). */
   expiresAt?: number;
+  /** The appid the order was created with (one of WECHATPAY_APPID/WECHATPAY_APPIDS); APIv2 calls for it send it. */
+  appid?: string;
+  /** The combine order (合单) this order is a sub-order of: reconciliation queries that combine order. */
+  combineOutTradeNo?: string;
 }
 
 export type RegisterOutcome =

@@ -2,7 +2,9 @@
  * Orders in the DynamoDB store: registration, payment and close, each one conditional write whose
  * condition names the states it may start from.
  */
+import { malformed } from '../../errors';
 import {
+  isOutTradeNo,
   judgePayment,
   type Channel,
   type CloseOutcome,
@@ -35,6 +37,17 @@ import {
 /** Registers an unpaid order; a key with no state yet is the only legal predecessor. */
 export async function registerOrder(table: Table, input: OrderRegistration): Promise<RegisterOutcome> {
   const ttl = input.expiresAt !== undefined;
+  // the minimal check of the two optional ids until the one registration validation lands
+  if (input.appid !== undefined && !/^[A-Za-z0-9_]{1,32}$/.test(input.appid))
+    throw malformed('registration appid is malformed');
+  if (input.combineOutTradeNo !== undefined && !isOutTradeNo(input.combineOutTradeNo))
+    throw malformed('registration combineOutTradeNo is malformed');
+  const extra = (
+    [
+      ['appid', input.appid],
+      ['combineOutTradeNo', input.combineOutTradeNo],
+    ] as const
+  ).filter((e): e is [(typeof e)[0], string] => e[1] !== undefined);
   // an UpdateItem, not a PutItem: a refund that arrived first may have left its tally on the key
   return transition<RegisterOutcome>(
     table,
@@ -42,7 +55,8 @@ export async function registerOrder(table: Table, input: OrderRegistration): Pro
       pk: orderKey(input.merchantId, input.outTradeNo),
       update:
         'SET entity = :entity, outTradeNo = :otn, merchantId = :mid, #state = :notpay, amountFen = :fen, amountUnverified = :false, createdAt = :created, pending = :notpay' +
-        (ttl ? ', #ttl = :ttl' : ''),
+        (ttl ? ', #ttl = :ttl' : '') +
+        extra.map(([name]) => `, ${name} = :${name}`).join(''),
       when: NO_STATE,
       names: ttl ? { '#ttl': 'ttl' } : {},
       values: {
@@ -54,6 +68,7 @@ export async function registerOrder(table: Table, input: OrderRegistration): Pro
         ':false': { BOOL: false },
         ':created': S(input.createdAt ?? table.iso()),
         ...(input.expiresAt !== undefined ? { ':ttl': N(input.expiresAt) } : {}),
+        ...Object.fromEntries(extra.map(([name, value]) => [`:${name}`, S(value)])),
       },
     },
     (item) => ({ kind: 'REGISTERED', order: toOrder(item) as Order }),
@@ -169,6 +184,8 @@ export function toOrder(item: Item): Order | undefined {
       closedAt: s('closedAt'),
       closedReason: s('closedReason') as Order['closedReason'],
       refundedFen: n('refundedFen'),
+      appid: s('appid'),
+      combineOutTradeNo: s('combineOutTradeNo'),
     },
   );
 }

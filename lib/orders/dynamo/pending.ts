@@ -27,6 +27,8 @@ export async function listPending(
     merchantId: item.merchantId?.S ?? '',
     outTradeNo: item.outTradeNo?.S ?? '',
     createdAt: item.createdAt?.S ?? '',
+    ...(item.appid?.S === undefined ? {} : { appid: item.appid.S }),
+    ...(item.combineOutTradeNo?.S === undefined ? {} : { combineOutTradeNo: item.combineOutTradeNo.S }),
   }));
   return res.LastEvaluatedKey
     ? { orders, cursor: Buffer.from(JSON.stringify(res.LastEvaluatedKey)).toString('base64url') }
