@@ -23,11 +23,22 @@ export interface QueriedOrder {
 
 /** Queries one order; an order whose merchant is not ours is a sub-merchant's (partner query). */
 export async function queryOrder(
-  order: Pick<PendingOrder, 'merchantId' | 'outTradeNo' | 'appid'>,
+  order: Pick<PendingOrder, 'merchantId' | 'outTradeNo' | 'appid' | 'combineOutTradeNo'>,
   protocol: QueryProtocol,
   deps: { config: Config; client: WechatPayClient },
 ): Promise<QueriedOrder> {
   const sub = order.merchantId === deps.config.mchid ? undefined : order.merchantId;
+  if (protocol === 'v3' && order.combineOutTradeNo !== undefined) {
+    // a sub-order of a combine order is answered by the combine-order query only
+    const combine = await deps.client.v3.queryCombineOrderV3(order.combineOutTradeNo);
+    if (combine.combineMchid !== deps.config.mchid)
+      throw inconsistent('combine_mchid does not match', { field: 'combine_mchid' });
+    const tx = combine.subOrders.find(
+      (s) => s.outTradeNo === order.outTradeNo && (s.subMchid ?? s.mchid) === order.merchantId,
+    );
+    if (tx === undefined) throw inconsistent('combine order does not hold the order queried', { field: 'sub_orders' });
+    return readV3(tx, order, deps.config);
+  }
   if (protocol === 'v3') {
     const tx = await deps.client.v3.queryOrderV3({
       outTradeNo: order.outTradeNo,
