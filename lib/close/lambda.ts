@@ -9,7 +9,7 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Env } from '../config';
 import type { PayError } from '../errors';
-import { notifyDeps } from '../lambda/deps';
+import { liveBuild, liveDependencies, notifyDeps } from '../lambda/deps';
 import { entryPoint, type EntryPoint } from '../lambda/entry';
 import { createLogger, type Logger } from '../log';
 import { deadlineReply } from '../middleware/deadline';
@@ -61,14 +61,20 @@ export function closeOrderCore(event: unknown, context: WithDeps<CloseOrderDeps>
   return closeOrder(event, context.deps);
 }
 
-/** closeOrder's middlewares, in `use` order: dependencies, the error reply, the deadline reply (first on failure). */
+/**
+ * closeOrder's middlewares, in `use` order: dependencies, the error reply, the deadline reply (first on
+ * failure). Without `build`, the dependencies follow the secrets (lib/lambda/deps.ts liveBuild: a
+ * rotated merchant key is used without a deploy); an injected `build` runs once per container.
+ */
 export function closeOrderMiddlewares(
-  build: BuildCloseOrderDeps = () => closeOrderDeps(),
+  build?: BuildCloseOrderDeps,
 ): Array<MiddlewareObj<unknown, CloseOrderOutcome, Error, WithDeps<CloseOrderDeps>>> {
   const logger = createLogger({ service: 'wechatpay-lambda' });
   const fields = { function: 'closeOrder' };
   return [
-    dependencies<CloseOrderDeps, unknown, CloseOrderOutcome>({ build }),
+    build === undefined
+      ? liveDependencies<CloseOrderDeps, unknown, CloseOrderOutcome>(liveBuild((env) => closeOrderDeps(env, logger)))
+      : dependencies<CloseOrderDeps, unknown, CloseOrderOutcome>({ build }),
     errorReply<unknown, CloseOrderOutcome>({ reply: errorOutcome, logger, fields }),
     deadlineReply<unknown, CloseOrderOutcome>({ reply: deadlineOutcome, logger, fields }),
   ];

@@ -4,14 +4,16 @@
  */
 import type { Config } from '../config';
 import { asPayError, malformed, type PayError } from '../errors';
+import { verifiedByRecord } from '../keys/metrics';
 import type { Logger } from '../log';
 import type { OrderStore } from '../orders/store';
 import { failureReply, successReply, type HttpReply, type ReplyFormat } from '../replies';
 import { flagMismatch, type SettleTrace } from '../settle/settle';
+import type { KeyKind } from '../wechatpay/v3/keyring';
 import { headerGetter } from '../wechatpay/v3/verify';
 import type { CombinePart, Notice } from './notice';
 import { detectProtocol, readNotice, type Protocol } from './read';
-import { settlePayment, settleRefund } from '../settle/settle';
+import { refuseForeignRefund, settlePayment, settleRefund } from '../settle/settle';
 
 export interface NotifyDeps {
   config: Config;
@@ -41,6 +43,8 @@ export interface Delivery {
   /** A combine payment: its order number, and what each sub-order's settlement did. */
   combineOutTradeNo?: string;
   parts?: Array<{ outTradeNo: string; outcome: string; anomaly?: string }>;
+  /** APIv3: the kind of key that verified the delivery (platform-certificate or public-key). */
+  verifiedBy?: KeyKind;
 }
 
 /** Handles one delivery; never throws: every failure becomes the protocol's failure reply. */
@@ -51,8 +55,9 @@ export async function handleNotification(req: NotifyRequest, deps: NotifyDeps): 
   const delivery: Delivery = { outcome: 'pending' };
   try {
     if (req.body.length > deps.config.maxBodyBytes) throw malformed('body too large');
-    const { notice, eventId } = readNotice(protocol, header, req.body, deps.config, deps.now());
+    const { notice, eventId, verifiedBy } = readNotice(protocol, header, req.body, deps.config, deps.now());
     if (eventId !== undefined) delivery.eventId = eventId;
+    if (verifiedBy !== undefined) delivery.verifiedBy = verifiedBy;
     await applyNotice(notice, protocol, deps, delivery);
     log(deps, req, protocol, delivery, started);
     return successReply(protocol);
@@ -93,6 +98,8 @@ async function applyNotice(notice: Notice, protocol: Protocol, deps: NotifyDeps,
       const { report } = notice;
       delivery.outTradeNo = report.outTradeNo;
       delivery.outRefundNo = report.outRefundNo;
+      const refused = await refuseForeignRefund(report, protocol, deps);
+      if (refused !== undefined) return settled(refused, delivery);
       settled(await settleRefund(report, protocol, deps), delivery);
       return;
     }
@@ -162,7 +169,14 @@ export function log(
   started: number,
   err?: PayError,
 ): void {
-  const fields: Record<string, unknown> = { route: req.route, protocol, ...d, latencyMs: deps.now() - started };
+  const fields: Record<string, unknown> = {
+    // a verified delivery's line also counts it as VerifiedDelivery by kind of key (embedded metric)
+    ...(d.verifiedBy === undefined ? {} : verifiedByRecord(d.verifiedBy, started)),
+    route: req.route,
+    protocol,
+    ...d,
+    latencyMs: deps.now() - started,
+  };
   if (err) {
     fields.reason = err.reason;
     if (err.detail) fields.detail = err.detail;

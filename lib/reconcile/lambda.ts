@@ -7,11 +7,13 @@
  * `reconcileHandler` is the same chain with an injectable runtime, for tests.
  */
 import middy, { type MiddlewareObj } from '@middy/core';
-import { closeOrderDeps } from '../close/lambda';
+import { CLOSE_CLIENT_TIMEOUTS, closeOrderDeps } from '../close/lambda';
 import type { Env } from '../config';
 import { asPayError, type PayError } from '../errors';
+import { liveBuild, liveDependencies } from '../lambda/deps';
 import { entryPoint, type EntryPoint } from '../lambda/entry';
 import { createLogger, type Logger } from '../log';
+import { createRefundCalls } from '../refund/calls';
 import { deadlineReply } from '../middleware/deadline';
 import { dependencies, type WithDeps } from '../middleware/dependencies';
 import { errorReply } from '../middleware/errorReply';
@@ -41,7 +43,9 @@ export function reconcileRuntime(
   // the options first: a malformed RECONCILE_* variable is reported before anything else is built
   const options = readReconcileOptions(env);
   // the same client budgets as closeOrder: one attempt 4 s, one call with its retries 7 s
-  return { deps: closeOrderDeps(env, logger), options };
+  const deps = closeOrderDeps(env, logger);
+  // the refund queries share closeOrder's budgets; with them a run also settles refunds still in flight
+  return { deps: { ...deps, refunds: createRefundCalls({ config: deps.config, ...CLOSE_CLIENT_TIMEOUTS }) }, options };
 }
 
 /** The summary of a run that could not start or finish; its counts are zero because nothing is known. */
@@ -67,14 +71,20 @@ export async function reconcileCore(_event: unknown, context: WithDeps<Reconcile
   }
 }
 
-/** reconcile's middlewares, in `use` order: dependencies, the error reply, the deadline reply (first on failure). */
+/**
+ * reconcile's middlewares, in `use` order: dependencies, the error reply, the deadline reply (first on
+ * failure). Without `build`, the runtime follows the secrets (lib/lambda/deps.ts liveBuild); an
+ * injected `build` runs once per container.
+ */
 export function reconcileMiddlewares(
-  build: BuildReconcileRuntime = () => reconcileRuntime(),
+  build?: BuildReconcileRuntime,
 ): Array<MiddlewareObj<unknown, ReconcileSummary, Error, WithDeps<ReconcileRuntime>>> {
   const logger = createLogger({ service: 'wechatpay-lambda' });
   const fields = { function: 'reconcile' };
   return [
-    dependencies<ReconcileRuntime, unknown, ReconcileSummary>({ build }),
+    build === undefined
+      ? liveDependencies<ReconcileRuntime, unknown, ReconcileSummary>(liveBuild((env) => reconcileRuntime(env, logger)))
+      : dependencies<ReconcileRuntime, unknown, ReconcileSummary>({ build }),
     errorReply<unknown, ReconcileSummary>({ reply: errorSummary, logger, fields }),
     deadlineReply<unknown, ReconcileSummary>({ reply: () => stoppedSummary('DEADLINE'), logger, fields }),
   ];

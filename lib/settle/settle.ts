@@ -23,7 +23,7 @@ import {
 import type { OrderStore } from '../orders/store';
 
 /** The door a report came through; it names the anomaly lines and decides what the item records as `paidVia`/`lastVia`. */
-export type SettleSource = 'v2' | 'v3' | 'combine' | 'aggregator' | 'close-query' | 'reconcile';
+export type SettleSource = 'v2' | 'v3' | 'combine' | 'aggregator' | 'close-query' | 'reconcile' | 'refund-call';
 
 /** What the table records as the channel of each door (both query doors record `query`, as before). */
 const CHANNEL_OF: Readonly<Record<SettleSource, Channel>> = {
@@ -34,6 +34,8 @@ const CHANNEL_OF: Readonly<Record<SettleSource, Channel>> = {
   aggregator: 'aggregator',
   'close-query': 'query',
   reconcile: 'query',
+  // the refund function's own apply answer: WeChat's signed reply, like a query
+  'refund-call': 'query',
 };
 
 /** What settling needs: the store, the logger anomalies go to, and the unknown-order policy. */
@@ -71,9 +73,6 @@ export type RefundSettlement = SettleTrace & {
   status: 'APPLIED' | 'ALREADY_APPLIED' | 'STALE' | 'CONFLICT';
   refund: Refund;
 };
-
-/** A refund whose unsigned merchant id contradicts the order it names: nothing written. */
-export type RefusedRefund = SettleTrace & { status: 'REFUSED' };
 
 /** A close, settled: CLOSED now or before, PAID (a payment won the race), or no such order. */
 export type CloseSettlement = SettleTrace &
@@ -149,25 +148,13 @@ export async function settleRefund(
   report: RefundReport,
   source: SettleSource,
   deps: SettleDeps,
-): Promise<RefundSettlement | RefusedRefund> {
+): Promise<RefundSettlement> {
   const flags = new Flags(source, deps.logger, {
     outTradeNo: report.outTradeNo,
     merchantId: report.merchantId,
     transactionId: report.transactionId,
     outRefundNo: report.outRefundNo,
   });
-  if (report.merchantUnsigned === true && report.transactionId !== undefined) {
-    // an unsigned merchant id naming a sub-merchant whose order was paid by another transaction is
-    // not this refund's merchant: refused before anything is written (docs/protocol.md B)
-    const order = await deps.store.getOrder(report.merchantId, report.outTradeNo);
-    if (order?.transactionId !== undefined && order.transactionId !== report.transactionId) {
-      flags.raise('MERCHANT_MISMATCH');
-      return {
-        status: 'REFUSED',
-        ...flags.trace('INCONSISTENT', inconsistent('sub_mch_id does not match the order', { field: 'sub_mch_id' })),
-      };
-    }
-  }
   const outcome = await deps.store.applyRefund({ ...report, channel: CHANNEL_OF[source] });
   if (outcome.exceedsPaid === true) flags.raise('REFUND_EXCEEDS_TOTAL');
   const label = outcome.kind === 'APPLIED' ? `REFUND_${outcome.refund.state}` : `REFUND_${outcome.kind}`;
@@ -178,6 +165,29 @@ export async function settleRefund(
     refund: outcome.refund,
     ...flags.trace(label, inconsistent(`refund already ${outcome.refund.state}`)),
   };
+}
+
+/**
+ * Refuses, before anything is written, a refund whose merchant id is unsigned (APIv2's outer
+ * sub_mch_id) and names a sub-merchant whose order was paid by another transaction: that is not
+ * this refund's merchant (docs/protocol.md B). Undefined when the refund may be settled.
+ */
+export async function refuseForeignRefund(
+  report: RefundReport,
+  source: SettleSource,
+  deps: SettleDeps,
+): Promise<SettleTrace | undefined> {
+  if (report.merchantUnsigned !== true || report.transactionId === undefined) return undefined;
+  const order = await deps.store.getOrder(report.merchantId, report.outTradeNo);
+  if (order?.transactionId === undefined || order.transactionId === report.transactionId) return undefined;
+  const flags = new Flags(source, deps.logger, {
+    outTradeNo: report.outTradeNo,
+    merchantId: report.merchantId,
+    transactionId: report.transactionId,
+    outRefundNo: report.outRefundNo,
+  });
+  flags.raise('MERCHANT_MISMATCH');
+  return flags.trace('INCONSISTENT', inconsistent('sub_mch_id does not match the order', { field: 'sub_mch_id' }));
 }
 
 /**

@@ -186,6 +186,7 @@ export function toOrder(item: Item): Order | undefined {
       refundedFen: n('refundedFen'),
       appid: s('appid'),
       combineOutTradeNo: s('combineOutTradeNo'),
+      reservedFen: n('reservedFen'),
     },
   );
 }
