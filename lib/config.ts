@@ -10,7 +10,10 @@ import { createKeyRing, splitCertificates, type KeyRing } from './wechatpay/v3/k
 
 export interface Config {
   mchid: string;
+  /** The default appid: WECHATPAY_APPID, else the first of WECHATPAY_APPIDS (what API calls send by default). */
   appid: string;
+  /** Every appid this merchant serves (official account, mini program, app…): messages may carry any of them. */
+  appids: readonly string[];
   tableName: string;
   /** Local only: DynamoDB Local or the embedded store. */
   dynamodbEndpoint: string | undefined;
@@ -53,8 +56,8 @@ export function loadConfig(env: Env): Config {
 
   const mchid = required('WECHATPAY_MCHID');
   if (!DIGITS.test(mchid)) throw configError('WECHATPAY_MCHID must be digits');
-  const appid = required('WECHATPAY_APPID');
-  if (!APPID.test(appid)) throw configError('WECHATPAY_APPID is malformed');
+  const appids = readAppids(optional('WECHATPAY_APPID'), optional('WECHATPAY_APPIDS'));
+  const appid = appids[0] as string;
   const tableName = required('PAYMENTS_TABLE');
 
   const apiV2Key = optional('WECHATPAY_APIV2_KEY');
@@ -121,6 +124,7 @@ export function loadConfig(env: Env): Config {
   return {
     mchid,
     appid,
+    appids,
     tableName,
     dynamodbEndpoint: endpoint,
     apiV2Key,
@@ -133,6 +137,25 @@ export function loadConfig(env: Env): Config {
     unknownOrderPolicy: policy,
     maxBodyBytes: Number(maxBody),
   };
+}
+
+/**
+ * The appids: WECHATPAY_APPID (one) and WECHATPAY_APPIDS (a comma-separated list), either or both;
+ * the single one comes first, duplicates are dropped, and every entry must be a well-formed appid.
+ */
+function readAppids(single: string | undefined, list: string | undefined): string[] {
+  if (single !== undefined && !APPID.test(single)) throw configError('WECHATPAY_APPID is malformed');
+  const listed = list === undefined ? [] : list.split(',').map((a) => a.trim());
+  if (listed.some((a) => !APPID.test(a)))
+    throw configError('WECHATPAY_APPIDS must be a comma-separated list of appids');
+  const all = [...new Set([...(single === undefined ? [] : [single]), ...listed])];
+  if (all.length === 0) throw configError('WECHATPAY_APPID is not set (or WECHATPAY_APPIDS)');
+  return all;
+}
+
+/** True when `appid` is one of the configured appids. */
+export function isOurAppid(config: Pick<Config, 'appids'>, appid: string | undefined): boolean {
+  return appid !== undefined && config.appids.includes(appid);
 }
 
 /** An http(s) origin, optionally with a trailing slash: what the clients prefix every path with. */

@@ -113,13 +113,15 @@ async function close(
 
   const protocol = chooseProtocol(deps.config, request.protocol);
   trace.protocol = protocol;
+  // an order created under one of several appids is closed (and asked about) under that appid
+  const asked: AppRequest = order.appid === undefined ? request : { ...request, appId: order.appid };
   try {
-    if (protocol === 'v3') await deps.client.v3.closeOrderV3(v3Ref(request));
-    else await deps.client.v2.closeOrderV2(v2Ref(request));
+    if (protocol === 'v3') await deps.client.v3.closeOrderV3(v3Ref(asked));
+    else await deps.client.v2.closeOrderV2(v2Ref(asked));
   } catch (err) {
     if (!(err instanceof WechatPayApiError)) throw err;
     trace.wechatCode = err.code;
-    return afterRefusal(err, protocol, request, ids, order, deps, trace);
+    return afterRefusal(err, protocol, asked, ids, order, deps, trace);
   }
   return recordClose(ids, 'CLOSED', deps);
 }
@@ -270,10 +272,14 @@ function v3Ref(request: CloseOrderRequest): { outTradeNo: string; subMchid?: str
     : { outTradeNo: request.outTradeNo, subMchid: request.subMchId };
 }
 
-function v2Ref(request: CloseOrderRequest): { outTradeNo: string; subMchId?: string; subAppId?: string } {
-  const { outTradeNo, subMchId, subAppId } = request;
+/** A close request with the appid its order was registered under, when it was. */
+type AppRequest = CloseOrderRequest & { appId?: string };
+
+function v2Ref(request: AppRequest): { outTradeNo: string; appId?: string; subMchId?: string; subAppId?: string } {
+  const { outTradeNo, appId, subMchId, subAppId } = request;
   return {
     outTradeNo,
+    ...(appId === undefined ? {} : { appId }),
     ...(subMchId === undefined ? {} : { subMchId }),
     ...(subAppId === undefined ? {} : { subAppId }),
   };

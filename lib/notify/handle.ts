@@ -11,9 +11,9 @@ import { failureReply, successReply, type HttpReply, type ReplyFormat } from '..
 import { flagMismatch, type SettleTrace } from '../settle/settle';
 import type { KeyKind } from '../wechatpay/v3/keyring';
 import { headerGetter } from '../wechatpay/v3/verify';
-import type { Notice } from './notice';
+import type { CombinePart, Notice } from './notice';
 import { detectProtocol, readNotice, type Protocol } from './read';
-import { settlePayment, settleRefund } from '../settle/settle';
+import { refuseForeignRefund, settlePayment, settleRefund } from '../settle/settle';
 
 export interface NotifyDeps {
   config: Config;
@@ -40,6 +40,9 @@ export interface Delivery {
   transactionId?: string;
   eventId?: string;
   anomaly?: string;
+  /** A combine payment: its order number, and what each sub-order's settlement did. */
+  combineOutTradeNo?: string;
+  parts?: Array<{ outTradeNo: string; outcome: string; anomaly?: string }>;
   /** APIv3: the kind of key that verified the delivery (platform-certificate or public-key). */
   verifiedBy?: KeyKind;
 }
@@ -89,14 +92,65 @@ async function applyNotice(notice: Notice, protocol: Protocol, deps: NotifyDeps,
       delivery.couponCode = notice.event.couponCode;
       return;
     }
+    case 'COMBINE':
+      return applyCombine(notice.combineOutTradeNo, notice.parts, deps, delivery);
     case 'REFUND': {
       const { report } = notice;
       delivery.outTradeNo = report.outTradeNo;
       delivery.outRefundNo = report.outRefundNo;
+      const refused = await refuseForeignRefund(report, protocol, deps);
+      if (refused !== undefined) return settled(refused, delivery);
       settled(await settleRefund(report, protocol, deps), delivery);
       return;
     }
   }
+}
+
+/**
+ * Settles every sub-order of a combine payment, each with its own conditional write. A sub-order that
+ * cannot be applied (another merchant or app, another amount) is an anomaly and makes the reply a
+ * failure, while the others stay applied: WeChat's retry re-applies them as ALREADY_APPLIED.
+ */
+async function applyCombine(
+  combineOutTradeNo: string,
+  parts: readonly CombinePart[],
+  deps: NotifyDeps,
+  delivery: Delivery,
+): Promise<void> {
+  delivery.combineOutTradeNo = combineOutTradeNo;
+  const settled = await Promise.allSettled(parts.map((part) => settlePart(part, deps)));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  const results = settled.map((s) => (s as PromiseFulfilledResult<PartResult>).value);
+  delivery.parts = results.map(({ refusal: _r, ...line }) => line);
+  const refused = results.find((r) => r.refusal !== undefined);
+  delivery.outcome = refused === undefined ? 'COMBINE_SETTLED' : 'COMBINE_PARTLY_REFUSED';
+  const anomaly = results.find((r) => r.anomaly !== undefined)?.anomaly;
+  if (anomaly !== undefined) delivery.anomaly = anomaly;
+  if (refused?.refusal !== undefined) throw refused.refusal;
+}
+
+interface PartResult {
+  outTradeNo: string;
+  outcome: string;
+  anomaly?: string;
+  refusal?: PayError;
+}
+
+async function settlePart(part: CombinePart, deps: NotifyDeps): Promise<PartResult> {
+  const ref = { outTradeNo: part.outTradeNo, merchantId: part.merchantId };
+  if ('mismatch' in part) {
+    const anomaly = flagMismatch(part.mismatch, ref, 'combine', deps.logger);
+    return { outTradeNo: part.outTradeNo, outcome: part.mismatch.kind, anomaly, refusal: part.mismatch };
+  }
+  if (part.notice.kind === 'IGNORED') return { outTradeNo: part.outTradeNo, outcome: 'IGNORED' };
+  const s = await settlePayment(part.notice.report, 'combine', deps);
+  return {
+    outTradeNo: part.outTradeNo,
+    outcome: s.outcome,
+    ...(s.anomaly === undefined ? {} : { anomaly: s.anomaly }),
+    ...(s.refusal === undefined ? {} : { refusal: s.refusal }),
+  };
 }
 
 /** Copies a settlement into the delivery's log line, and refuses what must not be acknowledged (shared with the aggregator pipeline). */

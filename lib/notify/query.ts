@@ -4,7 +4,7 @@
  * checked against our merchant ids and the order asked about, and a paid order becomes the same
  * PaymentReport a notification produces (amount in fen, time as an instant), with channel `query`.
  */
-import type { Config } from '../config';
+import { isOurAppid, type Config } from '../config';
 import { inconsistent, malformed } from '../errors';
 import type { PaymentReport, PendingOrder } from '../orders/model';
 import type { WechatPayClient } from '../wechatpay/client';
@@ -23,11 +23,22 @@ export interface QueriedOrder {
 
 /** Queries one order; an order whose merchant is not ours is a sub-merchant's (partner query). */
 export async function queryOrder(
-  order: Pick<PendingOrder, 'merchantId' | 'outTradeNo'>,
+  order: Pick<PendingOrder, 'merchantId' | 'outTradeNo' | 'appid' | 'combineOutTradeNo'>,
   protocol: QueryProtocol,
   deps: { config: Config; client: WechatPayClient },
 ): Promise<QueriedOrder> {
   const sub = order.merchantId === deps.config.mchid ? undefined : order.merchantId;
+  if (protocol === 'v3' && order.combineOutTradeNo !== undefined) {
+    // a sub-order of a combine order is answered by the combine-order query only
+    const combine = await deps.client.v3.queryCombineOrderV3(order.combineOutTradeNo);
+    if (combine.combineMchid !== deps.config.mchid)
+      throw inconsistent('combine_mchid does not match', { field: 'combine_mchid' });
+    const tx = combine.subOrders.find(
+      (s) => s.outTradeNo === order.outTradeNo && (s.subMchid ?? s.mchid) === order.merchantId,
+    );
+    if (tx === undefined) throw inconsistent('combine order does not hold the order queried', { field: 'sub_orders' });
+    return readV3(tx, order, deps.config);
+  }
   if (protocol === 'v3') {
     const tx = await deps.client.v3.queryOrderV3({
       outTradeNo: order.outTradeNo,
@@ -37,6 +48,8 @@ export async function queryOrder(
   }
   const tx = await deps.client.v2.queryOrderV2({
     outTradeNo: order.outTradeNo,
+    // an order created under one of several appids is asked about under that appid
+    ...(order.appid === undefined ? {} : { appId: order.appid }),
     ...(sub === undefined ? {} : { subMchId: sub }),
   });
   return readV2(tx, order, deps.config);
@@ -63,7 +76,7 @@ export function readV2(
   config: Config,
 ): QueriedOrder {
   if (tx.fields.mch_id !== config.mchid) throw inconsistent('mch_id does not match', { field: 'mch_id' });
-  if (tx.fields.appid !== config.appid) throw inconsistent('appid does not match', { field: 'appid' });
+  if (!isOurAppid(config, tx.fields.appid)) throw inconsistent('appid does not match', { field: 'appid' });
   const merchantId = tx.subMchId ?? config.mchid;
   sameOrder(tx.outTradeNo, merchantId, order);
   if (!PAID.has(tx.tradeState)) return { tradeState: tx.tradeState, report: undefined };

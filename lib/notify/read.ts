@@ -6,19 +6,20 @@
  */
 import { readAggregatorMessage, type AggregatorSettings } from '../aggregator/notification';
 import type { Config } from '../config';
-import { configError, inconsistent, malformed } from '../errors';
+import { configError, inconsistent, malformed, PayError } from '../errors';
 import type { Channel, CouponEvent, RefundReport } from '../orders/model';
 import { decodeUtf8 } from '../text';
 import { readV2Payment, type V2PaymentResult } from '../wechatpay/v2/notification';
 import { readV2Refund, type V2RefundResult, type V2RefundStatus } from '../wechatpay/v2/refund';
 import { parseXml } from '../wechatpay/v2/xml';
+import { isCombineResource, readCombine, type CombinePayment } from '../wechatpay/v3/combine';
 import { readCouponResource, type CouponSent, type CouponUsed } from '../wechatpay/v3/coupon';
 import { openResource, parseEnvelope } from '../wechatpay/v3/notification';
 import { readV3Refund, REFUND_EVENTS, type V3Refund } from '../wechatpay/v3/refund';
 import { readTransaction, type Transaction } from '../wechatpay/v3/transaction';
 import type { KeyKind } from '../wechatpay/v3/keyring';
 import { verifyV3, type HeaderGetter } from '../wechatpay/v3/verify';
-import type { AggregatorNotice, Notice } from './notice';
+import type { AggregatorNotice, CombinePart, Notice, PaymentNotice } from './notice';
 
 export type Protocol = 'v2' | 'v3';
 
@@ -67,10 +68,11 @@ function readVerifiedV3(body: Buffer, config: Config): { notice: Notice; eventId
   if (config.apiV3Key === undefined) throw configError('WECHATPAY_APIV3_KEY is not set');
   const type = envelope.event_type;
   if (type === 'TRANSACTION.SUCCESS') {
-    return {
-      notice: transactionNotice(readTransaction(openResource(envelope, config.apiV3Key)), config, 'v3'),
-      eventId: envelope.id,
-    };
+    const resource = openResource(envelope, config.apiV3Key);
+    // a combine payment has no top-level out_trade_no: its sub-orders carry one each
+    if (isCombineResource(resource))
+      return { notice: combineNotice(readCombine(resource), config), eventId: envelope.id };
+    return { notice: transactionNotice(readTransaction(resource), config, 'v3'), eventId: envelope.id };
   }
   if (REFUND_EVENTS[type] !== undefined) {
     return {
@@ -107,11 +109,11 @@ export function v2PaymentNotice(result: V2PaymentResult, mchid: string): Notice 
 /** A v3 transaction (notified, or answered by an order query) checked against our ids and read as a notice. */
 export function transactionNotice(
   tx: Transaction,
-  merchant: { mchid: string; appid: string },
+  merchant: { mchid: string; appids: readonly string[] },
   channel: Extract<Channel, 'v3' | 'query'>,
-): Notice {
+): PaymentNotice {
   if (tx.mchid !== merchant.mchid) throw inconsistent('mchid does not match', { field: 'mchid' });
-  if (tx.appid !== undefined && tx.appid !== merchant.appid)
+  if (tx.appid !== undefined && !merchant.appids.includes(tx.appid))
     throw inconsistent('appid does not match', { field: 'appid' });
   if (tx.tradeState !== 'SUCCESS')
     return { kind: 'IGNORED', reason: `trade_state ${tx.tradeState}`, outTradeNo: tx.outTradeNo };
@@ -129,6 +131,28 @@ export function transactionNotice(
       channel,
     },
   };
+}
+
+/**
+ * A combine payment checked against our ids: the initiator must be us (else the whole message is
+ * INCONSISTENT); each sub-order then goes through the single payment's checks on its own, so a
+ * sub-order for another merchant or app is a mismatch of that part only and the others stand.
+ */
+export function combineNotice(combine: CombinePayment, merchant: { mchid: string; appids: readonly string[] }): Notice {
+  if (combine.combineMchid !== merchant.mchid)
+    throw inconsistent('combine_mchid does not match', { field: 'combine_mchid' });
+  if (combine.combineAppid !== undefined && !merchant.appids.includes(combine.combineAppid))
+    throw inconsistent('combine_appid does not match', { field: 'combine_appid' });
+  const parts = combine.subOrders.map((tx): CombinePart => {
+    const ref = { outTradeNo: tx.outTradeNo, merchantId: tx.subMchid ?? tx.mchid };
+    try {
+      return { ...ref, notice: transactionNotice(tx, merchant, 'v3') };
+    } catch (err) {
+      if (err instanceof PayError && err.kind === 'INCONSISTENT') return { ...ref, mismatch: err };
+      throw err;
+    }
+  });
+  return { kind: 'COMBINE', combineOutTradeNo: combine.combineOutTradeNo, parts };
 }
 
 /** APIv2's refund statuses in the service's terms. */
@@ -151,6 +175,8 @@ export function v2RefundReport(refund: V2RefundResult, mchid: string): RefundRep
     totalFen: refund.totalFen,
     successAt: refund.successAt,
     channel: 'v2',
+    // the outer sub_mch_id is neither signed nor encrypted: see docs/protocol.md B
+    ...(refund.subMchId === undefined ? {} : { merchantUnsigned: true }),
   };
 }
 

@@ -30,6 +30,10 @@ export interface Order {
   closedReason?: CloseReason;
   /** Sum of the successful refunds recorded against this order, in fen. */
   refundedFen?: number;
+  /** The appid the order was created with, when the merchant serves several (see OrderRegistration). */
+  appid?: string;
+  /** The combine order (合单) this order is a sub-order of. */
+  combineOutTradeNo?: string;
   /** Fen held by refunds requested here and not yet settled (paid ≥ refunded + reserved, always). */
   reservedFen?: number;
 }
@@ -104,6 +108,10 @@ export interface PendingOrder {
   merchantId: string;
   outTradeNo: string;
   createdAt: string;
+  /** The appid the order was created with, when registered with one. */
+  appid?: string;
+  /** The combine order it belongs to, when registered as a sub-order. */
+  combineOutTradeNo?: string;
 }
 
 /** What a local close found: the order closed now, or why not. */
@@ -124,6 +132,10 @@ export interface OrderRegistration {
   createdAt?: string;
   /** Optional expiry of an unpaid order record, as epoch seconds (DynamoDB TTL). */
   expiresAt?: number;
+  /** The appid the order was created with (one of WECHATPAY_APPID/WECHATPAY_APPIDS); APIv2 calls for it send it. */
+  appid?: string;
+  /** The combine order (合单) this order is a sub-order of: reconciliation queries that combine order. */
+  combineOutTradeNo?: string;
 }
 
 export type RegisterOutcome =
@@ -166,6 +178,12 @@ export interface RefundReport {
   /** ISO-8601 instant of success, when the refund succeeded. */
   successAt: string | undefined;
   channel: Channel;
+  /**
+   * The merchant id came from outside the signature or encryption (APIv2's outer sub_mch_id): the
+   * refund then counts only into an order registered under that merchant whose transaction (if
+   * paid) is the refund's own, never onto a bare key.
+   */
+  merchantUnsigned?: boolean;
 }
 
 /** A refund as recorded. */

@@ -36,6 +36,15 @@ export function checkRegistration(input: OrderRegistration, now: () => string): 
   ) {
     throw malformed('expiresAt must be whole epoch seconds', { field: 'expiresAt' });
   }
+  const { appid, combineOutTradeNo } = input as unknown as Partial<Record<string, unknown>>;
+  if (appid !== undefined && (typeof appid !== 'string' || !/^[A-Za-z0-9_]{1,32}$/.test(appid))) {
+    throw malformed('appid must be 1-32 characters of 0-9 A-Z a-z _', { field: 'appid' });
+  }
+  if (combineOutTradeNo !== undefined && !isOutTradeNo(combineOutTradeNo)) {
+    throw malformed('combineOutTradeNo must be 1-32 characters of 0-9 A-Z a-z _ - | * @', {
+      field: 'combineOutTradeNo',
+    });
+  }
   const at = createdAt === undefined ? now() : utcInstant(createdAt);
   return { ...input, createdAt: at };
 }

@@ -84,7 +84,10 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
           { AttributeName: 'pending', KeyType: 'HASH' },
           { AttributeName: 'createdAt', KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['merchantId', 'outTradeNo'] },
+        Projection: {
+          ProjectionType: 'INCLUDE',
+          NonKeyAttributes: ['merchantId', 'outTradeNo', 'appid', 'combineOutTradeNo'],
+        },
       },
     ],
     StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },

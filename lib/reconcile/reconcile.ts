@@ -307,7 +307,13 @@ export async function reconcileOne(
     logResult(result, o.dryRun, deps);
     return { before, result, after: undefined };
   }
-  const { result } = await reconcileOrder({ ...ref, createdAt: before.createdAt ?? '' }, o, protocol, deps);
+  const pending: PendingOrder = {
+    ...ref,
+    createdAt: before.createdAt ?? '',
+    ...(before.appid === undefined ? {} : { appid: before.appid }),
+    ...(before.combineOutTradeNo === undefined ? {} : { combineOutTradeNo: before.combineOutTradeNo }),
+  };
+  const { result } = await reconcileOrder(pending, o, protocol, deps);
   return { before, result, after: o.dryRun ? before : await deps.store.getOrder(ref.merchantId, ref.outTradeNo) };
 }
 

@@ -23,12 +23,22 @@ import {
 import type { OrderStore } from '../orders/store';
 
 /** The door a report came through; it names the anomaly lines and decides what the item records as `paidVia`/`lastVia`. */
-export type SettleSource = 'v2' | 'v3' | 'aggregator' | 'close-query' | 'reconcile' | 'refund-call' | 'bill';
+export type SettleSource =
+  | 'v2'
+  | 'v3'
+  | 'combine'
+  | 'aggregator'
+  | 'close-query'
+  | 'reconcile'
+  | 'refund-call'
+  | 'bill';
 
 /** What the table records as the channel of each door (both query doors record `query`, as before). */
 const CHANNEL_OF: Readonly<Record<SettleSource, Channel>> = {
   v2: 'v2',
   v3: 'v3',
+  // a combine payment's sub-orders arrive as APIv3 notifications
+  combine: 'v3',
   aggregator: 'aggregator',
   'close-query': 'query',
   reconcile: 'query',
@@ -148,13 +158,13 @@ export async function settleRefund(
   source: SettleSource,
   deps: SettleDeps,
 ): Promise<RefundSettlement> {
-  const outcome = await deps.store.applyRefund({ ...report, channel: CHANNEL_OF[source] });
   const flags = new Flags(source, deps.logger, {
     outTradeNo: report.outTradeNo,
     merchantId: report.merchantId,
     transactionId: report.transactionId,
     outRefundNo: report.outRefundNo,
   });
+  const outcome = await deps.store.applyRefund({ ...report, channel: CHANNEL_OF[source] });
   if (outcome.exceedsPaid === true) flags.raise('REFUND_EXCEEDS_TOTAL');
   const label = outcome.kind === 'APPLIED' ? `REFUND_${outcome.refund.state}` : `REFUND_${outcome.kind}`;
   if (outcome.kind !== 'CONFLICT') return { status: outcome.kind, refund: outcome.refund, ...flags.trace(label) };
@@ -164,6 +174,29 @@ export async function settleRefund(
     refund: outcome.refund,
     ...flags.trace(label, inconsistent(`refund already ${outcome.refund.state}`)),
   };
+}
+
+/**
+ * Refuses, before anything is written, a refund whose merchant id is unsigned (APIv2's outer
+ * sub_mch_id) and names a sub-merchant whose order was paid by another transaction: that is not
+ * this refund's merchant (docs/protocol.md B). Undefined when the refund may be settled.
+ */
+export async function refuseForeignRefund(
+  report: RefundReport,
+  source: SettleSource,
+  deps: SettleDeps,
+): Promise<SettleTrace | undefined> {
+  if (report.merchantUnsigned !== true || report.transactionId === undefined) return undefined;
+  const order = await deps.store.getOrder(report.merchantId, report.outTradeNo);
+  if (order?.transactionId === undefined || order.transactionId === report.transactionId) return undefined;
+  const flags = new Flags(source, deps.logger, {
+    outTradeNo: report.outTradeNo,
+    merchantId: report.merchantId,
+    transactionId: report.transactionId,
+    outRefundNo: report.outRefundNo,
+  });
+  flags.raise('MERCHANT_MISMATCH');
+  return flags.trace('INCONSISTENT', inconsistent('sub_mch_id does not match the order', { field: 'sub_mch_id' }));
 }
 
 /**

@@ -394,6 +394,62 @@ function payerOf(partner: PartnerIds | undefined): Record<string, string> {
   return { sp_openid: randomOpenid(), ...(partner.subAppid === undefined ? {} : { sub_openid: randomOpenid() }) };
 }
 
+/** One sub-order of {@link v3CombineResource}. */
+export interface V3CombineSubOrder {
+  outTradeNo: string;
+  total: number;
+  /** What the payer paid (less any coupon); defaults to `total`. */
+  payerTotal?: number;
+  transactionId?: string;
+  tradeState?: string;
+  /** The sub-order's merchant (direct combine: each participant's own mchid); defaults to ours. */
+  mchid?: string;
+  /** Service-provider combine: the sub-merchant the sub-order belongs to. */
+  subMchid?: string;
+}
+
+/** Parameters of {@link v3CombineResource}. */
+export interface V3CombineParams {
+  combineOutTradeNo: string;
+  subOrders: V3CombineSubOrder[];
+  /** The initiator; default our merchant id and appid. */
+  combineMchid?: string;
+  combineAppid?: string;
+  successTime?: string;
+}
+
+/** Plaintext TRANSACTION.SUCCESS resource of a combine payment (合单支付), direct or service-provider. */
+export function v3CombineResource(keys: TestKeys, p: V3CombineParams): Record<string, unknown> {
+  const successTime = p.successTime ?? rfc3339Beijing();
+  return {
+    combine_appid: p.combineAppid ?? keys.appid,
+    combine_mchid: p.combineMchid ?? keys.mchid,
+    combine_out_trade_no: p.combineOutTradeNo,
+    scene_info: { device_id: 'POS1:1' },
+    sub_orders: p.subOrders.map((o) => {
+      const tradeState = o.tradeState ?? 'SUCCESS';
+      return {
+        mchid: o.mchid ?? keys.mchid,
+        ...(o.subMchid === undefined ? {} : { sub_mchid: o.subMchid }),
+        trade_type: 'JSAPI',
+        trade_state: tradeState,
+        bank_type: 'OTHERS',
+        attach: '',
+        ...(tradeState === 'SUCCESS' ? { success_time: successTime } : {}),
+        transaction_id: o.transactionId ?? randomTransactionId(),
+        out_trade_no: o.outTradeNo,
+        amount: {
+          total_amount: o.total,
+          currency: 'CNY',
+          payer_amount: o.payerTotal ?? o.total,
+          payer_currency: 'CNY',
+        },
+      };
+    }),
+    combine_payer_info: { openid: randomOpenid() },
+  };
+}
+
 /** Parameters of {@link v3RefundResource}. */
 export interface V3RefundParams {
   outTradeNo: string;

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
-import { DEFAULT_API_BASE_URL, loadConfig, type Env } from '../../lib/config';
+import { DEFAULT_API_BASE_URL, isOurAppid, loadConfig, type Env } from '../../lib/config';
 import { PayError } from '../../lib/errors';
 import { headerGetter, verifyV3 } from '../../lib/wechatpay/v3/verify';
 import { selfSignedCertificate } from '../../scripts/simulator/cert';
@@ -137,6 +137,23 @@ describe('loadConfig', () => {
     expect(config.dynamodbEndpoint).toBe('http://localhost:8000');
     expect(config.aggregatorSecret).toBe('aggregator-secret-value');
     expect(config.merchant?.serialNo).toBe(keys.merchant.serial);
+  });
+
+  it('reads several appids: WECHATPAY_APPID first, then WECHATPAY_APPIDS, without duplicates', () => {
+    expect(loadConfig(BASE).appids).toEqual([keys.appid]);
+    const both = loadConfig({ ...BASE, WECHATPAY_APPIDS: ` wx00000000000000a2,${keys.appid} , wx_a3` });
+    expect(both.appids).toEqual([keys.appid, 'wx00000000000000a2', 'wx_a3']);
+    expect(both.appid).toBe(keys.appid);
+    const listOnly = loadConfig({ ...BASE, WECHATPAY_APPID: undefined, WECHATPAY_APPIDS: 'wx_b1,wx_b2' });
+    expect(listOnly.appids).toEqual(['wx_b1', 'wx_b2']);
+    expect(listOnly.appid).toBe('wx_b1');
+    expect(isOurAppid(listOnly, 'wx_b2')).toBe(true);
+    expect(isOurAppid(listOnly, keys.appid)).toBe(false);
+    expect(isOurAppid(listOnly, undefined)).toBe(false);
+  });
+
+  it.each(['wx1,,wx2', 'wx1,wx-2', ',', `wx1,${'a'.repeat(33)}`])('refuses WECHATPAY_APPIDS %j by name', (list) => {
+    expectNamedAndClean(configErrorOf({ ...BASE, WECHATPAY_APPIDS: list }), 'WECHATPAY_APPIDS', BASE);
   });
 
   it('trims surrounding whitespace from ids', () => {

@@ -45,6 +45,12 @@ export async function registerOrder(
 ): Promise<RegisterOutcome> {
   const input = checkRegistration(registration, table.iso);
   const ttl = input.expiresAt !== undefined;
+  const extra = (
+    [
+      ['appid', input.appid],
+      ['combineOutTradeNo', input.combineOutTradeNo],
+    ] as const
+  ).filter((e): e is [(typeof e)[0], string] => e[1] !== undefined);
   // an UpdateItem, not a PutItem: a refund that arrived first may have left its tally on the key
   return transition<RegisterOutcome>(
     table,
@@ -52,7 +58,8 @@ export async function registerOrder(
       pk: orderKey(input.merchantId, input.outTradeNo),
       update:
         'SET entity = :entity, outTradeNo = :otn, merchantId = :mid, #state = :notpay, amountFen = :fen, amountUnverified = :false, createdAt = :created, pending = :shard' +
-        (ttl ? ', #ttl = :ttl' : ''),
+        (ttl ? ', #ttl = :ttl' : '') +
+        extra.map(([name]) => `, ${name} = :${name}`).join(''),
       when: NO_STATE,
       names: ttl ? { '#ttl': 'ttl' } : {},
       values: {
@@ -65,6 +72,7 @@ export async function registerOrder(
         ':false': { BOOL: false },
         ':created': S(input.createdAt),
         ...(input.expiresAt !== undefined ? { ':ttl': N(input.expiresAt) } : {}),
+        ...Object.fromEntries(extra.map(([name, value]) => [`:${name}`, S(value)])),
       },
     },
     (item) => ({ kind: 'REGISTERED', order: toOrder(item) as Order }),
@@ -180,6 +188,8 @@ export function toOrder(item: Item): Order | undefined {
       closedAt: s('closedAt'),
       closedReason: s('closedReason') as Order['closedReason'],
       refundedFen: n('refundedFen'),
+      appid: s('appid'),
+      combineOutTradeNo: s('combineOutTradeNo'),
       reservedFen: n('reservedFen'),
     },
   );

@@ -69,6 +69,8 @@ export async function listPending(
     merchantId: item.merchantId?.S ?? '',
     outTradeNo: item.outTradeNo?.S ?? '',
     createdAt: item.createdAt?.S ?? '',
+    ...(item.appid?.S === undefined ? {} : { appid: item.appid.S }),
+    ...(item.combineOutTradeNo?.S === undefined ? {} : { combineOutTradeNo: item.combineOutTradeNo.S }),
   }));
   return next.every((p) => p === 'done') ? { orders } : { orders, cursor: writeCursor(next) };
 }

@@ -118,6 +118,30 @@ export async function applyRefund(
 }
 
 /**
+ * The order the refund names is registered under the merchant it names, and is either unpaid or paid
+ * by the very transaction the (encrypted) refund result names: what an unsigned merchant id must
+ * agree with before a tally is counted on its key.
+ */
+function ownOrder(report: RefundReport) {
+  const registered = { expression: 'attribute_exists(#state)', names: { '#state': 'state' }, values: {} };
+  if (report.transactionId === undefined) return registered;
+  return allOf(
+    registered,
+    anyOf(
+      { expression: 'attribute_not_exists(transactionId)', names: {}, values: {} },
+      { expression: 'transactionId = :was_tx', names: {}, values: { ':was_tx': S(report.transactionId) } },
+    ),
+  );
+}
+
+/** The same test as {@link ownOrder}, on an item read back. */
+function isOwnOrder(item: Item | undefined, report: RefundReport): boolean {
+  if (item?.state === undefined) return false;
+  const tx = item.transactionId?.S;
+  return report.transactionId === undefined || tx === undefined || tx === report.transactionId;
+}
+
+/**
  * Counts a successful refund into its order's refunded total, once per out_refund_no (the set of
  * counted refund numbers is the guard); a refund that held a reservation moves it into the total in
  * the same write. Run on every successful delivery, so a crash between the refund's write and this
@@ -145,14 +169,19 @@ async function tallyRefund(table: Table, report: RefundReport, requested: boolea
         : {
             pk: orderKey(report.merchantId, report.outTradeNo),
             update: 'ADD refundedFen :rf, refundNos :no',
-            when: allOf(notCounted(no), notReserved(no)),
+            when:
+              report.merchantUnsigned === true
+                ? allOf(notCounted(no), notReserved(no), ownOrder(report))
+                : allOf(notCounted(no), notReserved(no)),
             values,
           },
       (item) => ({ done: true, exceeds: exceeds(item), reserved }),
       (item) => {
         const counted = item?.refundNos?.SS?.includes(no) === true;
         const holds = item?.reservedNos?.SS?.includes(no) === true;
-        return { done: counted, exceeds: exceeds(item), reserved: holds };
+        // an unsigned merchant id that names no order of its own: no tally on that key, and no retry
+        const notOurs = report.merchantUnsigned === true && !holds && !isOwnOrder(item, report);
+        return { done: counted || notOurs, exceeds: exceeds(item), reserved: holds };
       },
     );
     if (step.done) return step.exceeds;

@@ -15,6 +15,8 @@ import { buildXml, parseXml, type Fields } from './xml';
 /** Which order a v2 call is about; `subMchId` (and optionally `subAppId`) select provider mode. */
 export interface V2OrderRef {
   outTradeNo: string;
+  /** The appid the order was created with (one of the configured appids); default: the configured default. */
+  appId?: string;
   subMchId?: string;
   subAppId?: string;
   /** Request signature (default HMAC-SHA256); a reply is verified by its own sign_type or sign length. */
@@ -61,10 +63,14 @@ export function createV2Client(deps: ClientDeps): V2Client {
 async function callV2(deps: ClientDeps, path: string, ref: V2OrderRef): Promise<Fields> {
   if (!isOutTradeNo(ref.outTradeNo)) throw malformed('outTradeNo is not a WeChat out_trade_no');
   if (ref.subMchId !== undefined && !isMerchantId(ref.subMchId)) throw malformed('subMchId must be digits');
+  if (ref.appId !== undefined && !deps.config.appids.includes(ref.appId))
+    throw malformed('appId is not one of the configured appids');
   return callV2Fields(
     deps,
     path,
     {
+      // an order created under one of several appids is asked about under that appid
+      ...(ref.appId === undefined ? {} : { appid: ref.appId }),
       ...(ref.subAppId ? { sub_appid: ref.subAppId } : {}),
       ...(ref.subMchId ? { sub_mch_id: ref.subMchId } : {}),
       out_trade_no: ref.outTradeNo,

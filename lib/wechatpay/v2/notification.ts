@@ -13,7 +13,8 @@ import type { Fields } from './xml';
 export interface V2Merchant {
   apiV2Key: string | undefined;
   mchid: string;
-  appid: string;
+  /** Every appid the merchant serves: a message may carry any of them. */
+  appids: readonly string[];
 }
 
 /** A verified APIv2 payment result: paid (`result_code` SUCCESS, every field a payment needs) or not. */
@@ -36,7 +37,7 @@ export function readV2Payment(fields: Fields, merchant: V2Merchant): V2PaymentRe
   if (merchant.apiV2Key === undefined) throw configError('WECHATPAY_APIV2_KEY is not set');
   if (!verifyV2(fields, merchant.apiV2Key)) throw unauthentic('sign mismatch');
   if (fields.mch_id !== merchant.mchid) throw inconsistent('mch_id does not match', { field: 'mch_id' });
-  if (fields.appid !== merchant.appid) throw inconsistent('appid does not match', { field: 'appid' });
+  if (!merchant.appids.includes(fields.appid ?? '')) throw inconsistent('appid does not match', { field: 'appid' });
 
   const outTradeNo = fields.out_trade_no;
   if (!isOutTradeNo(outTradeNo)) throw malformed('out_trade_no missing or malformed');

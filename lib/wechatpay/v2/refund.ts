@@ -71,7 +71,7 @@ export function readV2Refund(fields: Fields, merchant: V2Merchant, maxBytes: num
   }
   // the outer ids are outside the encryption: check them only after req_info proved the key
   if (fields.mch_id !== merchant.mchid) throw inconsistent('mch_id does not match', { field: 'mch_id' });
-  if (fields.appid !== merchant.appid) throw inconsistent('appid does not match', { field: 'appid' });
+  if (!merchant.appids.includes(fields.appid ?? '')) throw inconsistent('appid does not match', { field: 'appid' });
   const subMchId = fields.sub_mch_id;
   if (subMchId !== undefined && subMchId !== '' && !/^\d{1,32}$/.test(subMchId))
     throw malformed('sub_mch_id malformed');

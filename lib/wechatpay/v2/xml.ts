@@ -1,6 +1,8 @@
 /**
  * The APIv2 XML codec. WeChat's XML is a flat map of string fields under one root. The parser is
  * hardened the way the official XXE notice asks: no DTD, no entities, nothing but elements and text.
+ * The gate reads markup only: what a CDATA section or escaped text holds is data (a merchant's
+ * `attach` may well say `<!DOCTYPE x>`), never a declaration or an element.
  */
 import { XMLValidator } from 'fast-xml-parser';
 import { malformed } from '../../errors';
@@ -10,7 +12,7 @@ import { PROTOTYPE_KEYS } from '../../text';
 export type Fields = Record<string, string>;
 
 const DECLARATIONS = /<!(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)/i;
-const TAG_NAMES = /<\/?([^\s>/!?]+)/g;
+const TAG_NAME_AT = /<\/?([^\s>/!?]+)/y;
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 export const DEFAULT_MAX_XML_BYTES = 64 * 1024;
 
@@ -23,14 +25,70 @@ export const DEFAULT_MAX_XML_BYTES = 64 * 1024;
  */
 export function parseXml(xml: string, root = 'xml', maxBytes = DEFAULT_MAX_XML_BYTES): Fields {
   if (Buffer.byteLength(xml, 'utf8') > maxBytes) throw malformed('XML body too large');
-  if (DECLARATIONS.test(xml)) throw malformed('XML declarations (DOCTYPE/ENTITY) are not accepted');
-  for (const m of xml.matchAll(TAG_NAMES)) {
-    if (PROTOTYPE_KEYS.has(m[1] as string)) throw malformed('XML element name not accepted');
-  }
+  checkMarkup(xml);
   if (FORBIDDEN_CHARS.test(xml)) throw malformed('XML holds characters XML 1.0 forbids');
   if (XMLValidator.validate(xml) !== true) throw malformed('XML is not well-formed');
   // XML 1.0 normalises every line end to LF before anything reads the document, CDATA included
   return readFlat(xml.includes('\r') ? xml.replace(/\r\n?/g, '\n') : xml, root);
+}
+
+/**
+ * Walks the document's markup, stepping over CDATA sections whole (their text is data), and refuses
+ * any declaration (`<!DOCTYPE`, `<!ENTITY`…) and any element named like a prototype key. Comments and
+ * processing instructions are markup too: a declaration in them is refused as well (WeChat sends
+ * neither). A tag is read to its `>` past quoted values; a `<` inside a tag is refused, so no
+ * attribute value can open a pretend CDATA section that would hide markup from this walk.
+ */
+function checkMarkup(xml: string): void {
+  let i = 0;
+  for (;;) {
+    const lt = xml.indexOf('<', i);
+    if (lt < 0) return;
+    if (xml.startsWith('<![CDATA[', lt)) {
+      i = endOf(xml, ']]>', lt + 9, 'CDATA section');
+    } else if (xml.startsWith('<!--', lt)) {
+      i = endOf(xml, '-->', lt + 4, 'comment');
+      refuseDeclarations(xml.slice(lt, i));
+    } else if (xml.startsWith('<?', lt)) {
+      i = endOf(xml, '?>', lt + 2, 'processing instruction');
+      refuseDeclarations(xml.slice(lt, i));
+    } else if (xml.startsWith('<!', lt)) {
+      throw malformed('XML declarations (DOCTYPE/ENTITY) are not accepted');
+    } else {
+      TAG_NAME_AT.lastIndex = lt;
+      const name = TAG_NAME_AT.exec(xml)?.[1];
+      if (name !== undefined && PROTOTYPE_KEYS.has(name)) throw malformed('XML element name not accepted');
+      i = tagEnd(xml, lt + 1) + 1;
+    }
+  }
+}
+
+/** Index just past `marker`, searched from `from`; an unterminated construct is not well-formed. */
+function endOf(xml: string, marker: string, from: number, what: string): number {
+  const end = xml.indexOf(marker, from);
+  if (end < 0) throw malformed(`XML holds an unterminated ${what}`);
+  return end + marker.length;
+}
+
+function refuseDeclarations(markup: string): void {
+  if (DECLARATIONS.test(markup)) throw malformed('XML declarations (DOCTYPE/ENTITY) are not accepted');
+}
+
+/** Index of the `>` that ends a tag begun before `from`, past quoted values; a `<` before it is refused. */
+function tagEnd(xml: string, from: number): number {
+  let quote = '';
+  for (let i = from; i < xml.length; i++) {
+    const c = xml[i] as string;
+    if (c === '<') throw malformed('XML tag holds a "<"');
+    if (quote) {
+      if (c === quote) quote = '';
+    } else if (c === '"' || c === "'") {
+      quote = c;
+    } else if (c === '>') {
+      return i;
+    }
+  }
+  throw malformed('XML is not well-formed');
 }
 
 const NAME_AT = /[A-Za-z_][A-Za-z0-9_.-]*/y;
@@ -45,7 +103,7 @@ function readFlat(xml: string, root: string): Fields {
   const open = `<${root}`;
   if (!xml.startsWith(open, i) || !/[\s>/]/.test(xml[i + open.length] ?? ''))
     throw malformed(`XML root must be <${root}>`);
-  i = startTagEnd(xml, i) + 1;
+  i = tagEnd(xml, i + 1) + 1;
   if (xml[i - 2] === '/') return endOfDocument(xml, i, out); // <root/>
   for (;;) {
     i = skipMisc(xml, i, true);
@@ -55,14 +113,14 @@ function readFlat(xml: string, root: string): Fields {
     const m = NAME_AT.exec(xml);
     if (!m) throw malformed('XML is not a flat field map');
     const name = m[0];
-    const tagEnd = startTagEnd(xml, NAME_AT.lastIndex);
+    const end = tagEnd(xml, NAME_AT.lastIndex);
     if (name in out) throw malformed(`XML field ${safeName(name)} is repeated`);
-    if (xml[tagEnd - 1] === '/') {
+    if (xml[end - 1] === '/') {
       out[name] = '';
-      i = tagEnd + 1;
+      i = end + 1;
       continue;
     }
-    const [value, next] = readValue(xml, tagEnd + 1, name);
+    const [value, next] = readValue(xml, end + 1, name);
     out[name] = value;
     i = next;
   }
@@ -86,22 +144,6 @@ function readValue(xml: string, from: number, name: string): [string, number] {
       throw malformed(`XML field ${safeName(name)} is not plain text`);
     }
   }
-}
-
-/** Index of the `>` that ends a start tag, past any quoted attribute values (which may hold `>`). */
-function startTagEnd(xml: string, from: number): number {
-  let quote = '';
-  for (let i = from; i < xml.length; i++) {
-    const c = xml[i] as string;
-    if (quote) {
-      if (c === quote) quote = '';
-    } else if (c === '"' || c === "'") {
-      quote = c;
-    } else if (c === '>') {
-      return i;
-    }
-  }
-  throw malformed('XML is not well-formed');
 }
 
 function decodeText(text: string): string {

@@ -10,6 +10,7 @@ import { forgedResponse, httpError, readAnswer, wechatRefusal } from '../apiErro
 import type { ClientDeps, HttpResponse } from '../http';
 import { rfc3339ToIso } from '../time';
 import { buildAuthorization } from './authorization';
+import { readCombine, type CombinePayment } from './combine';
 import { isRecord, optStr, parseUntrustedJson, str } from './json';
 import { PUBLIC_KEY_ID } from './keyring';
 import { readTransaction, type Transaction } from './transaction';
@@ -33,6 +34,8 @@ export interface V3Client {
   closeOrderV3(ref: V3OrderRef): Promise<void>;
   /** Queries an order by out_trade_no. */
   queryOrderV3(ref: V3OrderRef): Promise<Transaction>;
+  /** Queries a combine order (合单) by combine_out_trade_no: every sub-order's state. */
+  queryCombineOrderV3(combineOutTradeNo: string): Promise<CombinePayment>;
   /** Sets the merchant-coupon (busifavor) callback URL; `updateTime` is an ISO instant. */
   setCouponCallback(input: { notifyUrl: string; mchid?: string }): Promise<CouponCallback & { updateTime: string }>;
   /** Reads the merchant-coupon callback URL (404 RESOURCE_NOT_EXISTS when none is set). */
@@ -69,6 +72,14 @@ export function createV3Client(deps: ClientDeps): V3Client {
       const { order, owner } = ids(ref);
       const res = await call({ method: 'GET', path: `${order}?${new URLSearchParams(owner).toString()}` });
       return readAnswer(res.status, () => readTransaction(jsonObject(res, 'transaction')));
+    },
+    async queryCombineOrderV3(combineOutTradeNo) {
+      if (!isOutTradeNo(combineOutTradeNo)) throw malformed('combineOutTradeNo is not a WeChat out_trade_no');
+      const res = await call({
+        method: 'GET',
+        path: `/v3/combine-transactions/out-trade-no/${encodeURIComponent(combineOutTradeNo)}`,
+      });
+      return readAnswer(res.status, () => readCombine(jsonObject(res, 'combine')));
     },
     async setCouponCallback(input) {
       const mchid = input.mchid ?? deps.config.mchid;

@@ -11,7 +11,7 @@ import { v3TransactionResource } from '../../../scripts/simulator/messages';
 import { thrownPayError as thrown } from '../../support/errors';
 
 const keys = generateTestKeys();
-const merchant = { mchid: keys.mchid, appid: keys.appid };
+const merchant = { mchid: keys.mchid, appids: [keys.appid] };
 
 const direct = (extra: Record<string, unknown> = {}) =>
   v3TransactionResource(keys, {

@@ -12,7 +12,7 @@ import { generateTestKeys } from '../../../../scripts/simulator/keys';
 import { v2PaymentNotification, v2Sign, type V2PaymentParams } from '../../../../scripts/simulator/messages';
 
 const keys = generateTestKeys();
-const merchant: V2Merchant = { apiV2Key: keys.apiV2Key, mchid: keys.mchid, appid: keys.appid };
+const merchant: V2Merchant = { apiV2Key: keys.apiV2Key, mchid: keys.mchid, appids: [keys.appid] };
 
 const params = (p: Partial<V2PaymentParams> = {}): V2PaymentParams => ({
   outTradeNo: 'T2026112300001',

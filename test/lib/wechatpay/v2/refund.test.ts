@@ -60,7 +60,7 @@ describe('req_info', () => {
 // the independent sender builds them: req_info is the only proof of origin, so nothing outside it is
 // believed before it decrypts; then each inner field is refused by name when missing or malformed.
 const keys = generateTestKeys();
-const merchant: V2Merchant = { apiV2Key: keys.apiV2Key, mchid: keys.mchid, appid: keys.appid };
+const merchant: V2Merchant = { apiV2Key: keys.apiV2Key, mchid: keys.mchid, appids: [keys.appid] };
 const MAX = DEFAULT_MAX_XML_BYTES;
 /** The reader's result as the refund report lib/notify/read.ts makes of it: each case checks both halves. */
 const readV2Refund = (f: Fields, m: V2Merchant, max: number) => v2RefundReport(readResult(f, m, max), m.mchid);

@@ -238,15 +238,33 @@ describe('parseXml rejects hostile or malformed input with MALFORMED', () => {
     expectMalformed(() => parseXml(xml));
   });
 
-  it('errs on the safe side: a declaration or prototype tag is refused even inside CDATA', () => {
-    // The pre-parse scan does not lex CDATA, so that no comment or attribute trick can hide a DOCTYPE
-    // from it. WeChat never sends such values; a merchant's attach that did would be refused.
-    expectMalformed(() => parseXml(buildXml({ attach: '<!DOCTYPE html>' })));
-    expectMalformed(() => parseXml(buildXml({ attach: '<!ENTITY x "y">' })));
-    expectMalformed(() => parseXml(buildXml({ attach: '<__proto__>' })));
-    expectMalformed(() =>
-      parseXml('<!-- <![CDATA[ --><!DOCTYPE xml [<!ENTITY e "v">]><!-- ]]> --><xml><a>&e;</a></xml>'),
+  it('reads markup, not text: declarations and prototype names inside CDATA or escaped text are data', () => {
+    for (const text of ['<constructor>', '<__proto__>', '<!DOCTYPE x>', '<!ENTITY y "z">', '</prototype>', '<!--']) {
+      expect(parseXml(buildXml({ attach: text, b: '1' })).attach).toBe(text);
+      const escaped = text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+      expect(parseXml(`<xml><attach>${escaped}</attach></xml>`).attach).toBe(text);
+    }
+    // a CDATA end split across sections, holding a declaration either side
+    expect(parseXml(buildXml({ attach: '<!DOCTYPE a>]]><!ENTITY b "c">' })).attach).toBe(
+      '<!DOCTYPE a>]]><!ENTITY b "c">',
     );
+  });
+
+  it.each([
+    [
+      'a comment hiding a CDATA opener before a real DOCTYPE',
+      '<!-- <![CDATA[ --><!DOCTYPE xml [<!ENTITY e "v">]><!-- ]]> --><xml><a>&e;</a></xml>',
+    ],
+    ['an attribute value opening a pretend CDATA section', '<xml><a x="<![CDATA["/><!DOCTYPE y><b x="]]>">1</b></xml>'],
+    ['a "<" inside a tag', '<xml><a x="a<b">1</a></xml>'],
+    ['a declaration inside a comment', '<!-- <!DOCTYPE x> --><xml><a>1</a></xml>'],
+    ['a declaration inside a processing instruction', '<?pi <!ENTITY e "v"> ?><xml><a>1</a></xml>'],
+    ['an unterminated comment', '<xml><a>1</a><!-- </xml>'],
+    ['an unterminated processing instruction', '<?xml version="1.0"<xml><a>1</a></xml>'],
+    ['a declaration after a CDATA section', '<xml><a><![CDATA[x]]><!ENTITY e "v"></a></xml>'],
+    ['a prototype element after a CDATA section', '<xml><a><![CDATA[<b>]]></a><constructor>1</constructor></xml>'],
+  ])('still refuses markup: %s', (_label, xml) => {
+    expectMalformed(() => parseXml(xml));
   });
 
   it('rejects the wrong root when another root is expected', () => {
