@@ -10,6 +10,7 @@ import { failureReply, successReply, type HttpReply, type ReplyFormat } from '..
 import { flagMismatch, type SettleTrace } from '../settle/settle';
 import { headerGetter } from '../wechatpay/v3/verify';
 import type { Notice } from './notice';
+import { countDelivery, deliveryOutcome } from './outcome';
 import { detectProtocol, readNotice, type Protocol } from './read';
 import { settlePayment, settleRefund } from '../settle/settle';
 
@@ -101,7 +102,7 @@ export function settled(settlement: SettleTrace, delivery: Delivery): void {
   if (settlement.refusal !== undefined) throw settlement.refusal;
 }
 
-/** Writes the one log line of a delivery (shared with the aggregator pipeline). */
+/** Counts the delivery (the `Delivery` metric) and writes its one log line (shared with the aggregator pipeline). */
 export function log(
   deps: NotifyDeps,
   req: NotifyRequest,
@@ -117,5 +118,6 @@ export function log(
     if (err.cause instanceof Error) fields.cause = err.cause.name;
   }
   const level = !err ? 'info' : err.kind === 'UNAVAILABLE' || err.kind === 'CONFIG' ? 'error' : 'warn';
+  countDelivery(deps.logger, deliveryOutcome(d.outcome, err), req.route, protocol);
   deps.logger.log(level, 'delivery', fields);
 }
