@@ -18,7 +18,7 @@ export type LogFields = Record<string, unknown>;
 
 export interface Logger {
   log(level: LogLevel, message: string, fields?: LogFields): void;
-  /** Counts an anomaly as the `Anomaly` metric ({service, stage}, the kind as a property) and logs it. */
+  /** Counts an anomaly as the `Anomaly` metric ({service, stage}; the kind and the ids as properties), then logs it. */
   anomaly(kind: Anomaly, fields?: LogFields): void;
   /**
    * Writes `metrics` (name to count) now as one embedded-metric record: dimensions {service, stage}
@@ -149,7 +149,10 @@ export function createLogger(opts: LoggerOptions = {}): ServiceLogger {
     log,
     count,
     anomaly(kind, fields = {}) {
-      count({ Anomaly: 1 }, {}, { kind });
+      // the record names what the line names (ids, the door), so either one found leads to the other
+      const properties: Record<string, string> = { kind };
+      for (const [key, value] of Object.entries(fields)) if (typeof value === 'string') properties[key] = value;
+      count({ Anomaly: 1 }, {}, properties);
       log('warn', 'anomaly', { kind, ...fields });
     },
     powertools: { logger, metrics },
