@@ -80,7 +80,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 async function waitUntilReady(endpoint: string, child: ChildProcess): Promise<void> {
   const client = localClient(endpoint);
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 90_000;
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`DynamoDB Local exited with code ${child.exitCode}`);
@@ -88,7 +88,7 @@ async function waitUntilReady(endpoint: string, child: ChildProcess): Promise<vo
         await client.send(new ListTablesCommand({}));
         return;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error('DynamoDB Local did not start within 30 s', { cause: err });
+        if (Date.now() > deadline) throw new Error('DynamoDB Local did not start within 90 s', { cause: err });
         await new Promise((r) => setTimeout(r, 150));
       }
     }
