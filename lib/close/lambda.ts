@@ -9,7 +9,7 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Env } from '../config';
 import type { PayError } from '../errors';
-import { notifyDeps } from '../lambda/deps';
+import { liveBuild, liveDependencies, notifyDeps } from '../lambda/deps';
 import { entryPoint, type EntryPoint } from '../lambda/entry';
 import { createLogger, type Logger, type ServiceLogger } from '../log';
 import { deadlineReply } from '../middleware/deadline';
@@ -62,15 +62,19 @@ export function closeOrderCore(event: unknown, context: WithDeps<CloseOrderDeps>
 /**
  * closeOrder's middlewares, in `use` order: Powertools' logging and metrics, dependencies, the error
  * reply, the deadline reply (first on failure). One logger per container, the core's included.
+ * Without `build`, the dependencies follow the secrets (lib/lambda/deps.ts liveBuild: a rotated
+ * merchant key is used without a deploy); an injected `build` runs once per container.
  */
 export function closeOrderMiddlewares(
-  build: BuildCloseOrderDeps = (logger) => closeOrderDeps(process.env, logger),
+  build?: BuildCloseOrderDeps,
   logger: ServiceLogger = createLogger(),
 ): Array<MiddlewareObj<unknown, CloseOrderOutcome, Error, WithDeps<CloseOrderDeps>>> {
   const fields = { function: 'closeOrder' };
   return [
     ...observability<unknown, CloseOrderOutcome, WithDeps<CloseOrderDeps>>(logger),
-    dependencies<CloseOrderDeps, unknown, CloseOrderOutcome>({ build: () => build(logger) }),
+    build === undefined
+      ? liveDependencies<CloseOrderDeps, unknown, CloseOrderOutcome>(liveBuild((env) => closeOrderDeps(env, logger)))
+      : dependencies<CloseOrderDeps, unknown, CloseOrderOutcome>({ build: () => build(logger) }),
     errorReply<unknown, CloseOrderOutcome>({ reply: errorOutcome, logger, fields }),
     deadlineReply<unknown, CloseOrderOutcome>({ reply: deadlineOutcome, logger, fields }),
   ];

@@ -32,9 +32,16 @@ export function verifiedByRecord(kind: KeyKind, nowMs: number): Record<string, u
   return emf(VERIFIED_BY_METRIC, 'Count', 1, { verifiedBy: kind }, nowMs);
 }
 
-/** One embedded-metric record of the days to the earliest certificate expiry. */
-export function daysToExpiryRecord(days: number, nowMs: number): Record<string, unknown> {
-  return emf(DAYS_TO_EXPIRY_METRIC, 'None', Math.floor(days * 100) / 100, {}, nowMs);
+/**
+ * One embedded-metric record of the days to the earliest certificate expiry; `dimensions` are the
+ * ones its alarm names (serverless.yml: service and stage).
+ */
+export function daysToExpiryRecord(
+  days: number,
+  nowMs: number,
+  dimensions: Readonly<Record<string, string>> = {},
+): Record<string, unknown> {
+  return emf(DAYS_TO_EXPIRY_METRIC, 'None', Math.floor(days * 100) / 100, dimensions, nowMs);
 }
 
 function emf(

@@ -1,16 +1,26 @@
 /**
- * What a notify function needs, built from the environment: configuration, key objects, the DynamoDB
- * client and the store. Each call builds afresh; the dependencies middleware (lib/middleware/
- * dependencies.ts) calls it once per container, on the first invocation, so that a configuration
- * error becomes a failure reply (WeChat retries) instead of a crashing init.
+ * What a function needs, built from the environment: configuration, key objects, the DynamoDB client
+ * and the store. A deployed environment names SSM parameter paths (`<NAME>_PARAM`, lib/secrets); they
+ * are resolved through one secret source per container (it holds the cache) on EVERY invocation,
+ * which costs nothing while the cache is warm, and the dependencies are rebuilt only when a resolved
+ * value changed: a key rotated in SSM takes effect within the cache's age, without a deploy.
  */
+import type { MiddlewareObj, Request } from '@middy/core';
 import { loadConfig, type Env } from '../config';
+import { depsWithFreshKeys } from '../keys/notify';
+import { configuredDownloader } from '../keys/download';
+import { createRefreshingKeyRing, type RefreshingKeyRing } from '../keys/ring';
+import { createCertificateStore } from '../keys/store';
 import { createLogger, type Logger } from '../log';
-import type { NotifyDeps } from '../notify/handle';
+import type { WithDeps } from '../middleware/dependencies';
+import type { NotifyDeps, NotifyRequest } from '../notify/handle';
 import { createDynamoClient } from '../orders/client';
 import { createDynamoOrderStore } from '../orders/dynamodb';
+import type { HttpReply } from '../replies';
+import { RESOLVABLE_VARIABLES, resolveSecrets, secretSourceFor, type SecretSource } from '../secrets';
+import { createTransport } from '../wechatpay/http';
 
-/** Builds the notify dependencies from `env`; throws a CONFIG PayError naming a missing or malformed variable. */
+/** Builds the notify dependencies from a resolved `env`; throws a CONFIG PayError naming a missing or malformed variable. */
 export function notifyDeps(
   env: Env = process.env,
   logger: Logger = createLogger({ service: 'wechatpay-lambda' }),
@@ -18,4 +28,114 @@ export function notifyDeps(
   const config = loadConfig(env);
   const client = createDynamoClient({ endpoint: config.dynamodbEndpoint });
   return { config, store: createDynamoOrderStore({ client, tableName: config.tableName }), logger, now: Date.now };
+}
+
+/** Where the secrets come from and which environment names them; both default to the container's. */
+export interface LiveOptions {
+  env?: Env;
+  /** Created once per container when absent (secretSourceFor: the keys file locally, SSM deployed). */
+  source?: SecretSource;
+}
+
+/**
+ * `build` kept up to date with the secrets: each call re-resolves them (a cache hit while warm) and
+ * calls `build` again only when a resolved value differs from the one the current result was built
+ * from. A failed build is not kept, so the next call tries again.
+ */
+export function liveBuild<T>(build: (env: Env) => T, opts: LiveOptions = {}): () => Promise<T> {
+  const env = opts.env ?? process.env;
+  let source = opts.source;
+  let built: { fingerprint: string; value: T } | undefined;
+  return async () => {
+    source ??= secretSourceFor(env);
+    const resolved = await resolveSecrets(env, source);
+    // compared in memory only, never logged: the values themselves are the cheapest exact fingerprint
+    const fingerprint = RESOLVABLE_VARIABLES.map((name) => resolved[name] ?? '').join('\u0000');
+    if (built === undefined || built.fingerprint !== fingerprint) built = { fingerprint, value: build(resolved) };
+    return built.value;
+  };
+}
+
+/**
+ * A middleware putting `current()` on `context.deps` on every invocation. With a {@link liveBuild}
+ * that is the same object while the secrets are unchanged, and a fresh one once they change.
+ */
+export function liveDependencies<T, TEvent, TResult>(
+  current: () => Promise<T>,
+): MiddlewareObj<TEvent, TResult, Error, WithDeps<T>> {
+  return {
+    name: 'liveDependencies',
+    before: async (request: Request<TEvent, TResult, Error, WithDeps<T>>) => {
+      request.context.deps = await current();
+    },
+  };
+}
+
+/**
+ * How long an on-demand certificate download may take: it runs while WeChat waits (about 5 s) for
+ * the delivery that named the unknown serial, so one attempt of 2 s, no retry.
+ */
+export const NOTIFY_DOWNLOAD_TIMEOUTS = { timeoutMs: 2000, maxAttempts: 1, budgetMs: 2000 } as const;
+
+/** A notify container's dependencies with its refreshing key ring (configured keys plus stored certificates). */
+export interface KeyedNotifyDeps {
+  deps: NotifyDeps;
+  keys: RefreshingKeyRing;
+}
+
+/**
+ * Builds a notify container's dependencies and key ring from a resolved `env`. The ring reads the
+ * certificates stored by the daily refresh (functions/refreshCertificates.ts) and, when this function
+ * holds the merchant key and the APIv3 key, downloads once (rate-limited per container) on an unknown
+ * serial (docs/keys.md, "Certificates at run time").
+ */
+export function keyedNotifyDeps(env: Env, logger: Logger, now: () => number = Date.now): KeyedNotifyDeps {
+  const base = notifyDeps(env, logger);
+  const { config } = base;
+  const client = createDynamoClient({ endpoint: config.dynamodbEndpoint });
+  const keys = createRefreshingKeyRing({
+    configured: config.keyRing,
+    store: createCertificateStore({ client, tableName: config.tableName, now }),
+    ...(config.merchant !== undefined && config.apiV3Key !== undefined
+      ? { download: configuredDownloader(config, createTransport({ ...NOTIFY_DOWNLOAD_TIMEOUTS, now }), now) }
+      : {}),
+    now,
+    logger,
+  });
+  return { deps: { ...base, now }, keys };
+}
+
+/** A notify container's runtime: its live dependencies, and a pipeline wrapper verifying with fresh keys. */
+export interface NotifyRuntime {
+  /** The current dependencies (for the dependencies middleware: a broken configuration fails the first invocation). */
+  deps(): Promise<NotifyDeps>;
+  /** `pipeline` run with the current dependencies, its key ring brought up to date for the delivery's serial. */
+  pipeline(
+    pipeline: (req: NotifyRequest, deps: NotifyDeps) => Promise<HttpReply>,
+  ): (req: NotifyRequest, deps: NotifyDeps) => Promise<HttpReply>;
+}
+
+/**
+ * The runtime of one notify container; create it once, at module scope. `verifiesWechatPay: false`
+ * (the aggregator's function) keeps no key ring: its messages are not signed by WeChat Pay.
+ */
+export function notifyRuntime(
+  opts: LiveOptions & { logger?: Logger; now?: () => number; verifiesWechatPay?: boolean } = {},
+): NotifyRuntime {
+  const logger = opts.logger ?? createLogger({ service: 'wechatpay-lambda' });
+  const now = opts.now ?? Date.now;
+  const keyed = opts.verifiesWechatPay !== false;
+  const current = liveBuild(
+    (env): { deps: NotifyDeps; keys?: RefreshingKeyRing } =>
+      keyed ? keyedNotifyDeps(env, logger, now) : { deps: { ...notifyDeps(env, logger), now } },
+    opts,
+  );
+  return {
+    deps: async () => (await current()).deps,
+    pipeline: (pipeline) => async (req) => {
+      // the middleware's dependencies are the first build; this call sees a rotated secret too
+      const { deps, keys } = await current();
+      return pipeline(req, keys === undefined ? deps : await depsWithFreshKeys(keys, deps, req.headers));
+    },
+  };
 }

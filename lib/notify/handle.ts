@@ -4,10 +4,12 @@
  */
 import type { Config } from '../config';
 import { asPayError, malformed, type PayError } from '../errors';
+import { verifiedByRecord } from '../keys/metrics';
 import type { Logger } from '../log';
 import type { OrderStore } from '../orders/store';
 import { failureReply, successReply, type HttpReply, type ReplyFormat } from '../replies';
 import { flagMismatch, type SettleTrace } from '../settle/settle';
+import type { KeyKind } from '../wechatpay/v3/keyring';
 import { headerGetter } from '../wechatpay/v3/verify';
 import type { Notice } from './notice';
 import { countDelivery, deliveryOutcome } from './outcome';
@@ -39,6 +41,8 @@ export interface Delivery {
   transactionId?: string;
   eventId?: string;
   anomaly?: string;
+  /** APIv3: the kind of key that verified the delivery (platform-certificate or public-key). */
+  verifiedBy?: KeyKind;
 }
 
 /** Handles one delivery; never throws: every failure becomes the protocol's failure reply. */
@@ -49,8 +53,9 @@ export async function handleNotification(req: NotifyRequest, deps: NotifyDeps): 
   const delivery: Delivery = { outcome: 'pending' };
   try {
     if (req.body.length > deps.config.maxBodyBytes) throw malformed('body too large');
-    const { notice, eventId } = readNotice(protocol, header, req.body, deps.config, deps.now());
+    const { notice, eventId, verifiedBy } = readNotice(protocol, header, req.body, deps.config, deps.now());
     if (eventId !== undefined) delivery.eventId = eventId;
+    if (verifiedBy !== undefined) delivery.verifiedBy = verifiedBy;
     await applyNotice(notice, protocol, deps, delivery);
     log(deps, req, protocol, delivery, started);
     return successReply(protocol);
@@ -111,7 +116,14 @@ export function log(
   started: number,
   err?: PayError,
 ): void {
-  const fields: Record<string, unknown> = { route: req.route, protocol, ...d, latencyMs: deps.now() - started };
+  const fields: Record<string, unknown> = {
+    // a verified delivery's line also counts it as VerifiedDelivery by kind of key (embedded metric)
+    ...(d.verifiedBy === undefined ? {} : verifiedByRecord(d.verifiedBy, started)),
+    route: req.route,
+    protocol,
+    ...d,
+    latencyMs: deps.now() - started,
+  };
   if (err) {
     fields.reason = err.reason;
     if (err.detail) fields.detail = err.detail;

@@ -16,6 +16,7 @@ import { readCouponResource, type CouponSent, type CouponUsed } from '../wechatp
 import { openResource, parseEnvelope } from '../wechatpay/v3/notification';
 import { readV3Refund, REFUND_EVENTS, type V3Refund } from '../wechatpay/v3/refund';
 import { readTransaction, type Transaction } from '../wechatpay/v3/transaction';
+import type { KeyKind } from '../wechatpay/v3/keyring';
 import { verifyV3, type HeaderGetter } from '../wechatpay/v3/verify';
 import type { AggregatorNotice, Notice } from './notice';
 
@@ -38,7 +39,7 @@ export function readNotice(
   body: Buffer,
   config: Config,
   nowMs: number,
-): { notice: Notice; eventId?: string } {
+): { notice: Notice; eventId?: string; verifiedBy?: KeyKind } {
   return protocol === 'v3' ? readV3(header, body, config, nowMs) : { notice: readV2(body, config) };
 }
 
@@ -55,8 +56,13 @@ function readV3(
   body: Buffer,
   config: Config,
   nowMs: number,
-): { notice: Notice; eventId: string } {
-  verifyV3(header, body, config.keyRing, Math.floor(nowMs / 1000));
+): { notice: Notice; eventId: string; verifiedBy: KeyKind } {
+  // which kind of key verified it goes on the delivery's log line: the public-key switch made visible
+  const { verifiedBy } = verifyV3(header, body, config.keyRing, Math.floor(nowMs / 1000));
+  return { ...readVerifiedV3(body, config), verifiedBy };
+}
+
+function readVerifiedV3(body: Buffer, config: Config): { notice: Notice; eventId: string } {
   const envelope = parseEnvelope(body);
   if (config.apiV3Key === undefined) throw configError('WECHATPAY_APIV3_KEY is not set');
   const type = envelope.event_type;

@@ -7,7 +7,15 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { recordCoupon } from './dynamo/coupons';
 import { applyClose, applyPayment, getOrder, registerOrder } from './dynamo/orders';
 import { countPendingBefore, listPending } from './dynamo/pending';
-import { applyRefund, getRefund } from './dynamo/refunds';
+import {
+  abandonRefund,
+  applyRefund,
+  getRefund,
+  listPendingRefunds,
+  recordRefundId,
+  requestRefund,
+  reserveRefund,
+} from './dynamo/refunds';
 import type { Table } from './dynamo/transition';
 import type { OrderStore } from './store';
 
@@ -35,5 +43,10 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
     applyRefund: (report) => applyRefund(table, report),
     recordCoupon: (event, eventId) => recordCoupon(table, event, eventId),
     getRefund: (merchantId, outRefundNo) => getRefund(table, merchantId, outRefundNo),
+    requestRefund: (request) => requestRefund(table, request),
+    reserveRefund: (request) => reserveRefund(table, request),
+    recordRefundId: (merchantId, outRefundNo, refundId) => recordRefundId(table, merchantId, outRefundNo, refundId),
+    abandonRefund: (request) => abandonRefund(table, request),
+    listPendingRefunds: (q) => listPendingRefunds(table, q),
   };
 }

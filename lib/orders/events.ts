@@ -55,7 +55,7 @@ export type DomainEvent =
   | (Base & { type: 'ANOMALY'; anomaly: Anomaly });
 
 const REFUND_EVENT: Record<
-  Exclude<RefundState, 'PROCESSING'>,
+  Exclude<RefundState, 'PROCESSING' | 'REQUESTED'>,
   'REFUND_SUCCEEDED' | 'REFUND_CLOSED' | 'REFUND_ABNORMAL'
 > = {
   SUCCESS: 'REFUND_SUCCEEDED',

@@ -30,6 +30,8 @@ export interface Order {
   closedReason?: CloseReason;
   /** Sum of the successful refunds recorded against this order, in fen. */
   refundedFen?: number;
+  /** Fen held by refunds requested here and not yet settled (paid ≥ refunded + reserved, always). */
+  reservedFen?: number;
 }
 
 /** A verified report that an order was paid, whatever protocol carried it. */
@@ -144,8 +146,11 @@ export function isMerchantId(s: unknown): s is string {
   return typeof s === 'string' && MERCHANT_ID.test(s);
 }
 
-/** A refund's state. A refund with no record yet is PROCESSING; SUCCESS and CLOSED are final. */
-export type RefundState = 'PROCESSING' | 'SUCCESS' | 'CLOSED' | 'ABNORMAL';
+/**
+ * A refund's state. REQUESTED: asked of WeChat by the refund function, its amount reserved on the
+ * order, no result yet. A refund with no record yet is PROCESSING; SUCCESS and CLOSED are final.
+ */
+export type RefundState = 'REQUESTED' | 'PROCESSING' | 'SUCCESS' | 'CLOSED' | 'ABNORMAL';
 
 /** A verified report of a refund's result, whatever protocol carried it. */
 export interface RefundReport {
@@ -154,7 +159,7 @@ export interface RefundReport {
   merchantId: string;
   refundId: string;
   transactionId: string | undefined;
-  state: Exclude<RefundState, 'PROCESSING'>;
+  state: Exclude<RefundState, 'PROCESSING' | 'REQUESTED'>;
   refundFen: number;
   /** The order total WeChat states in the refund. */
   totalFen: number;
@@ -174,13 +179,15 @@ export interface Refund {
   totalFen: number;
   successAt?: string;
   previousState?: RefundState;
+  /** When the refund function recorded the request (ISO-8601). */
+  requestedAt?: string;
 }
 
 /** The states a refund may move to `to` from (a refund never seen before counts as PROCESSING). */
 export const REFUND_PREDECESSORS: Readonly<Record<RefundReport['state'], readonly RefundState[]>> = {
-  SUCCESS: ['PROCESSING', 'ABNORMAL'],
-  CLOSED: ['PROCESSING', 'ABNORMAL'],
-  ABNORMAL: ['PROCESSING'],
+  SUCCESS: ['REQUESTED', 'PROCESSING', 'ABNORMAL'],
+  CLOSED: ['REQUESTED', 'PROCESSING', 'ABNORMAL'],
+  ABNORMAL: ['REQUESTED', 'PROCESSING'],
 };
 
 export type RefundOutcome =
@@ -193,6 +200,13 @@ export type RefundOutcome =
 
 /** What a refund report means for a refund whose transition was refused (the pure decision). */
 export function judgeRefund(current: Refund, report: RefundReport): RefundOutcome | 'APPLY' {
+  if (current.state === 'REQUESTED') {
+    // our own request: WeChat's refund id may not be known yet, but the amount and the order are
+    const same = current.refundFen === report.refundFen && current.outTradeNo === report.outTradeNo;
+    return same && (current.refundId === '' || current.refundId === report.refundId)
+      ? 'APPLY'
+      : { kind: 'CONFLICT', refund: current };
+  }
   if (current.refundId !== report.refundId) return { kind: 'CONFLICT', refund: current };
   if (current.state === report.state) return { kind: 'ALREADY_APPLIED', refund: current };
   if (report.state === 'ABNORMAL') return { kind: 'STALE', refund: current };
@@ -217,3 +231,44 @@ export interface CouponEvent {
 
 /** Recording a coupon event: the first delivery records it, every other one finds it. */
 export type CouponOutcome = { kind: 'RECORDED' } | { kind: 'ALREADY_RECORDED' };
+
+/** A refund the merchant asks for through the refund function. */
+export interface RefundRequest {
+  outRefundNo: string;
+  outTradeNo: string;
+  /** The merchant that owns the order: the sub-merchant in service-provider mode. */
+  merchantId: string;
+  refundFen: number;
+}
+
+/** Recording a request: the first call records it, a repeat finds it (same or other values). */
+export type RequestOutcome =
+  | { kind: 'RECORDED'; refund: Refund }
+  /** The out_refund_no is known with the same order and amount (in whatever state it has reached). */
+  | { kind: 'EXISTS'; refund: Refund }
+  /** The out_refund_no is known for another order or amount. */
+  | { kind: 'CONFLICT'; refund: Refund };
+
+/** Reserving a requested amount on its order: admitted only while paid − refunded − reserved ≥ the amount. */
+export type ReserveOutcome =
+  | { kind: 'RESERVED'; order: Order }
+  /** This out_refund_no holds its reservation already (a repeat, or a concurrent call, wrote it). */
+  | { kind: 'ALREADY_RESERVED'; order: Order }
+  | { kind: 'EXCEEDS_REFUNDABLE'; order: Order; refundableFen: number }
+  | { kind: 'ORDER_NOT_PAID'; order: Order }
+  | { kind: 'UNKNOWN_ORDER' };
+
+/** A requested or ABNORMAL refund as the pending index lists it (reconciliation asks WeChat about it). */
+export interface PendingRefund {
+  merchantId: string;
+  outRefundNo: string;
+  outTradeNo: string;
+  /** When it was requested (or first reported ABNORMAL). */
+  createdAt: string;
+}
+
+/** Fen still refundable on an order: paid − refunded − reserved (0 unless PAID). */
+export function refundableFen(order: Order): number {
+  if (order.state !== 'PAID') return 0;
+  return (order.paidFen ?? order.amountFen) - (order.refundedFen ?? 0) - (order.reservedFen ?? 0);
+}

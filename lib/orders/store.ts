@@ -9,10 +9,14 @@ import type {
   OrderRegistration,
   PaymentOutcome,
   PaymentReport,
+  PendingRefund,
   Refund,
   RefundOutcome,
   RefundReport,
+  RefundRequest,
   RegisterOutcome,
+  RequestOutcome,
+  ReserveOutcome,
 } from './model';
 
 /** What to do with a payment for an order the merchant never registered. */
@@ -52,4 +56,18 @@ export interface OrderStore {
   recordCoupon(event: CouponEvent, eventId: string): Promise<CouponOutcome>;
   /** Reads a refund with a consistent read. */
   getRefund(merchantId: string, outRefundNo: string): Promise<Refund | undefined>;
+  /** Records a refund request as REQUESTED (one conditional write); a repeat finds it. */
+  requestRefund(request: RefundRequest): Promise<RequestOutcome>;
+  /** Reserves a requested amount on its PAID order while paid − refunded − reserved ≥ it; once per out_refund_no. */
+  reserveRefund(request: RefundRequest): Promise<ReserveOutcome>;
+  /** Notes WeChat's refund id on a refund still REQUESTED. */
+  recordRefundId(merchantId: string, outRefundNo: string, refundId: string): Promise<void>;
+  /** Undoes a request WeChat provably refused: releases its reservation and forgets the REQUESTED item. */
+  abandonRefund(request: RefundRequest): Promise<void>;
+  /** Lists refunds REQUESTED or ABNORMAL since before `createdBefore` (the pending index, refund key). */
+  listPendingRefunds(query: {
+    createdBefore: string;
+    limit: number;
+    cursor?: string;
+  }): Promise<{ refunds: PendingRefund[]; cursor?: string }>;
 }

@@ -7,11 +7,13 @@
  * `reconcileHandler` is the same chain with an injectable runtime, for tests.
  */
 import middy, { type MiddlewareObj } from '@middy/core';
-import { closeOrderDeps } from '../close/lambda';
+import { CLOSE_CLIENT_TIMEOUTS, closeOrderDeps } from '../close/lambda';
 import type { Env } from '../config';
 import { asPayError, type PayError } from '../errors';
+import { liveBuild, liveDependencies } from '../lambda/deps';
 import { entryPoint, type EntryPoint } from '../lambda/entry';
 import { createLogger, type Logger, type ServiceLogger } from '../log';
+import { createRefundCalls } from '../refund/calls';
 import { deadlineReply } from '../middleware/deadline';
 import { dependencies, type WithDeps } from '../middleware/dependencies';
 import { errorReply } from '../middleware/errorReply';
@@ -39,7 +41,9 @@ export function reconcileRuntime(env: Env = process.env, logger: Logger = create
   // the options first: a malformed RECONCILE_* variable is reported before anything else is built
   const options = readReconcileOptions(env);
   // the same client budgets as closeOrder: one attempt 4 s, one call with its retries 7 s
-  return { deps: closeOrderDeps(env, logger), options };
+  const deps = closeOrderDeps(env, logger);
+  // the refund queries share closeOrder's budgets; with them a run also settles refunds still in flight
+  return { deps: { ...deps, refunds: createRefundCalls({ config: deps.config, ...CLOSE_CLIENT_TIMEOUTS }) }, options };
 }
 
 /** The summary of a run that could not start or finish; its counts are zero because nothing is known. */
@@ -68,15 +72,19 @@ export async function reconcileCore(_event: unknown, context: WithDeps<Reconcile
 /**
  * reconcile's middlewares, in `use` order: Powertools' logging and metrics, dependencies, the error
  * reply, the deadline reply (first on failure). One logger per container, the run's included.
+ * Without `build`, the runtime follows the secrets (lib/lambda/deps.ts liveBuild); an injected
+ * `build` runs once per container.
  */
 export function reconcileMiddlewares(
-  build: BuildReconcileRuntime = (logger) => reconcileRuntime(process.env, logger),
+  build?: BuildReconcileRuntime,
   logger: ServiceLogger = createLogger(),
 ): Array<MiddlewareObj<unknown, ReconcileSummary, Error, WithDeps<ReconcileRuntime>>> {
   const fields = { function: 'reconcile' };
   return [
     ...observability<unknown, ReconcileSummary, WithDeps<ReconcileRuntime>>(logger),
-    dependencies<ReconcileRuntime, unknown, ReconcileSummary>({ build: () => build(logger) }),
+    build === undefined
+      ? liveDependencies<ReconcileRuntime, unknown, ReconcileSummary>(liveBuild((env) => reconcileRuntime(env, logger)))
+      : dependencies<ReconcileRuntime, unknown, ReconcileSummary>({ build: () => build(logger) }),
     errorReply<unknown, ReconcileSummary>({ reply: errorSummary, logger, fields }),
     deadlineReply<unknown, ReconcileSummary>({ reply: () => stoppedSummary('DEADLINE'), logger, fields }),
   ];

@@ -25,6 +25,8 @@ import { WechatPayApiError } from '../wechatpay/apiError';
 import type { TradeState } from '../wechatpay/tradeState';
 import { reconcileOptions, type ReconcileOptions } from './options';
 import { queryOrder, type QueryProtocol } from '../notify/query';
+import type { RefundCalls } from '../refund/calls';
+import { reconcileRefunds, type RefundSweep } from './refunds';
 
 export type { ReconcileOptions } from './options';
 
@@ -42,6 +44,8 @@ export interface ReconcileDeps {
   sleep?: (ms: number) => Promise<void>;
   /** Called with every order's result as it happens (the operator command prints them). */
   onResult?: (result: OrderResult) => void;
+  /** The refund queries; given, a run also settles refunds still REQUESTED or ABNORMAL (lib/reconcile/refunds.ts). */
+  refunds?: RefundCalls;
 }
 
 /** What a query led to, for one order. */
@@ -132,6 +136,8 @@ export interface ReconcileSummary {
   /** The creation window considered (ISO instants, inclusive). */
   window: { createdAfter: string; createdBefore: string };
   dryRun: boolean;
+  /** The refund part of the run, when the run had refund queries. */
+  refunds?: RefundSweep;
 }
 
 /** Counting stops here: a number this large already says "look". */
@@ -257,6 +263,15 @@ export async function reconcile(options: Partial<ReconcileOptions>, deps: Reconc
   };
   await Promise.all(Array.from({ length: o.concurrency }, () => worker()));
   await source.return(undefined);
+
+  // refunds share the run's budget and deadline; a run stopped by WeChat or its configuration leaves them be
+  const refunds = deps.refunds;
+  if (refunds !== undefined && protocol !== undefined && (stop === undefined || stop === 'BUDGET')) {
+    summary.refunds = await reconcileRefunds(o, protocol, Math.max(0, o.budget - summary.queried), timeLeft, {
+      ...deps,
+      refunds,
+    });
+  }
 
   summary.reason = stop ?? 'COMPLETE';
   summary.stoppedEarly = summary.reason !== 'COMPLETE';

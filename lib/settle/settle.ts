@@ -23,7 +23,7 @@ import {
 import type { OrderStore } from '../orders/store';
 
 /** The door a report came through; it names the anomaly lines and decides what the item records as `paidVia`/`lastVia`. */
-export type SettleSource = 'v2' | 'v3' | 'aggregator' | 'close-query' | 'reconcile';
+export type SettleSource = 'v2' | 'v3' | 'aggregator' | 'close-query' | 'reconcile' | 'refund-call';
 
 /** What the table records as the channel of each door (both query doors record `query`, as before). */
 const CHANNEL_OF: Readonly<Record<SettleSource, Channel>> = {
@@ -32,6 +32,8 @@ const CHANNEL_OF: Readonly<Record<SettleSource, Channel>> = {
   aggregator: 'aggregator',
   'close-query': 'query',
   reconcile: 'query',
+  // the refund function's own apply answer: WeChat's signed reply, like a query
+  'refund-call': 'query',
 };
 
 /** What settling needs: the store, the logger anomalies go to, and the unknown-order policy. */

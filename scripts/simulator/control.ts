@@ -63,6 +63,8 @@ export interface RefundInput extends NotifyOverrides {
   amount: number;
   status?: RefundStatus;
   subMchid?: string;
+  /** WeChat's refund id when the refund APIs handed one out already. */
+  refundId?: string;
 }
 
 /** Parameters of {@link SimControl.sendCoupon}. */
@@ -131,6 +133,7 @@ export class SimControl {
       outRefundNo: input.outRefundNo,
       amount: input.amount,
       status: input.status ?? 'SUCCESS',
+      ...(input.refundId === undefined ? {} : { refundId: input.refundId }),
     });
     const notification = refundNotification(this.deps.keys, order, refund, this.style(input));
     const { config } = this.deps;

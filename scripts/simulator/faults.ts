@@ -10,10 +10,14 @@
 export const FAULT_ENDPOINTS = [
   'v2.closeorder',
   'v2.orderquery',
+  'v2.refund',
+  'v2.refundquery',
   'v3.close',
   'v3.query',
   'v3.busifavor',
   'v3.certificates',
+  'v3.refund',
+  'v3.refundquery',
   '*',
 ] as const;
 

@@ -15,6 +15,7 @@ import { readRequest, send, type HttpReply, type SimRequest } from './http';
 import type { TestKeys } from './keys';
 import type { V2SignType } from './messages';
 import type { NotificationProtocol } from './notifier';
+import { RefundDesk } from './refunds';
 import { KeyRotation } from './rotation';
 import { SimState } from './state';
 import { handleV2, v2Endpoint, v2FaultReply } from './v2api';
@@ -59,6 +60,8 @@ export interface Simulator {
   deliveries: DeliveryManager;
   /** In-process equivalents of the `/_sim/` control endpoints. */
   control: SimControl;
+  /** Refunds applied for through the refund APIs: in flight, results to come, and counts. */
+  refunds: RefundDesk;
   /** Certificate rotation and public-key switch schedule (also `/_sim/keys/…`). */
   rotation: KeyRotation;
   /** The trade-bill endpoints and their discrepancy switches (scripts/simulator/bills.ts). */
@@ -87,9 +90,10 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     rotation: new KeyRotation(opts.keys),
   };
   const control = new SimControl(deps);
+  const refunds = new RefundDesk(state, control);
   const hangs = new AbortController();
   const bills = new SimBills(state, opts.keys);
-  const app = { deps, control, hangs, bills, closeMinAgeSeconds: opts.closeMinAgeSeconds ?? 300 };
+  const app = { deps, control, refunds, hangs, bills, closeMinAgeSeconds: opts.closeMinAgeSeconds ?? 300 };
   const server = createServer((req, res) => void serve(app, req, res));
   const port = await listen(server, opts.port ?? 0);
   return {
@@ -98,15 +102,20 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     faults: deps.faults,
     deliveries,
     control,
+    refunds,
     rotation: deps.rotation,
     bills,
-    close: () => shutdown(server, deliveries, hangs),
+    close: () => {
+      refunds.close();
+      return shutdown(server, deliveries, hangs);
+    },
   };
 }
 
 interface App {
   deps: ControlDeps;
   control: SimControl;
+  refunds: RefundDesk;
   hangs: AbortController;
   bills: SimBills;
   closeMinAgeSeconds: number;
@@ -146,7 +155,12 @@ async function route(app: App, req: SimRequest): Promise<HttpReply> {
   if (req.path.startsWith('/_sim/')) return handleControl(app.control, app.deps, req);
   const v2 = v2Endpoint(req.path);
   if (v2 !== undefined) {
-    const ctx = { keys: app.deps.keys, state: app.deps.state, closeMinAgeSeconds: app.closeMinAgeSeconds };
+    const ctx = {
+      keys: app.deps.keys,
+      state: app.deps.state,
+      closeMinAgeSeconds: app.closeMinAgeSeconds,
+      refunds: app.refunds,
+    };
     const fault = await takeFault(app, v2);
     return (fault && v2FaultReply(ctx, req, fault)) ?? handleV2(ctx, v2, req, fault);
   }
@@ -164,6 +178,7 @@ function v3Context(app: App): V3Context {
     state: app.deps.state,
     closeMinAgeSeconds: app.closeMinAgeSeconds,
     couponCallbacks: app.deps.couponCallbacks,
+    refunds: app.refunds,
     wallSeconds: () => Math.floor(Date.now() / 1000),
     certificates: () => app.deps.rotation.certificates(),
     onCertificatesServed: () => {

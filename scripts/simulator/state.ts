@@ -77,6 +77,8 @@ export interface NewRefund {
   outRefundNo: string;
   amount: number;
   status: RefundStatus;
+  /** WeChat's refund id, when the refund APIs handed it out already (else a fresh one). */
+  refundId?: string;
 }
 
 /** The result of a close attempt, mapped to protocol codes by the v2/v3 handlers. */
@@ -210,7 +212,7 @@ export class SimState {
       merchantId: input.merchantId,
       outTradeNo: input.outTradeNo,
       outRefundNo: input.outRefundNo,
-      refundId: randomRefundId(),
+      refundId: input.refundId ?? randomRefundId(),
       transactionId: order.transactionId,
       amount: input.amount,
       total: order.amount,

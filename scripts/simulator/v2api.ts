@@ -12,6 +12,7 @@ import type { HttpReply, SimRequest } from './http';
 import type { TestKeys } from './keys';
 import { beijingCompact, v2Sign, v2Xml, type V2SignType } from './messages';
 import { LOWER_HEX, randomString } from './random';
+import { type RefundDesk, v2RefundApply, v2RefundQuery } from './refunds';
 import { MERCHANT_NO_PATTERN, type CloseOutcome, type SimOrder, type SimState } from './state';
 import { SIGNATURE_PROBE_PREFIX } from './v3auth';
 import { parseFlatXml } from './xml';
@@ -45,13 +46,15 @@ const TRADE_STATE_DESC: Readonly<Record<string, string>> = {
 };
 
 /** The APIv2 endpoint names (also fault targets). */
-export type V2Endpoint = 'v2.closeorder' | 'v2.orderquery';
+export type V2Endpoint = 'v2.closeorder' | 'v2.orderquery' | 'v2.refund' | 'v2.refundquery';
 
 /** What a v2 handler needs from the simulator. */
 export interface V2Context {
   keys: TestKeys;
   state: SimState;
   closeMinAgeSeconds: number;
+  /** Refund apply and query (absent: those calls answer PARAM_ERROR). */
+  refunds?: RefundDesk;
 }
 
 /** A verified request: its fields, the owning merchant and the signature algorithm to answer with. */
@@ -67,6 +70,8 @@ type Business = Record<string, string>;
 export function v2Endpoint(path: string): V2Endpoint | undefined {
   if (path === '/pay/closeorder') return 'v2.closeorder';
   if (path === '/pay/orderquery') return 'v2.orderquery';
+  if (path === '/secapi/pay/refund') return 'v2.refund';
+  if (path === '/pay/refundquery') return 'v2.refundquery';
   return undefined;
 }
 
@@ -99,8 +104,25 @@ export function handleV2(ctx: V2Context, endpoint: V2Endpoint, req: SimRequest, 
   if (parsed === undefined || req.tooLarge) return signedReply(ctx, echo, 'MD5', failure('XML_FORMAT_ERROR'));
   const call = authenticate(ctx, parsed);
   if ('refusal' in call) return signedReply(ctx, echo, call.signType, failure(call.refusal));
-  const business = endpoint === 'v2.closeorder' ? closeOrder(ctx, call) : orderQuery(ctx, call);
+  const business = businessOf(ctx, endpoint, call);
   return signedReply(ctx, echo, call.signType, business, fault);
+}
+
+function businessOf(ctx: V2Context, endpoint: V2Endpoint, call: V2Call): Business {
+  switch (endpoint) {
+    case 'v2.closeorder':
+      return closeOrder(ctx, call);
+    case 'v2.orderquery':
+      return orderQuery(ctx, call);
+    case 'v2.refund':
+      return ctx.refunds === undefined
+        ? failure('PARAM_ERROR')
+        : v2RefundApply(ctx.refunds, call.merchantId, call.fields);
+    case 'v2.refundquery':
+      return ctx.refunds === undefined
+        ? failure('PARAM_ERROR')
+        : v2RefundQuery(ctx.refunds, call.merchantId, call.fields);
+  }
 }
 
 function authenticate(

@@ -11,6 +11,7 @@ import { decodeSegment, header, jsonReply, type HttpReply, type SimRequest } fro
 import type { TestKeys } from './keys';
 import { rfc3339Beijing, v3Encrypt } from './messages';
 import { transactionResource } from './outgoing';
+import { type RefundDesk, v3RefundApply, v3RefundQuery, v3RefundRoute } from './refunds';
 import type { ListedCertificate } from './rotation';
 import { MERCHANT_NO_PATTERN, type CloseOutcome, type SimState } from './state';
 import { responseSigner, signedResponseHeaders, verifyAuthorization, type SignatureSpoiler } from './v3auth';
@@ -19,7 +20,7 @@ import { responseSigner, signedResponseHeaders, verifyAuthorization, type Signat
 export const V3_TOO_EARLY_CODE = 'RULE_LIMIT';
 
 /** The APIv3 endpoint names (also fault targets). */
-export type V3Endpoint = 'v3.close' | 'v3.query' | 'v3.busifavor' | 'v3.certificates';
+export type V3Endpoint = 'v3.close' | 'v3.query' | 'v3.busifavor' | 'v3.certificates' | 'v3.refund' | 'v3.refundquery';
 
 /** What a v3 handler needs from the simulator. */
 export interface V3Context {
@@ -30,6 +31,8 @@ export interface V3Context {
   couponCallbacks: Map<string, { notifyUrl: string; updateTime: string }>;
   /** Wall clock in seconds for Authorization skew and response timestamps. */
   wallSeconds: () => number;
+  /** Refund apply and query (absent: those routes answer 404). */
+  refunds?: RefundDesk;
   /** The platform certificates `GET /v3/certificates` lists (default: the one in `keys`). */
   certificates?: () => ListedCertificate[];
   /** Called once per `GET /v3/certificates` answered, so tests can count downloads. */
@@ -65,7 +68,8 @@ export function v3Route(method: string, path: string): V3Route | undefined {
   if (path === CERTIFICATES && method === 'GET') return { endpoint: 'v3.certificates', partner: false };
   if (path === BUSIFAVOR && (method === 'GET' || method === 'POST'))
     return { endpoint: 'v3.busifavor', partner: false };
-  return undefined;
+  const refund = v3RefundRoute(method, path);
+  return refund === undefined ? undefined : { endpoint: refund.endpoint, partner: false };
 }
 
 /** Handles an APIv3 request end to end: fault, headers, Authorization, business, signature. */
@@ -119,6 +123,7 @@ function spoilerOf(fault: Fault | undefined): SignatureSpoiler {
 function business(ctx: V3Context, route: V3Route, req: SimRequest): V3Answer {
   if (req.tooLarge) return error(400, 'PARAM_ERROR', '请求体过大');
   if (route.endpoint === 'v3.busifavor') return req.method === 'POST' ? setCallback(ctx, req) : getCallback(ctx, req);
+  if (route.endpoint === 'v3.refund' || route.endpoint === 'v3.refundquery') return refundBusiness(ctx, req);
   if (route.endpoint === 'v3.certificates') return certificates(ctx);
   if (route.outTradeNo === undefined || !MERCHANT_NO_PATTERN.test(route.outTradeNo)) {
     return paramError('out_trade_no', 'path', '商户订单号格式错误');
@@ -128,6 +133,18 @@ function business(ctx: V3Context, route: V3Route, req: SimRequest): V3Answer {
   if ('status' in ids) return ids;
   if (route.endpoint === 'v3.query') return query(ctx, ids.merchantId, route.outTradeNo);
   return closeAnswer(ctx.state.close(ids.merchantId, route.outTradeNo, ctx.closeMinAgeSeconds));
+}
+
+function refundBusiness(ctx: V3Context, req: SimRequest): V3Answer {
+  if (ctx.refunds === undefined) return error(404, 'RESOURCE_NOT_EXISTS', '请求的资源不存在');
+  const refund = v3RefundRoute(req.method, req.path);
+  if (refund?.endpoint === 'v3.refundquery') {
+    const sub = req.query.get('sub_mchid');
+    return v3RefundQuery(ctx.refunds, ctx.keys.mchid, refund.outRefundNo, sub ? sub : undefined);
+  }
+  const body = parseJsonObject(req.body);
+  if (body === undefined) return error(400, 'PARAM_ERROR', '请求体不是合法的JSON对象');
+  return v3RefundApply(ctx.refunds, ctx.keys.mchid, body);
 }
 
 function idsFromBody(ctx: V3Context, req: SimRequest, partner: boolean): { merchantId: string } | V3Answer {

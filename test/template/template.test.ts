@@ -95,8 +95,26 @@ describe('the production template', () => {
   });
 
   it('lets only the functions that use a secret read it', () => {
-    const notify = ['aggregatorNotify', 'closeOrder', 'couponNotify', 'paymentNotify', 'reconcile', 'refundNotify'];
-    expect(byFunction('WECHATPAY_MERCHANT_PRIVATE_KEY')).toEqual(['closeOrder', 'reconcile']);
+    const notify = [
+      'aggregatorNotify',
+      'closeOrder',
+      'couponNotify',
+      'paymentNotify',
+      'reconcile',
+      'refreshCertificates',
+      'refund',
+      'refundNotify',
+    ];
+    // the WeChat notify functions sign the one rate-limited certificate download (docs/keys.md)
+    expect(byFunction('WECHATPAY_MERCHANT_PRIVATE_KEY')).toEqual([
+      'closeOrder',
+      'couponNotify',
+      'paymentNotify',
+      'reconcile',
+      'refreshCertificates',
+      'refund',
+      'refundNotify',
+    ]);
     expect(byFunction('AGGREGATOR_SECRET')).toEqual(['aggregatorNotify']);
     expect(byFunction('WECHATPAY_APIV3_KEY')).toEqual(notify);
     expect(byFunction('WECHATPAY_APIV2_KEY')).toEqual(notify);
@@ -141,6 +159,7 @@ describe('the production template', () => {
         'Api5xxAlarm',
         'DeliveryRetryableAlarm',
         'PendingPastHorizonAlarm',
+        'PlatformCertificateExpiryAlarm',
         'ReconcileErrorsAlarm',
         'StreamFailureQueueAlarm',
         'StreamIteratorAgeAlarm',
@@ -212,6 +231,38 @@ describe('the production template', () => {
     expect(res('StreamFailureQueue').Type).toBe('AWS::SQS::Queue');
     const send = statementsOf('StreamConsumerLambdaFunction').find((s) => actions(s).includes('sqs:SendMessage'));
     expect(send?.Resource).toEqual({ 'Fn::GetAtt': ['StreamFailureQueue', 'Arn'] });
+  });
+
+  it('refreshes certificates daily with a role limited to the certificate items, and alarms below 30 days', () => {
+    const fn = res('RefreshCertificatesLambdaFunction');
+    const rule = ofType('AWS::Events::Rule').find(([, r]) =>
+      JSON.stringify(r.Properties.Targets).includes('RefreshCertificatesLambdaFunction'),
+    );
+    expect(rule?.[1].Properties.ScheduleExpression).toBe('rate(1 day)');
+    expect(fn.Properties.Environment?.Variables).toHaveProperty('WECHATPAY_MERCHANT_PRIVATE_KEY_PARAM');
+    const dynamo = statementsOf('RefreshCertificatesLambdaFunction').filter((s) =>
+      actions(s).some((a) => a.startsWith('dynamodb:')),
+    );
+    expect(dynamo).toHaveLength(1);
+    expect(actions(dynamo[0] as Statement).sort()).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    expect(JSON.stringify(dynamo[0]?.Condition)).toContain('KEYS#*');
+    // the notify functions read the stored certificates: BatchGetItem only on the KEYS# items
+    const batch = statementsOf('PaymentNotifyLambdaFunction').filter((s) =>
+      actions(s).includes('dynamodb:BatchGetItem'),
+    );
+    expect(batch).toHaveLength(1);
+    expect(JSON.stringify(batch[0]?.Condition)).toContain('KEYS#*');
+    expect(res('PlatformCertificateExpiryAlarm').Properties).toMatchObject({
+      MetricName: 'PlatformCertificateDaysToExpiry',
+      Statistic: 'Minimum',
+      Threshold: 30,
+      ComparisonOperator: 'LessThanThreshold',
+    });
   });
 
   it('reserves no concurrency by default', () => {

@@ -169,6 +169,7 @@ export function toOrder(item: Item): Order | undefined {
       closedAt: s('closedAt'),
       closedReason: s('closedReason') as Order['closedReason'],
       refundedFen: n('refundedFen'),
+      reservedFen: n('reservedFen'),
     },
   );
 }

@@ -60,6 +60,52 @@ export function notCounted(outRefundNo: string): Condition {
   return { expression: 'NOT contains(refundNos, :was_counted)', names: {}, values: { ':was_counted': S(outRefundNo) } };
 }
 
+/** The order was paid exactly `fen` (pins the paid amount a reservation was computed from). */
+export function paidIs(fen: number): Condition {
+  return { expression: 'paidFen = :was_paidFen', names: {}, values: { ':was_paidFen': N(fen) } };
+}
+
+/** The order's refunded total is exactly `fen` (absent counts as 0). */
+export function refundedIs(fen: number): Condition {
+  const values = { ':was_refundedFen': N(fen) };
+  return fen === 0
+    ? { expression: 'attribute_not_exists(refundedFen) OR refundedFen = :was_refundedFen', names: {}, values }
+    : { expression: 'refundedFen = :was_refundedFen', names: {}, values };
+}
+
+/** The order holds at most `fen` in reservations (absent counts as 0). */
+export function reservedAtMost(fen: number): Condition {
+  return {
+    expression: 'attribute_not_exists(reservedFen) OR reservedFen <= :max_reservedFen',
+    names: {},
+    values: { ':max_reservedFen': N(fen) },
+  };
+}
+
+/** `outRefundNo` holds no reservation on the order. */
+export function notReserved(outRefundNo: string): Condition {
+  return {
+    expression: 'NOT contains(reservedNos, :was_unreserved)',
+    names: {},
+    values: { ':was_unreserved': S(outRefundNo) },
+  };
+}
+
+/** `outRefundNo` holds a reservation on the order. */
+export function reservedFor(outRefundNo: string): Condition {
+  return { expression: 'contains(reservedNos, :was_reserved)', names: {}, values: { ':was_reserved': S(outRefundNo) } };
+}
+
+/** WeChat has not yet handed out an id for the refund. */
+export function noRefundId(): Condition {
+  return { expression: 'attribute_not_exists(refundId)', names: {}, values: {} };
+}
+
+/** A refund item asks for exactly `fen`. */
+export function refundIs(fen: number): Condition {
+  return { expression: 'refundFen = :was_refundFen', names: {}, values: { ':was_refundFen': N(fen) } };
+}
+
 /** Any of the parts holds. */
 export function anyOf(...parts: Condition[]): Condition {
   return join(parts, ' OR ');

@@ -59,19 +59,38 @@ export function createV2Client(deps: ClientDeps): V2Client {
 
 /** One signed call with retries; resolves to the verified fields of a `result_code` SUCCESS reply. */
 async function callV2(deps: ClientDeps, path: string, ref: V2OrderRef): Promise<Fields> {
-  const key = deps.config.apiV2Key;
-  if (key === undefined) throw configError('WECHATPAY_APIV2_KEY is required for APIv2 calls');
   if (!isOutTradeNo(ref.outTradeNo)) throw malformed('outTradeNo is not a WeChat out_trade_no');
   if (ref.subMchId !== undefined && !isMerchantId(ref.subMchId)) throw malformed('subMchId must be digits');
-  const signType = ref.signType ?? 'HMAC-SHA256';
+  return callV2Fields(
+    deps,
+    path,
+    {
+      ...(ref.subAppId ? { sub_appid: ref.subAppId } : {}),
+      ...(ref.subMchId ? { sub_mch_id: ref.subMchId } : {}),
+      out_trade_no: ref.outTradeNo,
+    },
+    ref.signType ?? 'HMAC-SHA256',
+  );
+}
+
+/**
+ * The signed-request primitive of APIv2: appid, mch_id, a fresh nonce per attempt and the sign are
+ * added to `business`; resolves to the verified fields of a `result_code` SUCCESS reply.
+ */
+export async function callV2Fields(
+  deps: ClientDeps,
+  path: string,
+  business: Fields,
+  signType: V2SignType = 'HMAC-SHA256',
+): Promise<Fields> {
+  const key = deps.config.apiV2Key;
+  if (key === undefined) throw configError('WECHATPAY_APIV2_KEY is required for APIv2 calls');
   return deps.transport.run(async ({ timeoutMs }) => {
     // a fresh nonce per attempt: a retry is a new request, not a replay
     const fields: Fields = {
       appid: deps.config.appid,
       mch_id: deps.config.mchid,
-      ...(ref.subAppId ? { sub_appid: ref.subAppId } : {}),
-      ...(ref.subMchId ? { sub_mch_id: ref.subMchId } : {}),
-      out_trade_no: ref.outTradeNo,
+      ...business,
       nonce_str: deps.nonce(),
       sign_type: signType,
     };

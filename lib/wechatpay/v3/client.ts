@@ -44,7 +44,7 @@ export interface V3Request {
   method: 'GET' | 'POST';
   /** Path and query, already encoded: exactly what is signed and sent. */
   path: string;
-  json?: Record<string, string>;
+  json?: Record<string, unknown>;
 }
 
 /** Builds the APIv3 client; missing merchant key/serial or an empty key ring are CONFIG errors at call time. */
@@ -104,7 +104,7 @@ export function createV3Client(deps: ClientDeps): V3Client {
   };
 }
 
-/** One signed call with retries; resolves to a verified 2xx answer (exported for the bill download, lib/bills). */
+/** One signed call with retries; resolves to a verified 2xx answer (shared by the bill download and the refund calls). */
 export async function callV3(deps: ClientDeps, req: V3Request): Promise<HttpResponse> {
   const { merchant, keyRing, mchid, apiBaseUrl } = deps.config;
   if (merchant === undefined)

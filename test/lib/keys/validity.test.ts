@@ -6,14 +6,17 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../../lib/config';
+import { notifyRuntime } from '../../../lib/lambda/deps';
 import { handleNotification } from '../../../lib/notify/handle';
+import { httpHandler, wechatFormat } from '../../../lib/notify/lambda';
+import { valuesSource } from '../../../lib/secrets';
 import { createKeyRing, VALIDITY_GRACE_MS } from '../../../lib/wechatpay/v3/keyring';
 import { headerGetter, verifyV3 } from '../../../lib/wechatpay/v3/verify';
 import { selfSignedCertificate } from '../../../scripts/simulator/cert';
 import type { TestKeys } from '../../../scripts/simulator/keys';
 import { v3Notification, v3TransactionResource } from '../../../scripts/simulator/messages';
 import { randomSerial } from '../../../scripts/simulator/random';
-import { createHarness, orderNo, type Harness } from '../../support/harness';
+import { createHarness, orderNo, toEvent, type Harness } from '../../support/harness';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -85,6 +88,34 @@ describe('a configured certificate that has expired', () => {
       h.deps({ config }),
     );
     expect(ok.statusCode).toBe(204);
+  });
+
+  it('through the Lambda handler chain: one warning per container, 401 for what it signs, 204 for the valid one', async () => {
+    const lines: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    // no merchant key: the ring never downloads (the expired serial is unknown to it)
+    const runtime = notifyRuntime({
+      env: {
+        ...h.env,
+        WECHATPAY_PLATFORM_CERTS: `${expired.certPem}${h.keys.platform.certPem}`,
+        WECHATPAY_MERCHANT_PRIVATE_KEY: undefined,
+        WECHATPAY_MERCHANT_SERIAL_NO: undefined,
+      },
+      source: valuesSource({}),
+      logger: h.logger,
+    });
+    const invoke = httpHandler('/notify/payment', runtime.pipeline(handleNotification), wechatFormat, runtime.deps);
+    const refused = await invoke(toEvent(paymentBy({ ...h.keys, platform: expired })));
+    const again = await invoke(toEvent(paymentBy({ ...h.keys, platform: expired })));
+    const ok = await invoke(toEvent(paymentBy(h.keys)));
+    vi.restoreAllMocks();
+    expect([refused.statusCode, again.statusCode, ok.statusCode]).toEqual([401, 401, 204]);
+    const warnings = lines.filter((l) => l.includes('expired platform certificate dropped'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(expired.serial);
   });
 
   it('warns through the injected reporter once per certificate, never for a valid one', () => {
