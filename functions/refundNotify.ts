@@ -2,16 +2,19 @@
 import middy from '@middy/core';
 import { notifyRuntime } from '../lib/lambda/deps';
 import { entryPoint } from '../lib/lambda/entry';
+import { createLogger } from '../lib/log';
 import { handleNotification } from '../lib/notify/handle';
 import { HTTP_TIMING, httpCore, httpMiddlewares, wechatFormat } from '../lib/notify/lambda';
 
 const ROUTE = '/notify/refund';
 
 // one per container: it holds the secrets' cache and the key ring
-const runtime = notifyRuntime();
+// the pipeline's logger is the middlewares' own, so its delivery line carries the request id
+const logger = createLogger();
+const runtime = notifyRuntime({ logger });
 
 export const handler = entryPoint(
   middy(httpCore(ROUTE, runtime.pipeline(handleNotification)), HTTP_TIMING).use(
-    httpMiddlewares(ROUTE, wechatFormat, runtime.deps),
+    httpMiddlewares(ROUTE, wechatFormat, runtime.deps, logger),
   ),
 );

@@ -6,9 +6,8 @@
  */
 import middy from '@middy/core';
 import { entryPoint } from '../lib/lambda/entry';
-import { streamCore, type StreamDeps } from '../lib/lambda/stream';
-import { createLogger } from '../lib/log';
-import { dependencies } from '../lib/middleware/dependencies';
+import { streamCore, streamMiddlewares, type StreamDeps } from '../lib/lambda/stream';
+import { createLogger, type Logger } from '../lib/log';
 import type { DomainEvent } from '../lib/orders/events';
 
 /** Replace with your business logic; it must be idempotent on `event.idempotencyKey`. */
@@ -21,7 +20,11 @@ async function onEvent(event: DomainEvent, deps: StreamDeps): Promise<void> {
 }
 
 /** Your clients (a queue, your own database) go here: built once per container, on the first batch. */
-const build = (): StreamDeps => ({ logger: createLogger({ service: 'wechatpay-lambda-consumer' }) });
+const build = (logger: Logger): StreamDeps => ({ logger });
 
 // no early timeout: a batch cut short by the deadline is a function error, so Lambda retries (and bisects) it
-export const handler = entryPoint(middy(streamCore(onEvent), { timeoutEarlyInMillis: 0 }).use(dependencies({ build })));
+export const handler = entryPoint(
+  middy(streamCore(onEvent), { timeoutEarlyInMillis: 0 }).use(
+    streamMiddlewares(build, createLogger({ service: 'wechatpay-lambda-consumer' })),
+  ),
+);

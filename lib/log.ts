@@ -1,7 +1,16 @@
 /**
- * Structured JSON logs, one object per line. Callers pass only what is safe to log: ids, outcomes,
- * reasons. Anomalies are also emitted in CloudWatch embedded metric format, so they count as a metric.
+ * Structured JSON logs and CloudWatch metrics through Powertools for AWS Lambda (Logger and Metrics),
+ * behind the small interface the code uses. Callers pass only what is safe to log: ids, outcomes,
+ * reasons; never a secret, never a decrypted payload. Every line carries the service and the stage;
+ * inside a Lambda invocation (lib/middleware/observability.ts) also the request id, the cold-start
+ * flag and the function name, and the X-Ray trace id when tracing is on. The log level is Powertools'
+ * (POWERTOOLS_LOG_LEVEL, and Lambda's own `AWS_LAMBDA_LOG_LEVEL` when the function sets one).
+ * Metrics are written at once, one embedded-metric record per call, in the dimension set
+ * {service, stage} plus the caller's own (the alarms in serverless.yml match these sets exactly).
  */
+import { LogFormatter, LogItem, Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import type { ConstructorOptions, LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Anomaly } from './orders/model';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -9,60 +18,143 @@ export type LogFields = Record<string, unknown>;
 
 export interface Logger {
   log(level: LogLevel, message: string, fields?: LogFields): void;
-  /** Counts an anomaly as the `Anomaly` metric (dimension `kind`) and logs it. */
+  /** Counts an anomaly as the `Anomaly` metric ({service, stage}; the kind and the ids as properties), then logs it. */
   anomaly(kind: Anomaly, fields?: LogFields): void;
+  /**
+   * Writes `metrics` (name to count) now as one embedded-metric record: dimensions {service, stage}
+   * plus `dimensions`; `properties` ride along on the record, searchable but not dimensions.
+   */
+  count(
+    metrics: Readonly<Record<string, number>>,
+    dimensions?: Readonly<Record<string, string>>,
+    properties?: Readonly<Record<string, string>>,
+  ): void;
 }
 
+/** A logger with the Powertools instances behind it, for the middy middlewares that need them. */
+export interface ServiceLogger extends Logger {
+  readonly powertools: { readonly logger: PowertoolsLogger; readonly metrics: Metrics };
+}
+
+/** The metrics namespace when POWERTOOLS_METRICS_NAMESPACE is not set (serverless.yml sets it to this). */
 export const METRIC_NAMESPACE = 'WechatPayLambda';
+/** The service name when neither the caller nor POWERTOOLS_SERVICE_NAME gives one. */
+export const DEFAULT_SERVICE = 'wechatpay-lambda';
+/** The stage when STAGE is not set: only outside a deployment (tests, scripts), since serverless.yml sets it. */
+export const DEFAULT_STAGE = 'local';
+
+export interface LoggerOptions {
+  /** The `service` field and dimension; POWERTOOLS_SERVICE_NAME, then {@link DEFAULT_SERVICE}, otherwise. */
+  service?: string;
+  /** Where each JSON line goes (without its newline); standard output by default, as Lambda expects. */
+  write?: (line: string) => void;
+  /** Where STAGE, POWERTOOLS_SERVICE_NAME and POWERTOOLS_METRICS_NAMESPACE are read; process.env by default. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+const stdoutLine = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
 
 /**
- * The embedded-metric-format fields that make a log line count as metrics (one `Count` per name):
- * the one EMF builder. `dimensions` lists the dimension sets; `[[]]` is the metric without dimensions.
+ * The line layout: Powertools' keys under the names this service has always used (`level` in lower
+ * case, the request id as `request_id`), then the caller's fields. Undefined keys are left out.
  */
-export function metricFields(
-  timestamp: number,
-  metrics: Readonly<Record<string, number>>,
-  dimensions: string[][] = [[]],
-): Record<string, unknown> {
-  return {
-    _aws: {
-      Timestamp: timestamp,
-      CloudWatchMetrics: [
-        {
-          Namespace: METRIC_NAMESPACE,
-          Dimensions: dimensions,
-          Metrics: Object.keys(metrics).map((Name) => ({ Name, Unit: 'Count' })),
-        },
-      ],
-    },
-    ...metrics,
-  };
+class LineFormatter extends LogFormatter {
+  formatAttributes(attributes: UnformattedAttributes, additional: LogAttributes): LogItem {
+    const context = attributes.lambdaContext;
+    return new LogItem({
+      attributes: {
+        level: attributes.logLevel.toLowerCase(),
+        timestamp: this.formatTimestamp(attributes.timestamp),
+        service: attributes.serviceName,
+        message: attributes.message,
+        request_id: context?.awsRequestId,
+        cold_start: context?.coldStart,
+        function_name: context?.functionName,
+        xray_trace_id: attributes.xRayTraceId,
+      },
+    }).addAttributes(additional);
+  }
 }
 
-/** A logger writing JSON lines to `write` (stdout by default), stamped by the injected clock. */
-export function createLogger(
-  opts: { service: string; write?: (line: string) => void; now?: () => number } = { service: 'wechatpay-lambda' },
-): Logger {
-  const write = opts.write ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const now = opts.now ?? Date.now;
-  const log = (level: LogLevel, message: string, fields: LogFields = {}) => {
-    write(JSON.stringify({ level, time: new Date(now()).toISOString(), service: opts.service, message, ...fields }));
+/** Powertools' Logger writing its lines to an injectable sink (tests read what Lambda would receive). */
+class LineLogger extends PowertoolsLogger {
+  // undefined while the base constructor runs (it may warn): those lines go to standard output
+  private sink: ((line: string) => void) | undefined;
+
+  constructor(options: ConstructorOptions, sink: (line: string) => void) {
+    super(options);
+    this.sink = sink;
+  }
+
+  protected override printLog(_level: number, log: LogItem): void {
+    (this.sink ?? stdoutLine)(JSON.stringify(log.getAttributes(), this.getJsonReplacer()));
+  }
+}
+
+/** Powertools' Metrics writing each flush to the same sink as the log lines. */
+class LineMetrics extends Metrics {
+  private sink: ((line: string) => void) | undefined;
+
+  constructor(options: ConstructorParameters<typeof Metrics>[0], sink: (line: string) => void) {
+    super(options);
+    this.sink = sink;
+  }
+
+  /** Powertools' flush, to the sink; nothing stored writes nothing (the logMetrics middleware flushes every invocation). */
+  override publishStoredMetrics(): this {
+    try {
+      if (this.hasStoredMetrics() && !this.isDisabled())
+        (this.sink ?? stdoutLine)(JSON.stringify(this.serializeMetrics()));
+    } finally {
+      this.clearMetrics();
+      this.clearDimensions();
+      this.clearMetadata();
+    }
+    return this;
+  }
+}
+
+/** A logger (and metrics) on Powertools, writing JSON lines to `write` (standard output by default). */
+export function createLogger(opts: LoggerOptions = {}): ServiceLogger {
+  const env = opts.env ?? process.env;
+  const write = opts.write ?? stdoutLine;
+  const service = opts.service ?? (env.POWERTOOLS_SERVICE_NAME || DEFAULT_SERVICE);
+  const stage = env.STAGE || DEFAULT_STAGE;
+  const logger = new LineLogger(
+    { serviceName: service, logFormatter: new LineFormatter(), persistentKeys: { stage } },
+    write,
+  );
+  const metrics = new LineMetrics(
+    {
+      namespace: env.POWERTOOLS_METRICS_NAMESPACE || METRIC_NAMESPACE,
+      serviceName: service,
+      defaultDimensions: { stage },
+      // Powertools' own notices (a dimension overwritten, a key collision) go to the log, as warnings
+      logger,
+    },
+    write,
+  );
+  const log = (level: LogLevel, message: string, fields: LogFields = {}): void => {
+    logger[level](message, fields);
+  };
+  const count: Logger['count'] = (values, dimensions = {}, properties = {}) => {
+    for (const [name, value] of Object.entries(dimensions)) metrics.addDimension(name, value);
+    for (const [key, value] of Object.entries(properties)) metrics.addMetadata(key, value);
+    for (const [name, value] of Object.entries(values)) metrics.addMetric(name, MetricUnit.Count, value);
+    metrics.publishStoredMetrics();
   };
   return {
     log,
+    count,
     anomaly(kind, fields = {}) {
-      const ts = now();
-      write(
-        JSON.stringify({
-          ...metricFields(ts, { Anomaly: 1 }, [['kind'], []]),
-          level: 'warn',
-          time: new Date(ts).toISOString(),
-          service: opts.service,
-          message: 'anomaly',
-          kind,
-          ...fields,
-        }),
-      );
+      // the record names what the line names (ids, the door), so either one found leads to the other
+      const properties: Record<string, string> = { kind };
+      for (const [key, value] of Object.entries(fields)) if (typeof value === 'string') properties[key] = value;
+      count({ Anomaly: 1 }, {}, properties);
+      log('warn', 'anomaly', { kind, ...fields });
     },
+    powertools: { logger, metrics },
   };
 }

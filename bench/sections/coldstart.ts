@@ -48,6 +48,12 @@ export interface ColdStartResult {
   sdkRequireMs: number;
   /** A bare `node -e` child doing nothing but the same timing (the measuring floor), median ms. */
   emptyRequireMs: number;
+  /**
+   * Powertools' Logger and Metrics with their middy middlewares (lib/log.ts, lib/middleware/
+   * observability.ts) required alone from node_modules, unbundled, median ms: an upper bound of their
+   * share of each function's init (the zips hold them bundled and minified).
+   */
+  powertoolsRequireMs: number;
   notes: string[];
 }
 
@@ -228,12 +234,24 @@ export async function runColdStart(): Promise<ColdStartResult> {
     writeFileSync(sdkFile, "module.exports = require('@aws-sdk/client-dynamodb');\n");
     const emptyFile = join(work, 'empty.cjs');
     writeFileSync(emptyFile, 'module.exports = {};\n');
+    const powertoolsFile = join(work, 'powertools.cjs');
+    writeFileSync(
+      powertoolsFile,
+      ['logger', 'logger/middleware', 'metrics', 'metrics/middleware']
+        .map((m) => `require('@aws-lambda-powertools/${m}');\n`)
+        .join(''),
+    );
     const sdk: number[] = [];
     const empty: number[] = [];
+    const powertools: number[] = [];
     for (let i = 0; i < SPAWNS_SECONDARY; i++) {
       sdk.push((await probe(probeFile, sdkFile, childEnv)).requireMs);
       empty.push((await probe(probeFile, emptyFile, childEnv)).requireMs);
+      powertools.push((await probe(probeFile, powertoolsFile, childEnv)).requireMs);
     }
+    log(
+      `coldstart: @aws-sdk/client-dynamodb alone ${round(median(sdk), 1)} ms, Powertools alone ${round(median(powertools), 1)} ms`,
+    );
     return {
       date: new Date().toISOString(),
       spawns: SPAWNS,
@@ -242,6 +260,7 @@ export async function runColdStart(): Promise<ColdStartResult> {
       functions,
       sdkRequireMs: round(median(sdk), 1),
       emptyRequireMs: round(median(empty), 2),
+      powertoolsRequireMs: round(median(powertools), 1),
       notes: [
         `node ${process.version} here; the functions are declared for ${runtimeOf()} on arm64 in AWS, whose cold starts also include the runtime's own start and the code download.`,
         'The AWS SDK is not in the zips (the runtime provides it): the children resolve it from the root node_modules through NODE_PATH, so its load is counted in the init time, as it is in Lambda.',

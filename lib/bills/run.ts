@@ -5,7 +5,7 @@
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Logger, metricFields } from '../log';
+import type { Logger } from '../log';
 import type { OrderStore } from '../orders/store';
 import { compareRows, type Finding, type CompareTotals } from './compare';
 import { type BillFetch, type BillFetchDeps, type BillRequest, fetchTradeBill, openBill, removeBill } from './fetch';
@@ -129,23 +129,16 @@ export function discrepancies(totals: CompareTotals): number {
  */
 function logMetrics(deps: BillRunDeps, report: BillReport): void {
   const { totals } = report;
-  const ref = { billDate: report.billDate, merchantId: report.merchantId, stage: deps.stage ?? 'local' };
-  const now = deps.now();
+  const ref = { billDate: report.billDate, merchantId: report.merchantId };
   for (const [kind, n] of Object.entries(totals.counts)) {
-    deps.logger.log('info', 'bill findings', {
-      ...ref,
-      kind,
-      ...metricFields(now, { BillFindings: n }, [['service', 'stage', 'kind']]),
-    });
+    deps.logger.count({ BillFindings: n }, { kind }, ref);
   }
+  deps.logger.count({ BillDiscrepancies: discrepancies(totals), BillRepaired: totals.repaired }, {}, ref);
   deps.logger.log('info', 'bill reconciled', {
     ...ref,
     outcome: 'DONE',
     rows: totals.rows,
     counts: totals.counts,
-    ...metricFields(now, { BillDiscrepancies: discrepancies(totals), BillRepaired: totals.repaired }, [
-      ['service', 'stage'],
-    ]),
   });
 }
 

@@ -11,10 +11,11 @@ import type { Env } from '../config';
 import type { PayError } from '../errors';
 import { liveBuild, liveDependencies, notifyDeps } from '../lambda/deps';
 import { entryPoint, type EntryPoint } from '../lambda/entry';
-import { createLogger, type Logger } from '../log';
+import { createLogger, type Logger, type ServiceLogger } from '../log';
 import { deadlineReply } from '../middleware/deadline';
 import { dependencies, type WithDeps } from '../middleware/dependencies';
 import { errorReply } from '../middleware/errorReply';
+import { observability } from '../middleware/observability';
 import { createWechatPayClient } from '../wechatpay/client';
 import { closeOrder, type CloseOrderDeps, type CloseOrderOutcome } from './closeOrder';
 
@@ -27,14 +28,11 @@ export const CLOSE_CLIENT_TIMEOUTS = { timeoutMs: 4000, budgetMs: 7000 } as cons
 /** middy's plugin options for closeOrder: a second before the Lambda timeout, answer FAILED TIMEOUT. */
 export const CLOSE_TIMING = { timeoutEarlyInMillis: 1000 } as const;
 
-/** Builds the dependencies of one container; may be async. */
-export type BuildCloseOrderDeps = () => CloseOrderDeps | Promise<CloseOrderDeps>;
+/** Builds the dependencies of one container around the function's logger; may be async. */
+export type BuildCloseOrderDeps = (logger: Logger) => CloseOrderDeps | Promise<CloseOrderDeps>;
 
 /** Builds closeOrder's dependencies, the WeChat client included, from `env`; throws a CONFIG PayError when it is broken. */
-export function closeOrderDeps(
-  env: Env = process.env,
-  logger: Logger = createLogger({ service: 'wechatpay-lambda' }),
-): CloseOrderDeps {
+export function closeOrderDeps(env: Env = process.env, logger: Logger = createLogger()): CloseOrderDeps {
   const base = notifyDeps(env, logger);
   return { ...base, client: createWechatPayClient({ config: base.config, ...CLOSE_CLIENT_TIMEOUTS }) };
 }
@@ -62,25 +60,30 @@ export function closeOrderCore(event: unknown, context: WithDeps<CloseOrderDeps>
 }
 
 /**
- * closeOrder's middlewares, in `use` order: dependencies, the error reply, the deadline reply (first on
- * failure). Without `build`, the dependencies follow the secrets (lib/lambda/deps.ts liveBuild: a
- * rotated merchant key is used without a deploy); an injected `build` runs once per container.
+ * closeOrder's middlewares, in `use` order: Powertools' logging and metrics, dependencies, the error
+ * reply, the deadline reply (first on failure). One logger per container, the core's included.
+ * Without `build`, the dependencies follow the secrets (lib/lambda/deps.ts liveBuild: a rotated
+ * merchant key is used without a deploy); an injected `build` runs once per container.
  */
 export function closeOrderMiddlewares(
   build?: BuildCloseOrderDeps,
+  logger: ServiceLogger = createLogger(),
 ): Array<MiddlewareObj<unknown, CloseOrderOutcome, Error, WithDeps<CloseOrderDeps>>> {
-  const logger = createLogger({ service: 'wechatpay-lambda' });
   const fields = { function: 'closeOrder' };
   return [
+    ...observability<unknown, CloseOrderOutcome, WithDeps<CloseOrderDeps>>(logger),
     build === undefined
       ? liveDependencies<CloseOrderDeps, unknown, CloseOrderOutcome>(liveBuild((env) => closeOrderDeps(env, logger)))
-      : dependencies<CloseOrderDeps, unknown, CloseOrderOutcome>({ build }),
+      : dependencies<CloseOrderDeps, unknown, CloseOrderOutcome>({ build: () => build(logger) }),
     errorReply<unknown, CloseOrderOutcome>({ reply: errorOutcome, logger, fields }),
     deadlineReply<unknown, CloseOrderOutcome>({ reply: deadlineOutcome, logger, fields }),
   ];
 }
 
-/** Builds the handler; `build` is injectable for tests, the environment otherwise. */
-export function closeOrderHandler(build?: BuildCloseOrderDeps): EntryPoint<unknown, CloseOrderOutcome> {
-  return entryPoint(middy(closeOrderCore, CLOSE_TIMING).use(closeOrderMiddlewares(build)));
+/** Builds the handler; `build` and `logger` are injectable for tests, the environment otherwise. */
+export function closeOrderHandler(
+  build?: BuildCloseOrderDeps,
+  logger?: ServiceLogger,
+): EntryPoint<unknown, CloseOrderOutcome> {
+  return entryPoint(middy(closeOrderCore, CLOSE_TIMING).use(closeOrderMiddlewares(build, logger)));
 }

@@ -5,8 +5,10 @@
  * it and what follows are retried; nothing is thrown.
  */
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import type { Logger } from '../log';
-import type { WithDeps } from '../middleware/dependencies';
+import type { MiddlewareObj } from '@middy/core';
+import { createLogger, type Logger, type ServiceLogger } from '../log';
+import { dependencies, type WithDeps } from '../middleware/dependencies';
+import { observability } from '../middleware/observability';
 import { decodeStreamRecord, type DomainEvent } from '../orders/events';
 
 /** What a consumer needs at least: a logger; the merchant's own clients ride along. */
@@ -34,4 +36,18 @@ export function streamCore<D extends StreamDeps>(onEvent: OnEvent<D>) {
     }
     return { batchItemFailures: [] };
   };
+}
+
+/**
+ * A consumer's middlewares, in `use` order: Powertools' logging and metrics (the request id on every
+ * line), then the merchant's dependencies, built once per container around the function's logger.
+ */
+export function streamMiddlewares<D extends StreamDeps>(
+  build: (logger: Logger) => D | Promise<D>,
+  logger: ServiceLogger = createLogger(),
+): Array<MiddlewareObj<DynamoDBStreamEvent, DynamoDBBatchResponse, Error, WithDeps<D>>> {
+  return [
+    ...observability<DynamoDBStreamEvent, DynamoDBBatchResponse, WithDeps<D>>(logger),
+    dependencies<D, DynamoDBStreamEvent, DynamoDBBatchResponse>({ build: () => build(logger) }),
+  ];
 }

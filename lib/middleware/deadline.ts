@@ -35,7 +35,7 @@ export function deadlineReply<TEvent, TResult>(
   if (options.fields !== undefined && !isRecord(options.fields))
     throw new TypeError('deadlineReply: options.fields must be an object');
   const { reply, fields = {} } = options;
-  const logger = options.logger ?? createLogger({ service: 'wechatpay-lambda' });
+  const logger = options.logger ?? createLogger();
   const onError = (request: Request<TEvent, TResult>): void => {
     if (request.response !== undefined || !isEarlyTimeout(request.error)) return;
     logger.log('error', 'deadline', { ...fields, outcome: 'TIMEOUT' });

@@ -28,7 +28,7 @@ export function errorReply<TEvent, TResult>(
   if (options.fields !== undefined && !isRecord(options.fields))
     throw new TypeError('errorReply: options.fields must be an object');
   const { reply, fields = {} } = options;
-  const logger = options.logger ?? createLogger({ service: 'wechatpay-lambda' });
+  const logger = options.logger ?? createLogger();
   const onError = (request: Request<TEvent, TResult>): void => {
     // another middleware (the deadline) already answered
     if (request.response !== undefined) return;

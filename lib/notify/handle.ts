@@ -12,6 +12,7 @@ import { flagMismatch, type SettleTrace } from '../settle/settle';
 import type { KeyKind } from '../wechatpay/v3/keyring';
 import { headerGetter } from '../wechatpay/v3/verify';
 import type { CombinePart, Notice } from './notice';
+import { countDelivery, deliveryOutcome } from './outcome';
 import { detectProtocol, readNotice, type Protocol } from './read';
 import { refuseForeignRefund, settlePayment, settleRefund } from '../settle/settle';
 
@@ -160,7 +161,7 @@ export function settled(settlement: SettleTrace, delivery: Delivery): void {
   if (settlement.refusal !== undefined) throw settlement.refusal;
 }
 
-/** Writes the one log line of a delivery (shared with the aggregator pipeline). */
+/** Counts the delivery (the `Delivery` metric) and writes its one log line (shared with the aggregator pipeline). */
 export function log(
   deps: NotifyDeps,
   req: NotifyRequest,
@@ -183,5 +184,6 @@ export function log(
     if (err.cause instanceof Error) fields.cause = err.cause.name;
   }
   const level = !err ? 'info' : err.kind === 'UNAVAILABLE' || err.kind === 'CONFIG' ? 'error' : 'warn';
+  countDelivery(deps.logger, deliveryOutcome(d.outcome, err), req.route, protocol);
   deps.logger.log(level, 'delivery', fields);
 }

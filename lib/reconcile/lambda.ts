@@ -12,11 +12,12 @@ import type { Env } from '../config';
 import { asPayError, type PayError } from '../errors';
 import { liveBuild, liveDependencies } from '../lambda/deps';
 import { entryPoint, type EntryPoint } from '../lambda/entry';
-import { createLogger, type Logger } from '../log';
+import { createLogger, type Logger, type ServiceLogger } from '../log';
 import { createRefundCalls } from '../refund/calls';
 import { deadlineReply } from '../middleware/deadline';
 import { dependencies, type WithDeps } from '../middleware/dependencies';
 import { errorReply } from '../middleware/errorReply';
+import { observability } from '../middleware/observability';
 import { readReconcileOptions, type ReconcileOptions } from './options';
 import { newSummary, reconcile, type ReconcileDeps, type ReconcileSummary } from './reconcile';
 
@@ -26,8 +27,8 @@ export interface ReconcileRuntime {
   options: ReconcileOptions;
 }
 
-/** Builds the runtime of one container; may be async. */
-export type BuildReconcileRuntime = () => ReconcileRuntime | Promise<ReconcileRuntime>;
+/** Builds the runtime of one container around the function's logger; may be async. */
+export type BuildReconcileRuntime = (logger: Logger) => ReconcileRuntime | Promise<ReconcileRuntime>;
 
 /**
  * middy's plugin options for reconcile. The core stops by itself a margin before the deadline
@@ -36,10 +37,7 @@ export type BuildReconcileRuntime = () => ReconcileRuntime | Promise<ReconcileRu
 export const RECONCILE_TIMING = { timeoutEarlyInMillis: 1000 } as const;
 
 /** Builds the runtime from `env`; a configuration error names the variable. */
-export function reconcileRuntime(
-  env: Env = process.env,
-  logger: Logger = createLogger({ service: 'wechatpay-lambda' }),
-): ReconcileRuntime {
+export function reconcileRuntime(env: Env = process.env, logger: Logger = createLogger()): ReconcileRuntime {
   // the options first: a malformed RECONCILE_* variable is reported before anything else is built
   const options = readReconcileOptions(env);
   // the same client budgets as closeOrder: one attempt 4 s, one call with its retries 7 s
@@ -72,25 +70,30 @@ export async function reconcileCore(_event: unknown, context: WithDeps<Reconcile
 }
 
 /**
- * reconcile's middlewares, in `use` order: dependencies, the error reply, the deadline reply (first on
- * failure). Without `build`, the runtime follows the secrets (lib/lambda/deps.ts liveBuild); an
- * injected `build` runs once per container.
+ * reconcile's middlewares, in `use` order: Powertools' logging and metrics, dependencies, the error
+ * reply, the deadline reply (first on failure). One logger per container, the run's included.
+ * Without `build`, the runtime follows the secrets (lib/lambda/deps.ts liveBuild); an injected
+ * `build` runs once per container.
  */
 export function reconcileMiddlewares(
   build?: BuildReconcileRuntime,
+  logger: ServiceLogger = createLogger(),
 ): Array<MiddlewareObj<unknown, ReconcileSummary, Error, WithDeps<ReconcileRuntime>>> {
-  const logger = createLogger({ service: 'wechatpay-lambda' });
   const fields = { function: 'reconcile' };
   return [
+    ...observability<unknown, ReconcileSummary, WithDeps<ReconcileRuntime>>(logger),
     build === undefined
       ? liveDependencies<ReconcileRuntime, unknown, ReconcileSummary>(liveBuild((env) => reconcileRuntime(env, logger)))
-      : dependencies<ReconcileRuntime, unknown, ReconcileSummary>({ build }),
+      : dependencies<ReconcileRuntime, unknown, ReconcileSummary>({ build: () => build(logger) }),
     errorReply<unknown, ReconcileSummary>({ reply: errorSummary, logger, fields }),
     deadlineReply<unknown, ReconcileSummary>({ reply: () => stoppedSummary('DEADLINE'), logger, fields }),
   ];
 }
 
-/** Builds the scheduled handler; `build` is injectable for tests, the environment otherwise. */
-export function reconcileHandler(build?: BuildReconcileRuntime): EntryPoint<unknown, ReconcileSummary> {
-  return entryPoint(middy(reconcileCore, RECONCILE_TIMING).use(reconcileMiddlewares(build)));
+/** Builds the scheduled handler; `build` and `logger` are injectable for tests, the environment otherwise. */
+export function reconcileHandler(
+  build?: BuildReconcileRuntime,
+  logger?: ServiceLogger,
+): EntryPoint<unknown, ReconcileSummary> {
+  return entryPoint(middy(reconcileCore, RECONCILE_TIMING).use(reconcileMiddlewares(build, logger)));
 }

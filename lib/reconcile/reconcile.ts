@@ -15,7 +15,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { chooseProtocol, closeOrder } from '../close/closeOrder';
 import type { Config } from '../config';
 import { PayError } from '../errors';
-import { metricFields, type Logger, type LogLevel } from '../log';
+import type { Logger, LogLevel } from '../log';
 import type { CloseReason, Order, PendingOrder } from '../orders/model';
 import { flagMismatch, settleClose, settlePayment } from '../settle/settle';
 import type { OrderStore } from '../orders/store';
@@ -503,11 +503,12 @@ function logResult(result: OrderResult, dryRun: boolean, deps: ReconcileDeps): v
   deps.logger.log(level, 'reconcile.query', { ...result, ...(dryRun ? { dryRun } : {}) });
 }
 
-/** The run's summary, carrying the ReconcileRecovered and PendingPastHorizon metrics (embedded metric format). */
+/** The run's ReconcileRecovered and PendingPastHorizon metrics (one embedded-metric record), then its summary line. */
 function logSummary(summary: ReconcileSummary, deps: ReconcileDeps): void {
   const metrics: Record<string, number> = { ReconcileRecovered: summary.recovered };
   if (summary.pastHorizon !== null) metrics.PendingPastHorizon = summary.pastHorizon;
   const level: LogLevel =
     summary.reason === 'COMPLETE' || summary.reason === 'BUDGET' || summary.reason === 'DEADLINE' ? 'info' : 'warn';
-  deps.logger.log(level, 'reconcile', { ...summary, ...metricFields(deps.now(), metrics) });
+  deps.logger.count(metrics);
+  deps.logger.log(level, 'reconcile', { ...summary });
 }

@@ -110,10 +110,13 @@ describe('reconcile function', () => {
     expect((await h.store.getOrder(h.keys.mchid, young))?.state).toBe('NOTPAY');
     expect((await h.store.getOrder(h.keys.mchid, old))?.state).toBe('NOTPAY');
     expect(lines.filter((l) => l.message === 'reconcile.query')).toHaveLength(4);
-    expect(lines.find((l) => l.message === 'reconcile')).toMatchObject({
+    expect(lines.find((l) => l.message === 'reconcile')).toMatchObject({ recovered: 4, pastHorizon: 1 });
+    // the metrics record the PendingPastHorizon alarm reads: {service, stage} exactly
+    expect(lines.find((l) => l.PendingPastHorizon !== undefined)).toMatchObject({
       ReconcileRecovered: 4,
       PendingPastHorizon: 1,
-      _aws: { CloudWatchMetrics: [{ Namespace: 'WechatPayLambda' }] },
+      service: 'wechatpay-lambda',
+      _aws: { CloudWatchMetrics: [{ Namespace: 'WechatPayLambda', Dimensions: [['service', 'stage']] }] },
     });
   });
 

@@ -135,6 +135,7 @@ describe('nothing escapes the handler', () => {
         throw new Error('stdout closed');
       },
       anomaly: () => {},
+      count: () => {},
     };
     const deps = { ...closeOrderDeps(h.env, quiet), logger: throwing } as CloseOrderDeps;
     expect(await closeOrderHandler(() => deps)({ outTradeNo: 'T1' })).toEqual({

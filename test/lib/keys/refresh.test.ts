@@ -32,7 +32,8 @@ function deps(env: Record<string, string | undefined> = {}) {
     download: configuredDownloader(config, createTransport({ maxAttempts: 1 })),
     logger: h.logger,
     now: Date.now,
-    dimensions: metricDimensions({ POWERTOOLS_SERVICE_NAME: 'wechatpay-lambda', STAGE: 'prod' }),
+    // the harness logger's own service: the logger owns the `service` key of every line (Powertools)
+    dimensions: metricDimensions({ POWERTOOLS_SERVICE_NAME: 'test', STAGE: 'prod' }),
   };
 }
 
@@ -46,7 +47,7 @@ describe('refreshCertificates', () => {
     expect(line).toMatchObject({
       level: 'info',
       // the dimension is the line's own service field (the same name in a deployed function)
-      service: 'wechatpay-lambda',
+      service: 'test',
       stage: 'prod',
       PlatformCertificateDaysToExpiry: summary.daysToExpiry,
     });

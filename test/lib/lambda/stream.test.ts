@@ -9,9 +9,8 @@ import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../../functions/streamConsumer';
 import { entryPoint } from '../../../lib/lambda/entry';
-import { streamCore, type StreamDeps } from '../../../lib/lambda/stream';
+import { streamCore, streamMiddlewares, type StreamDeps } from '../../../lib/lambda/stream';
 import { createLogger } from '../../../lib/log';
-import { dependencies } from '../../../lib/middleware/dependencies';
 import type { DomainEvent } from '../../../lib/orders/events';
 
 afterEach(() => {
@@ -46,7 +45,7 @@ function consumer(onEvent: (e: DomainEvent) => Promise<void>) {
     middy(
       streamCore<StreamDeps>((e) => onEvent(e)),
       { timeoutEarlyInMillis: 0 },
-    ).use(dependencies({ build: (): StreamDeps => ({ logger }) })),
+    ).use(streamMiddlewares((l): StreamDeps => ({ logger: l }), logger)),
   );
   return { invoke, lines };
 }
@@ -65,11 +64,20 @@ describe('streamCore', () => {
       if (e.outTradeNo === 'B2') throw new RangeError('ledger refused');
       seen.push(e.outTradeNo);
     });
-    const r = await c.invoke(batch(paidRecord('B1', '11'), paidRecord('B2', '12'), paidRecord('B3', '13')));
+    const r = await c.invoke(batch(paidRecord('B1', '11'), paidRecord('B2', '12'), paidRecord('B3', '13')), {
+      awsRequestId: 'req-b',
+    });
     expect(r).toEqual({ batchItemFailures: [{ itemIdentifier: '12' }] });
     expect(seen).toEqual(['B1']);
+    // the line carries the invocation's request id (Powertools' middleware, through the consumer's logger)
     expect(c.lines).toEqual([
-      expect.objectContaining({ level: 'error', message: 'consumer failed', eventID: 'e-12', cause: 'RangeError' }),
+      expect.objectContaining({
+        level: 'error',
+        message: 'consumer failed',
+        eventID: 'e-12',
+        cause: 'RangeError',
+        request_id: 'req-b',
+      }),
     ]);
     expect(JSON.stringify(c.lines)).not.toContain('ledger refused');
   });

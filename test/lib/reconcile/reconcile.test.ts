@@ -276,20 +276,20 @@ describe('a payment whose notifications were all dropped', () => {
           latencyMs: expect.any(Number),
         }),
       ]);
-      const line = t.logs.find((l) => l.message === 'reconcile');
-      expect(line).toMatchObject({
+      const at = t.logs.findIndex((l) => l.message === 'reconcile');
+      expect(t.logs[at]).toMatchObject({ recovered: 1 });
+      // the run's metrics, one record just before its summary, in the alarms' {service, stage} set
+      expect(t.logs[at - 1]).toMatchObject({
         _aws: {
-          Timestamp: now,
           CloudWatchMetrics: [
             {
               Namespace: 'WechatPayLambda',
-              Dimensions: [[]],
+              Dimensions: [['service', 'stage']],
               Metrics: expect.arrayContaining([{ Name: 'ReconcileRecovered', Unit: 'Count' }]),
             },
           ],
         },
         ReconcileRecovered: 1,
-        recovered: 1,
       });
       // never a secret in a log line
       const text = JSON.stringify(t.logs);
@@ -318,10 +318,10 @@ describe('a payment whose notifications were all dropped', () => {
     expect(t.queries(no)[0]).toMatchObject({ level: 'warn', action: 'CONFLICT', anomaly: 'AMOUNT_MISMATCH' });
     expect(t.logs.find((l) => l.message === 'anomaly')).toMatchObject({
       kind: 'AMOUNT_MISMATCH',
-      Anomaly: 1,
       outTradeNo: no,
       source: 'reconcile',
     });
+    expect(t.logs.find((l) => l.Anomaly === 1)).toMatchObject({ kind: 'AMOUNT_MISMATCH', outTradeNo: no });
   });
 
   it('dry run: reports what it would record, writes nothing', async () => {
@@ -419,10 +419,8 @@ describe('the window', () => {
     const summary = await t.run();
     expect(summary).toMatchObject({ scanned: 1, queried: 1, recovered: 1, pastHorizon: 3 });
     expect(t.queries().map((l) => l.outTradeNo)).toEqual([due.no]);
-    expect(t.logs.find((l) => l.message === 'reconcile')).toMatchObject({
-      PendingPastHorizon: 3,
-      ReconcileRecovered: 1,
-    });
+    expect(t.logs.find((l) => l.message === 'reconcile')).toMatchObject({ pastHorizon: 3, recovered: 1 });
+    expect(t.logs.find((l) => l._aws !== undefined)).toMatchObject({ PendingPastHorizon: 3, ReconcileRecovered: 1 });
     expect((await local(young.no))?.state).toBe('NOTPAY');
     for (const o of old) expect((await local(o.no))?.state).toBe('NOTPAY');
   });

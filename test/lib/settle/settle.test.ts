@@ -72,21 +72,35 @@ const refund = (no: string, rn: string, fen: number, over: Partial<RefundReport>
   ...over,
 });
 
-const anomalies = (lines: Array<Record<string, unknown>>) => lines.filter((l) => l.message === 'anomaly');
+/** The anomaly lines, each checked to follow its own Anomaly metric record ({service, stage}, the kind a property). */
+const anomalies = (lines: Array<Record<string, unknown>>) =>
+  lines.filter((l, i) => {
+    if (l.message !== 'anomaly') return false;
+    expect(lines[i - 1]).toMatchObject({
+      _aws: {
+        CloudWatchMetrics: [
+          {
+            Namespace: 'WechatPayLambda',
+            Dimensions: [['service', 'stage']],
+            Metrics: [{ Name: 'Anomaly', Unit: 'Count' }],
+          },
+        ],
+      },
+      service: 'test',
+      stage: 'local',
+      kind: l.kind,
+      Anomaly: 1,
+    });
+    return true;
+  });
 
-/** The one shape of an anomaly line, whichever door raised it: counted as the Anomaly metric by kind. */
+/** The one shape of an anomaly line, whichever door raised it. */
 function anomalyLine(kind: Anomaly, source: SettleSource, ids: Record<string, unknown>): Record<string, unknown> {
   return {
-    _aws: {
-      Timestamp: expect.any(Number),
-      CloudWatchMetrics: [
-        { Namespace: 'WechatPayLambda', Dimensions: [['kind'], []], Metrics: [{ Name: 'Anomaly', Unit: 'Count' }] },
-      ],
-    },
-    Anomaly: 1,
     level: 'warn',
-    time: expect.any(String),
+    timestamp: expect.any(String),
     service: 'test',
+    stage: 'local',
     message: 'anomaly',
     kind,
     source,
@@ -257,7 +271,9 @@ describe('flagMismatch', () => {
     const { logger, lines } = recorder();
     const err = new PayError('INCONSISTENT', 'mchid does not match', { detail: { field: 'mchid' } });
     expect(flagMismatch(err, { outTradeNo: 'X1' }, 'v2', logger)).toBe('MERCHANT_MISMATCH');
-    expect(lines).toEqual([anomalyLine('MERCHANT_MISMATCH', 'v2', { outTradeNo: 'X1', field: 'mchid' })]);
+    // the Anomaly record (checked by `anomalies`), then the line
+    expect(lines).toHaveLength(2);
+    expect(anomalies(lines)).toEqual([anomalyLine('MERCHANT_MISMATCH', 'v2', { outTradeNo: 'X1', field: 'mchid' })]);
   });
 });
 

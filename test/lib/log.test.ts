@@ -1,0 +1,181 @@
+/**
+ * The service's logger on Powertools: JSON lines with the service and stage, the level Lambda is
+ * configured with, metrics as embedded-metric records in the {service, stage} set plus the caller's
+ * own dimensions, and the Lambda context (request id, cold start) once Powertools' middleware ran.
+ */
+import middy from '@middy/core';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createLogger, DEFAULT_SERVICE, DEFAULT_STAGE, METRIC_NAMESPACE } from '../../lib/log';
+import { observability } from '../../lib/middleware/observability';
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+function captured(opts: { service?: string; env?: Record<string, string> } = {}) {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = createLogger({ ...opts, write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+  return { lines, logger };
+}
+
+describe('log lines', () => {
+  it('one JSON object per line: level, service, stage, message, then the fields', () => {
+    const { lines, logger } = captured({ service: 'svc', env: { STAGE: 'staging' } });
+    logger.log('warn', 'delivery', { outTradeNo: 'T1', latencyMs: 3 });
+    expect(lines).toEqual([
+      {
+        level: 'warn',
+        timestamp: expect.any(String),
+        service: 'svc',
+        stage: 'staging',
+        message: 'delivery',
+        outTradeNo: 'T1',
+        latencyMs: 3,
+      },
+    ]);
+  });
+
+  it('service and stage from the environment serverless.yml sets, defaults outside a deployment', () => {
+    const a = captured({ env: { POWERTOOLS_SERVICE_NAME: 'wechatpay-lambda', STAGE: 'prod' } });
+    a.logger.log('info', 'x');
+    expect(a.lines[0]).toMatchObject({ service: 'wechatpay-lambda', stage: 'prod' });
+    const b = captured({ env: {} });
+    b.logger.log('info', 'x');
+    expect(b.lines[0]).toMatchObject({ service: DEFAULT_SERVICE, stage: DEFAULT_STAGE });
+  });
+
+  it("follows Lambda's log level (AWS_LAMBDA_LOG_LEVEL): below it nothing is written", () => {
+    vi.stubEnv('AWS_LAMBDA_LOG_LEVEL', 'WARN');
+    const { lines, logger } = captured();
+    logger.log('debug', 'd');
+    logger.log('info', 'i');
+    logger.log('warn', 'w');
+    logger.log('error', 'e');
+    expect(
+      lines.filter((l) => (l.message !== undefined && l.level !== 'warn') || l.message === 'w').map((l) => l.message),
+    ).toEqual(['w', 'e']);
+  });
+
+  it('POWERTOOLS_LOG_LEVEL=DEBUG lets debug lines through; the default (INFO) does not', () => {
+    const quiet = captured();
+    quiet.logger.log('debug', 'd');
+    expect(quiet.lines).toEqual([]);
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'DEBUG');
+    const loud = captured();
+    loud.logger.log('debug', 'd');
+    expect(loud.lines.map((l) => l.message)).toEqual(['d']);
+  });
+
+  it('a field named like a reserved key cannot overwrite the level or the message', () => {
+    const { lines, logger } = captured();
+    logger.log('info', 'real', { level: 'fake', message: 'forged' });
+    expect(lines.find((l) => l.message === 'real')).toMatchObject({ level: 'info', message: 'real' });
+    expect(lines.some((l) => l.message === 'forged' || l.level === 'fake')).toBe(false);
+  });
+});
+
+describe('metrics', () => {
+  it('count: one EMF record now, {service, stage} plus the dimensions, properties alongside', () => {
+    const { lines, logger } = captured({ service: 'wechatpay-lambda', env: { STAGE: 'prod' } });
+    logger.count({ Delivery: 1 }, { outcome: 'applied' }, { route: '/notify/payment' });
+    logger.count({ ReconcileRecovered: 2, PendingPastHorizon: 0 });
+    expect(lines).toEqual([
+      {
+        _aws: {
+          Timestamp: expect.any(Number),
+          CloudWatchMetrics: [
+            {
+              Namespace: METRIC_NAMESPACE,
+              Dimensions: [['service', 'stage', 'outcome']],
+              Metrics: [{ Name: 'Delivery', Unit: 'Count' }],
+            },
+          ],
+        },
+        service: 'wechatpay-lambda',
+        stage: 'prod',
+        outcome: 'applied',
+        route: '/notify/payment',
+        Delivery: 1,
+      },
+      {
+        _aws: {
+          Timestamp: expect.any(Number),
+          CloudWatchMetrics: [
+            {
+              Namespace: METRIC_NAMESPACE,
+              Dimensions: [['service', 'stage']],
+              Metrics: [
+                { Name: 'ReconcileRecovered', Unit: 'Count' },
+                { Name: 'PendingPastHorizon', Unit: 'Count' },
+              ],
+            },
+          ],
+        },
+        service: 'wechatpay-lambda',
+        stage: 'prod',
+        ReconcileRecovered: 2,
+        PendingPastHorizon: 0,
+      },
+    ]);
+  });
+
+  it('the namespace follows POWERTOOLS_METRICS_NAMESPACE', () => {
+    const { lines, logger } = captured({ env: { POWERTOOLS_METRICS_NAMESPACE: 'Other' } });
+    logger.count({ Delivery: 1 });
+    expect(lines[0]).toMatchObject({ _aws: { CloudWatchMetrics: [{ Namespace: 'Other' }] } });
+  });
+
+  it('anomaly: the Anomaly record in the {service, stage} set (the kind a property), then the warn line', () => {
+    const { lines, logger } = captured({ env: { STAGE: 'dev' } });
+    logger.anomaly('AMOUNT_MISMATCH', { outTradeNo: 'T9' });
+    expect(lines).toEqual([
+      expect.objectContaining({
+        _aws: expect.objectContaining({
+          CloudWatchMetrics: [
+            {
+              Namespace: METRIC_NAMESPACE,
+              Dimensions: [['service', 'stage']],
+              Metrics: [{ Name: 'Anomaly', Unit: 'Count' }],
+            },
+          ],
+        }),
+        kind: 'AMOUNT_MISMATCH',
+        Anomaly: 1,
+      }),
+      expect.objectContaining({
+        level: 'warn',
+        message: 'anomaly',
+        kind: 'AMOUNT_MISMATCH',
+        outTradeNo: 'T9',
+        stage: 'dev',
+      }),
+    ]);
+  });
+
+  it('dimensions are per record: the next record does not inherit the last one', () => {
+    const { lines, logger } = captured();
+    logger.count({ Delivery: 1 }, { outcome: 'duplicate' });
+    logger.count({ Anomaly: 1 });
+    expect(lines[1]).not.toHaveProperty('outcome');
+  });
+});
+
+describe('inside an invocation (Powertools middlewares)', () => {
+  it('every line carries the request id and the cold-start flag; the next invocation its own id, warm', async () => {
+    const { lines, logger } = captured();
+    const handler = middy(async () => {
+      logger.log('info', 'inside');
+      return 'ok';
+    }).use(observability(logger));
+    await handler({}, { awsRequestId: 'r-1', functionName: 'f' } as never);
+    await handler({}, { awsRequestId: 'r-2', functionName: 'f' } as never);
+    const inside = lines.filter((l) => l.message === 'inside');
+    expect(inside).toEqual([
+      // the cold-start flag is the process's own (Powertools keeps one): only a later invocation is surely warm
+      expect.objectContaining({ request_id: 'r-1', cold_start: expect.any(Boolean), function_name: 'f' }),
+      expect.objectContaining({ request_id: 'r-2', cold_start: false, function_name: 'f' }),
+    ]);
+    // logMetrics flushes only what is stored: an invocation without metrics writes no empty record
+    expect(lines.filter((l) => l._aws !== undefined)).toEqual([]);
+  });
+});
