@@ -4,7 +4,15 @@
  * conditional writes and flagged; a difference the service cannot settle by itself (another amount,
  * another transaction) is reported and never overwritten. Rows are compared a page at a time.
  */
-import type { Channel, Order, PaymentReport, Refund, RefundReport, RefundState } from '../orders/model';
+import {
+  isPaid,
+  type Channel,
+  type Order,
+  type PaymentReport,
+  type Refund,
+  type RefundReport,
+  type RefundState,
+} from '../orders/model';
 import type { OrderStore } from '../orders/store';
 import type { BillRow, PaymentRow, RefundRow } from './reader';
 
@@ -125,7 +133,7 @@ async function judgePaymentRow(store: OrderStore, row: PaymentRow, dryRun: boole
   if (order === undefined) {
     return { kind: 'PAID_UNKNOWN_HERE', ...base, repair: await repair(store, { payment: proof }, dryRun) };
   }
-  if (order.state === 'PAID') {
+  if (isPaid(order.state)) {
     if (order.transactionId !== row.transactionId)
       return { kind: 'TRANSACTION_DIFFERS', ...base, repair: 'NOT_REPAIRABLE' };
     if ((order.paidFen ?? order.amountFen) !== row.totalFen)

@@ -1,11 +1,16 @@
 /** What a verified notification says, independent of the protocol that carried it. */
 import type { AggregatorFailureStatus, AggregatorResult } from '../aggregator/notification';
+import type { ProfitSharingReport, TransferReport, WechatEvent } from '../orders/funds';
 import type { CouponEvent, PaymentReport, RefundReport } from '../orders/model';
 
 export type Notice =
   | { kind: 'PAYMENT'; report: PaymentReport }
   | { kind: 'REFUND'; report: RefundReport }
   | { kind: 'COUPON'; event: CouponEvent; eventId: string }
+  | { kind: 'TRANSFER'; report: TransferReport }
+  | { kind: 'PROFIT_SHARING'; report: ProfitSharingReport }
+  /** Authentic, of a type the service does not interpret: kept whole, once per notification id. */
+  | { kind: 'EVENT'; event: WechatEvent }
   /** Authentic, but there is nothing to record (a failed-payment result, an event type we do not act on). */
   | { kind: 'IGNORED'; reason: string; outTradeNo?: string };
 

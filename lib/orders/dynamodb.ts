@@ -6,13 +6,17 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { recordCoupon } from './dynamo/coupons';
 import { applyClose, applyPayment, getOrder, registerOrder } from './dynamo/orders';
+import { recordEvent } from './dynamo/events';
 import { countPendingBefore, listPending } from './dynamo/pending';
+import { recordProfitSharing } from './dynamo/profitSharing';
+import { applyTransfer, getTransfer } from './dynamo/transfers';
 import { applyRefund, getRefund } from './dynamo/refunds';
 import type { Table } from './dynamo/transition';
 import type { OrderStore } from './store';
 
 export { toOrder } from './dynamo/orders';
 export { toRefund } from './dynamo/refunds';
+export { toTransfer } from './dynamo/transfers';
 
 export interface DynamoOrderStoreOptions {
   client: DynamoDBClient;
@@ -35,5 +39,9 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
     applyRefund: (report) => applyRefund(table, report),
     recordCoupon: (event, eventId) => recordCoupon(table, event, eventId),
     getRefund: (merchantId, outRefundNo) => getRefund(table, merchantId, outRefundNo),
+    applyTransfer: (report) => applyTransfer(table, report),
+    getTransfer: (merchantId, outBillNo) => getTransfer(table, merchantId, outBillNo),
+    recordProfitSharing: (report) => recordProfitSharing(table, report),
+    recordEvent: (event) => recordEvent(table, event),
   };
 }

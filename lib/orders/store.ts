@@ -14,6 +14,15 @@ import type {
   RefundReport,
   RegisterOutcome,
 } from './model';
+import type {
+  EventOutcome,
+  ProfitSharingOutcome,
+  ProfitSharingReport,
+  Transfer,
+  TransferOutcome,
+  TransferReport,
+  WechatEvent,
+} from './funds';
 
 /** What to do with a payment for an order the merchant never registered. */
 export type UnknownOrderPolicy = 'record' | 'reject';
@@ -52,4 +61,12 @@ export interface OrderStore {
   recordCoupon(event: CouponEvent, eventId: string): Promise<CouponOutcome>;
   /** Reads a refund with a consistent read. */
   getRefund(merchantId: string, outRefundNo: string): Promise<Refund | undefined>;
+  /** Records a transfer's final result with one conditional write (its only predecessor: none). */
+  applyTransfer(report: TransferReport): Promise<TransferOutcome>;
+  /** Reads a transfer with a consistent read. */
+  getTransfer(merchantId: string, outBillNo: string): Promise<Transfer | undefined>;
+  /** Records a profit-sharing movement once (one conditional write per movement). */
+  recordProfitSharing(report: ProfitSharingReport): Promise<ProfitSharingOutcome>;
+  /** Records a verified event of a type the service does not interpret, once per notification id. */
+  recordEvent(event: WechatEvent): Promise<EventOutcome>;
 }

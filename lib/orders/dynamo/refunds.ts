@@ -9,6 +9,7 @@ import {
   type RefundOutcome,
   type RefundReport,
   type RefundState,
+  isPaid,
 } from '../model';
 import { orderKey, refundKey } from '../table';
 import { toOrder } from './orders';
@@ -88,7 +89,7 @@ export async function applyRefund(
 async function tallyRefund(table: Table, report: RefundReport): Promise<boolean> {
   const exceeds = (item: Item | undefined) => {
     const order = item && toOrder(item);
-    return order?.state === 'PAID' && (order.refundedFen ?? 0) > (order.paidFen ?? order.amountFen);
+    return order !== undefined && isPaid(order.state) && (order.refundedFen ?? 0) > (order.paidFen ?? order.amountFen);
   };
   return transition(
     table,
