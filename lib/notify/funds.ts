@@ -1,6 +1,6 @@
 /**
  * Reading the decrypted resources of the APIv3 events that are not payments or refunds: a transfer's
- * result and a profit-sharing movement (docs/protocol.md J), each checked against our merchant id,
+ * result and a profit-sharing movement (docs/protocol.md I), each checked against our merchant id,
  * and any other event kept whole. Pure: a resource in, a report or a PayError out.
  */
 import { inconsistent, malformed } from '../errors';

@@ -4,7 +4,7 @@
  * verified APIv3 event, kept as it came. Pure types and decisions; the store writes them.
  */
 
-/** A transfer bill's final state (docs/protocol.md J): each is final, so the only predecessor is none. */
+/** A transfer bill's final state (docs/protocol.md I): each is final, so the only predecessor is none. */
 export type TransferState = 'SUCCESS' | 'FAIL' | 'CANCELLED';
 
 /** The final states a transfer result may report. */
