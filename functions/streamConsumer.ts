@@ -12,6 +12,24 @@ import type { DomainEvent } from '../lib/orders/events';
 
 /** Replace with your business logic; it must be idempotent on `event.idempotencyKey`. */
 async function onEvent(event: DomainEvent, deps: StreamDeps): Promise<void> {
+  switch (event.type) {
+    case 'PAYMENT_SUCCEEDED':
+      // checked against the registration (amount, channel): fulfil the order here
+      break;
+    case 'PAYMENT_UNVERIFIED':
+      // paid, but for an order never registered: nothing was checked, so nothing is fulfilled by default
+      break;
+    case 'TRANSFER_SUCCEEDED':
+    case 'TRANSFER_FAILED':
+    case 'TRANSFER_CANCELLED':
+      // a payout's final result, keyed by your out_bill_no
+      break;
+    case 'WECHATPAY_EVENT':
+      // any other verified event (complaints, new types); event.resource is decrypted: never log it
+      break;
+    default:
+      break;
+  }
   deps.logger.log('info', 'domain event', {
     type: event.type,
     outTradeNo: event.outTradeNo,

@@ -5,7 +5,14 @@
  * another transaction) is reported and never overwritten. Rows are compared a page at a time.
  */
 import type { Logger } from '../log';
-import type { Order, PaymentReport, Refund, RefundReport, RefundState } from '../orders/model';
+import {
+  isPaid,
+  type Order,
+  type PaymentReport,
+  type Refund,
+  type RefundReport,
+  type RefundState,
+} from '../orders/model';
 import type { OrderStore } from '../orders/store';
 import { type SettleDeps, settlePayment, settleRefund } from '../settle/settle';
 import type { BillRow, PaymentRow, RefundRow } from './reader';
@@ -132,7 +139,7 @@ async function judgePaymentRow(deps: CompareDeps, row: PaymentRow, dryRun: boole
   if (order === undefined) {
     return { kind: 'PAID_UNKNOWN_HERE', ...base, repair: await repair(deps, { payment: proof }, dryRun) };
   }
-  if (order.state === 'PAID') {
+  if (isPaid(order.state)) {
     if (order.transactionId !== row.transactionId)
       return { kind: 'TRANSACTION_DIFFERS', ...base, repair: 'NOT_REPAIRABLE' };
     if ((order.paidFen ?? order.amountFen) !== row.totalFen)

@@ -8,7 +8,7 @@
 import { configError, PayError } from '../errors';
 import type { Config } from '../config';
 import type { Logger, LogLevel } from '../log';
-import type { Order, PaymentReport } from '../orders/model';
+import { isPaid, type Order, type PaymentReport } from '../orders/model';
 import type { OrderStore } from '../orders/store';
 import { flagMismatch, settleClose, settlePayment } from '../settle/settle';
 import { closeRefusal, WechatPayApiError } from '../wechatpay/apiError';
@@ -106,7 +106,7 @@ async function close(
 ): Promise<CloseOrderOutcome> {
   const order = await deps.store.getOrder(ids.merchantId, ids.outTradeNo);
   if (order === undefined) return { ...ids, status: 'UNKNOWN_ORDER' };
-  if (order.state === 'PAID') return paid(ids, order);
+  if (isPaid(order.state)) return paid(ids, order);
   if (order.state === 'CLOSED') return { ...ids, status: 'ALREADY_CLOSED' };
   const wait = secondsToWait(order, deps.now());
   if (wait > 0) return { ...ids, status: 'TOO_EARLY', retryAfterSeconds: wait };

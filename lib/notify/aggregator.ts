@@ -58,7 +58,7 @@ async function applyAggregatorNotice(
       const { report } = notice;
       delivery.outTradeNo = report.outTradeNo;
       delivery.transactionId = report.transactionId;
-      delivery.realAmountFen = report.amountFen;
+      if (report.creditedFen !== undefined) delivery.realAmountFen = report.creditedFen;
       settled(await settlePayment(report, 'aggregator', deps), delivery);
       return;
     }

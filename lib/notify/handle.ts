@@ -3,7 +3,7 @@
  * read the notice, apply it with one conditional write, answer, and log one line per delivery.
  */
 import type { Config } from '../config';
-import { asPayError, malformed, type PayError } from '../errors';
+import { asPayError, inconsistent, malformed, type PayError } from '../errors';
 import { verifiedByRecord } from '../keys/metrics';
 import type { Logger } from '../log';
 import type { OrderStore } from '../orders/store';
@@ -38,6 +38,9 @@ export interface Delivery {
   outTradeNo?: string;
   outRefundNo?: string;
   couponCode?: string;
+  outBillNo?: string;
+  outOrderNo?: string;
+  eventType?: string;
   transactionId?: string;
   eventId?: string;
   anomaly?: string;
@@ -95,6 +98,38 @@ async function applyNotice(notice: Notice, protocol: Protocol, deps: NotifyDeps,
     }
     case 'COMBINE':
       return applyCombine(notice.combineOutTradeNo, notice.parts, deps, delivery);
+    case 'TRANSFER': {
+      const { report } = notice;
+      const outcome = await deps.store.applyTransfer(report);
+      delivery.outBillNo = report.outBillNo;
+      delivery.outcome = `TRANSFER_${outcome.kind}`;
+      if (outcome.kind === 'CONFLICT') {
+        // a final result contradicted by another: not acknowledged, so WeChat keeps it while an operator looks
+        delivery.anomaly = 'TRANSFER_CONFLICT';
+        deps.logger.anomaly('TRANSFER_CONFLICT', { source: protocol, outBillNo: report.outBillNo });
+        throw inconsistent(`transfer already ${outcome.transfer.state}`);
+      }
+      return;
+    }
+    case 'PROFIT_SHARING': {
+      const { report } = notice;
+      const outcome = await deps.store.recordProfitSharing(report);
+      delivery.outOrderNo = report.outOrderNo;
+      delivery.outcome = `PROFIT_SHARING_${outcome.kind}`;
+      if (outcome.kind === 'CONFLICT') {
+        delivery.anomaly = 'PROFIT_SHARING_CONFLICT';
+        deps.logger.anomaly('PROFIT_SHARING_CONFLICT', { source: protocol, outOrderNo: report.outOrderNo });
+        throw inconsistent('profit-sharing movement recorded with another amount');
+      }
+      return;
+    }
+    case 'EVENT': {
+      // the type and id only: the decrypted resource is the merchant's data, kept in the table, never logged
+      const outcome = await deps.store.recordEvent(notice.event);
+      delivery.eventType = notice.event.eventType.slice(0, 64);
+      delivery.outcome = `EVENT_${outcome.kind}`;
+      return;
+    }
     case 'REFUND': {
       const { report } = notice;
       delivery.outTradeNo = report.outTradeNo;

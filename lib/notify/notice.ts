@@ -1,6 +1,7 @@
 /** What a verified notification says, independent of the protocol that carried it. */
 import type { AggregatorFailureStatus, AggregatorResult } from '../aggregator/notification';
 import type { PayError } from '../errors';
+import type { ProfitSharingReport, TransferReport, WechatEvent } from '../orders/funds';
 import type { CouponEvent, PaymentReport, RefundReport } from '../orders/model';
 
 export type Notice =
@@ -9,6 +10,10 @@ export type Notice =
   | { kind: 'COUPON'; event: CouponEvent; eventId: string }
   /** A combine payment (合单支付): each sub-order is its own payment, settled on its own. */
   | { kind: 'COMBINE'; combineOutTradeNo: string; parts: CombinePart[] }
+  | { kind: 'TRANSFER'; report: TransferReport }
+  | { kind: 'PROFIT_SHARING'; report: ProfitSharingReport }
+  /** Authentic, of a type the service does not interpret: kept whole, once per notification id. */
+  | { kind: 'EVENT'; event: WechatEvent }
   /** Authentic, but there is nothing to record (a failed-payment result, an event type we do not act on). */
   | { kind: 'IGNORED'; reason: string; outTradeNo?: string };
 

@@ -7,18 +7,22 @@
 import { readAggregatorMessage, type AggregatorSettings } from '../aggregator/notification';
 import type { Config } from '../config';
 import { configError, inconsistent, malformed, PayError } from '../errors';
+import type { WechatEvent } from '../orders/funds';
 import type { Channel, CouponEvent, RefundReport } from '../orders/model';
+import { yuanToFen } from '../money';
 import { decodeUtf8 } from '../text';
 import { readV2Payment, type V2PaymentResult } from '../wechatpay/v2/notification';
 import { readV2Refund, type V2RefundResult, type V2RefundStatus } from '../wechatpay/v2/refund';
 import { parseXml } from '../wechatpay/v2/xml';
 import { isCombineResource, readCombine, type CombinePayment } from '../wechatpay/v3/combine';
 import { readCouponResource, type CouponSent, type CouponUsed } from '../wechatpay/v3/coupon';
+import { decryptResource } from '../wechatpay/v3/aead';
 import { openResource, parseEnvelope } from '../wechatpay/v3/notification';
 import { readV3Refund, REFUND_EVENTS, type V3Refund } from '../wechatpay/v3/refund';
 import { readTransaction, type Transaction } from '../wechatpay/v3/transaction';
 import type { KeyKind } from '../wechatpay/v3/keyring';
 import { verifyV3, type HeaderGetter } from '../wechatpay/v3/verify';
+import { isProfitSharingEvent, readProfitSharingResource, readTransferResource, TRANSFER_EVENT } from './funds';
 import type { AggregatorNotice, CombinePart, Notice, PaymentNotice } from './notice';
 
 export type Protocol = 'v2' | 'v3';
@@ -87,7 +91,24 @@ function readVerifiedV3(body: Buffer, config: Config): { notice: Notice; eventId
     const event = couponEvent(readCouponResource(openResource(envelope, config.apiV3Key), type), config.mchid);
     return { notice: { kind: 'COUPON', event, eventId: envelope.id }, eventId: envelope.id };
   }
-  return { notice: { kind: 'IGNORED', reason: `event type ${type.slice(0, 64)} not handled` }, eventId: envelope.id };
+  if (type === TRANSFER_EVENT) {
+    const report = readTransferResource(openResource(envelope, config.apiV3Key), config.mchid);
+    return { notice: { kind: 'TRANSFER', report }, eventId: envelope.id };
+  }
+  if (isProfitSharingEvent(type)) {
+    const report = readProfitSharingResource(openResource(envelope, config.apiV3Key), type, config.mchid);
+    return { notice: { kind: 'PROFIT_SHARING', report }, eventId: envelope.id };
+  }
+  // no event is dropped: whatever the type, it is decrypted (which also proves the key) and kept whole
+  const event: WechatEvent = {
+    eventId: envelope.id,
+    eventType: type,
+    resourceType: envelope.resource_type,
+    summary: envelope.summary,
+    createTime: envelope.create_time,
+    resource: decryptResource(envelope.resource, config.apiV3Key),
+  };
+  return { notice: { kind: 'EVENT', event }, eventId: envelope.id };
 }
 
 /** An APIv2 payment result as a notice; a payment without `sub_mch_id` is our own merchant's. */
@@ -247,7 +268,10 @@ export function readAggregatorNotification(
       outTradeNo: result.orderId,
       merchantId: settings.mchid,
       transactionId: AGGREGATOR_TRANSACTION_PREFIX + result.transactionId,
-      amountFen: message.realAmountFen,
+      // `amount` is what the merchant asked for, so it is what the registration is compared with;
+      // `real_amount` is what was credited after the aggregator's deductions (docs/protocol.md G)
+      amountFen: yuanToFen(result.amountText, 'result.amount'),
+      creditedFen: message.realAmountFen,
       paidAt: new Date(nowMs).toISOString(),
       channel: 'aggregator',
     },

@@ -6,6 +6,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { recordCoupon } from './dynamo/coupons';
 import { applyClose, applyPayment, getOrder, registerOrder } from './dynamo/orders';
+import { recordEvent } from './dynamo/events';
 import { countPendingBefore, listPending } from './dynamo/pending';
 import {
   abandonRefund,
@@ -16,6 +17,8 @@ import {
   requestRefund,
   reserveRefund,
 } from './dynamo/refunds';
+import { recordProfitSharing } from './dynamo/profitSharing';
+import { applyTransfer, getTransfer } from './dynamo/transfers';
 import type { Table } from './dynamo/transition';
 import type { OrderStore } from './store';
 import { DEFAULT_PENDING_SHARDS, MAX_PENDING_SHARDS, type PendingShards } from './table';
@@ -23,6 +26,7 @@ import { configError } from '../errors';
 
 export { toOrder } from './dynamo/orders';
 export { toRefund } from './dynamo/refunds';
+export { toTransfer } from './dynamo/transfers';
 
 export interface DynamoOrderStoreOptions {
   client: DynamoDBClient;
@@ -60,5 +64,9 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
     recordRefundId: (merchantId, outRefundNo, refundId) => recordRefundId(table, merchantId, outRefundNo, refundId),
     abandonRefund: (request) => abandonRefund(table, request),
     listPendingRefunds: (q) => listPendingRefunds(table, q),
+    applyTransfer: (report) => applyTransfer(table, report),
+    getTransfer: (merchantId, outBillNo) => getTransfer(table, merchantId, outBillNo),
+    recordProfitSharing: (report) => recordProfitSharing(table, report),
+    recordEvent: (event) => recordEvent(table, event),
   };
 }

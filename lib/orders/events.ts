@@ -4,6 +4,7 @@
  * change appears once in the stream; the stream itself is delivered at least once, so every event
  * carries an idempotency key (the item and the state it reached) for the consumer to dedupe on.
  */
+import type { TransferState } from './funds';
 import type { Anomaly, Channel, RefundState } from './model';
 
 /** A stream attribute value, as both the Lambda event and the Streams API carry it. */
@@ -36,6 +37,19 @@ export type DomainEvent =
       paidAt: string;
       via: Channel;
       amountUnverified: boolean;
+      /** What the aggregator credited (`real_amount`), in fen, when it states it. */
+      creditedFen?: number;
+    })
+  /**
+   * A payment recorded for an order never registered (policy `record`): its amount and channel were
+   * checked against nothing here, so it is its own event; act on it only by choice.
+   */
+  | (Base & {
+      type: 'PAYMENT_UNVERIFIED';
+      transactionId: string;
+      amountFen: number;
+      paidAt: string;
+      via: Channel;
     })
   | (Base & { type: 'ORDER_CLOSED'; closedAt: string })
   | (Base & {
@@ -52,7 +66,47 @@ export type DomainEvent =
       at: string;
       transactionId?: string;
     })
-  | (Base & { type: 'ANOMALY'; anomaly: Anomaly });
+  | (Base & { type: 'ANOMALY'; anomaly: Anomaly })
+  /** A transfer to a user reached its final state (outTradeNo is empty: a transfer has no order). */
+  | (Base & {
+      type: 'TRANSFER_SUCCEEDED' | 'TRANSFER_FAILED' | 'TRANSFER_CANCELLED';
+      outBillNo: string;
+      transferBillNo: string;
+      amountFen: number;
+      updatedAt: string;
+      failReason?: string;
+    })
+  /** A profit-sharing movement reported to this merchant (outTradeNo is empty: it names a transaction). */
+  | (Base & {
+      type: 'PROFIT_SHARING';
+      eventType: string;
+      orderId: string;
+      outOrderNo: string;
+      transactionId: string;
+      receiverType: string;
+      receiverAccount: string;
+      amountFen: number;
+      successAt: string;
+    })
+  /**
+   * A verified APIv3 event of a type the service does not interpret (complaints, new types), with its
+   * decrypted resource as WeChat sent it: the merchant's own data, never logged by the service.
+   */
+  | (Base & {
+      type: 'WECHATPAY_EVENT';
+      eventId: string;
+      eventType: string;
+      resourceType: string;
+      summary: string;
+      createTime: string;
+      resource: string;
+    });
+
+const TRANSFER_EVENT: Record<TransferState, 'TRANSFER_SUCCEEDED' | 'TRANSFER_FAILED' | 'TRANSFER_CANCELLED'> = {
+  SUCCESS: 'TRANSFER_SUCCEEDED',
+  FAIL: 'TRANSFER_FAILED',
+  CANCELLED: 'TRANSFER_CANCELLED',
+};
 
 const REFUND_EVENT: Record<
   Exclude<RefundState, 'PROCESSING' | 'REQUESTED'>,
@@ -82,25 +136,32 @@ export function decodeStreamRecord(record: StreamRecordLike): DomainEvent[] {
   switch (s(next, 'entity')) {
     case 'ORDER': {
       if (state === 'CLOSED') return [{ ...base, type: 'ORDER_CLOSED', closedAt: s(next, 'closedAt') ?? '' }];
-      if (state !== 'PAID') return [];
+      if (state !== 'PAID' && state !== 'PAID_UNVERIFIED') return [];
+      const payment = {
+        ...base,
+        transactionId: s(next, 'transactionId') ?? '',
+        amountFen: n(next, 'paidFen'),
+        paidAt: s(next, 'paidAt') ?? '',
+        via: (s(next, 'paidVia') ?? 'v3') as Channel,
+      };
+      const credited = next.creditedFen?.N === undefined ? undefined : n(next, 'creditedFen');
       const events: DomainEvent[] = [
-        {
-          ...base,
-          type: 'PAYMENT_SUCCEEDED',
-          transactionId: s(next, 'transactionId') ?? '',
-          amountFen: n(next, 'paidFen'),
-          paidAt: s(next, 'paidAt') ?? '',
-          via: (s(next, 'paidVia') ?? 'v3') as Channel,
-          amountUnverified: next.amountUnverified?.BOOL === true,
-        },
+        state === 'PAID_UNVERIFIED'
+          ? { ...payment, type: 'PAYMENT_UNVERIFIED' }
+          : {
+              ...payment,
+              type: 'PAYMENT_SUCCEEDED',
+              amountUnverified: next.amountUnverified?.BOOL === true,
+              ...(credited === undefined ? {} : { creditedFen: credited }),
+            },
       ];
-      const anomaly =
-        s(next, 'previousState') === 'CLOSED'
-          ? 'PAID_AFTER_CLOSE'
-          : next.amountUnverified?.BOOL === true
-            ? 'UNREGISTERED_ORDER'
-            : undefined;
-      if (anomaly) events.push({ ...base, type: 'ANOMALY', anomaly, idempotencyKey: `${pk}#ANOMALY#${anomaly}` });
+      const anomalies: Anomaly[] = [];
+      if (s(next, 'previousState') === 'CLOSED') anomalies.push('PAID_AFTER_CLOSE');
+      else if (state === 'PAID_UNVERIFIED' || next.amountUnverified?.BOOL === true)
+        anomalies.push('UNREGISTERED_ORDER');
+      if (credited !== undefined && credited < payment.amountFen) anomalies.push('CREDITED_BELOW_AMOUNT');
+      for (const anomaly of anomalies)
+        events.push({ ...base, type: 'ANOMALY', anomaly, idempotencyKey: `${pk}#ANOMALY#${anomaly}` });
       return [...events, ...tallyAnomaly(next, prev, pk)];
     }
     case 'REFUND': {
@@ -131,6 +192,50 @@ export function decodeStreamRecord(record: StreamRecordLike): DomainEvent[] {
         },
       ];
     }
+    case 'TRANSFER': {
+      const type = TRANSFER_EVENT[state as TransferState];
+      if (!type) return [];
+      const failReason = s(next, 'failReason');
+      return [
+        {
+          ...base,
+          type,
+          outBillNo: s(next, 'outBillNo') ?? '',
+          transferBillNo: s(next, 'transferBillNo') ?? '',
+          amountFen: n(next, 'amountFen'),
+          updatedAt: s(next, 'updatedAt') ?? '',
+          ...(failReason ? { failReason } : {}),
+        },
+      ];
+    }
+    case 'PROFIT_SHARING':
+      return [
+        {
+          ...base,
+          type: 'PROFIT_SHARING',
+          eventType: s(next, 'eventType') ?? '',
+          orderId: s(next, 'orderId') ?? '',
+          outOrderNo: s(next, 'outOrderNo') ?? '',
+          transactionId: s(next, 'transactionId') ?? '',
+          receiverType: s(next, 'receiverType') ?? '',
+          receiverAccount: s(next, 'receiverAccount') ?? '',
+          amountFen: n(next, 'amountFen'),
+          successAt: s(next, 'successAt') ?? '',
+        },
+      ];
+    case 'EVENT':
+      return [
+        {
+          ...base,
+          type: 'WECHATPAY_EVENT',
+          eventId: s(next, 'eventId') ?? '',
+          eventType: s(next, 'eventType') ?? '',
+          resourceType: s(next, 'resourceType') ?? '',
+          summary: s(next, 'summary') ?? '',
+          createTime: s(next, 'createTime') ?? '',
+          resource: s(next, 'resource') ?? '',
+        },
+      ];
     default:
       return [];
   }
@@ -140,7 +245,8 @@ export function decodeStreamRecord(record: StreamRecordLike): DomainEvent[] {
 function tallyAnomaly(next: Image, prev: Image, pk: string): DomainEvent[] {
   const paid = Number(next.paidFen?.N ?? Number.NaN);
   const over = (img: Image) =>
-    img.state?.S === 'PAID' && Number(img.refundedFen?.N ?? 0) > Number(img.paidFen?.N ?? Number.NaN);
+    (img.state?.S === 'PAID' || img.state?.S === 'PAID_UNVERIFIED') &&
+    Number(img.refundedFen?.N ?? 0) > Number(img.paidFen?.N ?? Number.NaN);
   if (Number.isNaN(paid) || !over(next) || over(prev)) return [];
   return [
     {

@@ -6,7 +6,24 @@
 /** Where a report of payment came from. */
 export type Channel = 'v2' | 'v3' | 'aggregator' | 'query' | 'bill';
 
-export type OrderState = 'NOTPAY' | 'PAID' | 'CLOSED';
+/**
+ * PAID_UNVERIFIED: a payment recorded (policy `record`) for an order never registered, so neither its
+ * amount nor its channel was checked; it is kept apart from PAID so a consumer acts on it only by choice.
+ */
+export type OrderState = 'NOTPAY' | 'PAID' | 'PAID_UNVERIFIED' | 'CLOSED';
+
+/** Whether an order holds a recorded payment, verified against a registration or not. */
+export function isPaid(state: OrderState): boolean {
+  return state === 'PAID' || state === 'PAID_UNVERIFIED';
+}
+
+/** The channel an order was registered for: only that channel's notifications may settle it. */
+export type OrderChannel = 'wechatpay' | 'aggregator';
+
+/** The order channel a payment report belongs to: the aggregator's own, every other door is WeChat Pay's. */
+export function orderChannelOf(channel: Channel): OrderChannel {
+  return channel === 'aggregator' ? 'aggregator' : 'wechatpay';
+}
 
 /** An order as registered by the merchant and as moved by WeChat Pay. */
 export interface Order {
@@ -18,11 +35,15 @@ export interface Order {
   amountFen: number;
   /** True when the order was not registered before its payment arrived. */
   amountUnverified: boolean;
+  /** The channel the order was registered for; absent (orders stored before channels existed) means wechatpay. */
+  channel?: OrderChannel;
   createdAt?: string;
   transactionId?: string;
   paidFen?: number;
   paidAt?: string;
   paidVia?: Channel;
+  /** What the aggregator says it credited (its `real_amount`), in fen, when below or equal to the amount. */
+  creditedFen?: number;
   /** The state the payment found the order in (CLOSED here means a payment after a local close). */
   previousState?: OrderState | 'UNREGISTERED';
   closedAt?: string;
@@ -47,10 +68,12 @@ export interface PaymentReport {
   /** ISO-8601 instant of the payment (WeChat's time, converted from Beijing time where needed). */
   paidAt: string;
   channel: Channel;
+  /** The amount actually credited, when the channel states it apart from the amount paid (the aggregator's `real_amount`). */
+  creditedFen?: number;
 }
 
 /** Why an authentic report could not be applied. */
-export type ConflictReason = 'AMOUNT_MISMATCH' | 'OTHER_TRANSACTION';
+export type ConflictReason = 'AMOUNT_MISMATCH' | 'OTHER_TRANSACTION' | 'OTHER_CHANNEL';
 
 export type PaymentOutcome =
   /** The order moved to PAID now (from NOTPAY, from a local CLOSED, or created unregistered). */
@@ -64,7 +87,9 @@ export type PaymentOutcome =
 /** What a payment would do to an order in a given current state: the pure decision behind the write. */
 export function judgePayment(current: Order | undefined, report: PaymentReport): PaymentOutcome | 'APPLY' {
   if (current === undefined) return 'APPLY';
-  if (current.state === 'PAID') {
+  if ((current.channel ?? 'wechatpay') !== orderChannelOf(report.channel))
+    return { kind: 'CONFLICT', reason: 'OTHER_CHANNEL', order: current };
+  if (isPaid(current.state)) {
     return current.transactionId === report.transactionId
       ? { kind: 'ALREADY_APPLIED', order: current }
       : { kind: 'CONFLICT', reason: 'OTHER_TRANSACTION', order: current };
@@ -80,7 +105,13 @@ export type Anomaly =
   | 'PAID_AFTER_CLOSE'
   | 'MERCHANT_MISMATCH'
   | 'REFUND_CONFLICT'
-  | 'REFUND_EXCEEDS_TOTAL';
+  | 'REFUND_EXCEEDS_TOTAL'
+  /** The aggregator credited less (`real_amount`) than the amount paid (`amount`). */
+  | 'CREDITED_BELOW_AMOUNT'
+  /** A transfer's final result contradicted by another for the same out_bill_no. */
+  | 'TRANSFER_CONFLICT'
+  /** A profit-sharing movement reported again with another amount. */
+  | 'PROFIT_SHARING_CONFLICT';
 
 /** The anomaly a payment outcome represents, if any. */
 export function paymentAnomaly(outcome: PaymentOutcome): Anomaly | undefined {
@@ -136,6 +167,8 @@ export interface OrderRegistration {
   appid?: string;
   /** The combine order (合单) this order is a sub-order of: reconciliation queries that combine order. */
   combineOutTradeNo?: string;
+  /** The channel the customer pays through: WeChat Pay (the default) or the aggregator. */
+  channel?: OrderChannel;
 }
 
 export type RegisterOutcome =

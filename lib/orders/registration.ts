@@ -36,7 +36,10 @@ export function checkRegistration(input: OrderRegistration, now: () => string): 
   ) {
     throw malformed('expiresAt must be whole epoch seconds', { field: 'expiresAt' });
   }
-  const { appid, combineOutTradeNo } = input as unknown as Partial<Record<string, unknown>>;
+  const { appid, combineOutTradeNo, channel } = input as unknown as Partial<Record<string, unknown>>;
+  if (channel !== undefined && channel !== 'wechatpay' && channel !== 'aggregator') {
+    throw malformed('channel must be wechatpay or aggregator', { field: 'channel' });
+  }
   if (appid !== undefined && (typeof appid !== 'string' || !/^[A-Za-z0-9_]{1,32}$/.test(appid))) {
     throw malformed('appid must be 1-32 characters of 0-9 A-Z a-z _', { field: 'appid' });
   }

@@ -18,6 +18,15 @@ import type {
   RequestOutcome,
   ReserveOutcome,
 } from './model';
+import type {
+  EventOutcome,
+  ProfitSharingOutcome,
+  ProfitSharingReport,
+  Transfer,
+  TransferOutcome,
+  TransferReport,
+  WechatEvent,
+} from './funds';
 
 /** What to do with a payment for an order the merchant never registered. */
 export type UnknownOrderPolicy = 'record' | 'reject';
@@ -70,4 +79,12 @@ export interface OrderStore {
     limit: number;
     cursor?: string;
   }): Promise<{ refunds: PendingRefund[]; cursor?: string }>;
+  /** Records a transfer's final result with one conditional write (its only predecessor: none). */
+  applyTransfer(report: TransferReport): Promise<TransferOutcome>;
+  /** Reads a transfer with a consistent read. */
+  getTransfer(merchantId: string, outBillNo: string): Promise<Transfer | undefined>;
+  /** Records a profit-sharing movement once (one conditional write per movement). */
+  recordProfitSharing(report: ProfitSharingReport): Promise<ProfitSharingOutcome>;
+  /** Records a verified event of a type the service does not interpret, once per notification id. */
+  recordEvent(event: WechatEvent): Promise<EventOutcome>;
 }

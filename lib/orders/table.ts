@@ -13,6 +13,21 @@ export const refundKey = (merchantId: string, outRefundNo: string) => `REFUND#${
 export const couponKey = (stockId: string, couponCode: string, kind: 'SENT' | 'USED') =>
   `COUPON#${stockId}#${couponCode}#${kind}`;
 
+/** Partition key of a transfer to a user (one per out_bill_no). */
+export const transferKey = (merchantId: string, outBillNo: string) => `TRANSFER#${merchantId}#${outBillNo}`;
+
+/** Partition key of a profit-sharing movement (one per event type, WeChat's sharing order and receiver). */
+export const profitSharingKey = (m: {
+  eventType: string;
+  merchantId: string;
+  orderId: string;
+  receiverType: string;
+  receiverAccount: string;
+}) => `PROFITSHARING#${m.merchantId}#${m.orderId}#${m.eventType}#${m.receiverType}#${m.receiverAccount}`;
+
+/** Partition key of an event kept as it came (one per notification id). */
+export const eventKey = (eventId: string) => `EVENT#${eventId}`;
+
 /** Name of the sparse index of unpaid orders (items carry `pending`, their shard key, only while NOTPAY). */
 export const PENDING_INDEX = 'pending-by-created';
 

@@ -95,6 +95,12 @@ export interface SettleRef {
   outRefundNo?: string | undefined;
 }
 
+const CONFLICT_REASON_TEXT: Readonly<Record<ConflictReason, string>> = {
+  AMOUNT_MISMATCH: 'amount does not match the order',
+  OTHER_TRANSACTION: 'order already paid by another transaction',
+  OTHER_CHANNEL: 'order is registered for another channel',
+};
+
 /** Applies a verified payment report with the store's one conditional write and reads what it did. */
 export async function settlePayment(
   report: PaymentReport,
@@ -112,6 +118,10 @@ export async function settlePayment(
   });
   const anomaly = paymentAnomaly(outcome);
   if (anomaly !== undefined) flags.raise(anomaly);
+  if (outcome.kind === 'APPLIED' && report.creditedFen !== undefined && report.creditedFen < report.amountFen) {
+    // the aggregator kept part of the payment (a fee, a discount it funded): paid, but worth a look
+    flags.raise('CREDITED_BELOW_AMOUNT');
+  }
   switch (outcome.kind) {
     case 'APPLIED':
       if ((outcome.order.refundedFen ?? 0) > outcome.order.amountFen) {
@@ -131,14 +141,7 @@ export async function settlePayment(
         status: 'CONFLICT',
         reason: outcome.reason,
         order: outcome.order,
-        ...flags.trace(
-          'CONFLICT',
-          inconsistent(
-            outcome.reason === 'AMOUNT_MISMATCH'
-              ? 'amount does not match the order'
-              : 'order already paid by another transaction',
-          ),
-        ),
+        ...flags.trace('CONFLICT', inconsistent(CONFLICT_REASON_TEXT[outcome.reason])),
       };
     case 'UNKNOWN_ORDER':
       return {

@@ -27,6 +27,8 @@ export const USAGE = `usage: cli.ts [--sim URL] <command>
       [--public-key] [--notify-url URL] [--sub-mchid ID] [--wait none|first|all]
   replay [--times 50] [--sequential] [--url URL]
   coupon [--stock-id ID] [--notify-url URL] [--public-key]
+  transfer [outBillNo] [amountFen] [--state SUCCESS|FAIL|CANCELLED] [--notify-url URL] [--public-key]
+  profitsharing [outOrderNo] [amountFen] [--event-type PROFITSHARING.X] [--notify-url URL] [--public-key]
   orders | deliveries | faults | faults clear | health
   suppress on|off
   fault <endpoint> <kind> [--count N] [--hang-ms MS]
@@ -57,6 +59,8 @@ const OPTIONS = {
   'hang-ms': { type: 'string' },
   'time-scale': { type: 'string' },
   'stock-id': { type: 'string' },
+  state: { type: 'string' },
+  'event-type': { type: 'string' },
   date: { type: 'string' },
   help: { type: 'boolean' },
   overlap: { type: 'string' },
@@ -124,6 +128,16 @@ function toCall(positionals: string[], flags: Flags): ControlCall {
     case 'coupon':
       return post('/_sim/coupons/send', {
         stockId: flags['stock-id'],
+        notifyUrl: flags['notify-url'],
+        signer: signerFlag(flags),
+      });
+    case 'transfer':
+    case 'profitsharing':
+      return post(command === 'transfer' ? '/_sim/transfers/send' : '/_sim/profitsharing/send', {
+        outNo: args[0],
+        amount: args[1] === undefined ? undefined : fen(args[1]),
+        state: flags.state,
+        eventType: flags['event-type'],
         notifyUrl: flags['notify-url'],
         signer: signerFlag(flags),
       });

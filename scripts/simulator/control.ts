@@ -9,7 +9,14 @@ import { jsonReply, type HttpReply, type SimRequest } from './http';
 import type { TestKeys } from './keys';
 import type { V2SignType } from './messages';
 import type { AttemptRecord } from './notifier';
-import { couponNotification, paymentNotification, refundNotification, type NotificationStyle } from './outgoing';
+import {
+  couponNotification,
+  fundsNotification,
+  paymentNotification,
+  refundNotification,
+  type FundsSend,
+  type NotificationStyle,
+} from './outgoing';
 import type { KeyRotation } from './rotation';
 import { SimError, type RefundStatus, type SimOrder, type SimRefund, type SimState } from './state';
 import type { V3Signer } from './v3auth';
@@ -150,6 +157,15 @@ export class SimControl {
     return { delivery: await this.deps.deliveries.deliver('coupon', url, notification, input.wait ?? 'first') };
   }
 
+  /** A transfer's final result or a profit-sharing movement, to the call's URL or the payment URL. */
+  async sendFunds(input: FundsSend & { signer?: V3Signer; notifyUrl?: string; wait?: DeliveryWait }) {
+    const { keys, config } = this.deps;
+    const notification = fundsNotification(keys, input, input.signer ?? config.signer);
+    const url = input.notifyUrl ?? config.paymentNotifyUrl;
+    // delivered and retried like a payment notification (same URL setting, same schedule)
+    return { delivery: await this.deps.deliveries.deliver('payment', url, notification, input.wait ?? 'first') };
+  }
+
   /** Re-sends the last notification `times` times (concurrently unless `concurrent` is false). */
   async replay(input: { times?: number; concurrent?: boolean; url?: string } = {}): Promise<AttemptRecord[]> {
     return this.deps.deliveries.replay(input);
@@ -224,6 +240,9 @@ const ROUTES: Readonly<Record<string, Route>> = {
   'POST /_sim/pay': async (c, _d, b) => jsonReply(200, await c.pay(payInput(b))),
   'POST /_sim/refund': async (c, _d, b) => jsonReply(200, await c.refund(refundInput(b))),
   'POST /_sim/coupons/send': async (c, _d, b) => jsonReply(200, await c.sendCoupon(couponInput(b))),
+  'POST /_sim/transfers/send': async (c, _d, b) => jsonReply(200, await c.sendFunds(fundsInput('transfer', b))),
+  'POST /_sim/profitsharing/send': async (c, _d, b) =>
+    jsonReply(200, await c.sendFunds(fundsInput('profitsharing', b))),
   'POST /_sim/replay': async (c, _d, b) => jsonReply(200, { results: await c.replay(replayInput(b)) }),
   'POST /_sim/suppress': (c, _d, b) => jsonReply(200, c.suppress(bool(b, 'on') ?? true)),
   'GET /_sim/deliveries': (_c, deps) => jsonReply(200, { deliveries: deps.deliveries.list() }),
@@ -336,6 +355,25 @@ function couponInput(b: Body): CouponInput {
     notifyUrl,
     wait,
   });
+}
+
+function fundsInput(kind: FundsSend['kind'], b: Body): FundsSend & { signer?: V3Signer; notifyUrl?: string } {
+  const { signer, notifyUrl, wait } = notifyOverrides(b);
+  const state = string(b, 'state');
+  if (state !== undefined && state !== 'SUCCESS' && state !== 'FAIL' && state !== 'CANCELLED')
+    throw new SimError('INVALID', 'state must be SUCCESS, FAIL or CANCELLED');
+  return {
+    kind,
+    ...optional({
+      outNo: string(b, 'outNo'),
+      amount: int(b, 'amount'),
+      state,
+      eventType: string(b, 'eventType'),
+      signer,
+      notifyUrl,
+      wait,
+    }),
+  } as FundsSend & { signer?: V3Signer; notifyUrl?: string };
 }
 
 function replayInput(b: Body): { times?: number; concurrent?: boolean; url?: string } {

@@ -303,7 +303,57 @@ const EVENT_SUMMARIES: Readonly<Record<string, string>> = {
   'REFUND.CLOSED': '退款关闭',
   'COUPON.SEND': '商家券领券通知',
   'COUPON.USE': '代金券核销通知',
+  'MCHTRANSFER.BILL.FINISHED': '商家转账单据终态通知',
+  'PROFITSHARING.SUCCESS': '分账动账通知',
 };
+
+/** Parameters of {@link v3TransferResource}: a transfer bill's final result. */
+export interface V3TransferParams {
+  mchid: string;
+  outBillNo: string;
+  state: 'SUCCESS' | 'FAIL' | 'CANCELLED';
+  amount: number;
+  transferBillNo?: string;
+  failReason?: string;
+}
+
+/** The decrypted resource of MCHTRANSFER.BILL.FINISHED (商家转账单据终态通知). */
+export function v3TransferResource(p: V3TransferParams): Record<string, unknown> {
+  const now = rfc3339Beijing();
+  return {
+    mch_id: p.mchid,
+    out_bill_no: p.outBillNo,
+    transfer_bill_no: p.transferBillNo ?? `1330000${randomString(DIGITS, 24)}`,
+    state: p.state,
+    transfer_amount: p.amount,
+    openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o',
+    create_time: now,
+    update_time: now,
+    ...(p.failReason === undefined ? {} : { fail_reason: p.failReason }),
+  };
+}
+
+/** Parameters of {@link v3ProfitSharingResource}: one movement to one receiver. */
+export interface V3ProfitSharingParams {
+  mchid: string;
+  outOrderNo: string;
+  amount: number;
+  orderId?: string;
+  transactionId?: string;
+  receiverAccount?: string;
+}
+
+/** The decrypted resource of a profit-sharing movement notification (分账动账通知). */
+export function v3ProfitSharingResource(p: V3ProfitSharingParams): Record<string, unknown> {
+  return {
+    mchid: p.mchid,
+    transaction_id: p.transactionId ?? `4200000${randomString(DIGITS, 21)}`,
+    order_id: p.orderId ?? `3008450${randomString(DIGITS, 21)}`,
+    out_order_no: p.outOrderNo,
+    receiver: { type: 'MERCHANT_ID', account: p.receiverAccount ?? p.mchid, amount: p.amount, description: '分账' },
+    success_time: rfc3339Beijing(),
+  };
+}
 
 /** A signed APIv3 notification (JSON envelope + Wechatpay-* headers) as posted by WeChat Pay. */
 export function v3Notification(keys: TestKeys, p: V3NotificationParams): WireRequest {

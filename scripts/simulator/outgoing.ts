@@ -12,7 +12,9 @@ import {
   v2PaymentNotification,
   v2RefundNotification,
   v3Notification,
+  v3ProfitSharingResource,
   v3RefundResource,
+  v3TransferResource,
   v3TransactionResource,
   type V2SignType,
   type WireRequest,
@@ -94,6 +96,45 @@ export function couponNotification(keys: TestKeys, p: CouponSend, signer: V3Sign
     attach_info: p.transactionId === undefined ? {} : { transaction_id: p.transactionId },
   };
   const wire = v3Notification(keys, { eventType: 'COUPON.SEND', originalType: 'coupon', resource, signer });
+  return freshlySigned(keys, wire, signer);
+}
+
+/** What a transfer or profit-sharing notification says (the rest is generated). */
+export interface FundsSend {
+  kind: 'transfer' | 'profitsharing';
+  /** out_bill_no of a transfer, out_order_no of a profit sharing; generated when absent. */
+  outNo?: string;
+  amount?: number;
+  /** A transfer's final state. */
+  state?: 'SUCCESS' | 'FAIL' | 'CANCELLED';
+  /** A profit-sharing event type (PROFITSHARING.*). */
+  eventType?: string;
+}
+
+/** MCHTRANSFER.BILL.FINISHED or PROFITSHARING.*, signed and encrypted as WeChat Pay sends them. */
+export function fundsNotification(keys: TestKeys, p: FundsSend, signer: V3Signer): OutgoingNotification {
+  const outNo = p.outNo ?? `${p.kind === 'transfer' ? 'B' : 'P'}${randomString(DIGITS, 16)}`;
+  const amount = p.amount ?? 100;
+  const wire =
+    p.kind === 'transfer'
+      ? v3Notification(keys, {
+          eventType: 'MCHTRANSFER.BILL.FINISHED',
+          originalType: 'mch_payment',
+          resource: v3TransferResource({
+            mchid: keys.mchid,
+            outBillNo: outNo,
+            state: p.state ?? 'SUCCESS',
+            amount,
+            ...(p.state === 'FAIL' ? { failReason: 'ACCOUNT_FROZEN' } : {}),
+          }),
+          signer,
+        })
+      : v3Notification(keys, {
+          eventType: p.eventType ?? 'PROFITSHARING.SUCCESS',
+          originalType: 'profitsharing',
+          resource: v3ProfitSharingResource({ mchid: keys.mchid, outOrderNo: outNo, amount }),
+          signer,
+        });
   return freshlySigned(keys, wire, signer);
 }
 

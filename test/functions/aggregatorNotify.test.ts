@@ -37,9 +37,9 @@ async function deliver(wire: WireRequest | HttpEvent, deps: NotifyDeps = h.deps(
 /** Exactly what the aggregator accepts: the body `success`, nothing else. */
 const acknowledged = (r: Reply) => r.body === 'success';
 
-async function register(amountFen: number): Promise<string> {
+async function register(amountFen: number, channel: 'aggregator' | 'wechatpay' = 'aggregator'): Promise<string> {
   const no = orderNo('A');
-  expect((await h.store.registerOrder({ outTradeNo: no, amountFen, merchantId: h.keys.mchid })).kind).toBe(
+  expect((await h.store.registerOrder({ outTradeNo: no, amountFen, merchantId: h.keys.mchid, channel })).kind).toBe(
     'REGISTERED',
   );
   return no;
@@ -345,26 +345,49 @@ describe('rejected: `fail`, and nothing changes', () => {
     });
   });
 
-  it('amount (submitted) matching the order does not help when real_amount (credited) does not', async () => {
+  it('amount (submitted) is what matches the order; a smaller real_amount is recorded as credited and flagged', async () => {
     const no = await register(2000);
     expect(
-      (await deliver(aggregatorNotification({ secret: SECRET, result: result(no, '19.00', { amount: '20.0000' }) })))
-        .body,
-    ).toBe('fail');
-    expect((await item(no))?.state?.S).toBe('NOTPAY');
+      acknowledged(
+        await deliver(aggregatorNotification({ secret: SECRET, result: result(no, '19.00', { amount: '20.0000' }) })),
+      ),
+    ).toBe(true);
+    const it = await item(no);
+    expect([it?.state?.S, it?.paidFen?.N, it?.creditedFen?.N]).toEqual(['PAID', '2000', '1900']);
+    expect(h.logs.filter((l) => l.kind === 'CREDITED_BELOW_AMOUNT' && l.outTradeNo === no)).toHaveLength(1);
+    expect(h.logs.find((l) => l.message === 'delivery' && l.outTradeNo === no)).toMatchObject({
+      outcome: 'APPLIED',
+      anomaly: 'CREDITED_BELOW_AMOUNT',
+      realAmountFen: 1900,
+    });
   });
 
-  it('an order already paid through WeChat: the aggregator trade is another transaction, `fail` with an anomaly', async () => {
+  it('an order registered for WeChat Pay: refused (`fail`, OTHER_CHANNEL) and nothing changes', async () => {
+    const no = await register(300, 'wechatpay');
+    const before = await item(no);
+    expect((await deliver(paid(no, '3.00'))).body).toBe('fail');
+    expect(await item(no)).toEqual(before);
+    expect(h.logs.some((l) => l.kind === 'OTHER_CHANNEL' && l.outTradeNo === no)).toBe(true);
+  });
+
+  it('a closed WeChat Pay order cannot be reopened by the aggregator either', async () => {
+    const no = await register(300, 'wechatpay');
+    expect((await h.store.applyClose(h.keys.mchid, no)).kind).toBe('CLOSED');
+    const before = await item(no);
+    expect((await deliver(paid(no, '3.00'))).body).toBe('fail');
+    expect(await item(no)).toEqual(before);
+  });
+
+  it('a WeChat Pay notification for an aggregator order: refused (v2 FAIL) and nothing changes', async () => {
     const no = await register(300);
+    const before = await item(no);
     const { notifyHandler } = await import('../../lib/notify/lambda');
-    await notifyHandler('/notify/payment', () => h.deps())(
+    const r = await notifyHandler('/notify/payment', () => h.deps())(
       toEvent(v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 300, transactionId: '6417483920174829301' })),
     );
-    expect((await item(no))?.transactionId?.S).toBe('6417483920174829301');
-    // the same digits as the WeChat id: the AGG- namespace keeps them apart
-    expect((await deliver(paid(no, '3.00'))).body).toBe('fail');
-    expect((await item(no))?.paidVia?.S).toBe('v2');
-    expect(h.logs.some((l) => l.kind === 'OTHER_TRANSACTION' && l.outTradeNo === no)).toBe(true);
+    expect(r.body).toContain('<return_code><![CDATA[FAIL]]></return_code>');
+    expect(await item(no)).toEqual(before);
+    expect(h.logs.some((l) => l.kind === 'OTHER_CHANNEL' && l.outTradeNo === no)).toBe(true);
   });
 
   it('a second, different aggregator trade for a paid order', async () => {
@@ -418,16 +441,10 @@ describe('failure statuses', () => {
 });
 
 describe('unregistered orders', () => {
-  it('are recorded as PAID with amountUnverified (default policy), `success`, anomaly logged', async () => {
+  it('are refused even under the default `record` policy: `fail`, nothing written, anomaly logged', async () => {
     const no = orderNo('U');
-    expect(acknowledged(await deliver(paid(no, '7.77')))).toBe(true);
-    const it = await item(no);
-    expect([it?.state?.S, it?.amountUnverified?.BOOL, it?.amountFen?.N, it?.paidVia?.S]).toEqual([
-      'PAID',
-      true,
-      '777',
-      'aggregator',
-    ]);
+    expect((await deliver(paid(no, '7.77'))).body).toBe('fail');
+    expect(await item(no)).toBeUndefined();
     expect(h.logs.some((l) => l.kind === 'UNREGISTERED_ORDER' && l.outTradeNo === no)).toBe(true);
   });
 

@@ -199,7 +199,7 @@ describe('APIv2 payment notifications', () => {
     const no = orderNo('U');
     expect(v2Ok(await deliver(toEvent(v2PaymentNotification(h.keys, { outTradeNo: no, totalFee: 777 }))))).toBe(true);
     const it = await item(no);
-    expect(it?.state?.S).toBe('PAID');
+    expect(it?.state?.S).toBe('PAID_UNVERIFIED');
     expect(it?.amountUnverified?.BOOL).toBe(true);
     expect(it?.amountFen?.N).toBe('777');
     expect(h.logs.some((l) => l.kind === 'UNREGISTERED_ORDER' && l.outTradeNo === no)).toBe(true);

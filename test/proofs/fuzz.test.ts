@@ -98,12 +98,18 @@ beforeAll(async () => {
   const pay2 = orderNo('F');
   const pay3 = orderNo('F');
   const agg = orderNo('F');
+  // the aggregator settles only orders registered for it (docs/events.md)
   for (const [no, fen] of [
     [pay2, 1999],
     [pay3, 2500],
     [agg, 1000],
   ] as const)
-    await h.store.registerOrder({ outTradeNo: no, amountFen: fen, merchantId: k.mchid });
+    await h.store.registerOrder({
+      outTradeNo: no,
+      amountFen: fen,
+      merchantId: k.mchid,
+      ...(no === agg ? { channel: 'aggregator' as const } : {}),
+    });
   const resource = v3TransactionResource(k, { outTradeNo: pay3, total: 2500 });
   seeds.payment = [
     v2PaymentNotification(k, { outTradeNo: pay2, totalFee: 1999, transactionId: '4200000001202611300000001999' }),

@@ -338,6 +338,8 @@ const ORDER_ATTRS = new Set([
   'state',
   'amountFen',
   'amountUnverified',
+  'channel',
+  'creditedFen',
   'createdAt',
   'pending',
   'transactionId',

@@ -348,7 +348,7 @@ function checkTable(items: Item[], orders: OrderModel[], notifications: Notifica
       pending: S(item, 'pending'),
     };
     const want = {
-      state: 'PAID',
+      state: o.registered ? 'PAID' : 'PAID_UNVERIFIED',
       transactionId: o.transactionId,
       paidFen: o.amount,
       amountFen: o.amount,

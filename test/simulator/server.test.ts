@@ -641,6 +641,43 @@ describe('control endpoints and notifications', () => {
     expect(JSON.parse(receiver.received.at(-1)?.body ?? '{}')).toMatchObject({ event_type: 'COUPON.SEND' });
   });
 
+  it('sends transfer and profit-sharing notifications that the service verifies, decrypts and reads', async () => {
+    const { loadConfig } = await import('../../lib/config');
+    const { toEnv } = await import('../../scripts/simulator/keys');
+    const { readNotice } = await import('../../lib/notify/read');
+    const { headerGetter } = await import('../../lib/wechatpay/v3/verify');
+    const config = loadConfig({ ...toEnv(keys), PAYMENTS_TABLE: 't' });
+    const read = () => {
+      const last = receiver.received.at(-1);
+      const headers = (last?.headers ?? {}) as Record<string, string | undefined>;
+      return readNotice('v3', headerGetter(headers), Buffer.from(last?.body ?? ''), config, Date.now()).notice;
+    };
+    const transfer = await control('POST', '/_sim/transfers/send', {
+      outNo: 'B20261130001',
+      amount: 300,
+      state: 'FAIL',
+      notifyUrl: receiver.url,
+      wait: 'first',
+    });
+    expect(transfer.status).toBe(200);
+    expect(read()).toMatchObject({
+      kind: 'TRANSFER',
+      report: { outBillNo: 'B20261130001', state: 'FAIL', amountFen: 300, failReason: 'ACCOUNT_FROZEN' },
+    });
+    const sharing = await control('POST', '/_sim/profitsharing/send', {
+      outNo: 'P20261130001',
+      amount: 120,
+      notifyUrl: receiver.url,
+      wait: 'first',
+    });
+    expect(sharing.status).toBe(200);
+    expect(read()).toMatchObject({
+      kind: 'PROFIT_SHARING',
+      report: { outOrderNo: 'P20261130001', amountFen: 120, eventType: 'PROFITSHARING.SUCCESS' },
+    });
+    expect((await control('POST', '/_sim/transfers/send', { state: 'PROCESSING' })).status).toBe(400);
+  });
+
   it('abandons pending retries when closed', async () => {
     const failing = await startReceiver(() => ({ status: 500 }));
     const slow = await startSimulator({ keys, timeScale: 1 }); // the next retry would be 15 s away

@@ -2,9 +2,13 @@
  * Orders in the DynamoDB store: registration, payment and close, each one conditional write whose
  * condition names the states it may start from.
  */
+import { unavailable } from '../../errors';
 import {
+  isPaid,
   judgePayment,
+  orderChannelOf,
   type Channel,
+  type OrderChannel,
   type CloseOutcome,
   type CloseReason,
   type Order,
@@ -20,7 +24,7 @@ import { orderKey, pendingShardKey, pendingShardOf } from '../table';
 import {
   allOf,
   amountIs,
-  anyOf,
+  channelIs,
   N,
   NO_STATE,
   read,
@@ -31,6 +35,7 @@ import {
   withOptional,
   type Item,
   type Table,
+  type Write,
 } from './transition';
 
 /**
@@ -44,6 +49,7 @@ export async function registerOrder(
   shards: number,
 ): Promise<RegisterOutcome> {
   const input = checkRegistration(registration, table.iso);
+  const channel = input.channel ?? 'wechatpay';
   const ttl = input.expiresAt !== undefined;
   const extra = (
     [
@@ -57,11 +63,11 @@ export async function registerOrder(
     {
       pk: orderKey(input.merchantId, input.outTradeNo),
       update:
-        'SET entity = :entity, outTradeNo = :otn, merchantId = :mid, #state = :notpay, amountFen = :fen, amountUnverified = :false, createdAt = :created, pending = :shard' +
+        'SET entity = :entity, outTradeNo = :otn, merchantId = :mid, #state = :notpay, amountFen = :fen, amountUnverified = :false, createdAt = :created, pending = :shard, #channel = :channel' +
         (ttl ? ', #ttl = :ttl' : '') +
         extra.map(([name]) => `, ${name} = :${name}`).join(''),
       when: NO_STATE,
-      names: ttl ? { '#ttl': 'ttl' } : {},
+      names: { '#channel': 'channel', ...(ttl ? { '#ttl': 'ttl' } : {}) },
       values: {
         ':entity': S('ORDER'),
         ':otn': S(input.outTradeNo),
@@ -71,6 +77,7 @@ export async function registerOrder(
         ':fen': N(input.amountFen),
         ':false': { BOOL: false },
         ':created': S(input.createdAt),
+        ':channel': S(channel),
         ...(input.expiresAt !== undefined ? { ':ttl': N(input.expiresAt) } : {}),
         ...Object.fromEntries(extra.map(([name, value]) => [`:${name}`, S(value)])),
       },
@@ -79,58 +86,102 @@ export async function registerOrder(
     (item) => {
       const current = item && toOrder(item);
       if (!current) return 'RETRY';
-      const same = current.state === 'NOTPAY' && current.amountFen === input.amountFen;
+      const same =
+        current.state === 'NOTPAY' &&
+        current.amountFen === input.amountFen &&
+        (current.channel ?? 'wechatpay') === channel;
       return { kind: same ? 'ALREADY_REGISTERED' : 'CONFLICT', order: current };
     },
   );
 }
 
 /**
- * Applies a payment: from NOTPAY or a local CLOSED with the registered amount, or (policy `record`)
- * onto a key that holds no order yet.
+ * Applies a payment: from NOTPAY or a local CLOSED with the registered amount and the report's own
+ * channel (PAID); or, under policy `record` and never for the aggregator, onto a key that holds no
+ * order yet (PAID_UNVERIFIED). Each is one conditional write; the unregistered case is tried only
+ * after the registered one found no order.
  */
 export async function applyPayment(
   table: Table,
   report: PaymentReport,
   policy: UnknownOrderPolicy,
 ): Promise<PaymentOutcome> {
-  const registered = allOf(stateIn('NOTPAY', 'CLOSED'), amountIs(report.amountFen));
-  return transition(
-    table,
-    {
-      pk: orderKey(report.merchantId, report.outTradeNo),
-      update:
-        'SET #state = :paid, transactionId = :tx, paidFen = :fen, paidAt = :paidAt, paidVia = :via, appliedAt = :now, ' +
-        'previousState = if_not_exists(#state, :unregistered), amountFen = if_not_exists(amountFen, :fen), ' +
-        'amountUnverified = if_not_exists(amountUnverified, :true), outTradeNo = :otn, merchantId = :mid, entity = :entity ' +
-        'REMOVE pending, #ttl',
-      when: policy === 'record' ? anyOf(NO_STATE, registered) : registered,
-      names: { '#state': 'state', '#ttl': 'ttl' },
-      values: {
-        ':paid': S('PAID'),
-        ':unregistered': S('UNREGISTERED'),
-        ':tx': S(report.transactionId),
-        ':fen': N(report.amountFen),
-        ':paidAt': S(report.paidAt),
-        ':via': S(report.channel),
-        ':now': S(table.iso()),
-        ':true': { BOOL: true },
-        ':otn': S(report.outTradeNo),
-        ':mid': S(report.merchantId),
-        ':entity': S('ORDER'),
+  const channel = orderChannelOf(report.channel);
+  const registered = allOf(stateIn('NOTPAY', 'CLOSED'), amountIs(report.amountFen), channelIs(channel));
+  const mayRecord = policy === 'record' && channel === 'wechatpay';
+  const NOT_REGISTERED = 'NOT_REGISTERED' as const;
+  for (let pass = 0; pass < 3; pass++) {
+    const paid = await transition<PaymentOutcome | typeof NOT_REGISTERED>(
+      table,
+      paymentWrite(table, report, 'PAID', registered),
+      applied,
+      (item) => {
+        const current = item && toOrder(item);
+        if (!current) return NOT_REGISTERED;
+        const verdict = judgePayment(current, report);
+        return verdict === 'APPLY' ? 'RETRY' : verdict;
       },
+    );
+    if (paid !== NOT_REGISTERED) return paid;
+    if (!mayRecord) return { kind: 'UNKNOWN_ORDER' };
+    const REGISTERED_MEANWHILE = 'REGISTERED_MEANWHILE' as const;
+    const unverified = await transition<PaymentOutcome | typeof REGISTERED_MEANWHILE>(
+      table,
+      paymentWrite(table, report, 'PAID_UNVERIFIED', NO_STATE),
+      applied,
+      (item) => {
+        const current = item && toOrder(item);
+        if (!current) return 'RETRY';
+        const verdict = judgePayment(current, report);
+        // registered between the two writes: the registered write applies it, on the next pass
+        return verdict === 'APPLY' ? REGISTERED_MEANWHILE : verdict;
+      },
+    );
+    if (unverified !== REGISTERED_MEANWHILE) return unverified;
+  }
+  throw unavailable('record changed concurrently, retry');
+}
+
+function applied(item: Item): PaymentOutcome {
+  const order = toOrder(item) as Order;
+  return { kind: 'APPLIED', previous: order.previousState ?? 'UNREGISTERED', order };
+}
+
+/** The payment's one write: `state` PAID for a registered order, PAID_UNVERIFIED for a key with none. */
+function paymentWrite(
+  table: Table,
+  report: PaymentReport,
+  state: 'PAID' | 'PAID_UNVERIFIED',
+  when: ReturnType<typeof allOf>,
+): Write {
+  const credited = report.creditedFen !== undefined;
+  return {
+    pk: orderKey(report.merchantId, report.outTradeNo),
+    update:
+      'SET #state = :paid, transactionId = :tx, paidFen = :fen, paidAt = :paidAt, paidVia = :via, appliedAt = :now, ' +
+      'previousState = if_not_exists(#state, :unregistered), amountFen = if_not_exists(amountFen, :fen), ' +
+      'amountUnverified = if_not_exists(amountUnverified, :true), outTradeNo = :otn, merchantId = :mid, entity = :entity, ' +
+      '#channel = if_not_exists(#channel, :channel)' +
+      (credited ? ', creditedFen = :credited' : '') +
+      ' REMOVE pending, #ttl',
+    when,
+    names: { '#state': 'state', '#ttl': 'ttl', '#channel': 'channel' },
+    values: {
+      ':paid': S(state),
+      ':unregistered': S('UNREGISTERED'),
+      ':tx': S(report.transactionId),
+      ':fen': N(report.amountFen),
+      ':paidAt': S(report.paidAt),
+      ':via': S(report.channel),
+      ':now': S(table.iso()),
+      ':true': { BOOL: true },
+      ':otn': S(report.outTradeNo),
+      ':mid': S(report.merchantId),
+      ':entity': S('ORDER'),
+      ':channel': S(orderChannelOf(report.channel)),
+      ...(credited ? { ':credited': N(report.creditedFen as number) } : {}),
     },
-    (item): PaymentOutcome => {
-      const order = toOrder(item) as Order;
-      return { kind: 'APPLIED', previous: order.previousState ?? 'UNREGISTERED', order };
-    },
-    (item) => {
-      const current = item && toOrder(item);
-      if (!current && policy === 'reject') return { kind: 'UNKNOWN_ORDER' };
-      const verdict = judgePayment(current, report);
-      return verdict === 'APPLY' ? 'RETRY' : verdict;
-    },
-  );
+  };
 }
 
 /** Closes an order: from NOTPAY only, so a payment recorded first always wins. */
@@ -152,7 +203,7 @@ export async function applyClose(
     (item) => {
       const current = item && toOrder(item);
       if (!current) return { kind: 'UNKNOWN_ORDER' };
-      if (current.state === 'PAID') return { kind: 'PAID', order: current };
+      if (isPaid(current.state)) return { kind: 'PAID', order: current };
       if (current.state === 'CLOSED') return { kind: 'ALREADY_CLOSED', order: current };
       return 'RETRY';
     },
@@ -184,6 +235,8 @@ export function toOrder(item: Item): Order | undefined {
       paidFen: n('paidFen'),
       paidAt: s('paidAt'),
       paidVia: s('paidVia') as Channel | undefined,
+      creditedFen: n('creditedFen'),
+      channel: s('channel') as OrderChannel | undefined,
       previousState: s('previousState') as Order['previousState'],
       closedAt: s('closedAt'),
       closedReason: s('closedReason') as Order['closedReason'],

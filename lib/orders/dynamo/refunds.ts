@@ -19,6 +19,7 @@ import {
   type RefundState,
   type RequestOutcome,
   type ReserveOutcome,
+  isPaid,
 } from '../model';
 import { orderKey, PENDING_INDEX, refundKey } from '../table';
 import { toOrder } from './orders';
@@ -150,7 +151,7 @@ function isOwnOrder(item: Item | undefined, report: RefundReport): boolean {
 async function tallyRefund(table: Table, report: RefundReport, requested: boolean): Promise<boolean> {
   const exceeds = (item: Item | undefined) => {
     const order = item && toOrder(item);
-    return order?.state === 'PAID' && (order.refundedFen ?? 0) > (order.paidFen ?? order.amountFen);
+    return order !== undefined && isPaid(order.state) && (order.refundedFen ?? 0) > (order.paidFen ?? order.amountFen);
   };
   const no = report.outRefundNo;
   const values = { ':rf': N(report.refundFen), ':no': { SS: [no] } };

@@ -55,6 +55,18 @@ export function amountIs(fen: number): Condition {
   return { expression: 'amountFen = :was_amountFen', names: {}, values: { ':was_amountFen': N(fen) } };
 }
 
+/**
+ * The order was registered for `channel`. Orders stored before channels existed carry none and are
+ * WeChat Pay's, so only the WeChat side admits a missing attribute; the aggregator needs it stated.
+ */
+export function channelIs(channel: 'wechatpay' | 'aggregator'): Condition {
+  const names = { '#channel': 'channel' };
+  const values = { ':was_channel': S(channel) };
+  return channel === 'aggregator'
+    ? { expression: '#channel = :was_channel', names, values }
+    : { expression: 'attribute_not_exists(#channel) OR #channel = :was_channel', names, values };
+}
+
 /** `outRefundNo` is not yet among the refunds counted in the order's refunded total. */
 export function notCounted(outRefundNo: string): Condition {
   return { expression: 'NOT contains(refundNos, :was_counted)', names: {}, values: { ':was_counted': S(outRefundNo) } };

@@ -109,7 +109,11 @@ describe('compareRows: payments', () => {
     const wet = await judge([payment(no, 250, 'TXU')]);
     expect(wet.findings[0]).toMatchObject({ kind: 'PAID_UNKNOWN_HERE', repair: 'APPLIED' });
     expect(wet.totals.repaired).toBe(1);
-    expect(await h.store.getOrder(mchid, no)).toMatchObject({ state: 'PAID', paidVia: 'bill', amountUnverified: true });
+    expect(await h.store.getOrder(mchid, no)).toMatchObject({
+      state: 'PAID_UNVERIFIED',
+      paidVia: 'bill',
+      amountUnverified: true,
+    });
     expect((await judge([payment(no, 250, 'TXU')])).findings[0]?.kind).toBe('MATCH');
   });
 

@@ -123,7 +123,7 @@ describe.skipIf(inject('dynamoEngine') !== 'dynamodb-local')(
         ['ORDER_CLOSED', c, ''],
         ['PAYMENT_SUCCEEDED', c, ''],
         ['ANOMALY', c, 'PAID_AFTER_CLOSE'],
-        ['PAYMENT_SUCCEEDED', unregistered, ''],
+        ['PAYMENT_UNVERIFIED', unregistered, ''],
         ['ANOMALY', unregistered, 'UNREGISTERED_ORDER'],
         ['COUPON_SENT', '', ''],
       ]);

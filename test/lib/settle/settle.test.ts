@@ -137,12 +137,12 @@ describe('settlePayment', () => {
   it('a first payment: PAID, recorded now, labelled APPLIED, no anomaly, the door recorded as the channel', async () => {
     const { logger, lines } = recorder();
     const no = await registered();
-    const s = await settlePayment(payment(no, { channel: 'v2' }), 'aggregator', settleDeps(logger));
+    const s = await settlePayment(payment(no, { channel: 'v2' }), 'v3', settleDeps(logger));
     expect(s).toMatchObject({ status: 'PAID', recorded: true, outcome: 'APPLIED', anomalies: [] });
     expect(s.refusal).toBeUndefined();
     expect(s.anomaly).toBeUndefined();
     expect(anomalies(lines)).toEqual([]);
-    expect(await h.store.getOrder(h.keys.mchid, no)).toMatchObject({ state: 'PAID', paidVia: 'aggregator' });
+    expect(await h.store.getOrder(h.keys.mchid, no)).toMatchObject({ state: 'PAID', paidVia: 'v3' });
   });
 
   it('both query doors record `query`; a repeat is PAID, not recorded, ALREADY_APPLIED, acknowledged', async () => {
