@@ -217,8 +217,8 @@ describe('repair', () => {
       channel: 'v3' as const,
     };
     expect(await repair(deps(), { payment: proof }, false)).toBe('APPLIED');
-    // the settle path stamps the door's channel, whatever the report said
-    expect(await h.store.getOrder(mchid, no)).toMatchObject({ state: 'PAID', paidVia: 'bill' });
+    // the settle path stamps the door's channel; an order never registered stays visibly unverified
+    expect(await h.store.getOrder(mchid, no)).toMatchObject({ state: 'PAID_UNVERIFIED', paidVia: 'bill' });
     expect(await repair(deps(), { payment: proof }, false)).toBe('ALREADY_APPLIED');
     expect(await repair(deps(), { payment: { ...proof, transactionId: 'OTHER' } }, false)).toBe('REFUSED');
     // the conflict is the settle path's anomaly line, with the bill as its source
