@@ -2,7 +2,7 @@
  * The typed client for the merchant's own code (the package's one entry point, package.json
  * `exports`): register orders before the customer pays, and ask the deployed closeOrder function to
  * close one, with every answer typed. The caller's IAM policy is the stack's CallerPolicy (its ARN is
- * the CallerPolicyArn output); CALLER_ACTIONS names what it must allow. docs/client.md shows the use.
+ * the CallerPolicyArn output); CALLER_ACTIONS names what it must allow. the README's "Registering an order" shows the use.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from '@aws-sdk/client-lambda';

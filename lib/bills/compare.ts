@@ -1,5 +1,5 @@
 /**
- * The bill against the table, row by row (docs/bills.md): each row gets a typed finding; what the bill
+ * The bill against the table, row by row (the README's "Next-day bill reconciliation"): each row gets a typed finding; what the bill
  * proves and the table lacks (a payment, a refund's success) is applied through the one settle path
  * (lib/settle/settle.ts, source `bill`), so its anomalies and log lines are those of every door, and flagged; a difference the service cannot settle by itself (another amount,
  * another transaction) is reported and never overwritten. Rows are compared a page at a time.

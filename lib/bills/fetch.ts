@@ -1,5 +1,5 @@
 /**
- * Getting the day's trade bill onto local disk (docs/bills.md): APIv3 asks for a download URL and a
+ * Getting the day's trade bill onto local disk (the README's "Next-day bill reconciliation"): APIv3 asks for a download URL and a
  * SHA1 of the bill, downloads it with a signed request, gunzips it while hashing and writing it to a
  * file, and only a matching digest hands the file on to be read. APIv2 `downloadbill` answers with
  * the bill's text itself (or an XML refusal) and carries no digest. The file keeps memory bounded
@@ -69,7 +69,7 @@ const BILL_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const SHA1_HEX = /^[0-9a-fA-F]{40}$/;
 const DEFAULT_MAX_BYTES = 4 * 1024 ** 3;
 const MAX_V2_ERROR_BYTES = 64 * 1024;
-// APIv3 codes for "no bill for that day yet" (docs/bills.md): a bill still being built, or none yet
+// APIv3 codes for "no bill for that day yet" (the README's "Next-day bill reconciliation"): a bill still being built, or none yet
 const NOT_READY_V3 = new Set(['NO_STATEMENT_EXIST', 'STATEMENT_CREATING']);
 // APIv2 says the same in its return_msg, in English or Chinese
 const NOT_READY_V2 = /no bill exist|bill creating|账单.{0,4}(不存在|未生成|生成中)/i;
@@ -127,7 +127,7 @@ export async function fetchTradeBillV3(deps: BillFetchDeps, req: BillRequest): P
     timestamp: Math.floor(deps.client.now() / 1000),
     nonce: deps.client.nonce(),
   });
-  // the download answer carries no WeChat signature (docs/bills.md): the digest is its only proof
+  // the download answer carries no WeChat signature (the README's "Next-day bill reconciliation"): the digest is its only proof
   const res = await download(deps, url.toString(), {
     method: 'GET',
     headers: { Authorization: authorization, Accept: '*/*', 'User-Agent': deps.client.userAgent },

@@ -1,5 +1,5 @@
 /**
- * An exact, streaming reader of WeChat Pay's trade bill (docs/bills.md): a header line, detail rows
+ * An exact, streaming reader of WeChat Pay's trade bill (the README's "Next-day bill reconciliation"): a header line, detail rows
  * whose every field starts with a backtick, then a summary header and one summary row. Amounts are
  * yuan text turned into integer fen by lib/money.ts; the summary is checked against the rows read.
  * Lines are cut from the byte stream one at a time, so a bill is never held whole.

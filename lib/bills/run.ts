@@ -1,5 +1,5 @@
 /**
- * One reconciliation of one day's bill (docs/bills.md): fetch it, read it once to check it whole
+ * One reconciliation of one day's bill (the README's "Next-day bill reconciliation"): fetch it, read it once to check it whole
  * (structure, amounts, summary), and only then read it again to compare and repair. A bill that fails
  * any check changes nothing. The day's report is written whole, replacing an earlier run's.
  */
@@ -41,7 +41,7 @@ export interface BillReport {
   /** Every finding but MATCH, at most {@link MAX_REPORTED} of them. */
   findings: Finding[];
   findingsTruncated: boolean;
-  /** What this run cannot see (docs/bills.md). */
+  /** What this run cannot see (the README's "Next-day bill reconciliation"). */
   notChecked: string[];
 }
 
@@ -122,7 +122,7 @@ export function discrepancies(totals: CompareTotals): number {
 }
 
 /**
- * The run's metrics (embedded metric format, docs/deploy.md's contract): one line per finding kind,
+ * The run's metrics (embedded metric format, the README's "Deploying"'s contract): one line per finding kind,
  * `BillFindings` in dimensions {service, stage, kind} (a metric line holds one value per name, so one
  * line per kind), then the run's line with `BillDiscrepancies` (every kind but MATCH, the alarm's
  * metric) and `BillRepaired` in {service, stage}.

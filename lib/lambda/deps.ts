@@ -90,7 +90,7 @@ export interface KeyedNotifyDeps {
  * Builds a notify container's dependencies and key ring from a resolved `env`. The ring reads the
  * certificates stored by the daily refresh (functions/refreshCertificates.ts) and, when this function
  * holds the merchant key and the APIv3 key, downloads once (rate-limited per container) on an unknown
- * serial (docs/keys.md, "Certificates at run time").
+ * serial (the README's "Production key guide", "Certificates at run time").
  */
 export function keyedNotifyDeps(env: Env, logger: Logger, now: () => number = Date.now): KeyedNotifyDeps {
   const base = notifyDeps(env, logger);

@@ -33,7 +33,7 @@ export const PENDING_INDEX = 'pending-by-created';
 
 /**
  * How many partition-key values the pending index spreads unpaid orders over. One value (`NOTPAY`)
- * is one index partition, and a partition takes about 1,000 writes a second (docs/capacity.md).
+ * is one index partition, and a partition takes about 1,000 writes a second (the README's "Operating it").
  */
 export const DEFAULT_PENDING_SHARDS = 8;
 /** The most shards a deployment may configure: reconciliation queries every one of them per page. */
@@ -63,7 +63,7 @@ export interface PendingShards {
 /**
  * Reads PENDING_SHARDS (default DEFAULT_PENDING_SHARDS) and PENDING_SHARDS_READ (default: the same).
  * Lowering PENDING_SHARDS would strand orders written to the higher shards, so PENDING_SHARDS_READ
- * keeps the old count until they have left the index (docs/capacity.md); it may never be lower.
+ * keeps the old count until they have left the index (the README's "Operating it"); it may never be lower.
  */
 export function pendingShardsFromEnv(env: Readonly<Record<string, string | undefined>>): PendingShards {
   const count = (name: string, fallback: number) => {

@@ -24,7 +24,7 @@ export type RefundAction =
   | 'ALREADY_SETTLED'
   /** still PROCESSING (or ABNORMAL again) at WeChat: asked again next run */
   | 'LEFT_PENDING'
-  /** WeChat knows no such refund: the request never reached it; left for an operator (docs/refunds.md) */
+  /** WeChat knows no such refund: the request never reached it; left for an operator (the README's "Refunds") */
   | 'NOT_AT_WECHAT'
   /** WeChat's answer contradicts the recorded refund: anomaly */
   | 'CONFLICT'

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The dependency audit of what ships (docs/dependencies.md): a high or critical advisory in a production
+# The dependency audit of what ships (the README's "Dependencies"): a high or critical advisory in a production
 # dependency fails the build. When the registry offers no audit service (some mirrors and proxies answer
 # the bulk-advisory request with an error) there is no verdict to act on: say so loudly and go on,
 # rather than fail every build on something no commit can change.

@@ -1,5 +1,5 @@
 /**
- * TEST-ONLY: WeChat Pay's trade bills as the simulator serves them (docs/bills.md): APIv3
+ * TEST-ONLY: WeChat Pay's trade bills as the simulator serves them (the README's "Next-day bill reconciliation"): APIv3
  * `GET /v3/bill/tradebill` and its signed download, APIv2 `downloadbill`. A bill is built from the
  * simulator's own record of the day (payments by success time, successful refunds by success time),
  * with switches that inject each discrepancy kind and corrupt the file, so the service's

@@ -98,7 +98,7 @@ beforeAll(async () => {
   const pay2 = orderNo('F');
   const pay3 = orderNo('F');
   const agg = orderNo('F');
-  // the aggregator settles only orders registered for it (docs/events.md)
+  // the aggregator settles only orders registered for it (the README's "Every authentic event kept, channels apart")
   for (const [no, fen] of [
     [pay2, 1999],
     [pay3, 2500],

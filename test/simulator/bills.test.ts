@@ -31,7 +31,7 @@ let h: Harness;
 let dir: string;
 let deps: BillRunDeps;
 
-/** What each injection must be found as; missing-payment cannot be seen yet (docs/bills.md). */
+/** What each injection must be found as; missing-payment cannot be seen yet (the README's "Next-day bill reconciliation"). */
 const EXPECTED: Record<BillInjection, FindingKind | undefined> = {
   'unknown-payment': 'PAID_UNKNOWN_HERE',
   'unpaid-here': 'STATE_DIFFERS',
@@ -282,7 +282,7 @@ describe('bill reconciliation against the simulator', () => {
       counts: run.report.totals.counts,
       location: run.path,
     });
-    // the alarm's metric, in the {service, stage} dimensions of docs/deploy.md
+    // the alarm's metric, in the {service, stage} dimensions of the README's "Deploying"
     const line = h.logs.filter((l) => 'BillDiscrepancies' in l).at(-1);
     expect(line).toMatchObject({ BillDiscrepancies: 4 * TIMES, BillRepaired: 0, stage: 'local' });
     expect(line?._aws).toMatchObject({ CloudWatchMetrics: [{ Dimensions: [['service', 'stage']] }] });

@@ -110,7 +110,7 @@ describe('the production template', () => {
       'refund',
       'refundNotify',
     ];
-    // the WeChat notify functions sign the one rate-limited certificate download (docs/keys.md)
+    // the WeChat notify functions sign the one rate-limited certificate download (the README's "Production key guide")
     expect(byFunction('WECHATPAY_MERCHANT_PRIVATE_KEY')).toEqual([
       'bills',
       'closeOrder',

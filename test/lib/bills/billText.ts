@@ -1,4 +1,4 @@
-/** Test-side bill writer: builds trade-bill text the way docs/bills.md describes it, independently of lib/. */
+/** Test-side bill writer: builds trade-bill text the way the README's "Next-day bill reconciliation" describes it, independently of lib/. */
 
 export const HEADER = [
   '交易时间',
