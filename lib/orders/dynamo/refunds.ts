@@ -119,26 +119,23 @@ export async function applyRefund(
 }
 
 /**
- * The order the refund names is registered under the merchant it names, and is either unpaid or paid
- * by the very transaction the (encrypted) refund result names: what an unsigned merchant id must
- * agree with before a tally is counted on its key.
+ * The key the refund names holds no order paid by another transaction: either nothing has been paid
+ * there yet (no order, or an unpaid one) or it was paid by the very transaction the (encrypted) refund
+ * result names. What an unsigned merchant id must agree with before a tally is counted on its key.
  */
 function ownOrder(report: RefundReport) {
-  const registered = { expression: 'attribute_exists(#state)', names: { '#state': 'state' }, values: {} };
-  if (report.transactionId === undefined) return registered;
-  return allOf(
-    registered,
-    anyOf(
-      { expression: 'attribute_not_exists(transactionId)', names: {}, values: {} },
-      { expression: 'transactionId = :was_tx', names: {}, values: { ':was_tx': S(report.transactionId) } },
-    ),
-  );
+  const unpaid = { expression: 'attribute_not_exists(transactionId)', names: {}, values: {} };
+  if (report.transactionId === undefined) return unpaid;
+  return anyOf(unpaid, {
+    expression: 'transactionId = :was_tx',
+    names: {},
+    values: { ':was_tx': S(report.transactionId) },
+  });
 }
 
 /** The same test as {@link ownOrder}, on an item read back. */
 function isOwnOrder(item: Item | undefined, report: RefundReport): boolean {
-  if (item?.state === undefined) return false;
-  const tx = item.transactionId?.S;
+  const tx = item?.transactionId?.S;
   return report.transactionId === undefined || tx === undefined || tx === report.transactionId;
 }
 
