@@ -311,7 +311,9 @@ describe('with a scripted WeChat client', () => {
         'record',
       );
       const { out } = await run([no], deps(freshNow(), { [no]: tx(no) }));
-      expect(out).toMatch(/here before: PAID, 1500 fen, transaction 4200000000000000000000000777, paid via v2$/m);
+      expect(out).toMatch(
+        /here before: PAID_UNVERIFIED, 1500 fen, transaction 4200000000000000000000000777, paid via v2$/m,
+      );
       expect(out).toContain('action:      ALREADY_PAID');
     });
   });
