@@ -127,6 +127,8 @@ describe('a successful trade (status 10000)', () => {
         async (whole, frac) => {
           const text = frac === '' ? String(whole) : `${whole}.${frac}`;
           const fen = whole * 100n + BigInt(frac.padEnd(2, '0'));
+          // an order of 0 fen cannot be registered: nothing to compare a zero payment with
+          fc.pre(fen > 0n);
           const no = await register(Number(fen));
           expect(acknowledged(await deliver(paid(no, text, { format: 'json' })))).toBe(true);
           expect((await item(no))?.paidFen?.N).toBe(String(fen));

@@ -393,9 +393,19 @@ export async function checkSchedule(
 
   // no attribute the model cannot explain
   for (const k of Object.keys(order ?? {})) if (!ORDER_ATTRS.has(k)) bad.push(`order has unexplained attribute ${k}`);
-  for (const [no, r] of Object.entries(refunds))
-    for (const k of Object.keys(r ?? {}))
-      if (!REFUND_ATTRS.has(k)) bad.push(`refund ${no} has unexplained attribute ${k}`);
+  for (const [no, r] of Object.entries(refunds)) {
+    // a refund not yet final sits on the pending index (key REFUND) for refund reconciliation, and only then
+    const open = r?.state?.S === 'ABNORMAL' || r?.state?.S === 'REQUESTED';
+    for (const k of Object.keys(r ?? {})) {
+      // createdAt stays as the time the refund was first seen open; pending only while it is open
+      if (k === 'createdAt') continue;
+      if (k === 'pending') {
+        if (!open) bad.push(`refund ${no} is ${r?.state?.S} and still on the pending index`);
+        else if (r?.pending?.S !== 'REFUND') bad.push(`refund ${no} pending is ${r?.pending?.S}`);
+      } else if (!REFUND_ATTRS.has(k)) bad.push(`refund ${no} has unexplained attribute ${k}`);
+    }
+    if (open && r?.pending?.S !== 'REFUND') bad.push(`refund ${no} is ${r?.state?.S} but not on the pending index`);
+  }
 
   // one transition per event: payment and close writes at most once each, tallies once per refund
   const orderWrites = writes.filter((w) => w.pk === oKey && !w.tally);

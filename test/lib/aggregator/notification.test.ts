@@ -78,6 +78,7 @@ describe('a status 10000 notification', () => {
         merchantId: '1900000109',
         transactionId: 'AGG-1234567890123456789',
         amountFen: 1990,
+        creditedFen: 1990,
         paidAt: '2026-11-23T04:05:06.789Z',
         channel: 'aggregator',
       },
@@ -116,9 +117,13 @@ describe('a status 10000 notification', () => {
     expect(n.kind === 'PAYMENT' && n.report.amountFen).toBe(fen);
   });
 
-  it('takes real_amount (what was credited), not amount (what was submitted), and allows 4 places in amount', () => {
-    const n = read(signed(aggregatorResult(fields({ amount: '20.0049', real_amount: '19.98' }))));
-    expect(n.kind === 'PAYMENT' && [n.report.amountFen, n.result.amountText]).toEqual([1998, '20.0049']);
+  it('compares amount (what was submitted) and records real_amount (what was credited) beside it', () => {
+    const n = read(signed(aggregatorResult(fields({ amount: '20.00', real_amount: '19.98' }))));
+    expect(n.kind === 'PAYMENT' && [n.report.amountFen, n.report.creditedFen]).toEqual([2000, 1998]);
+    // the submitted amount is what the registration holds: a fraction of a fen cannot be it
+    expect(() => read(signed(aggregatorResult(fields({ amount: '20.0049', real_amount: '19.98' }))))).toThrow(
+      /fraction of a fen/,
+    );
   });
 
   it('accepts amounts sent as JSON strings, an absent or null custom, and any key order and spacing', () => {
@@ -154,8 +159,8 @@ describe('a status 10000 notification', () => {
       ['1.15', 115],
       ['4.35', 435],
     ] as const) {
-      const n = read(signed(aggregatorResult(fields({ real_amount: text }))));
-      expect(n.kind === 'PAYMENT' && n.report.amountFen).toBe(fen);
+      const n = read(signed(aggregatorResult(fields({ amount: text, real_amount: text }))));
+      expect(n.kind === 'PAYMENT' && [n.report.amountFen, n.report.creditedFen]).toEqual([fen, fen]);
     }
   });
 });

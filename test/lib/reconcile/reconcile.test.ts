@@ -1080,7 +1080,7 @@ describe('with a scripted WeChat client', () => {
       const { before, result, after } = await reconcileOne({ merchantId: h.keys.mchid, outTradeNo: no }, {}, s.deps);
       expect(before?.createdAt).toBeUndefined();
       expect(result.action).toBe('ALREADY_PAID');
-      expect(after?.state).toBe('PAID');
+      expect(after?.state).toBe('PAID_UNVERIFIED');
     });
 
     it.each([
