@@ -159,7 +159,7 @@ describe('POST /notify/payment through serverless-offline', () => {
 
   it('POST /notify/aggregator: answers exactly success once durable, fail for a forgery', async () => {
     const no = orderNo('G');
-    await store.registerOrder({ outTradeNo: no, amountFen: 1990, merchantId: keys.mchid });
+    await store.registerOrder({ outTradeNo: no, amountFen: 1990, merchantId: keys.mchid, channel: 'aggregator' });
     const result = aggregatorResult({ orderid: no, amount: '19.9000', real_amount: '19.90' });
     const ok = await post(aggregatorNotification({ secret: AGGREGATOR_SECRET, result }), '/notify/aggregator');
     expect(ok).toEqual({ status: 200, body: 'success' });
