@@ -9,12 +9,13 @@
  */
 import { chooseProtocol } from '../close/closeOrder';
 import type { Config } from '../config';
-import { PayError } from '../errors';
+import { configError, PayError } from '../errors';
 import type { Logger, LogLevel } from '../log';
 import type { Order, RefundRequest, RefundState } from '../orders/model';
 import type { OrderStore } from '../orders/store';
 import { settleRefund } from '../settle/settle';
 import { WechatPayApiError } from '../wechatpay/apiError';
+import { neverSent } from '../wechatpay/http';
 import type { RefundAnswer } from '../wechatpay/v3/refunds';
 import type { RefundCalls } from './calls';
 import { readRefundRequest, type RefundCallRequest, type RefundProtocol } from './request';
@@ -109,6 +110,9 @@ async function requestRefund(
   trace: Trace,
 ): Promise<RefundCallOutcome> {
   const protocol = chooseProtocol(deps.config, request.protocol);
+  // a call that cannot be made (APIv2 without a client certificate) is refused before anything is written
+  const blocked = deps.refunds[protocol].blocked;
+  if (blocked !== undefined) throw configError(blocked);
   const asked: RefundRequest = { ...ids, refundFen: request.refundFen };
   const recorded = await deps.store.requestRefund(asked);
   if (recorded.kind === 'CONFLICT') {
@@ -233,9 +237,11 @@ async function afterAnswer(
  * do (NOTENOUGH, INVALID_REQUEST, PARAM_ERROR …), because WeChat answers a repeated out_refund_no
  * with the refund it already made. A timeout, a SYSTEMERROR, an answer we cannot trust, or a rate
  * limit proves nothing: the client retries those, and an earlier attempt of the same call may have
- * reached WeChat.
+ * reached WeChat. A refused TLS handshake proves it too: the request was never written.
  */
 export function provesNoRefund(err: WechatPayApiError): boolean {
+  // a TLS handshake that failed (our client certificate refused) never carried the request
+  if (neverSent(err.code)) return true;
   return (
     err.kind !== 'UNAUTHENTIC' && err.status !== undefined && !err.retryable && !UNKNOWN_RESULT_CODES.has(err.code)
   );
