@@ -9,7 +9,8 @@
  */
 import { chooseProtocol } from '../close/closeOrder';
 import type { Config } from '../config';
-import { configError, PayError } from '../errors';
+import { configError } from '../errors';
+import { failureFields } from '../lambda/event';
 import type { Logger, LogLevel } from '../log';
 import type { Order, RefundRequest, RefundState } from '../orders/model';
 import type { OrderStore } from '../orders/store';
@@ -59,8 +60,6 @@ export type RefundCallOutcome =
 
 export type RefundCallStatus = RefundCallOutcome['status'];
 
-type Failed = Extract<RefundCallOutcome, { status: 'FAILED' }>;
-
 // our client's own codes: none of them is WeChat saying "no refund was made"
 const UNKNOWN_RESULT_CODES: ReadonlySet<string> = new Set([
   'NETWORK_ERROR',
@@ -97,7 +96,7 @@ export async function refund(event: unknown, deps: RefundDeps): Promise<RefundCa
     };
     outcome = await requestRefund(request, ids, deps, trace);
   } catch (err) {
-    outcome = { ...ids, status: 'FAILED', ...failure(err, ids === undefined) };
+    outcome = { ...ids, status: 'FAILED', ...failureFields(err, ids === undefined) };
   }
   log(deps, outcome, trace, started);
   return outcome;
@@ -257,25 +256,6 @@ function applyInput(request: RefundCallRequest, order: Order, deps: RefundDeps) 
     ...(deps.notifyUrl === undefined ? {} : { notifyUrl: deps.notifyUrl }),
     ...(request.subMchId === undefined ? {} : { subMchid: request.subMchId }),
   };
-}
-
-/** The FAILED fields for an error that is not WeChat's answer. */
-function failure(err: unknown, badInput: boolean): Pick<Failed, 'code' | 'message' | 'retryable'> {
-  if (err instanceof WechatPayApiError) return { code: err.code, message: err.message, retryable: err.retryable };
-  if (!(err instanceof PayError)) return { code: 'INTERNAL_ERROR', message: 'internal error', retryable: true };
-  switch (err.kind) {
-    case 'MALFORMED':
-      return badInput
-        ? { code: 'PARAM_ERROR', message: err.reason, retryable: false }
-        : { code: 'MALFORMED_RESPONSE', message: err.reason, retryable: false };
-    case 'CONFIG':
-      return { code: 'CONFIG_ERROR', message: err.reason, retryable: false };
-    case 'UNAVAILABLE':
-      // the store's own failures: every step is idempotent per out_refund_no, so a retry is safe
-      return { code: 'STORE_UNAVAILABLE', message: 'order store unavailable, retry', retryable: true };
-    default:
-      return { code: err.kind, message: err.reason, retryable: false };
-  }
 }
 
 /** The one log line of a call: ids, protocol, outcome, WeChat's code, latency; never keys or bodies. */
