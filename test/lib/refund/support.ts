@@ -108,7 +108,7 @@ export async function startNotifyEndpoint(h: Harness): Promise<{ url: string; cl
 }
 
 /** Polls `check` until it holds (the simulator settles and notifies asynchronously); fails after `ms`. */
-export async function until(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+export async function until(check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
