@@ -235,12 +235,12 @@ function mtlsRequest(agent: Agent, input: string, init: RequestInit): Promise<Re
         });
         res.on('error', reject);
         res.on('end', () => {
+          // the raw name/value pairs keep a header sent twice as two values
           const headers = new Headers();
-          for (const [name, value] of Object.entries(res.headers)) {
-            if (typeof value === 'string') headers.set(name, value);
-            else if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-          }
-          resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 500, headers }));
+          for (let i = 0; i + 1 < res.rawHeaders.length; i += 2)
+            headers.append(String(res.rawHeaders[i]), String(res.rawHeaders[i + 1]));
+          // a client-side response always has its status code
+          resolve(new Response(Buffer.concat(chunks), { status: Number(res.statusCode), headers }));
         });
       },
     );

@@ -128,6 +128,65 @@ describe('the refund call meets a contradicting answer', () => {
   });
 });
 
+describe('what the apply carries', () => {
+  it('the paid total, the reason and the notify_url; a repeat of an answered request is not sent again', async () => {
+    const no = await paid(500);
+    const seen: unknown[] = [];
+    const calls = stubbed({
+      apply: async (input) => {
+        seen.push(input);
+        return answer(no, 100);
+      },
+    });
+    const deps = { ...depsWith(calls), notifyUrl: 'https://example.com/notify/refund' };
+    const event = { outTradeNo: no, outRefundNo: `${no}r`, refundFen: 100, reason: '退货' };
+    expect(await refund(event, deps)).toMatchObject({ status: 'ACCEPTED', refundId: `id${no}` });
+    expect(seen).toEqual([
+      {
+        outTradeNo: no,
+        outRefundNo: `${no}r`,
+        refundFen: 100,
+        totalFen: 500,
+        reason: '退货',
+        notifyUrl: 'https://example.com/notify/refund',
+      },
+    ]);
+    // WeChat's refund id is recorded: the repeat is answered from the table
+    expect(await refund(event, deps)).toMatchObject({
+      status: 'ALREADY_REQUESTED',
+      state: 'REQUESTED',
+      refundId: `id${no}`,
+    });
+    expect(seen).toHaveLength(1);
+  });
+});
+
+describe('refund reconciliation, answer by answer', () => {
+  it('ABNORMAL, ABNORMAL again, SUCCESS, SUCCESS again, then a contradicting CLOSED', async () => {
+    const no = await paid(500);
+    await ask(no, 100, stubbed({ apply: async () => answer(no, 100) }));
+    const pending = {
+      outRefundNo: `${no}r`,
+      outTradeNo: no,
+      merchantId: h.config.mchid,
+      createdAt: new Date().toISOString(),
+    };
+    const run = (a: RefundAnswer) =>
+      reconcileRefund(pending, DEFAULT_RECONCILE_OPTIONS, 'v3', {
+        ...h.deps(),
+        refunds: stubbed({ query: async () => a }),
+      });
+    expect(await run(answer(no, 100, { status: 'ABNORMAL' }))).toBe('SETTLED');
+    expect(await run(answer(no, 100, { status: 'ABNORMAL' }))).toBe('LEFT_PENDING');
+    expect(await h.store.getOrder(h.config.mchid, no)).toMatchObject({ reservedFen: 100 });
+    const success = answer(no, 100, { status: 'SUCCESS', successAt: new Date().toISOString() });
+    expect(await run(success)).toBe('SETTLED');
+    expect(await run(success)).toBe('ALREADY_SETTLED');
+    expect(await run(answer(no, 100, { status: 'CLOSED' }))).toBe('CONFLICT');
+    expect(await h.store.getOrder(h.config.mchid, no)).toMatchObject({ refundedFen: 100, reservedFen: 0 });
+  });
+});
+
 describe('APIv2 apply without a usable certificate', () => {
   it('is blocked, and a direct call is refused as CONFIG', async () => {
     const none = createRefundCalls({ config: h.config });

@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { handler } from '../../../functions/refund';
 import { refundDeps } from '../../../lib/refund/lambda';
 import { clientCertificateFetch, neverSent } from '../../../lib/wechatpay/http';
 import { readSecapiSettings, type SecapiSettings } from '../../../lib/wechatpay/v2/clientCert';
@@ -143,6 +144,33 @@ describe('APIv2 refund apply with the merchant client certificate', () => {
   });
 });
 
+describe('functions/refund, the deployed chain', () => {
+  it('with APIv2 alone in its environment refunds through the client certificate it reads there', async () => {
+    const no = await world.paid(500, 'F');
+    const served = port().served;
+    try {
+      for (const [name, value] of Object.entries(world.h.env)) vi.stubEnv(name, value);
+      // APIv2 alone: no APIv3 key and no WeChat key to verify APIv3 answers with
+      for (const name of [
+        'WECHATPAY_APIV3_KEY',
+        'WECHATPAY_PLATFORM_CERTS',
+        'WECHATPAY_PUBLIC_KEY',
+        'WECHATPAY_PUBLIC_KEY_ID',
+      ])
+        vi.stubEnv(name, '');
+      const outcome = await handler(
+        { outTradeNo: no, outRefundNo: `${no}r`, refundFen: 120 },
+        { getRemainingTimeInMillis: () => 20_000 },
+      );
+      expect(outcome).toMatchObject({ status: 'ACCEPTED', outTradeNo: no });
+      expect(port().served).toBe(served + 1);
+      expect(await orderOf(no)).toMatchObject({ reservedFen: 120 });
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+});
+
 describe('reading the client certificate', () => {
   const env = () => world.h.env;
   const read = (over: Record<string, string | undefined>) =>
@@ -157,6 +185,7 @@ describe('reading the client certificate', () => {
     [{ WECHATPAY_SECAPI_BASE_URL: 'http://127.0.0.1:1' }, 'WECHATPAY_SECAPI_BASE_URL must be an https origin'],
     [{ WECHATPAY_SECAPI_BASE_URL: 'https://x.example/path' }, 'WECHATPAY_SECAPI_BASE_URL must be an https origin'],
     [{ WECHATPAY_SECAPI_CA: 'garbage' }, 'WECHATPAY_SECAPI_CA is not a PEM certificate'],
+    [{ WECHATPAY_SECAPI_BASE_URL: 'not a url' }, 'WECHATPAY_SECAPI_BASE_URL must be an https origin'],
   ])('%j is refused: %s', (over, reason) => {
     expect(() => read(over)).toThrow(reason);
   });
