@@ -297,7 +297,11 @@ describe('failures of our own', () => {
       throw unavailable('boom');
     });
     expect(await broken({})).toMatchObject({ status: 'FAILED', code: 'INTERNAL_ERROR', retryable: true });
-    const buggy = refundHandler(() => ({ ...world.h.deps(), refunds: refundCalls(world.h), store: undefined as never }));
+    const buggy = refundHandler(() => ({
+      ...world.h.deps(),
+      refunds: refundCalls(world.h),
+      store: undefined as never,
+    }));
     expect(await buggy({ outTradeNo: 'A', outRefundNo: 'B', refundFen: 1 })).toMatchObject({
       status: 'FAILED',
       code: 'INTERNAL_ERROR',
