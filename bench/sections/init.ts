@@ -17,7 +17,7 @@
  * Runnable alone: `npx tsx bench/run.ts init`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
@@ -50,6 +50,12 @@ export interface InitResult {
   bundleBytesByPackage: Array<{ name: string; bytes: number }>;
   /** Each runtime package required alone with the SDK already loaded (unbundled), median ms. */
   modulesWithSdkLoaded: Array<{ name: string; ms: number }>;
+  /**
+   * CPU profile of the bundle's require (SDK preloaded, unminified so each line maps to its package):
+   * sampled JavaScript time by package, ms, mean of the profiled runs. Time V8 spends compiling or
+   * collecting garbage is not in these samples.
+   */
+  profileByPackage: Array<{ name: string; ms: number }>;
   secrets: {
     parameters: number;
     /** The first resolution: Powertools Parameters and the SSM client loaded (the DynamoDB client already is), one GetParameter each (stub replies). */
@@ -126,9 +132,104 @@ const env = JSON.parse(process.env.BENCH_SECRETS_ENV);
 /** The package a bundled input belongs to ("(project)" for the service's own files). */
 function packageOf(input: string): string {
   const i = input.lastIndexOf('node_modules/');
-  if (i < 0) return '(project)';
+  if (i < 0) {
+    // the service's own files, by folder under lib/ (or the file at lib/'s top)
+    const parts = input.replace(/^(\.\.\/)+/, '').split('/');
+    const at = parts.indexOf('lib');
+    return at < 0 ? `(project) ${parts.slice(-2).join('/')}` : `(project) ${parts.slice(at, at + 2).join('/')}`;
+  }
   const rest = input.slice(i + 'node_modules/'.length).split('/');
   return rest[0]?.startsWith('@') ? `${rest[0]}/${rest[1]}` : (rest[0] ?? '?');
+}
+
+interface CpuProfile {
+  nodes: Array<{
+    id: number;
+    callFrame: { url: string; lineNumber: number };
+    /** Samples by source line (1-based) inside the function: where its self time went. */
+    positionTicks?: Array<{ line: number; ticks: number }>;
+  }>;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Sampled time of the bundle's own lines by package over `runs` profiled requires (SDK preloaded), ms per run. */
+function profileBundle(work: string, runs: number): Array<{ name: string; ms: number }> {
+  const file = join(work, 'profiled.js');
+  buildSync({
+    entryPoints: [join(ROOT, 'functions/paymentNotify.ts')],
+    bundle: true,
+    minify: false,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    external: ['@aws-sdk/*'],
+    outfile: file,
+    logLevel: 'error',
+  });
+  // esbuild heads each module's code with a "// <path>" comment: the lines that follow are that module's
+  const starts: Array<{ line: number; name: string }> = [];
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((text, line) => {
+      const m = /^\/\/ (\S+\.(?:js|mjs|cjs|ts))$/.exec(text);
+      if (m) starts.push({ line, name: packageOf(m[1] as string) });
+    });
+  const packageAt = (line: number) => {
+    let name = '(bundle runtime)';
+    for (const st of starts) {
+      if (st.line > line) break;
+      name = st.name;
+    }
+    return name;
+  };
+  const dir = join(work, 'profiles');
+  mkdirSync(dir, { recursive: true });
+  const totals = new Map<string, number>();
+  for (let i = 0; i < runs; i++) {
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--cpu-prof',
+        '--cpu-prof-dir',
+        dir,
+        '--cpu-prof-interval',
+        '50',
+        '-e',
+        `require(${JSON.stringify(SDK)});require(${JSON.stringify(file)});`,
+      ],
+      {
+        env: { PATH: process.env.PATH ?? '', NODE_PATH: join(ROOT, 'node_modules') },
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
+    if (r.status !== 0) throw new Error(`profiled require failed: ${r.stderr.slice(0, 500)}`);
+  }
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.cpuprofile'))) {
+    const p = JSON.parse(readFileSync(join(dir, f), 'utf8')) as CpuProfile;
+    const self = new Map<number, number>();
+    p.samples.forEach((id, k) => self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[k] ?? 0) / 1000));
+    for (const node of p.nodes) {
+      const ms = self.get(node.id) ?? 0;
+      if (ms === 0 || !node.callFrame.url.endsWith('profiled.js')) continue;
+      // a function's self time by the lines it was sampled on (the bundle's top level is one function)
+      const ticks = node.positionTicks ?? [];
+      const all = ticks.reduce((n, t) => n + t.ticks, 0);
+      if (all === 0) {
+        const name = packageAt(node.callFrame.lineNumber);
+        totals.set(name, (totals.get(name) ?? 0) + ms);
+        continue;
+      }
+      for (const t of ticks) {
+        const name = packageAt(t.line - 1);
+        totals.set(name, (totals.get(name) ?? 0) + (ms * t.ticks) / all);
+      }
+    }
+  }
+  return [...totals.entries()]
+    .map(([name, total]) => ({ name, ms: round(total / runs, 2) }))
+    .sort((a, b) => b.ms - a.ms);
 }
 
 /** Runs the section: `before` is the git ref of the baseline (none: no A/B). */
@@ -201,6 +302,8 @@ export async function runInit(
       modules.push({ name, ms: round(median(t), 1) });
     }
 
+    const profileByPackage = profileBundle(work, opts.quick ? 3 : 8);
+
     // the runtime secret reads, through a stubbed SSM transport
     const secretsEntry = join(work, 'secrets-entry.ts');
     writeFileSync(secretsEntry, SECRETS_ENTRY(ROOT));
@@ -266,6 +369,7 @@ export async function runInit(
         .map(([name, bytes]) => ({ name, bytes }))
         .sort((a, b) => b.bytes - a.bytes),
       modulesWithSdkLoaded: modules,
+      profileByPackage,
       secrets: {
         parameters: params.length,
         firstReadMs: round(median(reads.map((r) => r.firstMs)), 1),
