@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DynamoResult } from '../sections/dynamo';
 import type { HandlerResult } from '../sections/handler';
+import type { InitResult } from '../sections/init';
 import type { ReconcileScaleResult } from '../sections/reconcile';
 import { round } from './common';
 import { ROOT } from './snapshot';
@@ -76,6 +77,11 @@ export interface CostModel {
   reconcilePerMillionQueries: { lambdaUsd: number; dynamoUsd: number; usd: number; basis: string } | null;
   /** How many queries a never-paid order costs over the horizon at the deployed schedule. */
   queriesPerUnpaidOrder: number;
+  /**
+   * Cold starts (Lambda bills the INIT phase since 2025-08-01): module init (section f) plus the
+   * first secret resolution, as measured here, unstretched; USD per million cold starts.
+   */
+  coldStart: { ms: number; usdPerMillion: number; usdPerMillionDeliveriesAtOnePercent: number } | null;
 }
 
 /** The memory (MB) serverless.yml gives `fn` (its own setting, else the provider's). */
@@ -103,6 +109,7 @@ export function costModel(s: {
   handler?: HandlerResult;
   dynamo?: DynamoResult;
   reconcile?: ReconcileScaleResult;
+  init?: InitResult;
 }): CostModel | null {
   const h = s.handler;
   const d = s.dynamo;
@@ -212,8 +219,19 @@ export function costModel(s: {
         basis: `${r.registration.requestsPerRegistration} request and ${r.registration.capacityPerRegistration} WRU per registration (the item and its pending-index entry)`,
       };
   }
+  let coldStart: CostModel['coldStart'] = null;
+  if (s.init) {
+    const coldMs = Math.ceil(s.init.after.initMs + s.init.secrets.firstReadMs);
+    const usdPerMillion = (coldMs / 1000) * gb * PRICES.lambdaArmPerGbSecond * 1e6;
+    coldStart = {
+      ms: coldMs,
+      usdPerMillion: round(usdPerMillion, 2),
+      usdPerMillionDeliveriesAtOnePercent: round(usdPerMillion / 100, 3),
+    };
+  }
   return {
     prices: PRICES,
+    coldStart,
     assumptions: { ...ASSUMPTIONS, memoryMb, cpuStretch: round(cpuStretch, 2) },
     billedMs,
     firstDeliveries: first,

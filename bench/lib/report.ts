@@ -669,6 +669,10 @@ function renderCost(out: string[], s: Sections): void {
     out.push(
       `- Reconciliation: ${usd(c.reconcilePerMillionQueries.usd)} per million order queries (Lambda ${usd(c.reconcilePerMillionQueries.lambdaUsd)}, DynamoDB ${usd(c.reconcilePerMillionQueries.dynamoUsd)}; ${c.reconcilePerMillionQueries.basis}). An order is queried once per run while it is pending past the grace period: a payment whose notification arrives costs no query; one never paid is asked up to ${c.queriesPerUnpaidOrder} times over the horizon at the deployed schedule (less where closeAfterMinutes closes it).`,
     );
+  if (c.coldStart)
+    out.push(
+      `- Cold starts (Lambda bills the INIT phase since 2025-08-01): ${c.coldStart.ms} ms here (module init, section f, plus the first secret resolution through the stub SSM transport, not stretched: real SSM latency adds to it) cost ${usd(c.coldStart.usdPerMillion)} per million cold starts; at one cold start per hundred deliveries, ${usd(c.coldStart.usdPerMillionDeliveriesAtOnePercent)} per million deliveries, the same order for either system (the Powertools pattern loads the same SDK and Powertools).`,
+    );
   out.push(
     `- Duration is the figure to re-check on AWS: the local CPU is not Graviton, and DynamoDB's real latency replaces the assumed ${c.assumptions.dynamoLatencyMs} ms per request.`,
   );
