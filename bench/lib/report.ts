@@ -500,7 +500,7 @@ function renderHandler(out: string[], h: HandlerResult): void {
   );
   out.push('');
   out.push(
-    `Real ÷ minimal, own time: first delivery v3 ${fmtRatio(h.ratioToMinimal.v3)}, v2 ${fmtRatio(h.ratioToMinimal.v2)}; duplicate v3 ${fmtRatio(h.duplicateRatioToMinimal.v3)}, v2 ${fmtRatio(h.duplicateRatioToMinimal.v2)}. The real handler wrote ${fmtInt(h.logBytesPerDelivery)} bytes of log lines and metric records per delivery.`,
+    `Real ÷ minimal, own time: first delivery v3 ${fmtRatio(h.ratioToMinimal.v3)}, v2 ${fmtRatio(h.ratioToMinimal.v2)}; duplicate v3 ${fmtRatio(h.duplicateRatioToMinimal.v3)}, v2 ${fmtRatio(h.duplicateRatioToMinimal.v2)}.${h.breakdownV3 ? ` Where the v3 gap lies: the pipeline alone (handleNotification: the hardened read, the settle path, the store, its log line) is ${fmtRatio(h.breakdownV3.pipelineToMinimal)} the minimal handler; the Lambda adapter around it (middy, Powertools' middlewares, the live dependencies and key ring) multiplies that by ${fmtRatio(h.breakdownV3.handlerToPipeline)}.` : ''} The real handler wrote ${fmtInt(h.logBytesPerDelivery)} bytes of log lines and metric records per delivery.`,
   );
   out.push('');
   for (const n of h.notes) out.push(`- ${n}`);
