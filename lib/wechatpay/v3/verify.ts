@@ -73,12 +73,12 @@ export function verifyV3(header: HeaderGetter, body: Buffer, keys: KeyRing, nowS
 
 /**
  * `timestamp\nnonce\nbody\n` in one buffer sized up front: the header checks above limit both
- * fields to printable ASCII (one byte a character), so only the body is copied, once.
+ * fields to printable ASCII (one UTF-8 byte a character), so only the body is copied, once.
  */
 function signedMessage(timestamp: string, nonce: string, body: Buffer): Buffer {
   const head = timestamp.length + nonce.length + 2;
   const message = Buffer.allocUnsafe(head + body.length + 1);
-  message.write(`${timestamp}\n${nonce}\n`, 0, 'latin1');
+  message.write(`${timestamp}\n${nonce}\n`, 0);
   body.copy(message, head);
   message[message.length - 1] = 0x0a;
   return message;
