@@ -408,6 +408,18 @@ describe('parseXml edges (mutation-tested)', () => {
     expect(payErrorOf(() => parseXml('<xml><![CDATA[x]]></xml>')).reason).toBe('XML is not a flat field map');
   });
 
+  it('says why a field is refused: a prototype name, or an element inside it', () => {
+    for (const name of PROTOTYPE_KEYS) {
+      expect(payErrorOf(() => parseXml(`<xml><a>1</a><${name}>x</${name}></xml>`)).reason).toBe(
+        'XML element name not accepted',
+      );
+    }
+    // an element whose name ends like the field's is not the field's end tag
+    for (const xml of ['<xml><a>x<ba></ba></a></xml>', '<xml><a>x<ba/></a></xml>', '<xml><a>x<?a?></a></xml>']) {
+      expect(payErrorOf(() => parseXml(xml)).reason, xml).toBe('XML field a is not plain text');
+    }
+  });
+
   it('names the offending field in the reason, but only a short and valid name', () => {
     expect(payErrorOf(() => parseXml('<xml><a>1</a><a>2</a></xml>')).reason).toBe('XML field a is repeated');
     expect(payErrorOf(() => parseXml('<xml><a>1<b/></a></xml>')).reason).toBe('XML field a is not plain text');
