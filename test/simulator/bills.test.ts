@@ -19,6 +19,7 @@ import { generateTestKeys } from '../../scripts/simulator/keys';
 import { startSimulator, type Simulator } from '../../scripts/simulator/server';
 import type { SimOrder } from '../../scripts/simulator/state';
 import { createHarness, type Harness } from '../support/harness';
+import { DEFAULT_PENDING_SHARDS } from '../../lib/orders/table';
 
 const PAYMENTS = 9_000;
 const REFUNDS = 1_000;
@@ -68,6 +69,7 @@ beforeAll(async () => {
   deps = {
     fetch: { client: billClientDeps(config), dir },
     store: h.store,
+    table: { client: h.client, tableName: h.tableName, shards: DEFAULT_PENDING_SHARDS },
     logger: h.logger,
     sink: folderSink(join(dir, 'reports')),
     recordReport: billReportRecorder(h.client, h.config.tableName),

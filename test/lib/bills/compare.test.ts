@@ -4,6 +4,7 @@ import { compareRows, repair, type Finding } from '../../../lib/bills/compare';
 import type { BillRow, OtherRow, PaymentRow, RefundRow } from '../../../lib/bills/reader';
 import { createLogger } from '../../../lib/log';
 import { createHarness, orderNo, type Harness } from '../../support/harness';
+import { DEFAULT_PENDING_SHARDS } from '../../../lib/orders/table';
 
 let h: Harness;
 let mchid: string;
@@ -11,7 +12,11 @@ const AT = '2026-11-29T02:00:00.000Z';
 // the settle path's anomaly lines, as the run's logger writes them
 const lines: Record<string, unknown>[] = [];
 const logger = createLogger({ service: 'test', write: (line) => lines.push(JSON.parse(line)) });
-const deps = () => ({ store: h.store, logger });
+const deps = () => ({
+  store: h.store,
+  table: { client: h.client, tableName: h.tableName, shards: DEFAULT_PENDING_SHARDS },
+  logger,
+});
 
 beforeAll(async () => {
   h = await createHarness();
