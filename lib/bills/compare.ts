@@ -57,7 +57,7 @@ export interface Finding {
 export interface CompareOptions {
   /** Report only: no repair is written. */
   dryRun: boolean;
-  /** Rows per page (default 100): the reads of one page run together, then the next page is read. */
+  /** Rows per page (default 400): the reads of one page run together (BatchGetItem, 100 keys each), then the next page is read. */
   pageSize?: number;
   /** Concurrent repairs within a page (default 16). */
   concurrency?: number;
@@ -97,7 +97,7 @@ export async function compareRows(
     counts: Object.fromEntries(FINDING_KINDS.map((k) => [k, 0])) as Record<FindingKind, number>,
     repaired: 0,
   };
-  const pageSize = opts.pageSize ?? 100;
+  const pageSize = opts.pageSize ?? 400;
   let page: (PaymentRow | RefundRow)[] = [];
   const flush = async () => {
     const items = await readItems(

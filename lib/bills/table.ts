@@ -27,12 +27,15 @@ type Item = Record<string, AttributeValue>;
 
 /** Keys per BatchGetItem (DynamoDB's own limit). */
 const BATCH = 100;
+/** BatchGetItem requests of one page in flight at once. */
+const IN_FLIGHT = 4;
 /** Rounds of unprocessed keys tolerated before the read is given up as UNAVAILABLE. */
 const MAX_ROUNDS = 8;
 
 /**
- * Reads the items of `pks` with consistent reads, 100 keys a request, asking again for the keys
- * DynamoDB left unprocessed (throttling) with a growing pause; a key with no item is absent from the map.
+ * Reads the items of `pks` with consistent reads, 100 keys a request and up to 4 requests at once,
+ * asking again for the keys DynamoDB left unprocessed (throttling) after a growing pause; a key with
+ * no item is absent from the map.
  */
 export async function readItems(
   table: BillTable,
@@ -41,26 +44,34 @@ export async function readItems(
 ): Promise<Map<string, Item>> {
   const found = new Map<string, Item>();
   const unique = [...new Set(pks)];
-  for (let at = 0; at < unique.length; at += BATCH) {
-    let keys: Item[] = unique.slice(at, at + BATCH).map((pk) => ({ pk: { S: pk } }));
-    for (let round = 0; keys.length > 0; round += 1) {
-      if (round >= MAX_ROUNDS) throw unavailable('order store kept bill reads unprocessed');
-      if (round > 0) await pause(25 * 2 ** round);
-      const out = await send(() =>
-        table.client.send(
-          new BatchGetItemCommand({
-            RequestItems: { [table.tableName]: { Keys: keys, ConsistentRead: true } },
-          }),
-        ),
-      );
-      for (const item of out.Responses?.[table.tableName] ?? []) {
-        const pk = item.pk?.S;
-        if (pk !== undefined) found.set(pk, item);
-      }
-      keys = out.UnprocessedKeys?.[table.tableName]?.Keys ?? [];
+  const batches = Array.from({ length: Math.ceil(unique.length / BATCH) }, (_, b) =>
+    unique.slice(b * BATCH, b * BATCH + BATCH),
+  );
+  let next = 0;
+  const worker = async () => {
+    for (let b = next++; b < batches.length; b = next++) {
+      for (const item of await readBatch(table, batches[b] as string[], pause)) found.set(item.pk?.S as string, item);
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, batches.length) }, worker));
   return found;
+}
+
+async function readBatch(table: BillTable, pks: string[], pause: (ms: number) => Promise<void>): Promise<Item[]> {
+  const items: Item[] = [];
+  let keys: Item[] = pks.map((pk) => ({ pk: { S: pk } }));
+  for (let round = 0; keys.length > 0; round += 1) {
+    if (round >= MAX_ROUNDS) throw unavailable('order store kept bill reads unprocessed');
+    if (round > 0) await pause(25 * 2 ** round);
+    const out = await send(() =>
+      table.client.send(
+        new BatchGetItemCommand({ RequestItems: { [table.tableName]: { Keys: keys, ConsistentRead: true } } }),
+      ),
+    );
+    items.push(...(out.Responses?.[table.tableName] ?? []));
+    keys = out.UnprocessedKeys?.[table.tableName]?.Keys ?? [];
+  }
+  return items;
 }
 
 /** A paid order as the paid-day index holds it. */
