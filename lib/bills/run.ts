@@ -27,6 +27,8 @@ export interface BillRunDeps {
   stage?: string;
   /** Clock in ms, for the report's time. */
   now: () => number;
+  /** Most findings a report lists (default {@link MAX_REPORTED}). */
+  maxReported?: number;
   /** Fetches the bill (default fetchTradeBill): a seam for a stored file. */
   fetchBill?: (deps: BillFetchDeps, req: BillRequest) => Promise<BillFetch>;
 }
@@ -81,7 +83,7 @@ export async function runBill(deps: BillRunDeps, req: BillRequest, opts: { dryRu
     const findings: Finding[] = [];
     const onFinding = (f: Finding) => {
       if (f.kind === 'MATCH') return;
-      if (findings.length < MAX_REPORTED) findings.push(f);
+      if (findings.length < (deps.maxReported ?? MAX_REPORTED)) findings.push(f);
       deps.logger.log('warn', 'bill discrepancy', {
         billDate: req.billDate,
         merchantId,
