@@ -147,7 +147,8 @@ async function query(
 
 function paidEntry(item: Item): PaidEntry {
   const entry: PaidEntry = {
-    merchantId: item.merchantId?.S ?? '',
+    // the index's sort key: every entry has it
+    merchantId: item.merchantId?.S as string,
     outTradeNo: item.outTradeNo?.S ?? '',
     state: item.state?.S ?? '',
   };

@@ -14,6 +14,8 @@ import {
   type BillsMerchantOutcome,
   type BillsRuntime,
   type BillsSummary,
+  billMerchants,
+  billsErrorSummary,
   billsHandler,
   billsRuntime,
   previousBeijingDay,
@@ -268,6 +270,20 @@ describe('the bills function', () => {
   });
 });
 
+describe('billMerchants', () => {
+  it("is the merchant's own bill alone on a day with no payment here and none configured", async () => {
+    expect(await billMerchants(runtime([]), '2020-01-01')).toEqual([undefined]);
+    expect(await billMerchants(runtime(['1900009997']), '2020-01-01')).toEqual(['1900009997']);
+  });
+});
+
+describe('billsErrorSummary', () => {
+  it('stops with CONFIG for a configuration error and INTERNAL_ERROR for anything else', () => {
+    expect(billsErrorSummary(new PayError('CONFIG', 'x')).stopped).toBe('CONFIG');
+    expect(billsErrorSummary(new PayError('UNAVAILABLE', 'x')).stopped).toBe('INTERNAL_ERROR');
+  });
+});
+
 describe('the report item', () => {
   it('reads an APIv2 run back, and an item missing its fields as empty, not as a crash', async () => {
     const record = billReportRecorder(h.client, h.tableName);
@@ -300,13 +316,17 @@ describe('the report item', () => {
       location: '/tmp/x.json',
     });
     await h.client.send(
-      new PutItemCommand({ TableName: h.tableName, Item: { pk: { S: billReportKey('1900000778', '2026-11-01') } } }),
+      new PutItemCommand({
+        TableName: h.tableName,
+        // a count that is no number reads as 0
+        Item: { pk: { S: billReportKey('1900000778', '2026-11-01') }, counts: { M: { MATCH: { S: 'x' } } } },
+      }),
     );
     expect(await readBillReport(h.client, h.tableName, '1900000778', '2026-11-01')).toMatchObject({
       billDate: '',
       protocol: 'v3',
       rows: 0,
-      counts: {},
+      counts: { MATCH: 0 },
     });
   });
 });

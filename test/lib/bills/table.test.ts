@@ -217,6 +217,18 @@ describe('readItems', () => {
     expect(paused).toEqual([50, 100]);
   });
 
+  it('waits before asking again when no pause is given', async () => {
+    const m = '1900000433';
+    const nos = await Promise.all(Array.from({ length: 2 }, () => pay(m, '2026-09-03T02:00:00.000Z')));
+    const t = throttled(1);
+    const items = await readItems(
+      { ...table, client: t.client },
+      nos.map((no) => orderKey(m, no)),
+    );
+    expect(items.size).toBe(2);
+    expect(t.calls()).toBe(2);
+  });
+
   it('gives up as UNAVAILABLE when keys stay unprocessed, and when the table cannot be read', async () => {
     const m = '1900000432';
     const nos = await Promise.all(Array.from({ length: 3 }, () => pay(m, '2026-09-03T02:00:00.000Z')));
