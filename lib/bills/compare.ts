@@ -20,7 +20,7 @@ import type { OrderStore } from '../orders/store';
 import { orderKey, refundKey } from '../orders/table';
 import { type SettleDeps, settlePayment, settleRefund } from '../settle/settle';
 import type { BillRow, PaymentRow, RefundRow } from './reader';
-import { type BillTable, paidOnDay, readItems, type SeenOrders } from './table';
+import { type BillTable, forEachPaidOnDay, readItems, type SeenOrders } from './table';
 
 /** The kinds of finding, MATCH included. */
 export const FINDING_KINDS = [
@@ -143,8 +143,8 @@ export async function compareUnbilled(
   onFinding: (finding: Finding) => void | Promise<void>,
 ): Promise<void> {
   seen.seal();
-  for await (const entry of paidOnDay(deps.table, day.billDate, day.merchantId)) {
-    if (seen.has(entry.merchantId, entry.outTradeNo)) continue;
+  await forEachPaidOnDay(deps.table, day.billDate, day.merchantId, async (entry) => {
+    if (seen.has(entry.merchantId, entry.outTradeNo)) return;
     totals.counts.PAID_HERE_NOT_IN_BILL += 1;
     const here: NonNullable<Finding['here']> = { state: entry.state };
     if (entry.transactionId !== undefined) here.transactionId = entry.transactionId;
@@ -157,7 +157,7 @@ export async function compareUnbilled(
       outTradeNo: entry.outTradeNo,
       here,
     });
-  }
+  });
 }
 
 type Items = Map<string, Parameters<typeof toOrder>[0]>;

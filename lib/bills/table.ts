@@ -1,8 +1,7 @@
 /**
  * What the bill run reads from the table in bulk (the README's "Next-day bill reconciliation"): a page
  * of the bill's orders and refunds in one consistent BatchGetItem, and the day's paid orders from the
- * sparse `paid-by-day` index (lib/orders/table.ts), one merchant and one shard at a time, a page of the
- * index at a time. Writes never happen here: repairs go through the settle path.
+ * sparse `paid-by-day` index (lib/orders/table.ts), one merchant at a time, a page of each shard at a time. Writes never happen here: repairs go through the settle path.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -83,26 +82,34 @@ export interface PaidEntry {
   paidFen?: number;
 }
 
-/** Every order of `merchantId` paid on the Beijing day `billDate` (`yyyy-MM-dd`), shard by shard, page by page. */
-export async function* paidOnDay(
+/**
+ * Hands every order of `merchantId` paid on the Beijing day `billDate` (`yyyy-MM-dd`) to `visit`:
+ * the shards are read 4 at a time, each page by page (at most 4 pages in hand), in no particular order.
+ */
+export async function forEachPaidOnDay(
   table: BillTable,
   billDate: string,
   merchantId: string,
+  visit: (entry: PaidEntry) => void | Promise<void>,
   pageSize = 1000,
-): AsyncGenerator<PaidEntry> {
-  for (let k = 0; k < table.shards; k += 1) {
-    let start: Item | undefined;
-    do {
-      const page = await query(table, {
-        KeyConditionExpression: 'paidDay = :day AND merchantId = :m',
-        ExpressionAttributeValues: { ':day': { S: paidDayShardKey(billDate, k) }, ':m': { S: merchantId } },
-        Limit: pageSize,
-        ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-      });
-      for (const item of page.items) yield paidEntry(item);
-      start = page.next;
-    } while (start !== undefined);
-  }
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (let k = next++; k < table.shards; k = next++) {
+      let start: Item | undefined;
+      do {
+        const page = await query(table, {
+          KeyConditionExpression: 'paidDay = :day AND merchantId = :m',
+          ExpressionAttributeValues: { ':day': { S: paidDayShardKey(billDate, k) }, ':m': { S: merchantId } },
+          Limit: pageSize,
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        });
+        for (const item of page.items) await visit(paidEntry(item));
+        start = page.next;
+      } while (start !== undefined);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, table.shards) }, worker));
 }
 
 /**

@@ -11,7 +11,14 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compareUnbilled, type CompareTotals, FINDING_KINDS, type Finding } from '../../../lib/bills/compare';
-import { type BillTable, merchantsPaidOnDay, paidOnDay, readItems, SeenOrders } from '../../../lib/bills/table';
+import {
+  type BillTable,
+  forEachPaidOnDay,
+  merchantsPaidOnDay,
+  type PaidEntry,
+  readItems,
+  SeenOrders,
+} from '../../../lib/bills/table';
 import { PayError } from '../../../lib/errors';
 import { createDynamoOrderStore } from '../../../lib/orders/dynamodb';
 import { orderKey, paidDayKey, paidDayShardKey } from '../../../lib/orders/table';
@@ -60,9 +67,9 @@ async function paidDayOf(merchantId: string, no: string): Promise<string | undef
   return out.Item?.paidDay?.S;
 }
 
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
+async function paidOnDay(day: string, merchantId: string, pageSize?: number): Promise<PaidEntry[]> {
+  const out: PaidEntry[] = [];
+  await forEachPaidOnDay(table, day, merchantId, (e) => void out.push(e), pageSize);
   return out;
 }
 
@@ -98,11 +105,11 @@ describe('listing a paid day', () => {
     const ofB = await Promise.all(Array.from({ length: 3 }, () => pay(b, at)));
     // the day before in Beijing: not listed
     await pay(c, '2026-08-31T15:59:59.000Z');
-    const listed = await collect(paidOnDay(table, day, a, 2));
+    const listed = await paidOnDay(day, a, 2);
     expect(listed.map((e) => e.outTradeNo).sort()).toEqual([...ofA].sort());
     expect(listed[0]).toMatchObject({ merchantId: a, state: 'PAID', paidFen: 100 });
     expect(listed[0]?.transactionId).toBe(`TX${listed[0]?.outTradeNo}`);
-    expect((await collect(paidOnDay(table, day, b))).length).toBe(ofB.length);
+    expect((await paidOnDay(day, b)).length).toBe(ofB.length);
     expect(await merchantsPaidOnDay(table, day)).toEqual([a, b]);
     expect(await merchantsPaidOnDay(table, '2026-08-31')).toEqual([c]);
     expect(await merchantsPaidOnDay(table, '2026-08-30')).toEqual([]);
