@@ -351,6 +351,7 @@ const ORDER_ATTRS = new Set([
   'transactionId',
   'paidFen',
   'paidAt',
+  'paidDay',
   'paidVia',
   'appliedAt',
   'previousState',
