@@ -80,6 +80,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ...rest,
       });
       env.WECHATPAY_API_BASE_URL = simulator.url;
+      // the service accepts the further apps the simulator's merchant pays through, unless told otherwise
+      env.WECHATPAY_APPIDS ??= simulator.shapes.appids.slice(1).join(',');
       if (opts.console) storeFaults = await startStoreFaults(dynamo.endpoint);
     }
     const serverless = join(dirname(createRequire(__filename).resolve('osls/package.json')), 'bin', 'serverless.js');

@@ -17,6 +17,7 @@ import type { V2SignType } from './messages';
 import type { NotificationProtocol } from './notifier';
 import { RefundDesk } from './refunds';
 import { KeyRotation } from './rotation';
+import { secondAppid, SimShapes } from './shapes';
 import { SimState } from './state';
 import { handleV2, v2Endpoint, v2FaultReply } from './v2api';
 import { handleV3, v3Route, type V3Context } from './v3api';
@@ -49,6 +50,8 @@ export interface SimulatorOptions {
   timeScale?: number;
   /** Reply deadline per delivery attempt in ms (default 5000). */
   replyTimeoutMs?: number;
+  /** Further appids bound to the merchant id (default one, `secondAppid(keys)` of shapes.ts). */
+  appids?: string[];
 }
 
 /** A running simulator. */
@@ -66,6 +69,8 @@ export interface Simulator {
   rotation: KeyRotation;
   /** The trade-bill endpoints and their discrepancy switches (scripts/simulator/bills.ts). */
   bills: SimBills;
+  /** Combine payments, further appids, other events (scripts/simulator/shapes.ts). */
+  shapes: SimShapes;
   /** Stops the server, aborts deliveries and hanging answers. */
   close(): Promise<void>;
 }
@@ -88,12 +93,14 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     config: initialConfig(opts),
     couponCallbacks: new Map(),
     rotation: new KeyRotation(opts.keys),
+    appids: opts.appids ?? [secondAppid(opts.keys)],
   };
   const control = new SimControl(deps);
   const refunds = new RefundDesk(state, control);
   const hangs = new AbortController();
   const bills = new SimBills(state, opts.keys);
-  const app = { deps, control, refunds, hangs, bills, closeMinAgeSeconds: opts.closeMinAgeSeconds ?? 300 };
+  const shapes = new SimShapes(deps, deps.appids ?? []);
+  const app = { deps, control, refunds, hangs, bills, shapes, closeMinAgeSeconds: opts.closeMinAgeSeconds ?? 300 };
   const server = createServer((req, res) => void serve(app, req, res));
   const port = await listen(server, opts.port ?? 0);
   return {
@@ -105,6 +112,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     refunds,
     rotation: deps.rotation,
     bills,
+    shapes,
     close: () => {
       refunds.close();
       return shutdown(server, deliveries, hangs);
@@ -118,6 +126,7 @@ interface App {
   refunds: RefundDesk;
   hangs: AbortController;
   bills: SimBills;
+  shapes: SimShapes;
   closeMinAgeSeconds: number;
 }
 
@@ -152,6 +161,8 @@ async function route(app: App, req: SimRequest): Promise<HttpReply> {
       ? app.bills.control(req)
       : (app.bills.v3(req, Math.floor(Date.now() / 1000)) ?? app.bills.v2(req));
   if (bill !== undefined) return bill;
+  const shaped = app.shapes.v3(req, Math.floor(Date.now() / 1000)) ?? (await app.shapes.control(req));
+  if (shaped !== undefined) return shaped;
   if (req.path.startsWith('/_sim/')) return handleControl(app.control, app.deps, req);
   const v2 = v2Endpoint(req.path);
   if (v2 !== undefined) {
@@ -160,6 +171,7 @@ async function route(app: App, req: SimRequest): Promise<HttpReply> {
       state: app.deps.state,
       closeMinAgeSeconds: app.closeMinAgeSeconds,
       refunds: app.refunds,
+      appids: app.deps.appids ?? [],
     };
     const fault = await takeFault(app, v2);
     return (fault && v2FaultReply(ctx, req, fault)) ?? handleV2(ctx, v2, req, fault);
