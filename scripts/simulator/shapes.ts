@@ -215,7 +215,7 @@ export class SimShapes {
     const { keys, state } = this.deps;
     const orders = combine.parts.map((p) => state.findOrder(p.merchantId, p.outTradeNo)) as SimOrder[];
     const paidAt = orders.find((o) => o.successTime !== undefined)?.successTime;
-    return v3CombineResource(keys, {
+    const resource = v3CombineResource(keys, {
       combineOutTradeNo: combine.combineOutTradeNo,
       combineAppid: combine.appid,
       ...(paidAt === undefined ? {} : { successTime: rfc3339Beijing(new Date(paidAt)) }),
@@ -227,6 +227,9 @@ export class SimShapes {
         ...(o.subMchid === undefined ? {} : { subMchid: o.subMchid }),
       })),
     });
+    // one payer paid them all: the same payer on the notification and on every later query
+    const openid = orders.find((o) => o.openid !== undefined)?.openid;
+    return openid === undefined ? resource : { ...resource, combine_payer_info: { openid } };
   }
 }
 
