@@ -94,7 +94,12 @@ export class SimShapes {
     const parts = input.subOrders.map((s) => ({ merchantId: s.subMchid ?? keys.mchid, outTradeNo: s.outTradeNo }));
     if (new Set(parts.map((p) => `${p.merchantId}/${p.outTradeNo}`)).size !== parts.length)
       throw new SimError('INVALID', 'a sub-order is named twice');
-    // create every sub-order first, so a refused one leaves nothing half paid
+    // check every sub-order first, so a refused one leaves nothing made or half paid
+    for (const [i, s] of input.subOrders.entries()) {
+      checkNo(`subOrders[${i}].outTradeNo`, s.outTradeNo);
+      if (!Number.isSafeInteger(s.amount) || s.amount <= 0)
+        throw new SimError('INVALID', `subOrders[${i}].amount must be a positive integer (fen)`);
+    }
     for (const s of input.subOrders) {
       const existing = state.findOrder(s.subMchid ?? keys.mchid, s.outTradeNo);
       if (existing !== undefined && existing.amount !== s.amount)

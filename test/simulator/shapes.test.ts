@@ -135,6 +135,23 @@ describe('combine payments', () => {
     expect(sim.state.findOrder('1900000202', 'CMB2B')?.state).toBe('SUCCESS');
   });
 
+  it('in process, a bad sub-order anywhere in the list: refused before any order is made', async () => {
+    const made = sim.state.listOrders().length;
+    await expect(
+      sim.shapes.payCombine({
+        combineOutTradeNo: 'CMBP',
+        subOrders: [
+          { outTradeNo: 'CMBP1', amount: 100 },
+          { outTradeNo: 'bad no!', amount: 100 },
+        ],
+      }),
+    ).rejects.toThrow('subOrders[1].outTradeNo');
+    await expect(
+      sim.shapes.payCombine({ combineOutTradeNo: 'CMBQ', subOrders: [{ outTradeNo: 'CMBQ1', amount: 0 }] }),
+    ).rejects.toThrow('positive integer');
+    expect(sim.state.listOrders()).toHaveLength(made);
+  });
+
   it('the query: 401 unsigned, 404 for an unknown combine order, 400 for a bad number', async () => {
     expect((await combineQuery('CMB1', false)).status).toBe(401);
     expect(JSON.parse((await combineQuery('NOSUCH')).text)).toMatchObject({ code: 'ORDER_NOT_EXIST' });
