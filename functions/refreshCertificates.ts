@@ -2,7 +2,7 @@
 import middy from '@middy/core';
 import { loadConfig } from '../lib/config';
 import { configuredDownloader } from '../lib/keys/download';
-import { metricDimensions, refreshCertificates, type RefreshDeps, type RefreshSummary } from '../lib/keys/refresh';
+import { refreshCertificates, type RefreshDeps, type RefreshSummary } from '../lib/keys/refresh';
 import { createCertificateStore } from '../lib/keys/store';
 import { liveBuild, liveDependencies } from '../lib/lambda/deps';
 import { entryPoint } from '../lib/lambda/entry';
@@ -26,7 +26,6 @@ const deps = liveBuild((env): RefreshDeps => {
     download: configuredDownloader(config, createTransport()),
     logger,
     now: Date.now,
-    dimensions: metricDimensions(env),
   };
 });
 

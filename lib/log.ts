@@ -29,6 +29,8 @@ export interface Logger {
     dimensions?: Readonly<Record<string, string>>,
     properties?: Readonly<Record<string, string>>,
   ): void;
+  /** Writes one level (not a count: unit None) now as an embedded-metric record in the {service, stage} dimension set. */
+  gauge(name: string, value: number): void;
 }
 
 /** A logger with the Powertools instances behind it, for the middy middlewares that need them. */
@@ -145,9 +147,14 @@ export function createLogger(opts: LoggerOptions = {}): ServiceLogger {
     for (const [name, value] of Object.entries(values)) metrics.addMetric(name, MetricUnit.Count, value);
     metrics.publishStoredMetrics();
   };
+  const gauge: Logger['gauge'] = (name, value) => {
+    metrics.addMetric(name, MetricUnit.NoUnit, value);
+    metrics.publishStoredMetrics();
+  };
   return {
     log,
     count,
+    gauge,
     anomaly(kind, fields = {}) {
       // the record names what the line names (ids, the door), so either one found leads to the other
       const properties: Record<string, string> = { kind };

@@ -18,25 +18,10 @@ import { PayError } from '../lib/errors';
 import { createLogger } from '../lib/log';
 import { createDynamoClient } from '../lib/orders/client';
 import { createDynamoOrderStore } from '../lib/orders/dynamodb';
-import { LOCAL_DIR, readStackState } from './local/state';
-import { readKeysFile } from './simulator/keyfile';
-import { toEnv } from './simulator/keys';
+import { localEnvironment } from './local/env';
+import { LOCAL_DIR } from './local/state';
 
 const USAGE = 'usage: npm run bills -- <yyyy-MM-dd> [--dry-run] [--sub-mchid ID]';
-
-function environment(): Record<string, string | undefined> {
-  if (process.env.WECHATPAY_MCHID) return process.env;
-  const state = readStackState();
-  if (!state?.simulatorUrl)
-    throw new Error('set the WECHATPAY_* variables (and PAYMENTS_TABLE), or run npm start (with its simulator)');
-  const keys = readKeysFile(join(LOCAL_DIR, 'wechatpay-test-keys.json'));
-  return {
-    ...toEnv(keys),
-    PAYMENTS_TABLE: state.tableName,
-    DYNAMODB_ENDPOINT: state.dynamoEndpoint,
-    WECHATPAY_API_BASE_URL: state.simulatorUrl,
-  };
-}
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -48,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return values.help === true ? 0 : 2;
   }
-  const config = loadConfig(environment());
+  const config = loadConfig(localEnvironment(true));
   const logger = createLogger({
     service: 'bills-command',
     write: (line) => /^\{"level":"(warn|error)"/.test(line) && process.stderr.write(`${line}\n`),

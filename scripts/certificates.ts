@@ -4,31 +4,14 @@
  * every notify function reads them; `list` prints what the table holds. Against the running `npm start`
  * (its simulator and DynamoDB Local) unless the WECHATPAY_* variables and PAYMENTS_TABLE are set.
  */
-import { join } from 'node:path';
 import { loadConfig } from '../lib/config';
 import { configuredDownloader, refreshStoredCertificates } from '../lib/keys/download';
 import { createCertificateStore } from '../lib/keys/store';
 import { createDynamoClient } from '../lib/orders/client';
 import { createTransport } from '../lib/wechatpay/http';
-import { LOCAL_DIR, readStackState } from './local/state';
-import { readKeysFile } from './simulator/keyfile';
-import { toEnv } from './simulator/keys';
+import { localEnvironment } from './local/env';
 
 const USAGE = 'usage: npm run certificates -- fetch|list';
-
-function environment(): Record<string, string | undefined> {
-  if (process.env.WECHATPAY_MCHID) return process.env;
-  const state = readStackState();
-  if (!state?.simulatorUrl)
-    throw new Error('set the WECHATPAY_* variables (and PAYMENTS_TABLE), or run npm start (with its simulator)');
-  const keys = readKeysFile(join(LOCAL_DIR, 'wechatpay-test-keys.json'));
-  return {
-    ...toEnv(keys),
-    PAYMENTS_TABLE: state.tableName,
-    DYNAMODB_ENDPOINT: state.dynamoEndpoint,
-    WECHATPAY_API_BASE_URL: state.simulatorUrl,
-  };
-}
 
 async function main(argv: string[]): Promise<number> {
   const command = argv[0];
@@ -36,7 +19,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const config = loadConfig(environment());
+  const config = loadConfig(localEnvironment(true));
   const store = createCertificateStore({
     client: createDynamoClient({ endpoint: config.dynamodbEndpoint }),
     tableName: config.tableName,

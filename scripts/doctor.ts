@@ -5,15 +5,12 @@
  *
  * Reads the WECHATPAY_* variables, or, when none is set, those of a running `npm start`.
  */
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../lib/config';
 import { checkKeys } from '../lib/keys/doctor';
 import { configuredDownloader } from '../lib/keys/download';
 import { createTransport } from '../lib/wechatpay/http';
-import { LOCAL_DIR, readStackState } from './local/state';
-import { readKeysFile } from './simulator/keyfile';
-import { toEnv } from './simulator/keys';
+import { localEnvironment } from './local/env';
 
 /** What the doctor reads and where it writes (injectable for tests). */
 export interface DoctorIo {
@@ -62,23 +59,11 @@ export async function runDoctor(argv: string[], io: DoctorIo): Promise<number> {
   }
 }
 
-function environment(): Record<string, string | undefined> {
-  if (process.env.WECHATPAY_MCHID) return process.env;
-  const state = readStackState();
-  if (!state?.simulatorUrl) return process.env;
-  const keys = readKeysFile(join(LOCAL_DIR, 'wechatpay-test-keys.json'));
-  return {
-    ...toEnv(keys),
-    PAYMENTS_TABLE: state.tableName,
-    DYNAMODB_ENDPOINT: state.dynamoEndpoint,
-    WECHATPAY_API_BASE_URL: state.simulatorUrl,
-  };
-}
-
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  void runDoctor(process.argv.slice(2), { env: environment(), out: (line) => process.stdout.write(`${line}\n`) }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-  );
+  void runDoctor(process.argv.slice(2), {
+    env: localEnvironment(false),
+    out: (line) => process.stdout.write(`${line}\n`),
+  }).then((code) => {
+    process.exitCode = code;
+  });
 }

@@ -7,7 +7,6 @@
  * DYNAMODB_ENDPOINT for the table); without them, from the running `npm start`: its table, its
  * simulator as the WeChat Pay API, and its test keys.
  */
-import { join } from 'node:path';
 import { loadConfig } from '../lib/config';
 import { PayError } from '../lib/errors';
 import { createLogger } from '../lib/log';
@@ -16,23 +15,7 @@ import { createDynamoOrderStore } from '../lib/orders/dynamodb';
 import { CLOSE_CLIENT_TIMEOUTS } from '../lib/close/lambda';
 import { parseReconcileArgs, RECONCILE_USAGE, runReconcileCommand } from '../lib/reconcile/command';
 import { createWechatPayClient } from '../lib/wechatpay/client';
-import { LOCAL_DIR, readStackState } from './local/state';
-import { readKeysFile } from './simulator/keyfile';
-import { toEnv } from './simulator/keys';
-
-function environment(): Record<string, string | undefined> {
-  if (process.env.WECHATPAY_MCHID) return process.env;
-  const state = readStackState();
-  if (!state?.simulatorUrl)
-    throw new Error('set the WECHATPAY_* variables (and PAYMENTS_TABLE), or run npm start (with its simulator)');
-  const keys = readKeysFile(join(LOCAL_DIR, 'wechatpay-test-keys.json'));
-  return {
-    ...toEnv(keys),
-    PAYMENTS_TABLE: state.tableName,
-    DYNAMODB_ENDPOINT: state.dynamoEndpoint,
-    WECHATPAY_API_BASE_URL: state.simulatorUrl,
-  };
-}
+import { localEnvironment } from './local/env';
 
 async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
@@ -40,7 +23,7 @@ async function main(argv: string[]): Promise<number> {
     return argv.length === 0 ? 2 : 0;
   }
   const command = parseReconcileArgs(argv);
-  const config = loadConfig(environment());
+  const config = loadConfig(localEnvironment(true));
   // the command's output is what it prints; only warnings and errors (anomalies included) go to stderr as JSON
   const logger = createLogger({
     service: 'reconcile-command',

@@ -15,6 +15,7 @@ import { closeRefusal, WechatPayApiError } from '../wechatpay/apiError';
 import type { WechatPayClient } from '../wechatpay/client';
 import type { TradeState } from '../wechatpay/tradeState';
 import { readV2, readV3, type QueriedOrder } from '../notify/query';
+import { failureFields } from '../lambda/event';
 import { readCloseRequest, type CloseOrderRequest, type CloseProtocol } from './request';
 
 export type { CloseOrderEvent, CloseOrderRequest, CloseProtocol } from './request';
@@ -64,8 +65,6 @@ export type CloseOrderStatus = CloseOrderOutcome['status'];
 /** WeChat's rule: no close within five minutes of the order's creation. */
 export const CLOSE_MIN_AGE_SECONDS = 300;
 
-type Failed = Extract<CloseOrderOutcome, { status: 'FAILED' }>;
-
 /** What a call did besides its outcome, for the one log line. */
 interface Trace {
   protocol?: CloseProtocol;
@@ -90,7 +89,7 @@ export async function closeOrder(event: unknown, deps: CloseOrderDeps): Promise<
     ids = { outTradeNo: request.outTradeNo, merchantId: request.subMchId ?? deps.config.mchid };
     outcome = await close(request, ids, deps, trace);
   } catch (err) {
-    outcome = { ...ids, status: 'FAILED', ...failure(err, ids === undefined) };
+    outcome = { ...ids, status: 'FAILED', ...failureFields(err, ids === undefined) };
     if (err instanceof PayError && err.kind === 'INCONSISTENT')
       trace.anomaly = flagMismatch(err, { ...ids }, 'close-query', deps.logger);
   }
@@ -168,12 +167,12 @@ async function afterRefusal(
   try {
     queried = await queryOrder(protocol, request, ids, deps, trace);
   } catch (queryErr) {
-    if (queryErr instanceof WechatPayApiError) return { ...ids, status: 'FAILED', ...failure(err, false) };
+    if (queryErr instanceof WechatPayApiError) return { ...ids, status: 'FAILED', ...failureFields(err, false) };
     throw queryErr;
   }
   if (queried.report !== undefined) return applyPaid(queried.report, ids, deps, trace);
   if (CLOSED_STATES.has(queried.tradeState)) return recordClose(ids, 'ALREADY_CLOSED', deps);
-  return { ...ids, status: 'FAILED', ...failure(err, false) };
+  return { ...ids, status: 'FAILED', ...failureFields(err, false) };
 }
 
 /** Records a close WeChat confirmed; a payment recorded meanwhile wins. */
@@ -295,29 +294,6 @@ function paid(ids: OrderIds, order: Order): CloseOrderOutcome {
       paidAt: order.paidAt ?? '',
     },
   };
-}
-
-/** The FAILED fields for an error: WeChat's code as it came, ours for everything else. */
-function failure(err: unknown, badInput: boolean): Pick<Failed, 'code' | 'message' | 'retryable'> {
-  if (err instanceof WechatPayApiError) return { code: err.code, message: err.message, retryable: err.retryable };
-  if (!(err instanceof PayError)) return { code: 'INTERNAL_ERROR', message: 'internal error', retryable: true };
-  switch (err.kind) {
-    case 'MALFORMED':
-      return badInput
-        ? { code: 'PARAM_ERROR', message: err.reason, retryable: false }
-        : { code: 'MALFORMED_RESPONSE', message: err.reason, retryable: false };
-    case 'INCONSISTENT':
-      return { code: 'MERCHANT_MISMATCH', message: err.reason, retryable: false };
-    case 'CONFIG':
-      return { code: 'CONFIG_ERROR', message: err.reason, retryable: false };
-    case 'UNAVAILABLE':
-      // the store's own failures (WeChat's are WechatPayApiErrors): nothing was recorded, a retry is safe
-      return { code: 'STORE_UNAVAILABLE', message: 'order store unavailable, retry', retryable: true };
-    case 'UNAUTHENTIC':
-      return { code: 'UNAUTHENTIC_RESPONSE', message: err.reason, retryable: false };
-    case 'UNKNOWN_ORDER':
-      return { code: 'UNKNOWN_ORDER', message: err.reason, retryable: false };
-  }
 }
 
 /** The one log line of a call: ids, protocol, outcome, WeChat's code, latency; never keys or bodies. */

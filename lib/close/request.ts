@@ -4,6 +4,7 @@
  * into one validated request. Pure; a bad event is a MALFORMED error whose reason names the field.
  */
 import { malformed } from '../errors';
+import { eventObject } from '../lambda/event';
 import { isMerchantId, isOutTradeNo } from '../orders/model';
 
 /** Which API generation a close uses. */
@@ -34,12 +35,10 @@ const NAMES = {
 
 const APPID = /^[A-Za-z0-9_]{1,32}$/;
 const NONCE = /^[A-Za-z0-9]{1,32}$/;
-// a double-encoded JSON event is tolerated; anything longer is not a close request
-const MAX_STRING_EVENT = 4096;
 
 /** Reads and validates an event; throws MALFORMED naming the offending field. */
 export function readCloseRequest(event: unknown): CloseOrderRequest {
-  const body = asObject(event);
+  const body = eventObject(event);
   const outTradeNo = pick(body, NAMES.outTradeNo);
   if (outTradeNo === undefined) throw malformed('out_trade_no is required');
   if (!isOutTradeNo(outTradeNo)) throw malformed('out_trade_no must be 1-32 characters of 0-9 A-Z a-z _ - | * @');
@@ -59,20 +58,6 @@ export function readCloseRequest(event: unknown): CloseOrderRequest {
     ...(subAppId === undefined ? {} : { subAppId }),
     ...(protocol === undefined ? {} : { protocol }),
   };
-}
-
-function asObject(event: unknown): Record<string, unknown> {
-  let value = event;
-  if (typeof value === 'string') {
-    if (value.length > MAX_STRING_EVENT) throw malformed('event is too large');
-    try {
-      value = JSON.parse(value) as unknown;
-    } catch {
-      throw malformed('event is not a JSON object');
-    }
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed('event must be an object');
-  return value as Record<string, unknown>;
 }
 
 /** The one value the given spellings carry (empty counts as absent); disagreeing spellings are refused. */

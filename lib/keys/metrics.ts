@@ -1,10 +1,10 @@
 /**
  * What an operator watches while WeChat changes its keys: which kind of key verified each delivery
  * (the public-key switch shows as a rising share of `public-key`) and the days left before the
- * earliest platform certificate expires (alarm below 30). Both as CloudWatch embedded-metric lines.
+ * earliest platform certificate expires (alarm below 30). Both are written through the service logger
+ * (lib/log.ts), in the {service, stage} dimension set the alarms name.
  */
-import { METRIC_NAMESPACE } from '../log';
-import type { KeyKind, KeyRing } from '../wechatpay/v3/keyring';
+import type { KeyRing } from '../wechatpay/v3/keyring';
 
 /** Count of verified deliveries, dimension `verifiedBy` (platform-certificate | public-key). */
 export const VERIFIED_BY_METRIC = 'VerifiedDelivery';
@@ -25,40 +25,4 @@ export function daysToEarliestExpiry(ring: KeyRing, nowMs: number): number | und
       earliest = notAfter;
   }
   return earliest === undefined ? undefined : (earliest - nowMs) / DAY_MS;
-}
-
-/** One embedded-metric record counting a verified delivery by the kind of key. */
-export function verifiedByRecord(kind: KeyKind, nowMs: number): Record<string, unknown> {
-  return emf(VERIFIED_BY_METRIC, 'Count', 1, { verifiedBy: kind }, nowMs);
-}
-
-/**
- * One embedded-metric record of the days to the earliest certificate expiry; `dimensions` are the
- * ones its alarm names (serverless.yml: service and stage).
- */
-export function daysToExpiryRecord(
-  days: number,
-  nowMs: number,
-  dimensions: Readonly<Record<string, string>> = {},
-): Record<string, unknown> {
-  return emf(DAYS_TO_EXPIRY_METRIC, 'None', Math.floor(days * 100) / 100, dimensions, nowMs);
-}
-
-function emf(
-  name: string,
-  unit: string,
-  value: number,
-  dimensions: Record<string, string>,
-  nowMs: number,
-): Record<string, unknown> {
-  return {
-    _aws: {
-      Timestamp: nowMs,
-      CloudWatchMetrics: [
-        { Namespace: METRIC_NAMESPACE, Dimensions: [Object.keys(dimensions)], Metrics: [{ Name: name, Unit: unit }] },
-      ],
-    },
-    ...dimensions,
-    [name]: value,
-  };
 }

@@ -4,12 +4,12 @@
  * them, then report the days left before the earliest certificate held expires as the
  * PlatformCertificateDaysToExpiry metric (alarm below 30 days).
  */
-import type { Config, Env } from '../config';
+import type { Config } from '../config';
 import { asPayError } from '../errors';
 import type { Logger } from '../log';
 import { certificateRing, type CertificateDownload } from '../wechatpay/v3/certificates';
 import type { KeyRing } from '../wechatpay/v3/keyring';
-import { daysToEarliestExpiry, daysToExpiryRecord } from './metrics';
+import { DAYS_TO_EXPIRY_METRIC, daysToEarliestExpiry } from './metrics';
 import type { CertificateStore } from './store';
 
 /** What one refresh run needs. */
@@ -19,8 +19,6 @@ export interface RefreshDeps {
   download: (trusted: KeyRing) => Promise<CertificateDownload>;
   logger: Logger;
   now: () => number;
-  /** The metric's dimensions, as its alarm names them. */
-  dimensions: Readonly<Record<string, string>>;
 }
 
 /** What a run did; also the function's result. */
@@ -32,11 +30,6 @@ export interface RefreshSummary {
   daysToExpiry?: number;
   /** Why the download failed (never a secret). */
   reason?: string;
-}
-
-/** The metric's dimensions from a deployed function's environment. */
-export function metricDimensions(env: Env): Record<string, string> {
-  return { service: env.POWERTOOLS_SERVICE_NAME?.trim() || 'wechatpay-lambda', stage: env.STAGE?.trim() || 'local' };
 }
 
 /** One run: download, store, report the days to expiry; a failed download is logged, never thrown. */
@@ -55,12 +48,12 @@ export async function refreshCertificates(deps: RefreshDeps): Promise<RefreshSum
   }
   const now = deps.now();
   const days = daysToEarliestExpiry(held, now);
-  if (days !== undefined) summary.daysToExpiry = Math.floor(days * 100) / 100;
-  const fields: Record<string, unknown> = {
-    ...(days === undefined ? {} : daysToExpiryRecord(days, now, deps.dimensions)),
-    ...summary,
-  };
-  deps.logger.log(summary.downloaded ? 'info' : 'error', 'certificate refresh', fields);
+  if (days !== undefined) {
+    summary.daysToExpiry = Math.floor(days * 100) / 100;
+    // the alarm's metric, in the logger's {service, stage} dimension set (serverless.yml names the same)
+    deps.logger.gauge(DAYS_TO_EXPIRY_METRIC, summary.daysToExpiry);
+  }
+  deps.logger.log(summary.downloaded ? 'info' : 'error', 'certificate refresh', { ...summary });
   return summary;
 }
 

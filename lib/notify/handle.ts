@@ -4,7 +4,7 @@
  */
 import type { Config } from '../config';
 import { asPayError, inconsistent, malformed, type PayError } from '../errors';
-import { verifiedByRecord } from '../keys/metrics';
+import { VERIFIED_BY_METRIC } from '../keys/metrics';
 import type { Logger } from '../log';
 import type { OrderStore } from '../orders/store';
 import { failureReply, successReply, type HttpReply, type ReplyFormat } from '../replies';
@@ -206,8 +206,6 @@ export function log(
   err?: PayError,
 ): void {
   const fields: Record<string, unknown> = {
-    // a verified delivery's line also counts it as VerifiedDelivery by kind of key (embedded metric)
-    ...(d.verifiedBy === undefined ? {} : verifiedByRecord(d.verifiedBy, started)),
     route: req.route,
     protocol,
     ...d,
@@ -220,5 +218,7 @@ export function log(
   }
   const level = !err ? 'info' : err.kind === 'UNAVAILABLE' || err.kind === 'CONFIG' ? 'error' : 'warn';
   countDelivery(deps.logger, deliveryOutcome(d.outcome, err), req.route, protocol);
+  // which kind of key verified it: the public-key switch shows as this share moving
+  if (d.verifiedBy !== undefined) deps.logger.count({ [VERIFIED_BY_METRIC]: 1 }, { verifiedBy: d.verifiedBy });
   deps.logger.log(level, 'delivery', fields);
 }

@@ -16,6 +16,7 @@ import { createLogger, type Logger } from '../log';
 import { deadlineReply } from '../middleware/deadline';
 import { dependencies, type WithDeps } from '../middleware/dependencies';
 import { errorReply } from '../middleware/errorReply';
+import { readSecapiSettings } from '../wechatpay/v2/clientCert';
 import { createRefundCalls } from './calls';
 import { refund, type RefundCallOutcome, type RefundDeps } from './refund';
 
@@ -35,7 +36,11 @@ export function refundDeps(
   return {
     ...base,
     // closeOrder's budgets: one attempt 4 s, one call with its retries 7 s, within a 20 s function
-    refunds: createRefundCalls({ config: base.config, ...CLOSE_CLIENT_TIMEOUTS }),
+    refunds: createRefundCalls({
+      config: base.config,
+      ...CLOSE_CLIENT_TIMEOUTS,
+      secapi: readSecapiSettings(env, base.config.mchid, base.config.apiBaseUrl),
+    }),
     ...(notifyUrl ? { notifyUrl } : {}),
   };
 }

@@ -9,12 +9,14 @@
  */
 import { chooseProtocol } from '../close/closeOrder';
 import type { Config } from '../config';
-import { PayError } from '../errors';
+import { configError } from '../errors';
+import { failureFields } from '../lambda/event';
 import type { Logger, LogLevel } from '../log';
 import type { Order, RefundRequest, RefundState } from '../orders/model';
 import type { OrderStore } from '../orders/store';
 import { settleRefund } from '../settle/settle';
 import { WechatPayApiError } from '../wechatpay/apiError';
+import { neverSent } from '../wechatpay/http';
 import type { RefundAnswer } from '../wechatpay/v3/refunds';
 import type { RefundCalls } from './calls';
 import { readRefundRequest, type RefundCallRequest, type RefundProtocol } from './request';
@@ -58,8 +60,6 @@ export type RefundCallOutcome =
 
 export type RefundCallStatus = RefundCallOutcome['status'];
 
-type Failed = Extract<RefundCallOutcome, { status: 'FAILED' }>;
-
 // our client's own codes: none of them is WeChat saying "no refund was made"
 const UNKNOWN_RESULT_CODES: ReadonlySet<string> = new Set([
   'NETWORK_ERROR',
@@ -96,7 +96,7 @@ export async function refund(event: unknown, deps: RefundDeps): Promise<RefundCa
     };
     outcome = await requestRefund(request, ids, deps, trace);
   } catch (err) {
-    outcome = { ...ids, status: 'FAILED', ...failure(err, ids === undefined) };
+    outcome = { ...ids, status: 'FAILED', ...failureFields(err, ids === undefined) };
   }
   log(deps, outcome, trace, started);
   return outcome;
@@ -109,6 +109,9 @@ async function requestRefund(
   trace: Trace,
 ): Promise<RefundCallOutcome> {
   const protocol = chooseProtocol(deps.config, request.protocol);
+  // a call that cannot be made (APIv2 without a client certificate) is refused before anything is written
+  const blocked = deps.refunds[protocol].blocked;
+  if (blocked !== undefined) throw configError(blocked);
   const asked: RefundRequest = { ...ids, refundFen: request.refundFen };
   const recorded = await deps.store.requestRefund(asked);
   if (recorded.kind === 'CONFLICT') {
@@ -233,9 +236,11 @@ async function afterAnswer(
  * do (NOTENOUGH, INVALID_REQUEST, PARAM_ERROR …), because WeChat answers a repeated out_refund_no
  * with the refund it already made. A timeout, a SYSTEMERROR, an answer we cannot trust, or a rate
  * limit proves nothing: the client retries those, and an earlier attempt of the same call may have
- * reached WeChat.
+ * reached WeChat. A refused TLS handshake proves it too: the request was never written.
  */
 export function provesNoRefund(err: WechatPayApiError): boolean {
+  // a TLS handshake that failed (our client certificate refused) never carried the request
+  if (neverSent(err.code)) return true;
   return (
     err.kind !== 'UNAUTHENTIC' && err.status !== undefined && !err.retryable && !UNKNOWN_RESULT_CODES.has(err.code)
   );
@@ -251,25 +256,6 @@ function applyInput(request: RefundCallRequest, order: Order, deps: RefundDeps) 
     ...(deps.notifyUrl === undefined ? {} : { notifyUrl: deps.notifyUrl }),
     ...(request.subMchId === undefined ? {} : { subMchid: request.subMchId }),
   };
-}
-
-/** The FAILED fields for an error that is not WeChat's answer. */
-function failure(err: unknown, badInput: boolean): Pick<Failed, 'code' | 'message' | 'retryable'> {
-  if (err instanceof WechatPayApiError) return { code: err.code, message: err.message, retryable: err.retryable };
-  if (!(err instanceof PayError)) return { code: 'INTERNAL_ERROR', message: 'internal error', retryable: true };
-  switch (err.kind) {
-    case 'MALFORMED':
-      return badInput
-        ? { code: 'PARAM_ERROR', message: err.reason, retryable: false }
-        : { code: 'MALFORMED_RESPONSE', message: err.reason, retryable: false };
-    case 'CONFIG':
-      return { code: 'CONFIG_ERROR', message: err.reason, retryable: false };
-    case 'UNAVAILABLE':
-      // the store's own failures: every step is idempotent per out_refund_no, so a retry is safe
-      return { code: 'STORE_UNAVAILABLE', message: 'order store unavailable, retry', retryable: true };
-    default:
-      return { code: err.kind, message: err.reason, retryable: false };
-  }
 }
 
 /** The one log line of a call: ids, protocol, outcome, WeChat's code, latency; never keys or bodies. */

@@ -4,6 +4,7 @@
  * read into one validated request. Pure; a bad event is a MALFORMED error whose reason names the field.
  */
 import { malformed } from '../errors';
+import { eventObject } from '../lambda/event';
 import { isMerchantId, isOutTradeNo } from '../orders/model';
 
 /** Which API generation a refund uses. */
@@ -42,11 +43,10 @@ const NAMES = {
 // WeChat's own limits: a refund reason of at most 80 characters; amounts far below 2^53
 const MAX_REASON = 80;
 const MAX_FEN = 100_000_000_000;
-const MAX_STRING_EVENT = 4096;
 
 /** Reads and validates an event; throws MALFORMED naming the offending field. */
 export function readRefundRequest(event: unknown): RefundCallRequest {
-  const body = asObject(event);
+  const body = eventObject(event);
   const outTradeNo = pickString(body, NAMES.outTradeNo);
   if (outTradeNo === undefined) throw malformed('out_trade_no is required');
   if (!isOutTradeNo(outTradeNo)) throw malformed('out_trade_no must be 1-32 characters of 0-9 A-Z a-z _ - | * @');
@@ -69,20 +69,6 @@ export function readRefundRequest(event: unknown): RefundCallRequest {
     ...(subMchId === undefined ? {} : { subMchId }),
     ...(protocol === undefined ? {} : { protocol }),
   };
-}
-
-function asObject(event: unknown): Record<string, unknown> {
-  let value = event;
-  if (typeof value === 'string') {
-    if (value.length > MAX_STRING_EVENT) throw malformed('event is too large');
-    try {
-      value = JSON.parse(value) as unknown;
-    } catch {
-      throw malformed('event is not a JSON object');
-    }
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed('event must be an object');
-  return value as Record<string, unknown>;
 }
 
 /** The one value the spellings carry (empty counts as absent); disagreeing spellings are refused. */

@@ -12,6 +12,8 @@ export const SECRET_VARIABLES = [
   'WECHATPAY_APIV2_KEY',
   'WECHATPAY_APIV3_KEY',
   'WECHATPAY_MERCHANT_PRIVATE_KEY',
+  // the merchant API certificate as WeChat ships it (apiclient_cert.p12, base64): it holds the private key
+  'WECHATPAY_MERCHANT_P12',
   'AGGREGATOR_SECRET',
 ] as const;
 
@@ -24,6 +26,8 @@ export const PARAMETER_VARIABLES = [
   'WECHATPAY_MCHID',
   'WECHATPAY_APPID',
   'WECHATPAY_MERCHANT_SERIAL_NO',
+  // apiclient_cert.pem, presented on APIv2 secapi connections with WECHATPAY_MERCHANT_PRIVATE_KEY
+  'WECHATPAY_MERCHANT_CERT',
   'WECHATPAY_PLATFORM_CERTS',
   'WECHATPAY_PUBLIC_KEY',
   'WECHATPAY_PUBLIC_KEY_ID',

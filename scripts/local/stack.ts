@@ -77,11 +77,18 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         port: port ?? 0,
         notifyUrl: `http://127.0.0.1:${httpPort}/notify/payment`,
         refundNotifyUrl: `http://127.0.0.1:${httpPort}/notify/refund`,
+        // APIv2 refunds go to the simulator's client-certificate port, as to WeChat's secapi
+        clientCertificates: true,
         ...rest,
       });
       env.WECHATPAY_API_BASE_URL = simulator.url;
       // the service accepts the further apps the simulator's merchant pays through, unless told otherwise
       env.WECHATPAY_APPIDS ??= simulator.shapes.appids.slice(1).join(',');
+      if (simulator.secapi !== undefined) {
+        env.WECHATPAY_SECAPI_BASE_URL = simulator.secapi.url;
+        env.WECHATPAY_SECAPI_CA = simulator.secapi.caPem;
+        env.WECHATPAY_MERCHANT_CERT = simulator.secapi.merchantCertPem;
+      }
       if (opts.console) storeFaults = await startStoreFaults(dynamo.endpoint);
     }
     const serverless = join(dirname(createRequire(__filename).resolve('osls/package.json')), 'bin', 'serverless.js');

@@ -20,6 +20,9 @@ export interface SelfSignedCertificateOptions {
 const DAY_MS = 24 * 60 * 60 * 1000;
 const OID_SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
 const OID_COMMON_NAME = '2.5.4.3';
+const OID_ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
+const OID_BASIC_CONSTRAINTS = '2.5.29.19';
+const OID_SUBJECT_ALT_NAME = '2.5.29.17';
 
 /** Builds a self-signed X.509 v3 certificate (sha256WithRSAEncryption) and returns it as PEM. */
 export function selfSignedCertificate(opts: SelfSignedCertificateOptions): string {
@@ -39,6 +42,54 @@ export function selfSignedCertificate(opts: SelfSignedCertificateOptions): strin
   return toPem('CERTIFICATE', sequence(tbs, sha256WithRsa(), bitString(signature)));
 }
 
+/** Options for {@link issuedCertificate}. */
+export interface IssuedCertificateOptions {
+  /** The subject's public key (RSA or EC). */
+  publicKey: KeyObject;
+  serialHex: string;
+  commonName: string;
+  /** Who signs: an RSA or EC private key and its common name (the subject's own for a root). */
+  issuer: { privateKey: KeyObject; commonName: string };
+  /** A certificate authority (basicConstraints cA), or an end entity. */
+  ca: boolean;
+  /** subjectAltName entries of a server certificate: IPv4 addresses and DNS names. */
+  ipAddresses?: readonly string[];
+  dnsNames?: readonly string[];
+  notBefore?: Date;
+  notAfter?: Date;
+}
+
+/**
+ * Builds an X.509 v3 certificate with extensions, signed by `issuer`: the test CA of the simulator's
+ * client-certificate port, the server certificate it presents and the merchant certificates it issues.
+ */
+export function issuedCertificate(opts: IssuedCertificateOptions): string {
+  const notBefore = opts.notBefore ?? new Date(Date.now() - DAY_MS);
+  const notAfter = opts.notAfter ?? new Date(notBefore.getTime() + 365 * DAY_MS);
+  const algorithm = opts.issuer.privateKey.asymmetricKeyType === 'ec' ? ecdsaWithSha256() : sha256WithRsa();
+  // basicConstraints is what lets OpenSSL accept the root as an issuer; a leaf says it is none
+  const extensions = [
+    extension(OID_BASIC_CONSTRAINTS, true, opts.ca ? sequence(tlv(0x01, Buffer.from([0xff]))) : sequence()),
+  ];
+  const names = [
+    ...(opts.ipAddresses ?? []).map((ip) => tlv(0x87, Buffer.from(ip.split('.').map(Number)))),
+    ...(opts.dnsNames ?? []).map((dns) => tlv(0x82, Buffer.from(dns, 'ascii'))),
+  ];
+  if (names.length > 0) extensions.push(extension(OID_SUBJECT_ALT_NAME, false, sequence(...names)));
+  const tbs = sequence(
+    explicit(0, integerFromHex('02')),
+    integerFromHex(opts.serialHex),
+    algorithm,
+    distinguishedName(opts.issuer.commonName),
+    sequence(derTime(notBefore), derTime(notAfter)),
+    distinguishedName(opts.commonName),
+    opts.publicKey.export({ type: 'spki', format: 'der' }),
+    explicit(3, sequence(...extensions)),
+  );
+  const signature = sign('sha256', tbs, opts.issuer.privateKey);
+  return toPem('CERTIFICATE', sequence(tbs, algorithm, bitString(signature)));
+}
+
 /** Wraps DER bytes in a PEM armour with 64-character lines. */
 export function toPem(label: string, der: Buffer): string {
   const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
@@ -52,6 +103,15 @@ function distinguishedName(commonName: string): Buffer {
 function sha256WithRsa(): Buffer {
   // RFC 4055 requires the explicit NULL parameters for the RSA PKCS#1 v1.5 algorithms.
   return sequence(objectIdentifier(OID_SHA256_WITH_RSA), derNull());
+}
+
+function ecdsaWithSha256(): Buffer {
+  // RFC 5758: the ECDSA algorithms carry no parameters at all
+  return sequence(objectIdentifier(OID_ECDSA_WITH_SHA256));
+}
+
+function extension(oid: string, critical: boolean, value: Buffer): Buffer {
+  return sequence(objectIdentifier(oid), ...(critical ? [tlv(0x01, Buffer.from([0xff]))] : []), tlv(0x04, value));
 }
 
 // ---- minimal ASN.1 DER encoder ----

@@ -16,6 +16,7 @@ import type { TestKeys } from './keys';
 import type { V2SignType } from './messages';
 import type { NotificationProtocol } from './notifier';
 import { RefundDesk } from './refunds';
+import { type SecapiPort, startSecapiPort } from './secapi';
 import { KeyRotation } from './rotation';
 import { secondAppid, SimShapes } from './shapes';
 import { SimState } from './state';
@@ -52,6 +53,12 @@ export interface SimulatorOptions {
   replyTimeoutMs?: number;
   /** Further appids bound to the merchant id (default one, `secondAppid(keys)` of shapes.ts). */
   appids?: string[];
+  /**
+   * Serve APIv2 `secapi` (refund apply) only on a second, https port that demands the merchant's
+   * client certificate (scripts/simulator/secapi.ts), as WeChat does; the plain port then refuses
+   * it. Off by default: the plain port answers `secapi` like any other call.
+   */
+  clientCertificates?: boolean;
 }
 
 /** A running simulator. */
@@ -71,6 +78,8 @@ export interface Simulator {
   bills: SimBills;
   /** Combine payments, further appids, other events (scripts/simulator/shapes.ts). */
   shapes: SimShapes;
+  /** The client-certificate port for `secapi` (with `clientCertificates` only). */
+  secapi: SecapiPort | undefined;
   /** Stops the server, aborts deliveries and hanging answers. */
   close(): Promise<void>;
 }
@@ -100,9 +109,21 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   const hangs = new AbortController();
   const bills = new SimBills(state, opts.keys);
   const shapes = new SimShapes(deps, deps.appids ?? []);
-  const app = { deps, control, refunds, hangs, bills, shapes, closeMinAgeSeconds: opts.closeMinAgeSeconds ?? 300 };
+  const app: App = {
+    deps,
+    control,
+    refunds,
+    hangs,
+    bills,
+    shapes,
+    closeMinAgeSeconds: opts.closeMinAgeSeconds ?? 300,
+    secapiNeedsCertificate: opts.clientCertificates === true,
+  };
   const server = createServer((req, res) => void serve(app, req, res));
   const port = await listen(server, opts.port ?? 0);
+  const secapi = opts.clientCertificates
+    ? await startSecapiPort(opts.keys, (req, res) => void serve(app, req, res, true))
+    : undefined;
   return {
     url: `http://127.0.0.1:${port}`,
     state,
@@ -113,8 +134,10 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     rotation: deps.rotation,
     bills,
     shapes,
-    close: () => {
+    secapi,
+    close: async () => {
       refunds.close();
+      await secapi?.close();
       return shutdown(server, deliveries, hangs);
     },
   };
@@ -128,6 +151,8 @@ interface App {
   bills: SimBills;
   shapes: SimShapes;
   closeMinAgeSeconds: number;
+  /** `secapi` is served on the client-certificate port only. */
+  secapiNeedsCertificate: boolean;
 }
 
 function initialConfig(opts: SimulatorOptions): SimConfig {
@@ -140,9 +165,11 @@ function initialConfig(opts: SimulatorOptions): SimConfig {
   };
 }
 
-async function serve(app: App, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(app: App, req: IncomingMessage, res: ServerResponse, certified = false): Promise<void> {
   try {
     const request = await readRequest(req);
+    const refusal = secapiRefusal(app, request, certified);
+    if (refusal !== undefined) return send(res, refusal);
     // the bill download is binary, so it writes its own answer
     if (app.bills.download(request, res, Math.floor(Date.now() / 1000))) return;
     send(res, await route(app, request));
@@ -182,6 +209,23 @@ async function route(app: App, req: SimRequest): Promise<HttpReply> {
     return handleV3(v3Context(app), req, fault);
   }
   return { status: 404, headers: { 'Content-Type': 'text/plain' }, body: 'not found' };
+}
+
+/**
+ * The client-certificate port answers `secapi` and nothing else; with that port on, the plain port
+ * refuses `secapi` (WeChat would fail the handshake; plain HTTP can only answer, unsigned).
+ */
+function secapiRefusal(app: App, req: SimRequest, certified: boolean): HttpReply | undefined {
+  const secapi = req.path.startsWith('/secapi/');
+  if (certified && !secapi) return { status: 404, headers: { 'Content-Type': 'text/plain' }, body: 'not found' };
+  if (!certified && secapi && app.secapiNeedsCertificate) {
+    return {
+      status: 200,
+      headers: { 'Content-Type': 'text/xml; charset=utf-8' },
+      body: '<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[client certificate required]]></return_msg></xml>',
+    };
+  }
+  return undefined;
 }
 
 function v3Context(app: App): V3Context {

@@ -125,6 +125,28 @@ describe('metrics', () => {
     expect(lines[0]).toMatchObject({ _aws: { CloudWatchMetrics: [{ Namespace: 'Other' }] } });
   });
 
+  it('gauge: one level (unit None) in the {service, stage} set, nothing stored after it', () => {
+    const { lines, logger } = captured({ env: { STAGE: 'prod' } });
+    logger.gauge('PlatformCertificateDaysToExpiry', 41.5);
+    logger.gauge('PlatformCertificateDaysToExpiry', 40);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({
+      _aws: {
+        CloudWatchMetrics: [
+          {
+            Namespace: METRIC_NAMESPACE,
+            Dimensions: [['service', 'stage']],
+            Metrics: [{ Name: 'PlatformCertificateDaysToExpiry', Unit: 'None' }],
+          },
+        ],
+      },
+      stage: 'prod',
+      PlatformCertificateDaysToExpiry: 41.5,
+    });
+    // each call flushes its own record: the second does not carry the first's value
+    expect(lines[1]).toMatchObject({ PlatformCertificateDaysToExpiry: 40 });
+  });
+
   it('anomaly: the Anomaly record in the {service, stage} set (the kind a property), then the warn line', () => {
     const { lines, logger } = captured({ env: { STAGE: 'dev' } });
     logger.anomaly('AMOUNT_MISMATCH', { outTradeNo: 'T9' });

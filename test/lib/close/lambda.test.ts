@@ -136,6 +136,7 @@ describe('nothing escapes the handler', () => {
       },
       anomaly: () => {},
       count: () => {},
+      gauge: () => {},
     };
     const deps = { ...closeOrderDeps(h.env, quiet), logger: throwing } as CloseOrderDeps;
     expect(await closeOrderHandler(() => deps)({ outTradeNo: 'T1' })).toEqual({

@@ -6,7 +6,7 @@
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../lib/config';
 import { configuredDownloader } from '../../../lib/keys/download';
-import { metricDimensions, refreshCertificates, unionRing } from '../../../lib/keys/refresh';
+import { refreshCertificates, unionRing } from '../../../lib/keys/refresh';
 import { createCertificateStore } from '../../../lib/keys/store';
 import { createTransport } from '../../../lib/wechatpay/http';
 import { certificateRing } from '../../../lib/wechatpay/v3/certificates';
@@ -32,8 +32,6 @@ function deps(env: Record<string, string | undefined> = {}) {
     download: configuredDownloader(config, createTransport({ maxAttempts: 1 })),
     logger: h.logger,
     now: Date.now,
-    // the harness logger's own service: the logger owns the `service` key of every line (Powertools)
-    dimensions: metricDimensions({ POWERTOOLS_SERVICE_NAME: 'test', STAGE: 'prod' }),
   };
 }
 
@@ -44,14 +42,14 @@ describe('refreshCertificates', () => {
     expect(summary.stored).toEqual([h.keys.platform.serial]);
     expect(summary.daysToExpiry).toBeGreaterThan(365);
     const line = h.logs.filter((l) => l.message === 'certificate refresh').at(-1);
-    expect(line).toMatchObject({
-      level: 'info',
-      // the dimension is the line's own service field (the same name in a deployed function)
-      service: 'test',
-      stage: 'prod',
-      PlatformCertificateDaysToExpiry: summary.daysToExpiry,
-    });
-    expect(JSON.stringify(line?._aws)).toContain('"Dimensions":[["service","stage"]]');
+    expect(line).toMatchObject({ level: 'info', daysToExpiry: summary.daysToExpiry });
+    // the alarm's metric: one embedded-metric record in the {service, stage} set serverless.yml's alarm names
+    const record = h.logs.filter((l) => 'PlatformCertificateDaysToExpiry' in l).at(-1);
+    expect(record).toMatchObject({ service: 'test', PlatformCertificateDaysToExpiry: summary.daysToExpiry });
+    expect(record).toHaveProperty('stage');
+    const directive = JSON.stringify(record?._aws);
+    expect(directive).toContain('"Dimensions":[["service","stage"]]');
+    expect(directive).toContain('{"Name":"PlatformCertificateDaysToExpiry","Unit":"None"}');
   });
 
   it('after a rotation, a response signed by the new certificate verifies through the stored one', async () => {
@@ -89,13 +87,12 @@ describe('refreshCertificates', () => {
   });
 });
 
-describe('unionRing and metricDimensions', () => {
-  it('answers from the first ring first, lists every serial once; defaults the dimensions', () => {
+describe('unionRing', () => {
+  it('answers from the first ring first, lists every serial once', () => {
     const configured = createKeyRing({ platformCertsPem: h.keys.platform.certPem });
     const union = unionRing(configured, certificateRing([]));
     expect(union.serials()).toEqual(configured.serials());
     expect(union.get(h.keys.platform.serial)).toBe(configured.get(h.keys.platform.serial));
     expect(union.get('00')).toBeUndefined();
-    expect(metricDimensions({})).toEqual({ service: 'wechatpay-lambda', stage: 'local' });
   });
 });

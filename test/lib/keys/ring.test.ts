@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../../lib/config';
 import { configuredDownloader } from '../../../lib/keys/download';
 import { depsWithFreshKeys } from '../../../lib/keys/notify';
-import { daysToEarliestExpiry, daysToExpiryRecord, verifiedByRecord } from '../../../lib/keys/metrics';
+import { daysToEarliestExpiry } from '../../../lib/keys/metrics';
 import { createRefreshingKeyRing, type RefreshingKeyRing } from '../../../lib/keys/ring';
 import { createCertificateStore, type CertificateStore } from '../../../lib/keys/store';
 import { handleNotification } from '../../../lib/notify/handle';
@@ -201,7 +201,7 @@ describe('a second container', () => {
 });
 
 describe('key metrics', () => {
-  it('days to the earliest unexpired certificate, and embedded-metric records', async () => {
+  it('days to the earliest unexpired certificate', async () => {
     const at = Date.now();
     const soon = newPlatformIdentity(at);
     const { createKeyRing } = await import('../../../lib/wechatpay/v3/keyring');
@@ -217,9 +217,5 @@ describe('key metrics', () => {
     expect(
       daysToEarliestExpiry(createKeyRing({ platformCertsPem: soon.certPem }), at + 6 * 365 * 86_400_000),
     ).toBeUndefined();
-    expect(daysToExpiryRecord(days, at)).toMatchObject({
-      PlatformCertificateDaysToExpiry: Math.floor(days * 100) / 100,
-    });
-    expect(verifiedByRecord('public-key', at)).toMatchObject({ verifiedBy: 'public-key', VerifiedDelivery: 1 });
   });
 });

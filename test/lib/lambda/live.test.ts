@@ -132,8 +132,11 @@ describe('notifyRuntime through the handler', () => {
         ),
       );
     expect((await invoke(paid(oldKey))).statusCode).toBe(204);
-    const line = h.logs.filter((l) => l.message === 'delivery').at(-1);
-    expect(line).toMatchObject({ verifiedBy: 'platform-certificate', VerifiedDelivery: 1 });
+    expect(h.logs.filter((l) => l.message === 'delivery').at(-1)).toMatchObject({ verifiedBy: 'platform-certificate' });
+    // the delivery is counted by the kind of key that verified it, {service, stage, verifiedBy}
+    const record = h.logs.filter((l) => 'VerifiedDelivery' in l).at(-1);
+    expect(record).toMatchObject({ verifiedBy: 'platform-certificate', VerifiedDelivery: 1 });
+    expect(JSON.stringify(record?._aws)).toContain('"Dimensions":[["service","stage","verifiedBy"]]');
     // WeChat's side changes the key; ours is changed in SSM: within the cache's age, the old one serves
     values.set(KEY_PATH, newKey);
     expect((await invoke(paid(newKey))).statusCode).toBe(401);

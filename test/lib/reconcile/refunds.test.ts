@@ -3,25 +3,20 @@
  * REQUESTED past the grace period are queried and settled once; dry runs write nothing; a failed
  * query, a store that cannot list, the budget and the deadline each stop or skip cleanly.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RECONCILE_OPTIONS, type ReconcileOptions } from '../../../lib/reconcile/options';
 import { reconcileRefunds, type RefundSweepDeps } from '../../../lib/reconcile/refunds';
-import { generateTestKeys } from '../../../scripts/simulator/keys';
-import { startSimulator, type Simulator } from '../../../scripts/simulator/server';
-import { createHarness, orderNo, type Harness } from '../../support/harness';
-import { invoker, paidOrder, refundCalls, until } from '../refund/support';
+import type { Simulator } from '../../../scripts/simulator/server';
+import { orderNo, type Harness } from '../../support/harness';
+import { invoker, paidOrder, refundCalls, refundWorld, until } from '../refund/support';
 
+const world = refundWorld();
 let h: Harness;
 let sim: Simulator;
 
-beforeAll(async () => {
-  const keys = generateTestKeys();
-  sim = await startSimulator({ keys, port: 0 });
-  h = await createHarness({ keys, env: { WECHATPAY_API_BASE_URL: sim.url } });
-});
-
-afterAll(async () => {
-  await sim?.close();
+beforeAll(() => {
+  h = world.h;
+  sim = world.sim;
 });
 
 beforeEach(() => {

@@ -3,50 +3,21 @@
  * WeChat's refusals (which release the reservation) against unknown results (which keep it), the
  * service-provider path, and the adapter's configuration failures.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../lib/config';
 import { configError, unavailable } from '../../../lib/errors';
 import { refundDeadlineOutcome, refundDeps, refundErrorOutcome, refundHandler } from '../../../lib/refund/lambda';
 import { readRefundRequest } from '../../../lib/refund/request';
 import { refund as refundCore, type RefundDeps } from '../../../lib/refund/refund';
-import { generateTestKeys } from '../../../scripts/simulator/keys';
-import { startSimulator, type Simulator } from '../../../scripts/simulator/server';
-import { createHarness, orderNo, type Harness } from '../../support/harness';
-import { invoker, paidOrder, reconcileNow, refundCalls, startNotifyEndpoint, until } from './support';
+import { orderNo } from '../../support/harness';
+import { invoker, reconcileNow, refundCalls, refundWorld, until } from './support';
 
 const SUB = '1230000109';
-let h: Harness;
-let sim: Simulator;
-let endpoint: { url: string; close(): Promise<void> };
+const world = refundWorld();
 
-beforeAll(async () => {
-  const keys = generateTestKeys();
-  sim = await startSimulator({ keys, port: 0 });
-  h = await createHarness({ keys, env: { WECHATPAY_API_BASE_URL: sim.url } });
-  endpoint = await startNotifyEndpoint(h);
-  sim.control.configure({ refundNotifyUrl: endpoint.url });
-});
-
-afterAll(async () => {
-  await sim?.close();
-  await endpoint?.close();
-});
-
-beforeEach(() => {
-  sim.faults.clear();
-  sim.control.suppress(false);
-  sim.refunds.settleAfterMs = 20;
-  sim.refunds.outcomes.length = 0;
-  sim.refunds.lostNotifications = 0;
-});
-
-const paid = async (fen: number) => {
-  const no = orderNo('C');
-  await paidOrder(h, sim, no, fen);
-  return no;
-};
-const orderOf = (no: string, merchantId = h.config.mchid) => h.store.getOrder(merchantId, no);
-const refundOf = (no: string, merchantId = h.config.mchid) => h.store.getRefund(merchantId, no);
+const paid = (fen: number) => world.paid(fen, 'C');
+const orderOf = (no: string, merchantId = world.h.config.mchid) => world.h.store.getOrder(merchantId, no);
+const refundOf = (no: string, merchantId = world.h.config.mchid) => world.h.store.getRefund(merchantId, no);
 
 describe('the event', () => {
   const good = { outTradeNo: 'A1', outRefundNo: 'B1', refundFen: 1 };
@@ -74,7 +45,7 @@ describe('the event', () => {
     [{ ...good, protocol: 'v4' }, 'protocol must be v2 or v3'],
   ])('%j is refused: %s', async (event, reason) => {
     expect(() => readRefundRequest(event)).toThrow(reason);
-    const outcome = await invoker(h)(event);
+    const outcome = await invoker(world.h)(event);
     expect(outcome).toMatchObject({ status: 'FAILED', code: 'PARAM_ERROR', retryable: false });
   });
 
@@ -89,7 +60,7 @@ describe('the event', () => {
 
   it('changes nothing when refused', async () => {
     const no = await paid(100);
-    await invoker(h)({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: -1 });
+    await invoker(world.h)({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: -1 });
     expect(await refundOf(`${no}r`)).toBeUndefined();
     expect((await orderOf(no))?.reservedFen).toBeUndefined();
   });
@@ -97,15 +68,15 @@ describe('the event', () => {
 
 describe('orders that cannot be refunded', () => {
   it('answers ORDER_NOT_PAID for an unpaid, a closed and an unknown order, and forgets the request', async () => {
-    const invoke = invoker(h);
+    const invoke = invoker(world.h);
     const unpaid = orderNo('U');
-    await h.store.registerOrder({ outTradeNo: unpaid, amountFen: 100, merchantId: h.config.mchid });
+    await world.h.store.registerOrder({ outTradeNo: unpaid, amountFen: 100, merchantId: world.h.config.mchid });
     expect(await invoke({ outTradeNo: unpaid, outRefundNo: `${unpaid}r`, refundFen: 10 })).toMatchObject({
       status: 'ORDER_NOT_PAID',
       orderState: 'NOTPAY',
     });
     expect(await refundOf(`${unpaid}r`)).toBeUndefined();
-    await h.store.applyClose(h.config.mchid, unpaid);
+    await world.h.store.applyClose(world.h.config.mchid, unpaid);
     expect(await invoke({ outTradeNo: unpaid, outRefundNo: `${unpaid}r`, refundFen: 10 })).toMatchObject({
       status: 'ORDER_NOT_PAID',
       orderState: 'CLOSED',
@@ -115,13 +86,13 @@ describe('orders that cannot be refunded', () => {
       status: 'ORDER_NOT_PAID',
       orderState: 'UNKNOWN',
     });
-    expect(sim.refunds.listFor(unpaid)).toEqual([]);
+    expect(world.sim.refunds.listFor(unpaid)).toEqual([]);
   });
 
   it('refuses an out_refund_no already used for another amount or order', async () => {
     const no = await paid(500);
-    sim.refunds.settleAfterMs = 60_000;
-    const invoke = invoker(h);
+    world.sim.refunds.settleAfterMs = 60_000;
+    const invoke = invoker(world.h);
     expect(await invoke({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 100 })).toMatchObject({
       status: 'ACCEPTED',
     });
@@ -137,8 +108,8 @@ describe('orders that cannot be refunded', () => {
 describe("WeChat's answer", () => {
   it('SUCCESS at once: the refund is counted, the reservation released, a repeat is ALREADY_REQUESTED', async () => {
     const no = await paid(500);
-    sim.refunds.settleAfterMs = 0;
-    const invoke = invoker(h);
+    world.sim.refunds.settleAfterMs = 0;
+    const invoke = invoker(world.h);
     expect(await invoke({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 120 })).toMatchObject({
       status: 'SUCCESS',
     });
@@ -148,15 +119,15 @@ describe("WeChat's answer", () => {
       status: 'ALREADY_REQUESTED',
       state: 'SUCCESS',
     });
-    await until(() => sim.deliveries.list().length > 0);
+    await until(() => world.sim.deliveries.list().length > 0);
     expect(await orderOf(no)).toMatchObject({ refundedFen: 120, reservedFen: 0 });
   });
 
   it('CLOSED at once: the reservation goes back to the order', async () => {
     const no = await paid(500);
-    sim.refunds.settleAfterMs = 0;
-    sim.refunds.outcomes.push('CLOSED');
-    expect(await invoker(h)({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 120 })).toMatchObject({
+    world.sim.refunds.settleAfterMs = 0;
+    world.sim.refunds.outcomes.push('CLOSED');
+    expect(await invoker(world.h)({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 120 })).toMatchObject({
       status: 'FAILED',
       code: 'REFUND_CLOSED',
     });
@@ -166,27 +137,33 @@ describe("WeChat's answer", () => {
 
   it('ABNORMAL keeps the reservation until the refund succeeds', async () => {
     const no = await paid(500);
-    sim.refunds.settleAfterMs = 0;
-    sim.refunds.outcomes.push('ABNORMAL');
-    sim.control.suppress(true);
-    expect(await invoker(h)({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 120 })).toMatchObject({
+    world.sim.refunds.settleAfterMs = 0;
+    world.sim.refunds.outcomes.push('ABNORMAL');
+    world.sim.control.suppress(true);
+    expect(await invoker(world.h)({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 120 })).toMatchObject({
       status: 'ACCEPTED',
       wechatStatus: 'ABNORMAL',
     });
     expect(await orderOf(no)).toMatchObject({ reservedFen: 120 });
-    const run = await reconcileNow(h);
+    const run = await reconcileNow(world.h);
     expect(run.refunds?.actions.LEFT_PENDING).toBeGreaterThanOrEqual(1);
-    sim.control.suppress(false);
-    await sim.control.refund({ outTradeNo: no, outRefundNo: `${no}r`, amount: 120, status: 'SUCCESS', wait: 'all' });
+    world.sim.control.suppress(false);
+    await world.sim.control.refund({
+      outTradeNo: no,
+      outRefundNo: `${no}r`,
+      amount: 120,
+      status: 'SUCCESS',
+      wait: 'all',
+    });
     await until(async () => (await refundOf(`${no}r`))?.state === 'SUCCESS');
     expect(await orderOf(no)).toMatchObject({ refundedFen: 120, reservedFen: 0 });
   });
 
   it('a rate limit proves nothing (an earlier attempt may have reached WeChat): kept, and a retry resumes', async () => {
     const no = await paid(500);
-    sim.refunds.settleAfterMs = 60_000;
-    sim.faults.next('v3.refund', 'rate-limit', 3);
-    const invoke = invoker(h);
+    world.sim.refunds.settleAfterMs = 60_000;
+    world.sim.faults.next('v3.refund', 'rate-limit', 3);
+    const invoke = invoker(world.h);
     expect(await invoke({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 100 })).toMatchObject({
       status: 'FAILED',
       code: 'RATELIMIT_EXCEEDED',
@@ -198,14 +175,14 @@ describe("WeChat's answer", () => {
       status: 'ALREADY_REQUESTED',
       state: 'REQUESTED',
     });
-    expect(sim.refunds.listFor(no)).toHaveLength(1);
+    expect(world.sim.refunds.listFor(no)).toHaveLength(1);
   });
 
   it('a final refusal proves no refund: released and forgotten, so the number may be asked again', async () => {
     const no = await paid(500);
-    sim.control.suppress(true);
-    await sim.control.refund({ outTradeNo: no, outRefundNo: `${no}p`, amount: 450 });
-    const invoke = invoker(h);
+    world.sim.control.suppress(true);
+    await world.sim.control.refund({ outTradeNo: no, outRefundNo: `${no}p`, amount: 450 });
+    const invoke = invoker(world.h);
     expect(await invoke({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 100 })).toMatchObject({
       status: 'FAILED',
       code: 'INVALID_REQUEST',
@@ -222,9 +199,9 @@ describe("WeChat's answer", () => {
     async (protocol) => {
       const no = await paid(500);
       // a refund made outside this service (the merchant platform) that the table never heard of
-      sim.control.suppress(true);
-      await sim.control.refund({ outTradeNo: no, outRefundNo: `${no}p`, amount: 450 });
-      const outcome = await invoker(h)({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 100, protocol });
+      world.sim.control.suppress(true);
+      await world.sim.control.refund({ outTradeNo: no, outRefundNo: `${no}p`, amount: 450 });
+      const outcome = await invoker(world.h)({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 100, protocol });
       expect(outcome).toMatchObject({ status: 'FAILED', retryable: false });
       expect(await orderOf(no)).toMatchObject({ reservedFen: 0 });
     },
@@ -236,9 +213,9 @@ describe("WeChat's answer", () => {
     ['unsigned-500', 'HTTP_ERROR'],
   ] as const)('%s proves nothing: the reservation is kept and the refund stays REQUESTED', async (fault, code) => {
     const no = await paid(500);
-    sim.faults.next('v3.refund', fault, 3);
-    sim.refunds.settleAfterMs = 60_000;
-    expect(await invoker(h)({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 100 })).toMatchObject({
+    world.sim.faults.next('v3.refund', fault, 3);
+    world.sim.refunds.settleAfterMs = 60_000;
+    expect(await invoker(world.h)({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 100 })).toMatchObject({
       status: 'FAILED',
       code,
       retryable: true,
@@ -249,26 +226,26 @@ describe("WeChat's answer", () => {
 
   it('a request that never reached WeChat is found NOT_AT_WECHAT by reconciliation and resumed by a retry', async () => {
     const no = await paid(500);
-    sim.refunds.settleAfterMs = 60_000;
-    sim.faults.next('v3.refund', 'system-error', 3);
-    const invoke = invoker(h);
+    world.sim.refunds.settleAfterMs = 60_000;
+    world.sim.faults.next('v3.refund', 'system-error', 3);
+    const invoke = invoker(world.h);
     await invoke({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 100 });
-    const run = await reconcileNow(h);
+    const run = await reconcileNow(world.h);
     expect(run.refunds?.actions.NOT_AT_WECHAT).toBeGreaterThanOrEqual(1);
     expect(await invoke({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 100 })).toMatchObject({
       status: 'ALREADY_REQUESTED',
       state: 'REQUESTED',
     });
-    expect(sim.refunds.listFor(no)).toHaveLength(1);
+    expect(world.sim.refunds.listFor(no)).toHaveLength(1);
     expect(await orderOf(no)).toMatchObject({ reservedFen: 100 });
   });
 
   it('the service-provider path refunds the sub-merchant order', async () => {
     const no = orderNo('S');
-    await h.store.registerOrder({ outTradeNo: no, amountFen: 300, merchantId: SUB });
-    sim.control.createOrder({ outTradeNo: no, amount: 300, subMchid: SUB });
-    const { order } = await sim.control.pay({ outTradeNo: no, subMchid: SUB, wait: 'none' });
-    await h.store.applyPayment(
+    await world.h.store.registerOrder({ outTradeNo: no, amountFen: 300, merchantId: SUB });
+    world.sim.control.createOrder({ outTradeNo: no, amount: 300, subMchid: SUB });
+    const { order } = await world.sim.control.pay({ outTradeNo: no, subMchid: SUB, wait: 'none' });
+    await world.h.store.applyPayment(
       {
         outTradeNo: no,
         merchantId: SUB,
@@ -279,13 +256,15 @@ describe("WeChat's answer", () => {
       },
       'reject',
     );
-    sim.control.suppress(true);
-    expect(await invoker(h)({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 50, subMchId: SUB })).toMatchObject({
+    world.sim.control.suppress(true);
+    expect(
+      await invoker(world.h)({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 50, subMchId: SUB }),
+    ).toMatchObject({
       status: 'ACCEPTED',
       merchantId: SUB,
     });
-    await until(() => sim.state.listRefunds().some((r) => r.outRefundNo === `${no}r`));
-    await reconcileNow(h);
+    await until(() => world.sim.state.listRefunds().some((r) => r.outRefundNo === `${no}r`));
+    await reconcileNow(world.h);
     expect(await orderOf(no, SUB)).toMatchObject({ refundedFen: 50, reservedFen: 0 });
   });
 });
@@ -293,19 +272,21 @@ describe("WeChat's answer", () => {
 describe('failures of our own', () => {
   it('a store that is down: STORE_UNAVAILABLE, retryable, nothing asked of WeChat', async () => {
     const no = await paid(500);
-    const store = h.faultyStore(1, () => new Error('connection reset'));
-    const deps: RefundDeps = { ...h.deps({ store }), refunds: refundCalls(h) };
+    const store = world.h.faultyStore(1, () => new Error('connection reset'));
+    const deps: RefundDeps = { ...world.h.deps({ store }), refunds: refundCalls(world.h) };
     expect(await refundCore({ outTradeNo: no, outRefundNo: `${no}r`, refundFen: 10 }, deps)).toMatchObject({
       status: 'FAILED',
       code: 'STORE_UNAVAILABLE',
       retryable: true,
     });
-    expect(sim.refunds.listFor(no)).toEqual([]);
+    expect(world.sim.refunds.listFor(no)).toEqual([]);
   });
 
   it('no API configured: CONFIG_ERROR', async () => {
-    const config: Config = { ...h.config, merchant: undefined, apiV2Key: undefined };
-    expect(await invoker(h, { deps: { config } })({ outTradeNo: 'A', outRefundNo: 'B', refundFen: 1 })).toMatchObject({
+    const config: Config = { ...world.h.config, merchant: undefined, apiV2Key: undefined };
+    expect(
+      await invoker(world.h, { deps: { config } })({ outTradeNo: 'A', outRefundNo: 'B', refundFen: 1 }),
+    ).toMatchObject({
       status: 'FAILED',
       code: 'CONFIG_ERROR',
     });
@@ -316,15 +297,19 @@ describe('failures of our own', () => {
       throw unavailable('boom');
     });
     expect(await broken({})).toMatchObject({ status: 'FAILED', code: 'INTERNAL_ERROR', retryable: true });
-    const buggy = refundHandler(() => ({ ...h.deps(), refunds: refundCalls(h), store: undefined as never }));
+    const buggy = refundHandler(() => ({
+      ...world.h.deps(),
+      refunds: refundCalls(world.h),
+      store: undefined as never,
+    }));
     expect(await buggy({ outTradeNo: 'A', outRefundNo: 'B', refundFen: 1 })).toMatchObject({
       status: 'FAILED',
       code: 'INTERNAL_ERROR',
     });
     expect(refundDeadlineOutcome()).toMatchObject({ status: 'FAILED', code: 'TIMEOUT', retryable: true });
-    const built = refundDeps({ ...h.env, WECHATPAY_REFUND_NOTIFY_URL: 'https://example.com/notify/refund' });
+    const built = refundDeps({ ...world.h.env, WECHATPAY_REFUND_NOTIFY_URL: 'https://example.com/notify/refund' });
     expect(built.notifyUrl).toBe('https://example.com/notify/refund');
-    expect(refundDeps(h.env).notifyUrl).toBeUndefined();
+    expect(refundDeps(world.h.env).notifyUrl).toBeUndefined();
     expect(refundErrorOutcome(configError('WECHATPAY_MCHID is not set'))).toMatchObject({
       code: 'CONFIG_ERROR',
       retryable: false,

@@ -1,0 +1,26 @@
+/** The configuration a local command-line tool runs with: the caller's variables, or the running `npm start`'s. */
+import { join } from 'node:path';
+import { readKeysFile } from '../simulator/keyfile';
+import { toEnv } from '../simulator/keys';
+import { LOCAL_DIR, readStackState } from './state';
+
+/**
+ * `process.env` when it names a merchant (WECHATPAY_MCHID); otherwise the running `npm start`'s table,
+ * its simulator as the WeChat Pay API and its test keys. With no stack running: an error when
+ * `required`, else `process.env` as it is (the tool then reports what is missing itself).
+ */
+export function localEnvironment(required: boolean): Record<string, string | undefined> {
+  if (process.env.WECHATPAY_MCHID) return process.env;
+  const state = readStackState();
+  if (!state?.simulatorUrl) {
+    if (!required) return process.env;
+    throw new Error('set the WECHATPAY_* variables (and PAYMENTS_TABLE), or run npm start (with its simulator)');
+  }
+  const keys = readKeysFile(join(LOCAL_DIR, 'wechatpay-test-keys.json'));
+  return {
+    ...toEnv(keys),
+    PAYMENTS_TABLE: state.tableName,
+    DYNAMODB_ENDPOINT: state.dynamoEndpoint,
+    WECHATPAY_API_BASE_URL: state.simulatorUrl,
+  };
+}
