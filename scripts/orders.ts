@@ -2,7 +2,7 @@
  * `npm run orders -- <command>`: what the merchant's own functions do with the table, against the
  * running `npm start` stack: register an order, show one, list the table.
  *
- *   register <outTradeNo> <amountFen> [--sub-mchid ID] [--age SECONDS]
+ *   register <outTradeNo> <amountFen> [--sub-mchid ID] [--age SECONDS] [--appid ID] [--combine NO] [--aggregator]
  *   show <outTradeNo> [--sub-mchid ID]
  *   refund <outRefundNo> [--sub-mchid ID]
  *   list
@@ -18,7 +18,13 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { 'sub-mchid': { type: 'string' }, age: { type: 'string' } },
+    options: {
+      'sub-mchid': { type: 'string' },
+      age: { type: 'string' },
+      appid: { type: 'string' },
+      combine: { type: 'string' },
+      aggregator: { type: 'boolean' },
+    },
   });
   const state = readStackState();
   if (!state) throw new Error('npm start is not running (no .local/stack.json)');
@@ -37,6 +43,9 @@ async function main(argv: string[]): Promise<number> {
           amountFen: Number(b),
           merchantId,
           createdAt: new Date(Date.now() - age * 1000).toISOString(),
+          ...(values.appid === undefined ? {} : { appid: values.appid }),
+          ...(values.combine === undefined ? {} : { combineOutTradeNo: values.combine }),
+          ...(values.aggregator === true ? { channel: 'aggregator' as const } : {}),
         }),
       );
       return 0;
@@ -58,7 +67,8 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   console.error(
-    'usage: npm run orders -- register <outTradeNo> <amountFen> [--sub-mchid ID] [--age S] | show <outTradeNo> | refund <outRefundNo> | list',
+    'usage: npm run orders -- register <outTradeNo> <amountFen> [--sub-mchid ID] [--age S] [--appid ID] [--combine NO] [--aggregator]' +
+      ' | show <outTradeNo> | refund <outRefundNo> | list',
   );
   return 2;
 }

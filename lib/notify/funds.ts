@@ -15,6 +15,20 @@ export const TRANSFER_EVENT = 'MCHTRANSFER.BILL.FINISHED';
 /** Whether an event type is a profit-sharing movement (PROFITSHARING.*). */
 export const isProfitSharingEvent = (type: string): boolean => type.startsWith('PROFITSHARING.');
 
+/**
+ * Whether a TRANSACTION.SUCCESS resource is a profit-sharing movement after all: WeChat labels both a
+ * split and its return that way for some merchants (docs/protocol.md I). Only the content tells: a
+ * sharing order and a receiver, and no order number of a payment or a combine payment.
+ */
+export function isProfitSharingResource(r: Record<string, unknown>): boolean {
+  return (
+    r.out_trade_no === undefined &&
+    r.combine_out_trade_no === undefined &&
+    r.order_id !== undefined &&
+    isRecord(r.receiver)
+  );
+}
+
 const BILL_NO = /^[0-9A-Za-z_-]{1,64}$/;
 
 /** A transfer result resource as a transfer report; a result for another merchant is INCONSISTENT. */

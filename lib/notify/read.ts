@@ -22,7 +22,13 @@ import { readV3Refund, REFUND_EVENTS, type V3Refund } from '../wechatpay/v3/refu
 import { readTransaction, type Transaction } from '../wechatpay/v3/transaction';
 import type { KeyKind } from '../wechatpay/v3/keyring';
 import { verifyV3, type HeaderGetter } from '../wechatpay/v3/verify';
-import { isProfitSharingEvent, readProfitSharingResource, readTransferResource, TRANSFER_EVENT } from './funds';
+import {
+  isProfitSharingEvent,
+  isProfitSharingResource,
+  readProfitSharingResource,
+  readTransferResource,
+  TRANSFER_EVENT,
+} from './funds';
 import type { AggregatorNotice, CombinePart, Notice, PaymentNotice } from './notice';
 
 export type Protocol = 'v2' | 'v3';
@@ -73,6 +79,14 @@ function readVerifiedV3(body: Buffer, config: Config): { notice: Notice; eventId
   const type = envelope.event_type;
   if (type === 'TRANSACTION.SUCCESS') {
     const resource = openResource(envelope, config.apiV3Key);
+    if (isProfitSharingResource(resource)) {
+      // the label cannot tell a split from its return, so each notification is its own movement
+      const report = readProfitSharingResource(resource, type, config.mchid);
+      return {
+        notice: { kind: 'PROFIT_SHARING', report: { ...report, notificationId: envelope.id } },
+        eventId: envelope.id,
+      };
+    }
     // a combine payment has no top-level out_trade_no: its sub-orders carry one each
     if (isCombineResource(resource))
       return { notice: combineNotice(readCombine(resource), config), eventId: envelope.id };

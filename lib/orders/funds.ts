@@ -57,6 +57,11 @@ export interface ProfitSharingReport {
   /** ISO-8601 instant of the movement. */
   successAt: string;
   description: string | undefined;
+  /**
+   * Set only when the event type does not name the movement (a split and its return both arrive as
+   * TRANSACTION.SUCCESS, docs/protocol.md I): each notification is then its own movement.
+   */
+  notificationId?: string;
 }
 
 /** Recording a profit-sharing movement: the first delivery records it, every other one finds it. */

@@ -16,14 +16,20 @@ export const couponKey = (stockId: string, couponCode: string, kind: 'SENT' | 'U
 /** Partition key of a transfer to a user (one per out_bill_no). */
 export const transferKey = (merchantId: string, outBillNo: string) => `TRANSFER#${merchantId}#${outBillNo}`;
 
-/** Partition key of a profit-sharing movement (one per event type, WeChat's sharing order and receiver). */
+/**
+ * Partition key of a profit-sharing movement (one per event type, WeChat's sharing order and receiver;
+ * and per notification when the event type cannot tell a split from its return).
+ */
 export const profitSharingKey = (m: {
   eventType: string;
   merchantId: string;
   orderId: string;
   receiverType: string;
   receiverAccount: string;
-}) => `PROFITSHARING#${m.merchantId}#${m.orderId}#${m.eventType}#${m.receiverType}#${m.receiverAccount}`;
+  notificationId?: string;
+}) =>
+  `PROFITSHARING#${m.merchantId}#${m.orderId}#${m.eventType}#${m.receiverType}#${m.receiverAccount}` +
+  (m.notificationId === undefined ? '' : `#${m.notificationId}`);
 
 /** Partition key of an event kept as it came (one per notification id). */
 export const eventKey = (eventId: string) => `EVENT#${eventId}`;

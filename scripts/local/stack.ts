@@ -82,6 +82,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ...rest,
       });
       env.WECHATPAY_API_BASE_URL = simulator.url;
+      // the service accepts the further apps the simulator's merchant pays through, unless told otherwise
+      env.WECHATPAY_APPIDS ??= simulator.shapes.appids.slice(1).join(',');
       if (simulator.secapi !== undefined) {
         env.WECHATPAY_SECAPI_BASE_URL = simulator.secapi.url;
         env.WECHATPAY_SECAPI_CA = simulator.secapi.caPem;

@@ -20,9 +20,12 @@ export interface CliIo {
 
 /** Usage text. */
 export const USAGE = `usage: cli.ts [--sim URL] <command>
-  create <outTradeNo> <amountFen> [--sub-mchid ID] [--age SECONDS] [--notify-url URL]
+  create <outTradeNo> <amountFen> [--sub-mchid ID] [--age SECONDS] [--notify-url URL] [--appid ID]
   pay <outTradeNo> <amountFen> [--v2|--v3] [--public-key] [--hmac] [--notify-url URL] [--sub-mchid ID]
-      [--wait none|first|all] [--force]
+      [--wait none|first|all] [--force] [--appid ID]
+  combine <combineOutTradeNo> <outTradeNo:fen[:subMchid]>... [--appid ID] [--notify-url URL] [--public-key]
+  complaint [--event-type COMPLAINT.X] [--notify-url URL] [--public-key]
+  event <EVENT.TYPE> [--notify-url URL] [--public-key]
   refund <outTradeNo> <outRefundNo> <refundFen> [--status SUCCESS|CLOSED|ABNORMAL] [--v2|--v3]
       [--public-key] [--notify-url URL] [--sub-mchid ID] [--wait none|first|all]
   replay [--times 50] [--sequential] [--url URL]
@@ -62,6 +65,7 @@ const OPTIONS = {
   state: { type: 'string' },
   'event-type': { type: 'string' },
   date: { type: 'string' },
+  appid: { type: 'string' },
   help: { type: 'boolean' },
   overlap: { type: 'string' },
   week: { type: 'string' },
@@ -116,6 +120,23 @@ function toCall(positionals: string[], flags: Flags): ControlCall {
         amount: fen(arg(args, 1, 'amountFen')),
         ...notifyFlags(flags),
         force: flags.force,
+        appid: flags.appid,
+      });
+    case 'combine':
+      return post('/_sim/combine/pay', {
+        combineOutTradeNo: arg(args, 0, 'combineOutTradeNo'),
+        subOrders: subOrders(args.slice(1)),
+        appid: flags.appid,
+        notifyUrl: flags['notify-url'],
+        signer: signerFlag(flags),
+        wait: flags.wait,
+      });
+    case 'complaint':
+    case 'event':
+      return post('/_sim/events/send', {
+        eventType: command === 'event' ? arg(args, 0, 'EVENT.TYPE') : (flags['event-type'] ?? 'COMPLAINT.CREATE'),
+        notifyUrl: flags['notify-url'],
+        signer: signerFlag(flags),
       });
     case 'refund':
       return post('/_sim/refund', refundBody(args, flags));
@@ -194,7 +215,23 @@ function billCall(args: string[], flags: Flags): ControlCall {
 }
 
 function createFlags(flags: Flags): Record<string, unknown> {
-  return { subMchid: flags['sub-mchid'], ageSeconds: integer(flags.age, 'age'), notifyUrl: flags['notify-url'] };
+  return {
+    subMchid: flags['sub-mchid'],
+    ageSeconds: integer(flags.age, 'age'),
+    notifyUrl: flags['notify-url'],
+    appid: flags.appid,
+  };
+}
+
+/** `outTradeNo:fen[:subMchid]` per sub-order of a combine payment. */
+function subOrders(args: string[]): Record<string, unknown>[] {
+  if (args.length === 0) throw new Error(`combine needs at least one <outTradeNo:fen[:subMchid]>\n${USAGE}`);
+  return args.map((text) => {
+    const [outTradeNo = '', amount = '', subMchid, ...rest] = text.split(':');
+    if (outTradeNo === '' || rest.length > 0)
+      throw new Error(`sub-order must be outTradeNo:fen[:subMchid], got ${text}`);
+    return { outTradeNo, amount: fen(amount), subMchid };
+  });
 }
 
 function notifyFlags(flags: Flags): Record<string, unknown> {

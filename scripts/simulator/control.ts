@@ -35,6 +35,8 @@ export interface CreateOrderInput {
   amount: number;
   subMchid?: string;
   subAppid?: string;
+  /** The app the order is made in: one of the merchant's appids (default the keys' own). */
+  appid?: string;
   /** Creation instant in ms (simulator clock); alternatively `ageSeconds` before now. */
   createdAt?: number;
   ageSeconds?: number;
@@ -59,6 +61,8 @@ export interface PayInput extends NotifyOverrides {
   amount?: number;
   subMchid?: string;
   subAppid?: string;
+  /** The app the order is made in, when the pay call creates it. */
+  appid?: string;
   /** Pay even a closed order (stages the close/pay race). */
   force?: boolean;
 }
@@ -94,6 +98,8 @@ export interface ControlDeps {
   couponCallbacks: Map<string, { notifyUrl: string; updateTime: string }>;
   /** Key changes under way; picks each notification's signer when the call names none. */
   rotation: KeyRotation;
+  /** Every appid bound to the merchant id (scripts/simulator/shapes.ts); default only the keys' own. */
+  appids?: readonly string[];
 }
 
 /** In-process control of a running simulator (the `/_sim/` endpoints call exactly these). */
@@ -109,7 +115,7 @@ export class SimControl {
       outTradeNo: input.outTradeNo,
       amount: input.amount,
       mchid: keys.mchid,
-      appid: keys.appid,
+      appid: this.boundAppid(input.appid),
       ...optional({
         subMchid: input.subMchid,
         subAppid: input.subAppid,
@@ -200,7 +206,7 @@ export class SimControl {
       this.createOrder({
         outTradeNo: input.outTradeNo,
         amount: input.amount,
-        ...optional({ subMchid: input.subMchid, subAppid: input.subAppid }),
+        ...optional({ subMchid: input.subMchid, subAppid: input.subAppid, appid: input.appid }),
       });
       return;
     }
@@ -210,6 +216,15 @@ export class SimControl {
         `order ${input.outTradeNo} is for ${existing.amount} fen, not ${input.amount}`,
       );
     }
+  }
+
+  private boundAppid(appid: string | undefined): string {
+    const { keys, appids } = this.deps;
+    if (appid === undefined) return keys.appid;
+    // WeChat takes an order only in an app bound to the merchant id
+    if (appid !== keys.appid && !(appids ?? []).includes(appid))
+      throw new SimError('INVALID', `appid ${appid} is not bound to merchant ${keys.mchid}`);
+    return appid;
   }
 
   private style(overrides: NotifyOverrides): NotificationStyle {
@@ -233,7 +248,8 @@ type Body = Record<string, unknown>;
 type Route = (control: SimControl, deps: ControlDeps, body: Body, req: SimRequest) => Promise<HttpReply> | HttpReply;
 
 const ROUTES: Readonly<Record<string, Route>> = {
-  'GET /_sim/health': (_c, deps) => jsonReply(200, { ok: true, mchid: deps.keys.mchid, appid: deps.keys.appid }),
+  'GET /_sim/health': (_c, deps) =>
+    jsonReply(200, { ok: true, mchid: deps.keys.mchid, appid: deps.keys.appid, appids: deps.appids ?? [] }),
   'GET /_sim/orders': (_c, deps) =>
     jsonReply(200, { orders: deps.state.listOrders(), refunds: deps.state.listRefunds() }),
   'POST /_sim/orders': (c, _d, b) => jsonReply(201, { order: c.createOrder(createOrderInput(b)) }),
@@ -313,6 +329,7 @@ function createOrderInput(b: Body): CreateOrderInput {
     ...optional({
       subMchid: string(b, 'subMchid'),
       subAppid: string(b, 'subAppid'),
+      appid: string(b, 'appid'),
       createdAt: int(b, 'createdAt'),
       ageSeconds: int(b, 'ageSeconds'),
       notifyUrl: string(b, 'notifyUrl'),
@@ -329,6 +346,7 @@ function payInput(b: Body): PayInput {
       amount: int(b, 'amount'),
       subMchid: string(b, 'subMchid'),
       subAppid: string(b, 'subAppid'),
+      appid: string(b, 'appid'),
       force: bool(b, 'force'),
     }),
   };

@@ -160,8 +160,9 @@ export function transactionResource(keys: TestKeys, order: SimOrder): Record<str
         }),
     // Unpaid orders have no transaction, payer or paid amount yet; only the order total exists.
     extra: paid
-      ? { payer: payerOf(order) }
+      ? { payer: payerOf(order), ...directAppid(order) }
       : {
+          ...directAppid(order),
           transaction_id: undefined,
           payer: undefined,
           bank_type: undefined,
@@ -170,6 +171,11 @@ export function transactionResource(keys: TestKeys, order: SimOrder): Record<str
   });
   // Drop the keys set to undefined above so the JSON matches what WeChat omits.
   return JSON.parse(JSON.stringify(resource)) as Record<string, unknown>;
+}
+
+/** A direct order made in another of the merchant's apps names that app. */
+function directAppid(order: SimOrder): Record<string, string> {
+  return order.subMchid === undefined ? { appid: order.appid } : {};
 }
 
 function payerOf(order: SimOrder): Record<string, string> {
@@ -185,6 +191,7 @@ function v2Payment(keys: TestKeys, order: SimOrder, signType: V2SignType): WireR
     timeEnd: beijingCompact(new Date(order.successTime ?? Date.now())),
     signType,
     extra: {
+      appid: order.appid,
       ...(order.openid === undefined ? {} : { openid: order.openid }),
       ...(order.attach === undefined ? {} : { attach: order.attach }),
       ...(order.subMchid === undefined ? {} : { sub_mch_id: order.subMchid, sub_is_subscribe: 'N' }),

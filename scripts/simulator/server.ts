@@ -18,6 +18,7 @@ import type { NotificationProtocol } from './notifier';
 import { RefundDesk } from './refunds';
 import { type SecapiPort, startSecapiPort } from './secapi';
 import { KeyRotation } from './rotation';
+import { secondAppid, SimShapes } from './shapes';
 import { SimState } from './state';
 import { handleV2, v2Endpoint, v2FaultReply } from './v2api';
 import { handleV3, v3Route, type V3Context } from './v3api';
@@ -50,6 +51,8 @@ export interface SimulatorOptions {
   timeScale?: number;
   /** Reply deadline per delivery attempt in ms (default 5000). */
   replyTimeoutMs?: number;
+  /** Further appids bound to the merchant id (default one, `secondAppid(keys)` of shapes.ts). */
+  appids?: string[];
   /**
    * Serve APIv2 `secapi` (refund apply) only on a second, https port that demands the merchant's
    * client certificate (scripts/simulator/secapi.ts), as WeChat does; the plain port then refuses
@@ -73,6 +76,8 @@ export interface Simulator {
   rotation: KeyRotation;
   /** The trade-bill endpoints and their discrepancy switches (scripts/simulator/bills.ts). */
   bills: SimBills;
+  /** Combine payments, further appids, other events (scripts/simulator/shapes.ts). */
+  shapes: SimShapes;
   /** The client-certificate port for `secapi` (with `clientCertificates` only). */
   secapi: SecapiPort | undefined;
   /** Stops the server, aborts deliveries and hanging answers. */
@@ -97,17 +102,20 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     config: initialConfig(opts),
     couponCallbacks: new Map(),
     rotation: new KeyRotation(opts.keys),
+    appids: opts.appids ?? [secondAppid(opts.keys)],
   };
   const control = new SimControl(deps);
   const refunds = new RefundDesk(state, control);
   const hangs = new AbortController();
   const bills = new SimBills(state, opts.keys);
+  const shapes = new SimShapes(deps, deps.appids ?? []);
   const app: App = {
     deps,
     control,
     refunds,
     hangs,
     bills,
+    shapes,
     closeMinAgeSeconds: opts.closeMinAgeSeconds ?? 300,
     secapiNeedsCertificate: opts.clientCertificates === true,
   };
@@ -125,6 +133,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     refunds,
     rotation: deps.rotation,
     bills,
+    shapes,
     secapi,
     close: async () => {
       refunds.close();
@@ -140,6 +149,7 @@ interface App {
   refunds: RefundDesk;
   hangs: AbortController;
   bills: SimBills;
+  shapes: SimShapes;
   closeMinAgeSeconds: number;
   /** `secapi` is served on the client-certificate port only. */
   secapiNeedsCertificate: boolean;
@@ -178,6 +188,8 @@ async function route(app: App, req: SimRequest): Promise<HttpReply> {
       ? app.bills.control(req)
       : (app.bills.v3(req, Math.floor(Date.now() / 1000)) ?? app.bills.v2(req));
   if (bill !== undefined) return bill;
+  const shaped = app.shapes.v3(req, Math.floor(Date.now() / 1000)) ?? (await app.shapes.control(req));
+  if (shaped !== undefined) return shaped;
   if (req.path.startsWith('/_sim/')) return handleControl(app.control, app.deps, req);
   const v2 = v2Endpoint(req.path);
   if (v2 !== undefined) {
@@ -186,6 +198,7 @@ async function route(app: App, req: SimRequest): Promise<HttpReply> {
       state: app.deps.state,
       closeMinAgeSeconds: app.closeMinAgeSeconds,
       refunds: app.refunds,
+      appids: app.deps.appids ?? [],
     };
     const fault = await takeFault(app, v2);
     return (fault && v2FaultReply(ctx, req, fault)) ?? handleV2(ctx, v2, req, fault);

@@ -55,6 +55,8 @@ export interface V2Context {
   closeMinAgeSeconds: number;
   /** Refund apply and query (absent: those calls answer PARAM_ERROR). */
   refunds?: RefundDesk;
+  /** Further appids bound to the merchant id (scripts/simulator/shapes.ts). */
+  appids?: readonly string[];
 }
 
 /** A verified request: its fields, the owning merchant and the signature algorithm to answer with. */
@@ -134,11 +136,16 @@ function authenticate(
   if (declared !== undefined && declared !== 'MD5' && declared !== 'HMAC-SHA256')
     return { refusal: 'SIGNERROR', signType };
   // Only this merchant's key is known, so another merchant (or app) cannot be verified at all.
-  if (fields.mch_id !== ctx.keys.mchid || fields.appid !== ctx.keys.appid)
+  if (fields.mch_id !== ctx.keys.mchid || !boundAppid(ctx, fields.appid))
     return { refusal: 'APPID_MCHID_NOT_MATCH', signType };
   if (!signatureMatches(fields, ctx.keys.apiV2Key, signType)) return { refusal: 'SIGNERROR', signType };
   if (fields.nonce_str === undefined || fields.nonce_str === '') return { refusal: 'PARAM_ERROR', signType };
   return { fields, merchantId: fields.sub_mch_id || ctx.keys.mchid, signType };
+}
+
+/** The keys' appid, or another app bound to the same merchant id (scripts/simulator/shapes.ts). */
+function boundAppid(ctx: V2Context, appid: string | undefined): boolean {
+  return appid !== undefined && (appid === ctx.keys.appid || (ctx.appids ?? []).includes(appid));
 }
 
 function signatureMatches(fields: Record<string, string>, key: string, signType: V2SignType): boolean {

@@ -153,6 +153,54 @@ describe('PROFITSHARING.*', () => {
   });
 });
 
+describe('profit sharing labelled TRANSACTION.SUCCESS (as WeChat sends it to some merchants)', () => {
+  // docs/protocol.md I: a split and its return may both arrive under this label; only the content tells
+  const labelled = (id: string, orderId: string, o: Record<string, unknown> = {}) =>
+    v3Notification(h.keys, {
+      id,
+      eventType: 'TRANSACTION.SUCCESS',
+      originalType: 'profitsharing',
+      summary: '分账',
+      resource: { ...v3ProfitSharingResource({ mchid: h.keys.mchid, outOrderNo: 'P9', orderId, amount: 50 }), ...o },
+    });
+  const key = (orderId: string, notificationId: string) =>
+    profitSharingKey({
+      eventType: 'TRANSACTION.SUCCESS',
+      merchantId: h.keys.mchid,
+      orderId,
+      receiverType: 'MERCHANT_ID',
+      receiverAccount: h.keys.mchid,
+      notificationId,
+    });
+
+  it('a split and its return, same order, receiver and amount: each kept once under 200 duplicates', async () => {
+    const orderId = `3010${Date.now()}`;
+    const [split, back] = [randomUUID(), randomUUID()];
+    const replies = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => deliver(labelled(i % 2 === 0 ? split : back, orderId))),
+    );
+    expect(replies.filter((r) => !ok(r))).toEqual([]);
+    for (const id of [split, back]) {
+      const it = await item(key(orderId, id));
+      expect([it?.entity?.S, it?.eventType?.S, it?.amountFen?.N]).toEqual([
+        'PROFIT_SHARING',
+        'TRANSACTION.SUCCESS',
+        '50',
+      ]);
+    }
+    const lines = h.logs.filter((l) => l.message === 'delivery' && l.outOrderNo === 'P9' && l.eventId !== undefined);
+    const recorded = lines.filter((l) => l.outcome === 'PROFIT_SHARING_RECORDED').map((l) => l.eventId);
+    expect(recorded.filter((id) => id === split || id === back).sort()).toEqual([split, back].sort());
+  });
+
+  it('for another merchant: refused and nothing written', async () => {
+    const orderId = `3011${Date.now()}`;
+    const id = randomUUID();
+    expect(ok(await deliver(labelled(id, orderId, { mchid: '1999999999' })))).toBe(false);
+    expect(await item(key(orderId, id))).toBeUndefined();
+  });
+});
+
 describe('every other verified event is kept whole, once, and never logged', () => {
   const complaint = (id: string, type: string) =>
     v3Notification(h.keys, {

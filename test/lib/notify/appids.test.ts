@@ -51,7 +51,7 @@ describe('WECHATPAY_APPIDS', () => {
     expect(outcomes.filter((o) => o === 'APPLIED')).toHaveLength(1);
     expect(outcomes.filter((o) => o === 'ALREADY_APPLIED')).toHaveLength(199);
     expect(await h.store.getOrder(h.keys.mchid, no)).toMatchObject({ state: 'PAID', paidVia: 'v2' });
-  });
+  }, 120_000); // 200 concurrent deliveries against DynamoDB Local: slow on a busy two-core machine
 
   it('a v2 payment through an appid not configured is refused and changes nothing', async () => {
     const no = await registered(1200);
@@ -60,6 +60,21 @@ describe('WECHATPAY_APPIDS', () => {
     expect(v2Ok(reply.body)).toBe(false);
     expect(await h.store.getOrder(h.keys.mchid, no)).toMatchObject({ state: 'NOTPAY' });
   });
+
+  it('a v3 payment through the second appid: 200 concurrent duplicates, applied exactly once', async () => {
+    const no = await registered(1300);
+    const wire = v3Notification(h.keys, {
+      eventType: 'TRANSACTION.SUCCESS',
+      originalType: 'transaction',
+      resource: v3TransactionResource(h.keys, { outTradeNo: no, total: 1300, extra: { appid: SECOND } }),
+    });
+    const replies = await Promise.all(Array.from({ length: 200 }, () => handleNotification(request(wire), h.deps())));
+    expect(replies.map((r) => r.statusCode)).toEqual(Array(200).fill(204));
+    const outcomes = deliveries(no);
+    expect(outcomes.filter((o) => o === 'APPLIED')).toHaveLength(1);
+    expect(outcomes.filter((o) => o === 'ALREADY_APPLIED')).toHaveLength(199);
+    expect(await h.store.getOrder(h.keys.mchid, no)).toMatchObject({ state: 'PAID', paidVia: 'v3' });
+  }, 120_000); // 200 concurrent deliveries against DynamoDB Local: slow on a busy two-core machine
 
   it.each([
     [THIRD, 204, 'PAID'],

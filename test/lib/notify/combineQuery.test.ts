@@ -2,22 +2,34 @@
  * Reconciling a sub-order of a combine order: the order is asked about through the combine-order
  * query (GET /v3/combine-transactions/out-trade-no/{combine_out_trade_no}), its own sub-order is
  * found by out_trade_no and merchant, and read through the single payment's checks, then settled
- * (DynamoDB Local). The answer is served by a fetch playing WeChat's part, signed with the test
- * platform key and verified by the real client (the simulator has no combine-order endpoint yet).
+ * (DynamoDB Local). The checks are driven by a fetch playing WeChat's part (signed with the test
+ * platform key and verified by the real client); reconciliation itself runs against the simulator's
+ * combine-order query, as does an order made through a further appid over APIv2.
  */
 import { randomUUID } from 'node:crypto';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../lib/config';
+import { createLogger } from '../../../lib/log';
+import { reconcileOne, type ReconcileDeps } from '../../../lib/reconcile/reconcile';
 import { queryOrder } from '../../../lib/notify/query';
 import { settlePayment } from '../../../lib/settle/settle';
 import { createWechatPayClient } from '../../../lib/wechatpay/client';
 import type { FetchLike } from '../../../lib/wechatpay/http';
 import { signV3Message, v3CombineResource, type V3CombineParams } from '../../../scripts/simulator/messages';
+import { startSimulator, type Simulator } from '../../../scripts/simulator/server';
+import { secondAppid } from '../../../scripts/simulator/shapes';
 import { createHarness, orderNo, type Harness } from '../../support/harness';
 
 let h: Harness;
+let sim: Simulator;
 beforeAll(async () => {
   h = await createHarness();
+  // WeChat's side: nothing is notified, so only reconciliation can learn of the payments
+  sim = await startSimulator({ keys: h.keys, port: 0 });
+  sim.control.suppress(true);
+});
+afterAll(async () => {
+  await sim.close();
 });
 
 /** A WeChat answering every request with `resource`, signed; the paths asked are kept. */
@@ -96,5 +108,85 @@ describe('the combine-order query for a sub-order', () => {
     await expect(
       queryOrder({ merchantId: h.keys.mchid, outTradeNo: 'SUB1', combineOutTradeNo: 'COMB1' }, 'v3', d),
     ).rejects.toThrow(reason);
+  });
+});
+
+describe('reconciliation through the simulator', () => {
+  function reconcileDeps(): { deps: ReconcileDeps; paths: string[] } {
+    const paths: string[] = [];
+    const config = loadConfig({ ...h.env, WECHATPAY_APPIDS: secondAppid(h.keys), WECHATPAY_API_BASE_URL: sim.url });
+    const client = createWechatPayClient({
+      config,
+      fetch: (url, init) => {
+        paths.push(new URL(url).pathname);
+        return fetch(url, init);
+      },
+    });
+    const logger = createLogger({ service: 'test', write: () => undefined });
+    return { paths, deps: { config, store: h.store, client, logger, now: Date.now } };
+  }
+
+  it('recovers every sub-order of a direct and of a provider combine order through the combine-order query', async () => {
+    const combineNo = orderNo('RC');
+    const subs = [
+      { no: orderNo('RA'), fen: 100, merchantId: h.keys.mchid },
+      { no: orderNo('RB'), fen: 200, merchantId: h.keys.mchid },
+      { no: orderNo('RS'), fen: 300, merchantId: '1900000201' },
+    ];
+    for (const s of subs)
+      await h.store.registerOrder({
+        outTradeNo: s.no,
+        amountFen: s.fen,
+        merchantId: s.merchantId,
+        combineOutTradeNo: combineNo,
+      });
+    await sim.shapes.payCombine({
+      combineOutTradeNo: combineNo,
+      subOrders: subs.map((s) => ({
+        outTradeNo: s.no,
+        amount: s.fen,
+        ...(s.merchantId === h.keys.mchid ? {} : { subMchid: s.merchantId }),
+      })),
+    });
+    const { deps, paths } = reconcileDeps();
+    for (const s of subs) {
+      const { result, after } = await reconcileOne(
+        { merchantId: s.merchantId, outTradeNo: s.no },
+        { protocol: 'v3' },
+        deps,
+      );
+      expect(result.action).toBe('RECOVERED');
+      expect(after).toMatchObject({ state: 'PAID', paidFen: s.fen });
+      const paid = sim.state.findOrder(s.merchantId, s.no);
+      expect(after?.transactionId).toBe(paid?.transactionId);
+    }
+    expect(new Set(paths)).toEqual(new Set([`/v3/combine-transactions/out-trade-no/${combineNo}`]));
+    // a second run finds them paid: nothing changes
+    const again = await reconcileOne(
+      { merchantId: h.keys.mchid, outTradeNo: subs[0]?.no ?? '' },
+      { protocol: 'v3' },
+      deps,
+    );
+    expect(again.result.action).toBe('ALREADY_PAID');
+  });
+
+  it('asks WeChat over APIv2 about an order made through a further appid under that appid', async () => {
+    const no = orderNo('R2');
+    await h.store.registerOrder({
+      outTradeNo: no,
+      amountFen: 450,
+      merchantId: h.keys.mchid,
+      appid: secondAppid(h.keys),
+    });
+    await sim.control.pay({ outTradeNo: no, amount: 450, appid: secondAppid(h.keys) });
+    const { deps, paths } = reconcileDeps();
+    const { result, after } = await reconcileOne(
+      { merchantId: h.keys.mchid, outTradeNo: no },
+      { protocol: 'v2' },
+      deps,
+    );
+    expect(paths).toEqual(['/pay/orderquery']);
+    expect(result.action).toBe('RECOVERED');
+    expect(after).toMatchObject({ state: 'PAID', paidVia: 'query' });
   });
 });
