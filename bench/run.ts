@@ -1,10 +1,12 @@
 /**
  * The bench: this project side by side with its peers, in one run.
  *
- *   npm run bench                     # everything (installs bench/ deps first), ~2-3 minutes
- *   npx tsx bench/run.ts verify       # one section: verify | dynamo | coldstart | load (or a b c d)
+ *   npm run bench                     # everything (installs bench/ deps first), ~6-8 minutes
+ *   npx tsx bench/run.ts verify       # one section: verify | dynamo | handler | coldstart | init | load |
+ *                                     # shards | reconcile (or a to h); the cost model follows from the rest
  *   npx tsx bench/run.ts verify dynamo --quick
  *   npx tsx bench/run.ts --render     # re-judge and re-render latest.json, run nothing
+ *   npx tsx bench/run.ts --baseline   # (with a run) make these results the reference of the next runs
  *
  * Writes bench/results/latest.json and bench/results/latest.md and prints the markdown. Running some
  * sections only replaces those sections in the existing results (each section carries its own date).
@@ -13,20 +15,23 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { cleanupAll, log, round } from './lib/common';
-import { judge, machine, markdown, type Results, type Sections } from './lib/report';
+import { execFileSync } from 'node:child_process';
+import { judge, machine, markdown, type Baseline, type Results, type Sections } from './lib/report';
+import { ROOT } from './lib/snapshot';
 
 const RESULTS_DIR = join(__dirname, 'results');
-const ORDER = ['verify', 'dynamo', 'coldstart', 'load'] as const;
+const ORDER = ['verify', 'dynamo', 'handler', 'coldstart', 'init', 'load', 'shards', 'reconcile'] as const;
 type Section = (typeof ORDER)[number];
 const ALIASES: Record<string, Section> = {
   a: 'verify',
   b: 'dynamo',
   c: 'coldstart',
   d: 'load',
-  verify: 'verify',
-  dynamo: 'dynamo',
-  coldstart: 'coldstart',
-  load: 'load',
+  e: 'handler',
+  f: 'init',
+  g: 'shards',
+  h: 'reconcile',
+  ...Object.fromEntries(ORDER.map((s) => [s, s])),
 };
 
 function parseArgs(argv: string[]): { sections: Section[]; quick: boolean } {
@@ -36,7 +41,7 @@ function parseArgs(argv: string[]): { sections: Section[]; quick: boolean } {
   const picked = new Set<Section>();
   for (const n of names) {
     const s = ALIASES[n.toLowerCase()];
-    if (!s) throw new Error(`unknown section "${n}": use ${ORDER.join(', ')} (or a, b, c, d)`);
+    if (!s) throw new Error(`unknown section "${n}": use ${ORDER.join(', ')} (or a to h)`);
     picked.add(s);
   }
   return { sections: ORDER.filter((s) => picked.has(s)), quick };
@@ -52,6 +57,33 @@ function previous(): Results | undefined {
   }
 }
 
+/**
+ * The reference run this round is compared with (bench/results/baseline.json: a past run's stage table
+ * and init figures, with its date and commit). `--baseline` makes the results just written the new one.
+ */
+function baseline(): Baseline | undefined {
+  const file = join(RESULTS_DIR, 'baseline.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Baseline;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The checkout's commit (and whether the tree differs from it), recorded with the results. */
+function commit(): string | undefined {
+  try {
+    const head = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no'], {
+      encoding: 'utf8',
+    }).trim();
+    return dirty ? `${head}+changes` : head;
+  } catch {
+    return undefined;
+  }
+}
+
 function writeAtomically(file: string, text: string): void {
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, text);
@@ -62,7 +94,7 @@ async function main(): Promise<void> {
   if (process.argv.includes('--render')) {
     const prior = previous();
     if (!prior) throw new Error('no bench/results/latest.json to render');
-    const out: Results = { ...prior, targets: judge(prior.sections) };
+    const out: Results = { ...prior, targets: judge(prior.sections), baseline: baseline() ?? prior.baseline };
     const md = markdown(out);
     writeAtomically(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
     writeAtomically(join(RESULTS_DIR, 'latest.md'), md);
@@ -83,6 +115,10 @@ async function main(): Promise<void> {
 
   const failures: Record<string, string> = {};
   for (const s of sections) {
+    if (s === 'shards' && sections.includes('reconcile')) {
+      log('bench: shards is measured within reconcile (the same 10,000 registrations)');
+      continue;
+    }
     const t0 = Date.now();
     loadAverage[s] = round(loadavg()[0] ?? 0, 2);
     try {
@@ -100,7 +136,9 @@ async function main(): Promise<void> {
 
   const out: Results = {
     generatedAt: new Date().toISOString(),
+    commit: commit(),
     machine: machine(),
+    baseline: baseline(),
     seconds,
     loadAverageAtStart: loadAverage,
     targets: judge(results),
@@ -112,11 +150,49 @@ async function main(): Promise<void> {
   writeAtomically(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
   writeAtomically(join(RESULTS_DIR, 'latest.md'), md);
   process.stdout.write(`${md}\n`);
+  if (process.argv.includes('--baseline')) writeBaseline(out);
   log(`bench: finished in ${round((Date.now() - started) / 1000, 1)} s; wrote bench/results/latest.json and latest.md`);
   if (Object.keys(failures).length) throw new Error(`section(s) failed: ${Object.keys(failures).join(', ')}`);
 }
 
+/** Makes `r` the reference run of the next rounds (its stage table and init figures, date, commit). */
+function writeBaseline(r: Results): void {
+  const v = r.sections.verify;
+  if (!v) throw new Error('--baseline needs the verify section in the results');
+  const b: Baseline = {
+    label: `the ${r.generatedAt.slice(0, 10)} run`,
+    date: r.generatedAt,
+    commit: r.commit ?? 'unknown',
+    machine: r.machine,
+    ...(r.loadAverageAtStart ? { loadAverageAtStart: r.loadAverageAtStart } : {}),
+    verify: {
+      v2: v.v2.results.map((x) => ({ id: x.id, opsPerSec: x.opsPerSec, projectRatio: x.projectRatio })),
+      v3: v.v3.results.map((x) => ({ id: x.id, opsPerSec: x.opsPerSec, projectRatio: x.projectRatio })),
+      projectStages: v.projectStages,
+    },
+    ...(r.sections.coldstart
+      ? {
+          coldstart: {
+            sdkRequireMs: r.sections.coldstart.sdkRequireMs,
+            functions: r.sections.coldstart.functions.map((f) => ({
+              name: f.name,
+              initMs: f.initMs,
+              initOwnMs: f.initOwnMs,
+            })),
+          },
+        }
+      : {}),
+  };
+  writeAtomically(join(RESULTS_DIR, 'baseline.json'), `${JSON.stringify(b, null, 2)}\n`);
+  log('bench: wrote bench/results/baseline.json (the reference of the next runs)');
+}
+
 async function runSection(s: Section, results: Sections, quick: boolean): Promise<void> {
+  const base = baseline();
+  const beforeRef =
+    base?.commit && base.commit !== 'unknown'
+      ? { ref: base.commit.replace(/\+changes$/, ''), label: base.label }
+      : undefined;
   switch (s) {
     case 'verify': {
       const { runVerify } = await import('./sections/verify');
@@ -136,6 +212,29 @@ async function runSection(s: Section, results: Sections, quick: boolean): Promis
     case 'load': {
       const { runLoad } = await import('./sections/load');
       results.load = await runLoad();
+      break;
+    }
+    case 'handler': {
+      const { runHandler } = await import('./sections/handler');
+      results.handler = await runHandler({ quick });
+      break;
+    }
+    case 'init': {
+      const { runInit } = await import('./sections/init');
+      results.init = await runInit({ quick, before: beforeRef });
+      break;
+    }
+    case 'shards': {
+      const { runShards } = await import('./sections/shards');
+      results.shards = await runShards(quick ? { orders: 2000 } : {});
+      break;
+    }
+    case 'reconcile': {
+      // one set of registrations gives both figures: the shards' distribution and the reconcile run
+      const { runReconcileScale } = await import('./sections/reconcile');
+      const { shards, ...reconcile } = await runReconcileScale(quick ? { orders: 1000 } : {});
+      results.reconcile = { ...reconcile, shards };
+      results.shards = shards;
       break;
     }
   }

@@ -2,18 +2,21 @@
  * Text from untrusted senders, the primitives every codec shares: strict UTF-8 decoding, the names no
  * parser may turn into an object key, and the constant-time comparison of a received hex digest.
  */
+import { isUtf8 } from 'node:buffer';
 import { timingSafeEqual } from 'node:crypto';
 import { malformed } from './errors';
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// replacement-mode decoder: only ever handed bytes isUtf8 has already accepted, so it replaces nothing
+const decoder = new TextDecoder('utf-8');
 
-/** Decodes UTF-8 strictly; MALFORMED naming `what` when the bytes are not valid UTF-8. */
+/**
+ * Decodes UTF-8 strictly; MALFORMED naming `what` when the bytes are not valid UTF-8 (a leading
+ * byte-order mark is dropped, as the WHATWG decoder does). Validating with isUtf8 and then decoding
+ * in replacement mode is the same verdict as a fatal TextDecoder, which on Node 20 costs 2-3× more.
+ */
 export function decodeUtf8(bytes: Uint8Array, what = 'body'): string {
-  try {
-    return decoder.decode(bytes);
-  } catch {
-    throw malformed(`${what} is not valid UTF-8`);
-  }
+  if (!isUtf8(bytes)) throw malformed(`${what} is not valid UTF-8`);
+  return decoder.decode(bytes);
 }
 
 /** Field names that would reach an object's prototype if used as keys: every codec refuses them. */

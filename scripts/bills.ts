@@ -18,6 +18,7 @@ import { PayError } from '../lib/errors';
 import { createLogger } from '../lib/log';
 import { createDynamoClient } from '../lib/orders/client';
 import { createDynamoOrderStore } from '../lib/orders/dynamodb';
+import { pendingShardsFromEnv } from '../lib/orders/table';
 import { localEnvironment } from './local/env';
 import { LOCAL_DIR } from './local/state';
 
@@ -33,7 +34,9 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return values.help === true ? 0 : 2;
   }
-  const config = loadConfig(localEnvironment(true));
+  const env = localEnvironment(true);
+  const config = loadConfig(env);
+  const pendingShards = pendingShardsFromEnv(env);
   const logger = createLogger({
     service: 'bills-command',
     write: (line) => /^\{"level":"(warn|error)"/.test(line) && process.stderr.write(`${line}\n`),
@@ -44,7 +47,8 @@ async function main(argv: string[]): Promise<number> {
   const result = await runBill(
     {
       fetch: { client: billClientDeps(config), dir: scratch },
-      store: createDynamoOrderStore({ client: dynamo, tableName: config.tableName }),
+      store: createDynamoOrderStore({ client: dynamo, tableName: config.tableName, pendingShards }),
+      table: { client: dynamo, tableName: config.tableName, shards: pendingShards.read },
       logger,
       sink: folderSink(join(LOCAL_DIR, 'bills')),
       // the day's report item, as the scheduled function writes it

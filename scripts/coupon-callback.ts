@@ -13,6 +13,7 @@ import { loadConfig } from '../lib/config';
 import { createWechatPayClient } from '../lib/wechatpay/client';
 import { couponCallbackErrorHint, registerCouponCallback } from '../lib/wechatpay/v3/couponCallback';
 import { LOCAL_DIR, readStackState } from './local/state';
+import { runCommand } from './local/env';
 import { readKeysFile } from './simulator/keyfile';
 import { toEnv } from './simulator/keys';
 
@@ -63,10 +64,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  },
-);
+runCommand(main);

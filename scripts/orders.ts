@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { createDynamoClient } from '../lib/orders/client';
 import { createDynamoOrderStore } from '../lib/orders/dynamodb';
 import { readStackState } from './local/state';
+import { runCommand } from './local/env';
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -62,10 +63,4 @@ async function main(argv: string[]): Promise<number> {
   return 2;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  },
-);
+runCommand(main);

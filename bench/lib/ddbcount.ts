@@ -10,6 +10,8 @@ export interface DdbCounts {
   byOperation: Record<string, number>;
   /** Capacity units DynamoDB reported on successful responses. */
   reportedCapacity: number;
+  /** The same by operation (reads and writes are priced apart). */
+  capacityByOperation: Record<string, number>;
   /** Requests that failed their ConditionExpression (DynamoDB does not report their capacity). */
   failedConditions: number;
   /** Other failures. */
@@ -20,6 +22,7 @@ export const emptyCounts = (): DdbCounts => ({
   requests: 0,
   byOperation: {},
   reportedCapacity: 0,
+  capacityByOperation: {},
   failedConditions: 0,
   errors: 0,
 });
@@ -46,13 +49,14 @@ const sumCapacity = (c: unknown): number => {
 export function instrument(client: unknown, target: () => DdbCounts): void {
   const stack = (client as Stackish).middlewareStack;
   stack.add(
-    (next) => async (args) => {
+    (next, context) => async (args) => {
       const counts = target();
       try {
         const res = await next({ ...args, input: { ...args.input, ReturnConsumedCapacity: 'TOTAL' } });
-        counts.reportedCapacity += sumCapacity(
-          (res.output as { ConsumedCapacity?: unknown } | undefined)?.ConsumedCapacity,
-        );
+        const units = sumCapacity((res.output as { ConsumedCapacity?: unknown } | undefined)?.ConsumedCapacity);
+        const op = String(context.commandName ?? 'unknown').replace(/Command$/, '');
+        counts.reportedCapacity += units;
+        counts.capacityByOperation[op] = (counts.capacityByOperation[op] ?? 0) + units;
         return res;
       } catch (err) {
         if ((err as Error).name === 'ConditionalCheckFailedException') counts.failedConditions += 1;

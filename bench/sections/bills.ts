@@ -1,7 +1,9 @@
 /**
  * Bills: reading a generated 1,000,000-row trade bill as a stream, the way a run reads the downloaded
- * file (gunzip → lines → typed rows → summary check). Reports rows per second and the peak RSS, to show
- * that memory stays bounded while the bill is far larger. Runnable alone:
+ * file (gunzip → lines → typed rows → summary check), each payment row noted in the run's fingerprint
+ * set (lib/bills/table.ts SeenOrders, what the PAID_HERE_NOT_IN_BILL pass keeps: 8 bytes a row), then
+ * the set sealed and searched once per payment row, as the paid-day pass searches it. Reports rows per
+ * second and the peak RSS, to show that memory stays bounded while the bill is far larger. Runnable alone:
  *
  *   npx tsx bench/sections/bills.ts [rows]
  */
@@ -13,6 +15,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { BillReader } from '../../lib/bills/reader';
+import { SeenOrders } from '../../lib/bills/table';
 
 const HEADER =
   '交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,' +
@@ -91,9 +94,11 @@ async function main(): Promise<void> {
     });
     const started = process.hrtime.bigint();
     const reader = new BillReader(source);
+    const seen = new SeenOrders();
     let read = 0;
-    for await (const _ of reader.rows()) {
+    for await (const row of reader.rows()) {
       read += 1;
+      if (row.kind === 'PAYMENT') seen.add(row.subMchid ?? row.mchid, row.outTradeNo);
       if (read % 10_000 === 0) {
         const m = process.memoryUsage();
         peakRss = Math.max(peakRss, m.rss);
@@ -101,6 +106,17 @@ async function main(): Promise<void> {
       }
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    // the paid-day pass: every entry of the day looked up once (here: every payment, all found)
+    const lookupStarted = process.hrtime.bigint();
+    seen.seal();
+    let found = 0;
+    for (let i = 0; i < rows; i += 1) {
+      if (i % 10 !== 9 && seen.has('1230000109', `BENCH${String(i).padStart(10, '0')}`)) found += 1;
+    }
+    const lookupSeconds = Number(process.hrtime.bigint() - lookupStarted) / 1e9;
+    const after = process.memoryUsage();
+    peakRss = Math.max(peakRss, after.rss);
+    peakHeap = Math.max(peakHeap, after.heapUsed);
     const mb = (n: number) => Math.round((n / 1024 / 1024) * 10) / 10;
     const result = {
       rows: read,
@@ -109,6 +125,10 @@ async function main(): Promise<void> {
       gzipMB: mb(gz),
       seconds: Math.round(seconds * 100) / 100,
       rowsPerSecond: Math.round(read / seconds),
+      paymentsNoted: seen.size,
+      paymentsFoundAgain: found,
+      fingerprintsMB: mb(seen.size * 8),
+      lookupsPerSecond: Math.round(found / lookupSeconds),
       rssBeforeMB: mb(rssBefore),
       peakRssMB: mb(Math.max(peakRss, process.resourceUsage().maxRSS * 1024)),
       peakHeapUsedMB: mb(peakHeap),

@@ -24,10 +24,10 @@ export interface InitFigures {
   ownMs: number;
 }
 
-/** The bundle of the notify function from the sources under `root`, written to `outfile`. */
-function bundle(root: string, outfile: string): number {
+/** The bundle of `entry` (the notify function by default) from the sources under `root`, written to `outfile`; its size. */
+export function bundle(root: string, outfile: string, entry = ENTRY): number {
   buildSync({
-    entryPoints: [join(root, ENTRY)],
+    entryPoints: [join(root, entry)],
     bundle: true,
     minify: true,
     platform: 'node',
@@ -41,7 +41,7 @@ function bundle(root: string, outfile: string): number {
 }
 
 /** One child's require() time of `file`, ms; the SDK resolves from the root's node_modules, as the runtime's copy. */
-function probe(file: string, preload?: string): number {
+export function probe(file: string, preload?: string): number {
   const code = `const {performance}=require('node:perf_hooks');${preload ? `require(${JSON.stringify(preload)});` : ''}const t=performance.now();require(process.argv[1]);process.stdout.write(String(performance.now()-t));`;
   const r = spawnSync(process.execPath, ['-e', code, file], {
     env: { PATH: process.env.PATH ?? '', NODE_PATH: join(ROOT, 'node_modules'), AWS_REGION: 'ap-southeast-1' },

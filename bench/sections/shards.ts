@@ -9,10 +9,11 @@ import { QueryCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynam
 import { createDynamoClient } from '../../lib/orders/client';
 import { createDynamoOrderStore } from '../../lib/orders/dynamodb';
 import { DEFAULT_PENDING_SHARDS, PENDING_INDEX, pendingShardKey, pendingShardOf } from '../../lib/orders/table';
-import { ensureTable, startLocalDynamo } from '../../scripts/local/dynamodb';
+import { ensureTable, startLocalDynamo, type LocalDynamo } from '../../scripts/local/dynamodb';
 import { cleanupAll, log, mapLimit, nextOutTradeNo, onCleanup, round } from '../lib/common';
+import { emptyCounts, instrument } from '../lib/ddbcount';
 
-const TABLE = 'wechatpay-lambda-bench-shards';
+const DEFAULT_TABLE = 'wechatpay-lambda-bench-shards';
 
 export interface ShardsResult {
   date: string;
@@ -32,6 +33,24 @@ export interface ShardsResult {
   queriesPerListingPage: number;
   /** The hash alone over 100,000 order numbers of random letters (no store): busiest and idlest shard over mean. */
   randomLetters: { maxOverMean: number; minOverMean: number };
+  /** What one registerOrder cost: requests and write units (the item and its pending-index entry). */
+  registration?: { requestsPerRegistration: number; capacityPerRegistration: number };
+}
+
+/** Options of {@link runShards}; the last four let another section reuse the registrations. */
+export interface ShardsOptions {
+  orders?: number;
+  shards?: number;
+  concurrency?: number;
+  /** A running DynamoDB Local to use (left running); by default one is started and stopped. */
+  dynamo?: LocalDynamo;
+  tableName?: string;
+  /** Epoch ms of the first order's creation (each next one 100 ms later); default 2030-06-01. */
+  createdAtBase?: number;
+  /** The merchant the orders are registered for (default 1900000109). */
+  merchantId?: string;
+  /** Called after each registration (e.g. to create the same order at the simulator). */
+  onRegistered?: (order: { outTradeNo: string; amountFen: number; index: number }) => void;
 }
 
 /** Shard counts of the hash alone for `count` random 20-letter order numbers. */
@@ -48,13 +67,13 @@ function randomLetterSpread(count: number, shards: number): { maxOverMean: numbe
 }
 
 /** Registers `orders` orders over `shards` shards and counts where their pending-index writes went. */
-export async function runShards(
-  opts: { orders?: number; shards?: number; concurrency?: number } = {},
-): Promise<ShardsResult> {
+export async function runShards(opts: ShardsOptions = {}): Promise<ShardsResult> {
   const orders = opts.orders ?? 10_000;
   const shards = opts.shards ?? DEFAULT_PENDING_SHARDS;
-  const dynamo = await startLocalDynamo();
-  const forget = onCleanup(() => dynamo.stop());
+  const TABLE = opts.tableName ?? DEFAULT_TABLE;
+  const own = opts.dynamo === undefined;
+  const dynamo = opts.dynamo ?? (await startLocalDynamo());
+  const forget = own ? onCleanup(() => dynamo.stop()) : () => {};
   log(`shards: ${dynamo.engine} at ${dynamo.endpoint}, ${orders} registrations over ${shards} shards`);
   try {
     await ensureTable(dynamo.endpoint, TABLE);
@@ -63,6 +82,8 @@ export async function runShards(
       region: 'us-east-1',
       timeouts: { connectMs: 20_000, requestMs: 20_000 },
     });
+    const registrationCounts = emptyCounts();
+    instrument(client, () => registrationCounts);
     const writesByShard: Record<string, number> = {};
     let queries = 0;
     client.middlewareStack.add(
@@ -77,22 +98,32 @@ export async function runShards(
       { step: 'initialize', name: 'countByShard' },
     );
     const store = createDynamoOrderStore({ client, tableName: TABLE, pendingShards: { write: shards, read: shards } });
-    const base = Date.parse('2030-06-01T00:00:00.000Z');
+    const base = opts.createdAtBase ?? Date.parse('2030-06-01T00:00:00.000Z');
     const started = performance.now();
     await mapLimit(
       Array.from({ length: orders }, (_, i) => i),
       opts.concurrency ?? 32,
       async (i) => {
+        const outTradeNo = nextOutTradeNo('SHD');
+        const amountFen = 100 + (i % 1000);
         const r = await store.registerOrder({
-          outTradeNo: nextOutTradeNo('SHD'),
-          amountFen: 100 + (i % 1000),
-          merchantId: '1900000109',
+          outTradeNo,
+          amountFen,
+          merchantId: opts.merchantId ?? '1900000109',
           createdAt: new Date(base + i * 100).toISOString(),
         });
         if (r.kind !== 'REGISTERED') throw new Error(`registration ${i}: ${r.kind}`);
+        opts.onRegistered?.({ outTradeNo, amountFen, index: i });
       },
     );
     const seconds = (performance.now() - started) / 1000;
+    const registration = {
+      requestsPerRegistration: round(registrationCounts.requests / orders, 2),
+      capacityPerRegistration: round(
+        (registrationCounts.reportedCapacity + registrationCounts.failedConditions) / orders,
+        2,
+      ),
+    };
 
     const indexItemsByShard: Record<string, number> = {};
     for (let k = 0; k < shards; k++) {
@@ -135,10 +166,11 @@ export async function runShards(
       registrationsPerSecond: Math.round(orders / seconds),
       queriesPerListingPage: queries,
       randomLetters: randomLetterSpread(100_000, shards),
+      registration,
     };
   } finally {
     forget();
-    await dynamo.stop();
+    if (own) await dynamo.stop();
   }
 }
 

@@ -2,7 +2,9 @@
  * The bill against the table, row by row (the README's "Next-day bill reconciliation"): each row gets a typed finding; what the bill
  * proves and the table lacks (a payment, a refund's success) is applied through the one settle path
  * (lib/settle/settle.ts, source `bill`), so its anomalies and log lines are those of every door, and flagged; a difference the service cannot settle by itself (another amount,
- * another transaction) is reported and never overwritten. Rows are compared a page at a time.
+ * another transaction) is reported and never overwritten. Rows are compared a page at a time: the
+ * page's orders and refunds are read in one consistent BatchGetItem. Then the day's paid orders the
+ * bill did not list are looked up in the paid-day index (PAID_HERE_NOT_IN_BILL).
  */
 import type { Logger } from '../log';
 import {
@@ -13,9 +15,12 @@ import {
   type RefundReport,
   type RefundState,
 } from '../orders/model';
+import { toOrder, toRefund } from '../orders/dynamodb';
 import type { OrderStore } from '../orders/store';
+import { orderKey, refundKey } from '../orders/table';
 import { type SettleDeps, settlePayment, settleRefund } from '../settle/settle';
 import type { BillRow, PaymentRow, RefundRow } from './reader';
+import { type BillTable, forEachPaidOnDay, readItems, type SeenOrders } from './table';
 
 /** The kinds of finding, MATCH included. */
 export const FINDING_KINDS = [
@@ -37,12 +42,13 @@ export type Repair = 'NONE' | 'APPLIED' | 'ALREADY_APPLIED' | 'REFUSED' | 'DRY_R
 export interface Finding {
   kind: FindingKind;
   repair: Repair;
+  /** The bill's line; 0 for PAID_HERE_NOT_IN_BILL, which no line carries. */
   line: number;
   merchantId: string;
   outTradeNo: string;
   outRefundNo?: string;
-  /** What the bill says (amounts in fen). */
-  bill: { transactionId: string; totalFen?: number; refundId?: string; refundFen?: number; refundState?: string };
+  /** What the bill says (amounts in fen); absent for PAID_HERE_NOT_IN_BILL. */
+  bill?: { transactionId: string; totalFen?: number; refundId?: string; refundFen?: number; refundState?: string };
   /** What the table says; undefined when it has no item. */
   here?: { state: string; transactionId?: string; amountFen?: number; refundId?: string; refundFen?: number };
 }
@@ -51,10 +57,12 @@ export interface Finding {
 export interface CompareOptions {
   /** Report only: no repair is written. */
   dryRun: boolean;
-  /** Rows per page (default 100): the reads of one page run together, then the next page is read. */
+  /** Rows per page (default 400): the reads of one page run together (BatchGetItem, 100 keys each), then the next page is read. */
   pageSize?: number;
-  /** Concurrent store reads within a page (default 16). */
+  /** Concurrent repairs within a page (default 16). */
   concurrency?: number;
+  /** Notes every payment row's order, for the PAID_HERE_NOT_IN_BILL pass that follows. */
+  seen?: SeenOrders;
 }
 
 /** The counts of a comparison. */
@@ -66,9 +74,10 @@ export interface CompareTotals {
   repaired: number;
 }
 
-/** What comparing needs: the store, and the logger the settle path's anomalies go to. */
+/** What comparing needs: the store (repairs), the table (bulk reads) and the logger the settle path's anomalies go to. */
 export interface CompareDeps {
   store: OrderStore;
+  table: BillTable;
   logger: Logger;
 }
 
@@ -88,10 +97,18 @@ export async function compareRows(
     counts: Object.fromEntries(FINDING_KINDS.map((k) => [k, 0])) as Record<FindingKind, number>,
     repaired: 0,
   };
-  const pageSize = opts.pageSize ?? 100;
+  const pageSize = opts.pageSize ?? 400;
   let page: (PaymentRow | RefundRow)[] = [];
   const flush = async () => {
-    const findings = await mapLimit(page, opts.concurrency ?? 16, (row) => judgeRow(deps, row, opts.dryRun));
+    const items = await readItems(
+      deps.table,
+      page.map((row) =>
+        row.kind === 'PAYMENT'
+          ? orderKey(merchantOf(row), row.outTradeNo)
+          : refundKey(merchantOf(row), row.outRefundNo),
+      ),
+    );
+    const findings = await mapLimit(page, opts.concurrency ?? 16, (row) => judgeRow(deps, items, row, opts.dryRun));
     for (const f of findings) {
       totals.counts[f.kind] += 1;
       if (f.repair === 'APPLIED') totals.repaired += 1;
@@ -105,6 +122,7 @@ export async function compareRows(
       totals.notCompared += 1;
       continue;
     }
+    if (row.kind === 'PAYMENT') opts.seen?.add(merchantOf(row), row.outTradeNo);
     page.push(row);
     if (page.length >= pageSize) await flush();
   }
@@ -112,15 +130,49 @@ export async function compareRows(
   return totals;
 }
 
-function judgeRow(deps: CompareDeps, row: PaymentRow | RefundRow, dryRun: boolean): Promise<Finding> {
-  return row.kind === 'PAYMENT' ? judgePaymentRow(deps, row, dryRun) : judgeRefundRow(deps, row, dryRun);
+/**
+ * The day's orders paid here (the paid-day index) that the bill did not list: each is a
+ * PAID_HERE_NOT_IN_BILL finding, reported and never changed (a payment cannot be taken back by the
+ * service). Runs after the whole bill was compared, so `seen` holds every payment row.
+ */
+export async function compareUnbilled(
+  deps: Pick<CompareDeps, 'table'>,
+  day: { billDate: string; merchantId: string },
+  seen: SeenOrders,
+  totals: CompareTotals,
+  onFinding: (finding: Finding) => void | Promise<void>,
+): Promise<void> {
+  seen.seal();
+  await forEachPaidOnDay(deps.table, day.billDate, day.merchantId, async (entry) => {
+    if (seen.has(entry.merchantId, entry.outTradeNo)) return;
+    totals.counts.PAID_HERE_NOT_IN_BILL += 1;
+    const here: NonNullable<Finding['here']> = { state: entry.state };
+    if (entry.transactionId !== undefined) here.transactionId = entry.transactionId;
+    if (entry.paidFen !== undefined) here.amountFen = entry.paidFen;
+    await onFinding({
+      kind: 'PAID_HERE_NOT_IN_BILL',
+      repair: 'NOT_REPAIRABLE',
+      line: 0,
+      merchantId: entry.merchantId,
+      outTradeNo: entry.outTradeNo,
+      here,
+    });
+  });
+}
+
+type Items = Map<string, Parameters<typeof toOrder>[0]>;
+
+function judgeRow(deps: CompareDeps, items: Items, row: PaymentRow | RefundRow, dryRun: boolean): Promise<Finding> {
+  return row.kind === 'PAYMENT' ? judgePaymentRow(deps, items, row, dryRun) : judgeRefundRow(deps, items, row, dryRun);
 }
 
 const merchantOf = (row: PaymentRow | RefundRow) => row.subMchid ?? row.mchid;
 
-async function judgePaymentRow(deps: CompareDeps, row: PaymentRow, dryRun: boolean): Promise<Finding> {
+async function judgePaymentRow(deps: CompareDeps, items: Items, row: PaymentRow, dryRun: boolean): Promise<Finding> {
   const merchantId = merchantOf(row);
-  const order = await deps.store.getOrder(merchantId, row.outTradeNo);
+  const item = items.get(orderKey(merchantId, row.outTradeNo));
+  // a key holding only an early refund's tally has no order yet
+  const order = item === undefined ? undefined : toOrder(item);
   const base = {
     line: row.line,
     merchantId,
@@ -161,9 +213,11 @@ const REFUND_STATES: Readonly<Record<string, RefundState>> = {
   CHANGE: 'ABNORMAL',
 };
 
-async function judgeRefundRow(deps: CompareDeps, row: RefundRow, dryRun: boolean): Promise<Finding> {
+async function judgeRefundRow(deps: CompareDeps, items: Items, row: RefundRow, dryRun: boolean): Promise<Finding> {
   const merchantId = merchantOf(row);
-  const refund = await deps.store.getRefund(merchantId, row.outRefundNo);
+  const item = items.get(refundKey(merchantId, row.outRefundNo));
+  // as the store reads it: an item without a state is no refund yet
+  const refund = item?.state === undefined ? undefined : toRefund(item);
   const base = {
     line: row.line,
     merchantId,

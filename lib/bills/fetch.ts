@@ -95,6 +95,8 @@ export function fetchTradeBill(deps: BillFetchDeps, req: BillRequest): Promise<B
 /** APIv3: `GET /v3/bill/tradebill`, then the signed download; the digest is checked before anything is read. */
 export async function fetchTradeBillV3(deps: BillFetchDeps, req: BillRequest): Promise<BillFetch> {
   checkRequest(req);
+  const { mchid, merchant } = deps.client.config;
+  if (merchant === undefined) throw configError('WECHATPAY_MERCHANT_PRIVATE_KEY is required for APIv3 calls');
   const query = new URLSearchParams({ bill_date: req.billDate, bill_type: 'ALL', tar_type: 'GZIP' });
   if (req.subMchid !== undefined) query.set('sub_mchid', req.subMchid);
   let answer: Buffer;
@@ -113,9 +115,6 @@ export async function fetchTradeBillV3(deps: BillFetchDeps, req: BillRequest): P
   if (hashType !== 'SHA1') throw malformed(`tradebill hash_type ${hashType} is not supported`);
   if (!SHA1_HEX.test(hashValue)) throw malformed('tradebill hash_value is not a SHA1');
   const url = downloadTarget(deps.client.config.apiBaseUrl, downloadUrl);
-
-  const { mchid, merchant } = deps.client.config;
-  if (merchant === undefined) throw configError('WECHATPAY_MERCHANT_PRIVATE_KEY is required for APIv3 calls');
   const pathAndQuery = `${url.pathname}${url.search}`;
   const authorization = buildAuthorization({
     mchid,

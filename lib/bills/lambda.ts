@@ -1,8 +1,9 @@
 /**
  * The scheduled bill reconciliation (functions/bills.ts), made of middy middlewares like reconcile:
  * dependencies built once per container, the deadline taken from the invocation's context. Each run
- * reconciles the previous Beijing day for the merchant, or for each configured sub-merchant in
- * service-provider mode. A day already recorded in the table is skipped; a bill WeChat has not built
+ * reconciles the previous Beijing day: one bill for each merchant with an order paid that day (the
+ * paid-day index; sub-merchants in service-provider mode), for each configured sub-merchant, and for
+ * the merchant itself when there is none. A day already recorded in the table is skipped; a bill WeChat has not built
  * yet is retried within the run while time allows, then left to the next scheduled run: never an
  * error. One merchant's failure is logged and does not stop the others; nothing is thrown, because
  * Lambda's own retry would only repeat it while the next schedule retries anyway.
@@ -21,16 +22,18 @@ import { errorReply } from '../middleware/errorReply';
 import { createDynamoClient } from '../orders/client';
 import { createDynamoOrderStore } from '../orders/dynamodb';
 import { isMerchantId } from '../orders/model';
+import { pendingShardsFromEnv } from '../orders/table';
 import { billClientDeps } from './fetch';
 import { billReportRecorder, readBillReport } from './reportItem';
 import { type BillRunDeps, discrepancies, type ReportSink, runBill } from './run';
+import { merchantsPaidOnDay } from './table';
 
 /** A container's dependencies: the run's, the table (for the day's report item) and the schedule's settings. */
 export interface BillsRuntime {
   run: BillRunDeps;
   dynamo: DynamoDBClient;
   tableName: string;
-  /** Sub-merchants to fetch a bill for (service-provider mode); empty: the merchant's own bill. */
+  /** Sub-merchants whose bill is fetched besides those with orders paid that day (service-provider mode). */
   subMchids: string[];
   /** Waits between two tries of a bill that is not ready, within one run. */
   retryDelayMs: number;
@@ -99,11 +102,14 @@ export function billsRuntime(
   const bucket = env.BILLS_BUCKET;
   if (bucket === undefined || bucket === '') throw configError('BILLS_BUCKET is required');
   const config = loadConfig(env);
+  const pendingShards = pendingShardsFromEnv(env);
   const dynamo = createDynamoClient({ endpoint: config.dynamodbEndpoint });
   return {
     run: {
       fetch: { client: billClientDeps(config), dir: tmpdir() },
-      store: createDynamoOrderStore({ client: dynamo, tableName: config.tableName }),
+      store: createDynamoOrderStore({ client: dynamo, tableName: config.tableName, pendingShards }),
+      // the paid-day index is sharded like the pending one: every shard ever written is read
+      table: { client: dynamo, tableName: config.tableName, shards: pendingShards.read },
       logger,
       sink: s3Sink(new S3Client({}), bucket),
       recordReport: billReportRecorder(dynamo, config.tableName),
@@ -119,13 +125,26 @@ export function billsRuntime(
   };
 }
 
+/**
+ * The merchants whose bill of `billDate` is fetched: every merchant with an order paid that day (found
+ * in the paid-day index, a few small queries), every configured sub-merchant, or the merchant itself
+ * when there is neither (its bill may list payments the table never saw). Undefined stands for the
+ * merchant's own bill, an id for a sub-merchant's.
+ */
+export async function billMerchants(rt: BillsRuntime, billDate: string): Promise<Array<string | undefined>> {
+  const own = rt.run.fetch.client.config.mchid;
+  const ids = new Set([...(await merchantsPaidOnDay(rt.run.table, billDate)), ...rt.subMchids]);
+  if (ids.size === 0) return [undefined];
+  return [...ids].sort().map((id) => (id === own ? undefined : id));
+}
+
 /** The core: the previous Beijing day's bill of every merchant, each tried until ready or out of time. */
 export async function billsCore(_event: unknown, context: WithDeps<BillsRuntime>): Promise<BillsSummary> {
   const rt = context.deps;
   const remaining = context.getRemainingTimeInMillis?.bind(context);
   const billDate = previousBeijingDay(rt.run.now());
   const merchants: BillsMerchantOutcome[] = [];
-  for (const subMchid of rt.subMchids.length === 0 ? [undefined] : rt.subMchids) {
+  for (const subMchid of await billMerchants(rt, billDate)) {
     merchants.push(await reconcileMerchant(rt, billDate, subMchid, remaining));
   }
   const summary: BillsSummary = { billDate, merchants };

@@ -97,7 +97,6 @@ export const SUMMARY_COLUMNS = [
 
 /** Longest line accepted: a real row is a few hundred bytes; a megabyte without a newline is not a bill. */
 export const MAX_LINE_BYTES = 64 * 1024;
-const BOM = '\uFEFF';
 
 type Column = keyof typeof DETAIL_COLUMNS;
 
@@ -136,7 +135,8 @@ export class BillReader {
         throw malformed(`bill line ${line}: text after the summary`);
       }
       if (phase === 'header') {
-        const names = (line === 1 && text.startsWith(BOM) ? text.slice(1) : text).split(',');
+        // a leading BOM is already gone: the strict decoder drops it (TextDecoder's default)
+        const names = text.split(',');
         index = headerIndex(names);
         width = names.length;
         phase = 'rows';

@@ -51,7 +51,7 @@ export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStor
   }
   return {
     registerOrder: (input) => registerOrder(table, input, shards.write),
-    applyPayment: (report, policy) => applyPayment(table, report, policy),
+    applyPayment: (report, policy) => applyPayment(table, report, policy, shards.write),
     applyClose: (merchantId, outTradeNo, reason) => applyClose(table, merchantId, outTradeNo, reason),
     listPending: (q) => listPending(table, shards.read, q),
     countPendingBefore: (createdBefore, max) => countPendingBefore(table, shards.read, createdBefore, max),

@@ -54,6 +54,26 @@ export function pendingShardOf(merchantId: string, outTradeNo: string, shards: n
   return createHash('sha256').update(orderKey(merchantId, outTradeNo), 'utf8').digest().readUInt32BE(0) % shards;
 }
 
+/** Name of the sparse index of paid orders by Beijing paid day (items carry `paidDay` once paid through WeChat Pay). */
+export const PAID_DAY_INDEX = 'paid-by-day';
+
+const BEIJING_OFFSET_MS = 8 * 3_600_000;
+
+/** The index partition key of shard `k` of a Beijing day (`yyyy-MM-dd`): `PAIDDAY#<yyyymmdd>#<k>`. */
+export const paidDayShardKey = (day: string, k: number) => `PAIDDAY#${day.replaceAll('-', '')}#${k}`;
+
+/**
+ * The paid-day entry of an order paid at `paidAt` (an ISO instant): its Beijing calendar day, on the
+ * order's shard (the same hash as its pending entry, over the same count). Undefined for a time that
+ * does not parse: such a payment is simply not listed by day.
+ */
+export function paidDayKey(paidAt: string, merchantId: string, outTradeNo: string, shards: number): string | undefined {
+  const ms = Date.parse(paidAt);
+  if (Number.isNaN(ms)) return undefined;
+  const day = new Date(ms + BEIJING_OFFSET_MS).toISOString().slice(0, 10);
+  return paidDayShardKey(day, pendingShardOf(merchantId, outTradeNo, shards));
+}
+
 /** Shard counts: `write` spreads new orders, `read` (≥ write) is how many shards reconciliation reads. */
 export interface PendingShards {
   write: number;
@@ -90,6 +110,8 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
       { AttributeName: 'pk', AttributeType: 'S' },
       { AttributeName: 'pending', AttributeType: 'S' },
       { AttributeName: 'createdAt', AttributeType: 'S' },
+      { AttributeName: 'paidDay', AttributeType: 'S' },
+      { AttributeName: 'merchantId', AttributeType: 'S' },
     ],
     KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
     GlobalSecondaryIndexes: [
@@ -102,6 +124,19 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
         Projection: {
           ProjectionType: 'INCLUDE',
           NonKeyAttributes: ['merchantId', 'outTradeNo', 'appid', 'combineOutTradeNo'],
+        },
+      },
+      {
+        // sparse: only orders paid through WeChat Pay carry `paidDay`; sorted by merchant, so the bill
+        // run lists one merchant's day and finds which merchants had one (lib/bills/table.ts)
+        IndexName: PAID_DAY_INDEX,
+        KeySchema: [
+          { AttributeName: 'paidDay', KeyType: 'HASH' },
+          { AttributeName: 'merchantId', KeyType: 'RANGE' },
+        ],
+        Projection: {
+          ProjectionType: 'INCLUDE',
+          NonKeyAttributes: ['outTradeNo', 'state', 'transactionId', 'paidFen'],
         },
       },
     ],

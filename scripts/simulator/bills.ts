@@ -76,6 +76,8 @@ export class SimBills {
   readiness: BillReadiness = 'clock';
   /** Serves download_url with this text in place of its own origin (a hostile answer for tests); undefined: its own. */
   downloadOrigin: string | undefined;
+  /** Answers tradebill with this JSON, signed, in place of the real answer (a hostile answer for tests); undefined: the real one. */
+  tradebillAnswer: unknown;
   /** Record changes made by the switches, so text alterations leave those orders alone. */
   private readonly recorded: BillAlteration[] = [];
   private readonly tokens = new Map<string, { gz: Buffer; expires: number }>();
@@ -101,6 +103,7 @@ export class SimBills {
     this.counts.clear();
     this.corruption = 'none';
     this.downloadOrigin = undefined;
+    this.tradebillAnswer = undefined;
     this.readiness = 'clock';
   }
 
@@ -227,6 +230,7 @@ export class SimBills {
     if (req.query.get('bill_type') !== 'ALL' || req.query.get('tar_type') !== 'GZIP')
       return answer(400, { code: 'PARAM_ERROR', message: '模拟器只提供 bill_type=ALL, tar_type=GZIP' });
     if (!this.ready(date)) return answer(400, { code: 'NO_STATEMENT_EXIST', message: '账单文件不存在' });
+    if (this.tradebillAnswer !== undefined) return answer(200, this.tradebillAnswer);
     const merchantId = req.query.get('sub_mchid') ?? this.keys.mchid;
     const { text } = this.build(date, merchantId);
     const plain = Buffer.from(text, 'utf8');

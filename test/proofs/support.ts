@@ -297,6 +297,12 @@ export async function checkDurable(
   op: Op,
   outcome: { kind: string },
 ): Promise<string | undefined> {
+  // only a reply that promises a state needs the read (a refusal promises nothing about the table)
+  const promises =
+    op.kind === 'close'
+      ? ['PAID', 'CLOSED', 'ALREADY_CLOSED'].includes(outcome.kind)
+      : outcome.kind === 'APPLIED' || outcome.kind === 'ALREADY_APPLIED';
+  if (!promises) return undefined;
   const oKey = orderKey(s.merchantId, s.outTradeNo);
   const rKey = op.kind === 'refund' ? refundKey(s.merchantId, s.refundNo(op.no)) : undefined;
   const items = await readItems(client, tableName, rKey ? [oKey, rKey] : [oKey]);
@@ -345,6 +351,7 @@ const ORDER_ATTRS = new Set([
   'transactionId',
   'paidFen',
   'paidAt',
+  'paidDay',
   'paidVia',
   'appliedAt',
   'previousState',
@@ -648,6 +655,11 @@ export class Enumerator implements Gate {
     return this.trace.map((t) => t.label);
   }
 
+  /** How many requests were pending at each release of the run just finished (the choices it had). */
+  choices(): number[] {
+    return this.trace.map((t) => t.options);
+  }
+
   /** Prepares the next unexplored ordering; false when every ordering has been run. */
   next(): boolean {
     for (let d = this.trace.length - 1; d >= 0; d--) {
@@ -662,4 +674,56 @@ export class Enumerator implements Gate {
     }
     return false;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The arithmetic an enumeration is held to, so it cannot silently run fewer orderings than exist.
+
+/** n! as a bigint. */
+function factorial(n: number): bigint {
+  let f = 1n;
+  for (let i = 2n; i <= BigInt(n); i++) f *= i;
+  return f;
+}
+
+/**
+ * The number of interleavings of sequential operations of `steps[i]` requests each: the multinomial
+ * (Σ steps)! / Π steps[i]!. What an enumeration must reach when every ordering takes the same steps.
+ */
+export function interleavings(steps: number[]): bigint {
+  return steps.reduce((acc, n) => acc / factorial(n), factorial(steps.reduce((a, b) => a + b, 0)));
+}
+
+const gcd = (a: bigint, b: bigint): bigint => (b === 0n ? a : gcd(b, a % b));
+
+/**
+ * The share of the tree of orderings the runs covered: each ordering weighs 1 / (the product of the
+ * choices along its path), a full tree's orderings weigh exactly 1 together; less means a branch was
+ * skipped, more that one ran twice. Exact (bigint fractions), for trees whose steps vary by path.
+ */
+export class Coverage {
+  private num = 0n;
+  private den = 1n;
+  /** Adds one ordering, given the choices it had at each release. */
+  add(choices: number[]): void {
+    const d = choices.reduce((acc, c) => acc * BigInt(c), 1n);
+    const num = this.num * d + this.den;
+    const den = this.den * d;
+    const g = gcd(num, den);
+    this.num = num / g;
+    this.den = den / g;
+  }
+  /** True when the orderings added weigh exactly 1. */
+  complete(): boolean {
+    return this.num === this.den;
+  }
+  /** The covered share, as a fraction. */
+  toString(): string {
+    return `${this.num}/${this.den}`;
+  }
+}
+
+/** The operation a gated request label belongs to (the label without its `Name#n →store` tail). */
+export function opOfLabel(label: string): string {
+  return label.replace(/ \w+#\d+ →store$/, '');
 }

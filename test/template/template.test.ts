@@ -293,7 +293,15 @@ describe('the production template', () => {
     ]);
     const statements = statementsOf('BillsLambdaFunction');
     const table = statements.find((s) => actions(s).some((a) => a.startsWith('dynamodb:')));
-    expect(actions(table as Statement).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(actions(table as Statement).sort()).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+    ]);
+    // the paid-day index only, never the table itself: Query, no Scan
+    const query = statements.filter((s) => actions(s).includes('dynamodb:Query'));
+    expect(query.flatMap(actions)).toEqual(['dynamodb:Query']);
+    expect(JSON.stringify(query[0]?.Resource)).toContain('/index/paid-by-day');
     const s3 = statements.filter((s) => actions(s).some((a) => a.startsWith('s3:')));
     expect(s3.flatMap(actions)).toEqual(['s3:PutObject']);
     expect(arnsOf(s3[0] as Statement)).toContain('BillsBucket');

@@ -20,7 +20,7 @@ import {
 } from '../model';
 import type { UnknownOrderPolicy } from '../store';
 import { checkRegistration } from '../registration';
-import { orderKey, pendingShardKey, pendingShardOf } from '../table';
+import { orderKey, paidDayKey, pendingShardKey, pendingShardOf } from '../table';
 import {
   allOf,
   amountIs,
@@ -99,12 +99,14 @@ export async function registerOrder(
  * Applies a payment: from NOTPAY or a local CLOSED with the registered amount and the report's own
  * channel (PAID); or, under policy `record` and never for the aggregator, onto a key that holds no
  * order yet (PAID_UNVERIFIED). Each is one conditional write; the unregistered case is tried only
- * after the registered one found no order.
+ * after the registered one found no order. The same write files a WeChat Pay payment under its
+ * Beijing paid day, on one of `shards`, for the bill run (lib/bills).
  */
 export async function applyPayment(
   table: Table,
   report: PaymentReport,
   policy: UnknownOrderPolicy,
+  shards: number,
 ): Promise<PaymentOutcome> {
   const channel = orderChannelOf(report.channel);
   const registered = allOf(stateIn('NOTPAY', 'CLOSED'), amountIs(report.amountFen), channelIs(channel));
@@ -113,7 +115,7 @@ export async function applyPayment(
   for (let pass = 0; pass < 3; pass++) {
     const paid = await transition<PaymentOutcome | typeof NOT_REGISTERED>(
       table,
-      paymentWrite(table, report, 'PAID', registered),
+      paymentWrite(table, report, 'PAID', registered, shards),
       applied,
       (item) => {
         const current = item && toOrder(item);
@@ -127,7 +129,7 @@ export async function applyPayment(
     const REGISTERED_MEANWHILE = 'REGISTERED_MEANWHILE' as const;
     const unverified = await transition<PaymentOutcome | typeof REGISTERED_MEANWHILE>(
       table,
-      paymentWrite(table, report, 'PAID_UNVERIFIED', NO_STATE),
+      paymentWrite(table, report, 'PAID_UNVERIFIED', NO_STATE, shards),
       applied,
       (item) => {
         const current = item && toOrder(item);
@@ -153,8 +155,14 @@ function paymentWrite(
   report: PaymentReport,
   state: 'PAID' | 'PAID_UNVERIFIED',
   when: ReturnType<typeof allOf>,
+  shards: number,
 ): Write {
   const credited = report.creditedFen !== undefined;
+  // only WeChat Pay's own payments are in its trade bill: an aggregator's are not listed by day
+  const paidDay =
+    orderChannelOf(report.channel) === 'wechatpay'
+      ? paidDayKey(report.paidAt, report.merchantId, report.outTradeNo, shards)
+      : undefined;
   return {
     pk: orderKey(report.merchantId, report.outTradeNo),
     update:
@@ -163,6 +171,7 @@ function paymentWrite(
       'amountUnverified = if_not_exists(amountUnverified, :true), outTradeNo = :otn, merchantId = :mid, entity = :entity, ' +
       '#channel = if_not_exists(#channel, :channel)' +
       (credited ? ', creditedFen = :credited' : '') +
+      (paidDay === undefined ? '' : ', paidDay = :paidDay') +
       ' REMOVE pending, #ttl',
     when,
     names: { '#state': 'state', '#ttl': 'ttl', '#channel': 'channel' },
@@ -180,6 +189,7 @@ function paymentWrite(
       ':entity': S('ORDER'),
       ':channel': S(orderChannelOf(report.channel)),
       ...(credited ? { ':credited': N(report.creditedFen as number) } : {}),
+      ...(paidDay === undefined ? {} : { ':paidDay': S(paidDay) }),
     },
   };
 }

@@ -10,14 +10,17 @@ export type V2SignType = 'MD5' | 'HMAC-SHA256';
 
 /** The string both algorithms sign: sorted non-empty fields, then `&key=`. */
 export function signingString(fields: Readonly<Fields>, key: string): string {
-  const names = Object.keys(fields)
-    .filter((k) => k !== 'sign' && fields[k] !== '' && fields[k] !== undefined)
-    // UTF-8 byte order, as WeChat sorts: UTF-16 order differs once a name holds a character above U+FFFF
-    .sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+  const names = Object.keys(fields).filter((k) => k !== 'sign' && fields[k] !== '' && fields[k] !== undefined);
+  // WeChat sorts by UTF-8 bytes. The default sort compares UTF-16 units: the same order unless a name
+  // holds a character above U+FFFF (a surrogate pair), so only then are the names' bytes compared.
+  names.sort(names.some((k) => SURROGATE.test(k)) ? byUtf8Bytes : undefined);
   let s = '';
   for (const k of names) s += `${k}=${fields[k]}&`;
   return `${s}key=${key}`;
 }
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+const byUtf8Bytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
 /** Signs a field map; the result is upper-case hex. */
 export function signV2(fields: Readonly<Fields>, key: string, type: V2SignType): string {

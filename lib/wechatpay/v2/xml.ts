@@ -12,7 +12,6 @@ import { PROTOTYPE_KEYS } from '../../text';
 export type Fields = Record<string, string>;
 
 const DECLARATIONS = /<!(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)/i;
-const TAG_NAME_AT = /<\/?([^\s>/!?]+)/y;
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 export const DEFAULT_MAX_XML_BYTES = 64 * 1024;
 
@@ -34,10 +33,11 @@ export function parseXml(xml: string, root = 'xml', maxBytes = DEFAULT_MAX_XML_B
 
 /**
  * Walks the document's markup, stepping over CDATA sections whole (their text is data), and refuses
- * any declaration (`<!DOCTYPE`, `<!ENTITY`…) and any element named like a prototype key. Comments and
- * processing instructions are markup too: a declaration in them is refused as well (WeChat sends
- * neither). A tag is read to its `>` past quoted values; a `<` inside a tag is refused, so no
- * attribute value can open a pretend CDATA section that would hide markup from this walk.
+ * any declaration (`<!DOCTYPE`, `<!ENTITY`…). Comments and processing instructions are markup too: a
+ * declaration in them is refused as well (WeChat sends neither). A tag is read to its `>` past quoted
+ * values; a `<` inside a tag is refused, so no attribute value can open a pretend CDATA section that
+ * would hide markup from this walk. Element names are judged once, by the reader: the only elements
+ * it accepts are the root and its fields, and it refuses a field named like a prototype key.
  */
 function checkMarkup(xml: string): void {
   let i = 0;
@@ -55,9 +55,6 @@ function checkMarkup(xml: string): void {
     } else if (xml.startsWith('<!', lt)) {
       throw malformed('XML declarations (DOCTYPE/ENTITY) are not accepted');
     } else {
-      TAG_NAME_AT.lastIndex = lt;
-      const name = TAG_NAME_AT.exec(xml)?.[1];
-      if (name !== undefined && PROTOTYPE_KEYS.has(name)) throw malformed('XML element name not accepted');
       i = tagEnd(xml, lt + 1) + 1;
     }
   }
@@ -76,23 +73,29 @@ function refuseDeclarations(markup: string): void {
 
 /** Index of the `>` that ends a tag begun before `from`, past quoted values; a `<` before it is refused. */
 function tagEnd(xml: string, from: number): number {
-  let quote = '';
+  let quote = 0; // the open quote's character code, 0 outside quotes
   for (let i = from; i < xml.length; i++) {
-    const c = xml[i] as string;
-    if (c === '<') throw malformed('XML tag holds a "<"');
+    const c = xml.charCodeAt(i);
+    if (c === LT) throw malformed('XML tag holds a "<"');
     if (quote) {
-      if (c === quote) quote = '';
-    } else if (c === '"' || c === "'") {
+      if (c === quote) quote = 0;
+    } else if (c === DQUOTE || c === SQUOTE) {
       quote = c;
-    } else if (c === '>') {
+    } else if (c === GT) {
       return i;
     }
   }
   throw malformed('XML is not well-formed');
 }
 
-const NAME_AT = /[A-Za-z_][A-Za-z0-9_.-]*/y;
+const LT = 0x3c;
+const GT = 0x3e;
+const SLASH = 0x2f;
+const DQUOTE = 0x22;
+const SQUOTE = 0x27;
+
 // XML 1.0 Char excludes these controls (and lone surrogates, which a JS string from valid UTF-8 cannot hold)
+const NAME_AT = /[A-Za-z_][A-Za-z0-9_.-]*/y;
 const FORBIDDEN_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 const PREDEFINED: Record<string, string> = { '&lt;': '<', '&gt;': '>', '&amp;': '&', '&quot;': '"', '&apos;': "'" };
 
@@ -104,30 +107,34 @@ function readFlat(xml: string, root: string): Fields {
   if (!xml.startsWith(open, i) || !/[\s>/]/.test(xml[i + open.length] ?? ''))
     throw malformed(`XML root must be <${root}>`);
   i = tagEnd(xml, i + 1) + 1;
-  if (xml[i - 2] === '/') return endOfDocument(xml, i, out); // <root/>
+  if (xml.charCodeAt(i - 2) === SLASH) return endOfDocument(xml, i, out); // <root/>
+  const close = `</${root}`;
   for (;;) {
     i = skipMisc(xml, i, true);
-    if (xml.startsWith(`</${root}`, i)) return endOfDocument(xml, xml.indexOf('>', i) + 1, out);
-    if (xml[i] !== '<') throw malformed('XML root holds stray text');
+    if (xml.startsWith(close, i)) return endOfDocument(xml, xml.indexOf('>', i) + 1, out);
+    if (xml.charCodeAt(i) !== LT) throw malformed('XML root holds stray text');
+    // test(), not exec(): the sticky match's end is all that is needed, and test() builds no match array
     NAME_AT.lastIndex = i + 1;
-    const m = NAME_AT.exec(xml);
-    if (!m) throw malformed('XML is not a flat field map');
-    const name = m[0];
-    const end = tagEnd(xml, NAME_AT.lastIndex);
+    if (!NAME_AT.test(xml)) throw malformed('XML is not a flat field map');
+    const nameEnd = NAME_AT.lastIndex;
+    const name = xml.slice(i + 1, nameEnd);
+    if (PROTOTYPE_KEYS.has(name)) throw malformed('XML element name not accepted');
+    const end = tagEnd(xml, nameEnd);
     if (name in out) throw malformed(`XML field ${safeName(name)} is repeated`);
-    if (xml[end - 1] === '/') {
+    if (xml.charCodeAt(end - 1) === SLASH) {
       out[name] = '';
       i = end + 1;
       continue;
     }
-    const [value, next] = readValue(xml, end + 1, name);
-    out[name] = value;
-    i = next;
+    i = readValue(xml, end + 1, name, out);
   }
 }
 
-/** Reads text and CDATA up to `</name>`; any other markup means the field is not plain text. */
-function readValue(xml: string, from: number, name: string): [string, number] {
+/**
+ * Reads text and CDATA up to `</name>` into `out[name]` and returns the index past the end tag; any
+ * other markup means the field is not plain text.
+ */
+function readValue(xml: string, from: number, name: string, out: Fields): number {
   let value = '';
   let i = from;
   for (;;) {
@@ -138,13 +145,20 @@ function readValue(xml: string, from: number, name: string): [string, number] {
       const end = xml.indexOf(']]>', lt + 9);
       value += xml.slice(lt + 9, end);
       i = end + 3;
-    } else if (xml.startsWith(`</${name}`, lt) && /[\s>]/.test(xml[lt + name.length + 2] ?? '')) {
-      return [value, xml.indexOf('>', lt) + 1];
+    } else if (
+      xml.charCodeAt(lt + 1) === SLASH &&
+      xml.startsWith(name, lt + 2) &&
+      END_TAG_NAME_END.test(xml[lt + name.length + 2] ?? '')
+    ) {
+      out[name] = value;
+      return xml.indexOf('>', lt) + 1;
     } else {
       throw malformed(`XML field ${safeName(name)} is not plain text`);
     }
   }
 }
+
+const END_TAG_NAME_END = /[\s>]/;
 
 function decodeText(text: string): string {
   if (text.includes(']]>')) throw malformed('XML text holds a CDATA end marker');

@@ -30,9 +30,12 @@ export function decryptResource(resource: EncryptedResource, apiV3Key: Buffer): 
   const decipher = createDecipheriv('aes-256-gcm', apiV3Key, nonce, { authTagLength: TAG_BYTES });
   decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
   decipher.setAAD(Buffer.from(resource.associated_data ?? '', 'utf8'));
+  // GCM is a stream mode: update() returns every plaintext byte and final() only checks the tag, so
+  // the plaintext is update()'s buffer as it is, not a concatenation with final()'s empty one
   let plain: Buffer;
   try {
-    plain = Buffer.concat([decipher.update(data.subarray(0, data.length - TAG_BYTES)), decipher.final()]);
+    plain = decipher.update(data.subarray(0, data.length - TAG_BYTES));
+    decipher.final();
   } catch {
     throw unauthentic('resource decryption failed');
   }

@@ -6,8 +6,11 @@ const MAX_DEPTH = 32;
 
 /**
  * Parses JSON text from a sender; rejects hostile keys, repeated keys and absurd nesting. The native
- * parser builds the value (fast, and it is the one that decides validity); a structural pass over
- * the same text then checks what JSON.parse silently accepts: a repeated key keeps only its last value.
+ * parser builds the value (fast, and it is the one that decides validity). What JSON.parse silently
+ * accepts is then checked in two cheap passes that allocate nothing per key: the value's own keys
+ * (decoded, so an escaped `__proto__` is seen for what it is) are walked for prototype names and
+ * depth and counted, and the key tokens of the text are counted; a repeated key is the one case in
+ * which the text holds more keys than the value, because JSON.parse keeps only its last value.
  */
 export function parseUntrustedJson(text: string, what: string): unknown {
   let value: unknown;
@@ -16,39 +19,41 @@ export function parseUntrustedJson(text: string, what: string): unknown {
   } catch {
     throw malformed(`${what} is not valid JSON`);
   }
-  checkKeys(text, what);
+  if (countKeys(value, 1, what) !== countKeyTokens(text)) throw malformed(`${what} repeats a key`);
   return value;
 }
 
-/** Walks valid JSON text object by object: depth, prototype keys, repeated keys. */
-function checkKeys(text: string, what: string): void {
-  const stack: Array<Set<string> | undefined> = []; // a key set per open object, undefined per array
-  let expectKey = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22 /* " */) {
-      const end = stringEnd(text, i);
-      const keys = stack[stack.length - 1];
-      if (expectKey && keys) {
-        const raw = text.slice(i + 1, end);
-        const key = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
-        if (PROTOTYPE_KEYS.has(key)) throw malformed(`${what} holds a forbidden key`);
-        if (keys.has(key)) throw malformed(`${what} repeats a key`);
-        keys.add(key);
-      }
-      i = end;
-    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
-      stack.push(c === 0x7b ? new Set() : undefined);
-      if (stack.length > MAX_DEPTH) throw malformed(`${what} is nested too deeply`);
-      expectKey = c === 0x7b;
-    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
-      stack.pop();
-    } else if (c === 0x2c /* , */) {
-      expectKey = stack[stack.length - 1] !== undefined;
-    } else if (c === 0x3a /* : */) {
-      expectKey = false;
-    }
+/** The own keys of `value` and everything in it; refuses prototype keys and nesting past MAX_DEPTH. */
+function countKeys(value: unknown, depth: number, what: string): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  if (depth > MAX_DEPTH) throw malformed(`${what} is nested too deeply`);
+  let n = 0;
+  if (Array.isArray(value)) {
+    for (const item of value) n += countKeys(item, depth + 1, what);
+    return n;
   }
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (PROTOTYPE_KEYS.has(key)) throw malformed(`${what} holds a forbidden key`);
+    n += 1 + countKeys(record[key], depth + 1, what);
+  }
+  return n;
+}
+
+/** The key tokens of valid JSON text: the strings followed (past white space) by a colon. */
+function countKeyTokens(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('"'); i >= 0; i = text.indexOf('"', i + 1)) {
+    i = stringEnd(text, i);
+    let j = i + 1;
+    while (isJsonSpace(text.charCodeAt(j))) j++;
+    if (text.charCodeAt(j) === 0x3a /* : */) n++;
+  }
+  return n;
+}
+
+function isJsonSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
 /** Index of the quote closing the string that opens at `start` (the text is known to be valid JSON). */

@@ -74,7 +74,9 @@ export function createKeyRing(opts: {
     if (!opts.publicKeyPem) throw configError('WECHATPAY_PUBLIC_KEY is required with WECHATPAY_PUBLIC_KEY_ID');
     keys.set(opts.publicKeyId, { key: createPublicKey(opts.publicKeyPem), kind: 'public-key' });
   }
-  const entry = (serial: string) => keys.get(PUBLIC_KEY_ID.test(serial) ? serial : normaliseSerial(serial));
+  // the serial as sent is normally already the stored form (one Map lookup); only a miss is normalised
+  const entry = (serial: string) =>
+    keys.get(serial) ?? (PUBLIC_KEY_ID.test(serial) ? undefined : keys.get(normaliseSerial(serial)));
   return {
     get: (serial) => entry(serial)?.key,
     entry,

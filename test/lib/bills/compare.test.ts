@@ -1,9 +1,11 @@
 /** Each finding kind and each repair outcome, against the real store on DynamoDB Local. */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compareRows, repair, type Finding } from '../../../lib/bills/compare';
 import type { BillRow, OtherRow, PaymentRow, RefundRow } from '../../../lib/bills/reader';
 import { createLogger } from '../../../lib/log';
 import { createHarness, orderNo, type Harness } from '../../support/harness';
+import { DEFAULT_PENDING_SHARDS, orderKey } from '../../../lib/orders/table';
 
 let h: Harness;
 let mchid: string;
@@ -11,7 +13,11 @@ const AT = '2026-11-29T02:00:00.000Z';
 // the settle path's anomaly lines, as the run's logger writes them
 const lines: Record<string, unknown>[] = [];
 const logger = createLogger({ service: 'test', write: (line) => lines.push(JSON.parse(line)) });
-const deps = () => ({ store: h.store, logger });
+const deps = () => ({
+  store: h.store,
+  table: { client: h.client, tableName: h.tableName, shards: DEFAULT_PENDING_SHARDS },
+  logger,
+});
 
 beforeAll(async () => {
   h = await createHarness();
@@ -145,6 +151,28 @@ describe('compareRows: payments', () => {
   });
 });
 
+describe('compareRows: items the store would not write', () => {
+  it('a paid order without a paid amount (written before paidFen existed) is compared by its registered amount', async () => {
+    const no = orderNo('O');
+    await h.client.send(
+      new PutItemCommand({
+        TableName: h.tableName,
+        Item: {
+          pk: { S: orderKey(mchid, no) },
+          entity: { S: 'ORDER' },
+          outTradeNo: { S: no },
+          merchantId: { S: mchid },
+          state: { S: 'PAID' },
+          amountFen: { N: '70' },
+          transactionId: { S: 'TXOLD' },
+        },
+      }),
+    );
+    const { findings } = await judge([payment(no, 70, 'TXOLD'), payment(no, 71, 'TXOLD')]);
+    expect(findings.map((f) => f.kind)).toEqual(['MATCH', 'AMOUNT_DIFFERS']);
+  });
+});
+
 describe('compareRows: refunds', () => {
   const report = (no: string, outRefundNo: string, state: 'SUCCESS' | 'ABNORMAL', fen = 40) => ({
     outRefundNo,
@@ -186,6 +214,15 @@ describe('compareRows: refunds', () => {
     expect(findings[1]?.here).toMatchObject({ state: 'SUCCESS', refundFen: 40 });
     expect(await h.store.getRefund(mchid, open)).toMatchObject({ state: 'SUCCESS' });
     expect(await h.store.getRefund(mchid, amount)).toMatchObject({ refundFen: 40 });
+  });
+
+  it("a successful refund of an order unknown here is recorded with the row's order total", async () => {
+    const no = orderNo('Z');
+    const orn = `Z${orderNo()}`;
+    const row = { ...refundRow({ outTradeNo: no, outRefundNo: orn, refundId: 'RIDZ', fen: 20 }), totalFen: 0 };
+    const { findings } = await judge([row]);
+    expect(findings.map((f) => [f.kind, f.repair])).toEqual([['REFUND_UNKNOWN_HERE', 'APPLIED']]);
+    expect(await h.store.getRefund(mchid, orn)).toMatchObject({ state: 'SUCCESS', refundFen: 20, totalFen: 0 });
   });
 
   it('an unknown refund: applied when the bill says SUCCESS, reported when it is still processing', async () => {

@@ -219,3 +219,62 @@ describe('download faults a real simulator cannot produce', () => {
     expect(await refusal(fetchTradeBill(busy, { billDate: today }))).toMatchObject({ status: 503, retryable: true });
   });
 });
+
+describe('hostile answers', () => {
+  it('a tradebill answer that is no object, names another hash, or a hash that is no SHA1 is MALFORMED, with nothing downloaded', async () => {
+    const before = await readdir(dir);
+    const url = `${sim.url}/v3/billdownload/file?token=x`;
+    for (const [answer, reason] of [
+      [[1, 2], /not a JSON object/],
+      [{ hash_type: 'MD5', hash_value: 'a'.repeat(32), download_url: url }, /hash_type MD5/],
+      [{ hash_type: 'SHA1', hash_value: 'xyz', download_url: url }, /not a SHA1/],
+      [{ hash_type: 'SHA1', download_url: url }, /hash_value/],
+    ] as const) {
+      sim.bills.tradebillAnswer = answer;
+      const err = await refusal(fetchTradeBill(v3, { billDate: today }));
+      expect(err.kind, JSON.stringify(answer)).toBe('MALFORMED');
+      expect(err.reason).toMatch(reason);
+    }
+    expect(await readdir(dir)).toEqual(before);
+  });
+
+  it('APIv3 without the merchant key is a CONFIG error before any request', async () => {
+    const noKey = { ...v3, client: { ...v3.client, config: { ...v3.client.config, merchant: undefined } } };
+    expect((await refusal(fetchTradeBillV3(noKey, { billDate: today }))).kind).toBe('CONFIG');
+  });
+
+  // downloadbill bodies the simulator never sends (a huge refusal, one with no message, a body cut
+  // off, an error whose body cannot be read): the download's transport is stubbed to answer them
+  it('an oversized or wordless downloadbill refusal, a cut-off body and an unreadable error body are errors that leave no file', async () => {
+    const before = await readdir(dir);
+    const answering = (body: BodyInit, status = 200) => ({ ...v2, fetch: async () => new Response(body, { status }) });
+    const huge = `<xml><return_code>FAIL</return_code><return_msg>${'x'.repeat(70_000)}</return_msg></xml>`;
+    expect(await refusal(fetchTradeBillV2(answering(huge), { billDate: today }))).toMatchObject({
+      kind: 'MALFORMED',
+      reason: expect.stringMatching(/too large/),
+    });
+    expect(
+      await refusal(fetchTradeBillV2(answering('<xml><return_code>FAIL</return_code></xml>'), { billDate: today })),
+    ).toMatchObject({ code: 'RETURN_FAIL', message: 'downloadbill refused' });
+    const cut = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('交易时间,公众账号ID\n'));
+        controller.error(new Error('connection reset'));
+      },
+    });
+    expect(await refusal(fetchTradeBillV2(answering(cut), { billDate: today }))).toMatchObject({
+      code: 'MALFORMED_RESPONSE',
+      message: 'bill download was cut off',
+      retryable: true,
+    });
+    const unreadable = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.error(new Error('connection reset'));
+      },
+    });
+    expect(await refusal(fetchTradeBillV2(answering(unreadable, 502), { billDate: today }))).toMatchObject({
+      status: 502,
+    });
+    expect(await readdir(dir)).toEqual(before);
+  });
+});

@@ -11,7 +11,11 @@ import type { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { billClientDeps } from '../../../lib/bills/fetch';
 import {
+  type BillsMerchantOutcome,
   type BillsRuntime,
+  type BillsSummary,
+  billMerchants,
+  billsErrorSummary,
   billsHandler,
   billsRuntime,
   previousBeijingDay,
@@ -26,6 +30,7 @@ import { beijingDay } from '../../../scripts/simulator/bills';
 import { generateTestKeys } from '../../../scripts/simulator/keys';
 import { startSimulator, type Simulator } from '../../../scripts/simulator/server';
 import { createHarness, orderNo, type Harness } from '../../support/harness';
+import { DEFAULT_PENDING_SHARDS } from '../../../lib/orders/table';
 
 const DAY_MS = 86_400_000;
 const SUB = '1900009991';
@@ -65,6 +70,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** One merchant's outcome in a run's summary. */
+function outcomeOf(summary: BillsSummary, merchantId: string): BillsMerchantOutcome | undefined {
+  return summary.merchants.find((m) => m.merchantId === merchantId);
+}
+
 /** A runtime whose clock is a day ahead, so the day it reconciles is today's, the one the simulator has. */
 function runtime(subMchids: string[], attempts = 3): BillsRuntime {
   slept = [];
@@ -72,6 +82,7 @@ function runtime(subMchids: string[], attempts = 3): BillsRuntime {
     run: {
       fetch: { client: billClientDeps({ ...h.config, apiBaseUrl: sim.url }), dir },
       store: h.store,
+      table: { client: h.client, tableName: h.tableName, shards: DEFAULT_PENDING_SHARDS },
       logger: h.logger,
       sink: folderSink(join(dir, 'reports')),
       recordReport: billReportRecorder(h.client, h.tableName),
@@ -159,9 +170,56 @@ describe('the bills function', () => {
   it('fetches one bill per sub-merchant and repairs what each proves', async () => {
     const date = beijingDay(Date.now());
     const summary = await billsHandler(() => runtime([SUB]))({});
-    expect(summary.merchants).toMatchObject([{ merchantId: SUB, outcome: 'DONE', discrepancies: 1, repaired: 1 }]);
+    // the merchant's own day is recorded already (the test above); the configured sub-merchant's is new
+    expect(outcomeOf(summary, keys.mchid)).toEqual({ merchantId: keys.mchid, outcome: 'ALREADY_DONE' });
+    expect(outcomeOf(summary, SUB)).toMatchObject({ outcome: 'DONE', discrepancies: 1, repaired: 1 });
     const item = await readBillReport(h.client, h.tableName, SUB, date);
     expect(item?.counts).toMatchObject({ PAID_UNKNOWN_HERE: 1 });
+  });
+
+  it("finds the sub-merchants with orders paid that day in the table, and each bill's payments missing from it", async () => {
+    const date = beijingDay(Date.now());
+    const sub = '1900009995';
+    // one order paid at WeChat and here, one recorded here only (a payment WeChat's bill does not list)
+    const both = orderNo('B');
+    sim.state.createOrder({ outTradeNo: both, amount: 90, mchid: keys.mchid, appid: keys.appid, subMchid: sub });
+    const paid = sim.state.pay(sub, both);
+    const hereOnly = orderNo('H');
+    for (const [no, tx] of [
+      [both, paid.transactionId ?? ''],
+      [hereOnly, 'TXHEREONLY'],
+    ] as const) {
+      await h.store.registerOrder({ outTradeNo: no, amountFen: 90, merchantId: sub });
+      await h.store.applyPayment(
+        {
+          outTradeNo: no,
+          merchantId: sub,
+          transactionId: tx,
+          amountFen: 90,
+          paidAt: new Date().toISOString(),
+          channel: 'v3',
+        },
+        'reject',
+      );
+    }
+    // not configured: found in the paid-day index, and its bill asked for with sub_mchid
+    const summary = await billsHandler(() => runtime([]))({});
+    expect(outcomeOf(summary, sub)).toMatchObject({ outcome: 'DONE', discrepancies: 1, repaired: 0 });
+    const item = await readBillReport(h.client, h.tableName, sub, date);
+    expect(item?.counts).toMatchObject({ MATCH: 1, PAID_HERE_NOT_IN_BILL: 1 });
+    const report = JSON.parse(await readFile(item?.location ?? '', 'utf8'));
+    // the simulator served the sub-merchant's own bill: its one payment, none of the merchant's
+    expect(report.totals.rows).toBe(1);
+    expect(report.findings).toEqual([
+      {
+        kind: 'PAID_HERE_NOT_IN_BILL',
+        repair: 'NOT_REPAIRABLE',
+        line: 0,
+        merchantId: sub,
+        outTradeNo: hereOnly,
+        here: { state: 'PAID', transactionId: 'TXHEREONLY', amountFen: 90 },
+      },
+    ]);
   });
 
   it('retries a bill not ready within the run, then leaves it to the next schedule', async () => {
@@ -169,16 +227,18 @@ describe('the bills function', () => {
     const rt = runtime(['1900009992'], 3);
     const summary = await billsHandler(() => rt)({});
     sim.bills.readiness = 'always';
-    expect(summary.merchants).toEqual([
-      { merchantId: '1900009992', outcome: 'NOT_READY', reason: 'NO_STATEMENT_EXIST' },
-    ]);
+    expect(outcomeOf(summary, '1900009992')).toEqual({
+      merchantId: '1900009992',
+      outcome: 'NOT_READY',
+      reason: 'NO_STATEMENT_EXIST',
+    });
     expect(slept).toEqual([5, 5]);
     // with too little time left for a wait and a run, no wait at all
     sim.bills.readiness = 'never';
     const tight = { ...runtime(['1900009992'], 3), retryDelayMs: 60_000 };
     const short = await billsHandler(() => tight)({}, { getRemainingTimeInMillis: () => 100_000 });
     sim.bills.readiness = 'always';
-    expect(short.merchants).toMatchObject([{ outcome: 'NOT_READY' }]);
+    expect(outcomeOf(short, '1900009992')).toMatchObject({ outcome: 'NOT_READY' });
     expect(slept).toEqual([]);
   });
 
@@ -195,7 +255,7 @@ describe('the bills function', () => {
     sim.bills.corruption = 'digest';
     const summary = await billsHandler(() => runtime(['1900009993']))({});
     sim.bills.corruption = 'none';
-    expect(summary.merchants).toMatchObject([{ merchantId: '1900009993', outcome: 'FAILED' }]);
+    expect(outcomeOf(summary, '1900009993')).toMatchObject({ outcome: 'FAILED' });
     expect(await readBillReport(h.client, h.tableName, '1900009993', beijingDay(Date.now()))).toBeUndefined();
   });
 
@@ -207,6 +267,20 @@ describe('the bills function', () => {
     expect(built.subMchids).toEqual([SUB]);
     await built.sleep(1);
     expect(built.run.stage).toBe('local');
+  });
+});
+
+describe('billMerchants', () => {
+  it("is the merchant's own bill alone on a day with no payment here and none configured", async () => {
+    expect(await billMerchants(runtime([]), '2020-01-01')).toEqual([undefined]);
+    expect(await billMerchants(runtime(['1900009997']), '2020-01-01')).toEqual(['1900009997']);
+  });
+});
+
+describe('billsErrorSummary', () => {
+  it('stops with CONFIG for a configuration error and INTERNAL_ERROR for anything else', () => {
+    expect(billsErrorSummary(new PayError('CONFIG', 'x')).stopped).toBe('CONFIG');
+    expect(billsErrorSummary(new PayError('UNAVAILABLE', 'x')).stopped).toBe('INTERNAL_ERROR');
   });
 });
 
@@ -242,13 +316,17 @@ describe('the report item', () => {
       location: '/tmp/x.json',
     });
     await h.client.send(
-      new PutItemCommand({ TableName: h.tableName, Item: { pk: { S: billReportKey('1900000778', '2026-11-01') } } }),
+      new PutItemCommand({
+        TableName: h.tableName,
+        // a count that is no number reads as 0
+        Item: { pk: { S: billReportKey('1900000778', '2026-11-01') }, counts: { M: { MATCH: { S: 'x' } } } },
+      }),
     );
     expect(await readBillReport(h.client, h.tableName, '1900000778', '2026-11-01')).toMatchObject({
       billDate: '',
       protocol: 'v3',
       rows: 0,
-      counts: {},
+      counts: { MATCH: 0 },
     });
   });
 });

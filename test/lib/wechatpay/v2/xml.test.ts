@@ -408,6 +408,35 @@ describe('parseXml edges (mutation-tested)', () => {
     expect(payErrorOf(() => parseXml('<xml><![CDATA[x]]></xml>')).reason).toBe('XML is not a flat field map');
   });
 
+  it('says which markup the gate refuses, before the validator sees it', () => {
+    const reasons: [string, string][] = [
+      ['<xml><a><![CDATA[1</a></xml>', 'XML holds an unterminated CDATA section'],
+      ['<xml><a>1</a><!-- </xml>', 'XML holds an unterminated comment'],
+      ['<?xml version="1.0"<xml><a>1</a></xml>', 'XML holds an unterminated processing instruction'],
+      ['<!DOCTYPE x><xml><a>1</a></xml>', 'XML declarations (DOCTYPE/ENTITY) are not accepted'],
+      ['<!-- <!DOCTYPE x> --><xml><a>1</a></xml>', 'XML declarations (DOCTYPE/ENTITY) are not accepted'],
+      ['<?pi <!ENTITY e "v"> ?><xml><a>1</a></xml>', 'XML declarations (DOCTYPE/ENTITY) are not accepted'],
+      ['<xml><a x="a<b">1</a></xml>', 'XML tag holds a "<"'],
+      ['<xml', 'XML is not well-formed'],
+    ];
+    for (const [xml, reason] of reasons) expect(payErrorOf(() => parseXml(xml)).reason, xml).toBe(reason);
+    // a comment or processing instruction is judged by its own text, not by the rest of the document
+    expect(parseXml('<!-- c --><xml><a><![CDATA[<!DOCTYPE x>]]></a></xml>').a).toBe('<!DOCTYPE x>');
+    expect(parseXml('<?pi x?><xml><a><![CDATA[<!ENTITY y "z">]]></a></xml>').a).toBe('<!ENTITY y "z">');
+  });
+
+  it('says why a field is refused: a prototype name, or an element inside it', () => {
+    for (const name of PROTOTYPE_KEYS) {
+      expect(payErrorOf(() => parseXml(`<xml><a>1</a><${name}>x</${name}></xml>`)).reason).toBe(
+        'XML element name not accepted',
+      );
+    }
+    // an element whose name ends like the field's is not the field's end tag
+    for (const xml of ['<xml><a>x<ba></ba></a></xml>', '<xml><a>x<ba/></a></xml>', '<xml><a>x<?a?></a></xml>']) {
+      expect(payErrorOf(() => parseXml(xml)).reason, xml).toBe('XML field a is not plain text');
+    }
+  });
+
   it('names the offending field in the reason, but only a short and valid name', () => {
     expect(payErrorOf(() => parseXml('<xml><a>1</a><a>2</a></xml>')).reason).toBe('XML field a is repeated');
     expect(payErrorOf(() => parseXml('<xml><a>1<b/></a></xml>')).reason).toBe('XML field a is not plain text');

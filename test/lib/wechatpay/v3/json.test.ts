@@ -146,6 +146,18 @@ describe('parseUntrustedJson key scan (mutation-tested)', () => {
     }
   });
 
+  it('counts a key however much JSON white space stands before its colon, and only JSON white space', () => {
+    // the repeat check compares the text's key tokens with the value's keys: a key token missed for
+    // the white space before its colon would make a valid document look like one with a repeat
+    for (const ws of [' ', '\n', '\r', '\t', ' \t\r\n ']) {
+      const text = `{"a"${ws}:1,"b"${ws}:{"c"${ws}:[{"d"${ws}:"e"}]}}`;
+      expect(parseUntrustedJson(text, 'doc'), JSON.stringify(ws)).toEqual(JSON.parse(text));
+      expect(malformedOf(() => parseUntrustedJson(`{"a"${ws}:1,"a"${ws}:2}`, 'doc')).reason).toBe('doc repeats a key');
+    }
+    // a string value followed by white space and a comma or a brace is not a key
+    expect(parseUntrustedJson('{"a":"x" ,"b":["y" ,"z"\n]\t}', 'doc')).toEqual({ a: 'x', b: ['y', 'z'] });
+  });
+
   it('treats strings in arrays as values: repeats and prototype words are fine there', () => {
     expect(parseUntrustedJson('["a","a"]', 'doc')).toEqual(['a', 'a']);
     expect(parseUntrustedJson('{"list":["x","x",["x","x"]],"y":["constructor","constructor"]}', 'doc')).toEqual({

@@ -338,6 +338,19 @@ describe('headerGetter', () => {
     expect(get('x-other')).toBeUndefined();
     expect(get('missing')).toBeUndefined();
   });
+
+  it('prefers the name exactly as asked, skips undefined spellings, and never reads the prototype', () => {
+    // two spellings of one header: the one spelled as asked (API Gateway's lower case) is the answer
+    const both = headerGetter({ 'Wechatpay-Serial': 'MIXED', 'wechatpay-serial': 'LOWER' });
+    expect(both('wechatpay-serial')).toBe('LOWER');
+    expect(both('Wechatpay-Serial')).toBe('MIXED');
+    // an undefined spelling does not hide a later one with a value
+    expect(headerGetter({ 'X-A': undefined, 'X-a': 'v' })('x-a')).toBe('v');
+    expect(headerGetter({ 'x-a': undefined, 'X-A': 'v' })('x-a')).toBe('v');
+    // names of Object.prototype are not headers
+    expect(headerGetter({})('constructor')).toBeUndefined();
+    expect(headerGetter({})('__proto__')).toBeUndefined();
+  });
 });
 
 // Added from mutation testing (npm run mutation): each header check must hold on its own, so these
