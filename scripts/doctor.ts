@@ -1,13 +1,14 @@
 /**
  * `npm run doctor [-- --online]`: checks the key configuration offline (lib/keys/doctor.ts), then with
  * --online makes one signed `GET /v3/certificates` (the simulator locally, WeChat in production),
- * verifies the answer and prints which keys WeChat signs with now. Exit code 1 on any problem.
+ * verifies the answer and prints which keys WeChat signs with now. Exit code 1 on any problem. The
+ * APIv2 refund client certificate, when configured, is loaded as the refund function loads it.
  *
  * Reads the WECHATPAY_* variables, or, when none is set, those of a running `npm start`.
  */
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../lib/config';
-import { checkKeys } from '../lib/keys/doctor';
+import { checkKeys, describeClientCertificate } from '../lib/keys/doctor';
 import { configuredDownloader } from '../lib/keys/download';
 import { createTransport } from '../lib/wechatpay/http';
 import { localEnvironment } from './local/env';
@@ -32,6 +33,8 @@ export async function runDoctor(argv: string[], io: DoctorIo): Promise<number> {
   for (const f of findings) io.out(`problem: ${f.message}`);
   if (findings.length > 0) return 1;
   io.out('offline checks: the keys are consistent.');
+  const clientCertificate = describeClientCertificate(io.env);
+  if (clientCertificate !== undefined) io.out(clientCertificate);
   if (!online) return 0;
   try {
     const config = loadConfig(io.env);

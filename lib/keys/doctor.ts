@@ -2,9 +2,13 @@
  * `npm run doctor`'s offline checks: each misconfiguration of the keys named in one sentence, before
  * WeChat answers a deployment with 401s. Pure: the environment and the clock come in, findings go out.
  * It reads the variables lib/config.ts reads, plus the optional WECHATPAY_MERCHANT_CERT (the merchant
- * API certificate, used only here, to check the serial and the private key against it).
+ * API certificate, checked here against the serial and the private key) and the APIv2 refund client
+ * certificate variables, checked by the same reader the refund function runs at cold start.
  */
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { DEFAULT_API_BASE_URL } from '../config';
+import { PayError } from '../errors';
+import { readSecapiSettings, type SecapiSettings } from '../wechatpay/v2/clientCert';
 import { normaliseSerial, PUBLIC_KEY_ID, splitCertificates, VALIDITY_GRACE_MS } from '../wechatpay/v3/keyring';
 
 /** One problem, with the variable it is about. */
@@ -131,7 +135,51 @@ export function checkKeys(env: Env, nowMs: number): Finding[] {
       'WECHATPAY_PLATFORM_CERTS',
       'APIv3 is configured but neither WECHATPAY_PLATFORM_CERTS nor WECHATPAY_PUBLIC_KEY is set (certificates can be fetched: npm run certificates -- fetch).',
     );
+  for (const f of checkClientCertificate(env)) {
+    // a variable already named above (an unparsable PEM, a key of another certificate) is not named twice
+    if (!findings.some((known) => f.message.includes(known.variable))) findings.push(f);
+  }
   return findings;
+}
+
+/** Variables whose presence says APIv2 refunds are meant to go through `secapi` with a client certificate. */
+const SECAPI_VARIABLES = ['WECHATPAY_MERCHANT_P12', 'WECHATPAY_SECAPI_BASE_URL', 'WECHATPAY_SECAPI_CA'];
+const VARIABLE = /WECHATPAY_[A-Z0-9_]+/;
+
+/**
+ * The APIv2 refund client certificate, read as the refund function reads it at cold start: what would
+ * stop that cold start, and, once `secapi` is configured, what would block an APIv2 refund.
+ */
+export function checkClientCertificate(env: Env): Finding[] {
+  const read = readSecapi(env);
+  if ('error' in read) {
+    const [variable = 'WECHATPAY_MERCHANT_CERT'] = read.error.match(VARIABLE) ?? [];
+    return [{ variable, message: `${read.error}.` }];
+  }
+  const configured = SECAPI_VARIABLES.some((name) => env[name]?.trim());
+  if (!configured || read.settings.blocked === undefined) return [];
+  const [variable = 'WECHATPAY_MERCHANT_P12'] = read.settings.blocked.match(VARIABLE) ?? [];
+  return [{ variable, message: `${read.settings.blocked}.` }];
+}
+
+/** One line on the APIv2 refund client certificate when `secapi` is configured and usable; else undefined. */
+export function describeClientCertificate(env: Env): string | undefined {
+  const read = readSecapi(env);
+  if ('error' in read || read.settings.identity === undefined || read.settings.blocked !== undefined) return undefined;
+  const form = 'pfx' in read.settings.identity ? 'PKCS#12 WECHATPAY_MERCHANT_P12' : 'PEM WECHATPAY_MERCHANT_CERT';
+  return `APIv2 refunds: the merchant client certificate (${form}) loads; secapi calls go to ${read.settings.baseUrl}.`;
+}
+
+function readSecapi(env: Env): { settings: SecapiSettings } | { error: string } {
+  const mchid = env.WECHATPAY_MCHID?.trim() ?? '';
+  const apiBaseUrl = env.WECHATPAY_API_BASE_URL?.trim() || DEFAULT_API_BASE_URL;
+  try {
+    return { settings: readSecapiSettings(env, mchid, apiBaseUrl) };
+  } catch (err) {
+    // readSecapiSettings reports only CONFIG PayErrors whose reason names a variable, never a value
+    if (!(err instanceof PayError)) throw err;
+    return { error: err.reason };
+  }
 }
 
 /** Parses one PEM, adding the one-sentence finding when it does not parse. */

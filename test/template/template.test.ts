@@ -122,6 +122,15 @@ describe('the production template', () => {
       'refundNotify',
     ]);
     expect(byFunction('AGGREGATOR_SECRET')).toEqual(['aggregatorNotify']);
+    // the APIv2 secapi client certificate: refund apply only (refundCert.test.ts switches it on)
+    expect(byFunction('WECHATPAY_MERCHANT_CERT')).toEqual(['refund']);
+    expect(byFunction('WECHATPAY_MERCHANT_P12')).toEqual(['refund']);
+    const refundVars = res('RefundLambdaFunction').Properties.Environment?.Variables ?? {};
+    expect(refundVars).toMatchObject({
+      WECHATPAY_MERCHANT_CERT_PARAM: '',
+      WECHATPAY_MERCHANT_P12_PARAM: '',
+      WECHATPAY_SECAPI_BASE_URL: '',
+    });
     expect(byFunction('WECHATPAY_APIV3_KEY')).toEqual(notify);
     expect(byFunction('WECHATPAY_APIV2_KEY')).toEqual(notify);
     expect(ssmNames('StreamConsumerLambdaFunction')).toEqual([]);
