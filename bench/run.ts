@@ -3,7 +3,7 @@
  *
  *   npm run bench                     # everything (installs bench/ deps first), ~6-8 minutes
  *   npx tsx bench/run.ts verify       # one section: verify | dynamo | handler | coldstart | init | load |
- *                                     # shards | reconcile (or a to h); the cost model follows from the rest
+ *                                     # shards | reconcile (or a to h, j); the cost model follows from the rest
  *   npx tsx bench/run.ts verify dynamo --quick
  *   npx tsx bench/run.ts --render     # re-judge and re-render latest.json, run nothing
  *   npx tsx bench/run.ts --baseline   # (with a run) make these results the reference of the next runs
@@ -18,9 +18,10 @@ import { cleanupAll, log, round } from './lib/common';
 import { execFileSync } from 'node:child_process';
 import { judge, machine, markdown, type Baseline, type Results, type Sections } from './lib/report';
 import { ROOT } from './lib/snapshot';
+import type { BillsResult } from './sections/bills';
 
 const RESULTS_DIR = join(__dirname, 'results');
-const ORDER = ['verify', 'dynamo', 'handler', 'coldstart', 'init', 'load', 'shards', 'reconcile'] as const;
+const ORDER = ['verify', 'dynamo', 'handler', 'coldstart', 'init', 'load', 'shards', 'reconcile', 'bills'] as const;
 type Section = (typeof ORDER)[number];
 const ALIASES: Record<string, Section> = {
   a: 'verify',
@@ -31,6 +32,7 @@ const ALIASES: Record<string, Section> = {
   f: 'init',
   g: 'shards',
   h: 'reconcile',
+  j: 'bills',
   ...Object.fromEntries(ORDER.map((s) => [s, s])),
 };
 
@@ -41,7 +43,7 @@ function parseArgs(argv: string[]): { sections: Section[]; quick: boolean } {
   const picked = new Set<Section>();
   for (const n of names) {
     const s = ALIASES[n.toLowerCase()];
-    if (!s) throw new Error(`unknown section "${n}": use ${ORDER.join(', ')} (or a to h)`);
+    if (!s) throw new Error(`unknown section "${n}": use ${ORDER.join(', ')} (or a to h, j)`);
     picked.add(s);
   }
   return { sections: ORDER.filter((s) => picked.has(s)), quick };
@@ -235,6 +237,21 @@ async function runSection(s: Section, results: Sections, quick: boolean): Promis
       const { shards, ...reconcile } = await runReconcileScale(quick ? { orders: 1000 } : {});
       results.reconcile = { ...reconcile, shards };
       results.shards = shards;
+      break;
+    }
+    case 'bills': {
+      // its own process: the peak RSS reported is the bill run's, not this process's earlier sections'
+      const rows = quick ? 100_000 : 1_000_000;
+      const out = execFileSync(
+        process.execPath,
+        ['--import', 'tsx', join(__dirname, 'sections', 'bills.ts'), String(rows)],
+        {
+          cwd: ROOT,
+          encoding: 'utf8',
+          maxBuffer: 1 << 20,
+        },
+      );
+      results.bills = JSON.parse(out.slice(out.indexOf('{'))) as BillsResult;
       break;
     }
   }

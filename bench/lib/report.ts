@@ -6,6 +6,7 @@ import type { HandlerResult } from '../sections/handler';
 import type { InitResult } from '../sections/init';
 import type { LoadResult } from '../sections/load';
 import type { ReconcileScaleResult } from '../sections/reconcile';
+import type { BillsResult } from '../sections/bills';
 import type { ShardsResult } from '../sections/shards';
 import type { ImplResult, StageResult, VerifyResult } from '../sections/verify';
 import { fmtInt, fmtRatio, round } from './common';
@@ -20,6 +21,7 @@ export interface Sections {
   load?: LoadResult;
   shards?: ShardsResult;
   reconcile?: ReconcileScaleResult;
+  bills?: BillsResult;
 }
 
 /** A past run this round is compared with (bench/results/baseline.json). */
@@ -462,6 +464,7 @@ export function markdown(r: Results): string {
   if (s.shards) renderShards(out, s.shards);
   if (s.reconcile) renderReconcile(out, s.reconcile);
   renderCost(out, s);
+  if (s.bills) renderBills(out, s.bills);
   out.push('');
   return out.join('\n');
 }
@@ -570,6 +573,44 @@ function renderShards(out: string[], r: ShardsResult): void {
   out.push('');
   out.push(
     `Busiest shard ${r.maxOverMean}× an even share, idlest ${r.minOverMean}× (the hash alone over 100,000 random order numbers: ${r.randomLetters.maxOverMean}× / ${r.randomLetters.minOverMean}×). A reconciliation listing page sends ${r.queriesPerListingPage} queries (one per shard). ${fmtInt(r.registrationsPerSecond)} registrations/s on this machine's local store.`,
+  );
+}
+
+function renderBills(out: string[], b: BillsResult): void {
+  out.push('');
+  out.push('## j. A 1,000,000-row trade bill read as a stream');
+  out.push('');
+  out.push(
+    `A generated bill (${fmtInt(b.rows)} rows, ${b.billMB} MB of text, ${b.gzipMB} MB gzipped) read the way a run reads the download: gunzip → lines → typed rows → the summary section checked against the rows (${b.summaryChecked ? 'it agreed' : '**it did not agree**'}), each payment noted in the run's fingerprint set, then the set searched once per payment as the paid-day pass searches it. In a process of its own, so the peak RSS is the bill's alone. Measured ${b.date}.`,
+  );
+  out.push('');
+  out.push(
+    table(
+      [
+        'rows',
+        'rows/s',
+        'payments noted',
+        'found again',
+        'fingerprints',
+        'lookups/s',
+        'RSS before',
+        'peak RSS',
+        'peak heap used',
+      ],
+      [
+        [
+          fmtInt(b.rows),
+          fmtInt(b.rowsPerSecond),
+          fmtInt(b.paymentsNoted),
+          fmtInt(b.paymentsFoundAgain),
+          `${b.fingerprintsMB} MB`,
+          fmtInt(b.lookupsPerSecond),
+          `${b.rssBeforeMB} MB`,
+          `${b.peakRssMB} MB`,
+          `${b.peakHeapUsedMB} MB`,
+        ],
+      ],
+    ),
   );
 }
 

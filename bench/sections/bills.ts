@@ -77,6 +77,25 @@ function* billLines(rows: number): Generator<string> {
   yield `${SUMMARY}\r\n\`${[String(rows), ...sums.map(yuan)].join(',`')}\r\n`;
 }
 
+/** What one run reports (printed as JSON; bench/run.ts runs this file in a child process of its own so the peak RSS is the bill's alone). */
+export interface BillsResult {
+  date: string;
+  rows: number;
+  summaryChecked: boolean;
+  billMB: number;
+  gzipMB: number;
+  seconds: number;
+  rowsPerSecond: number;
+  paymentsNoted: number;
+  paymentsFoundAgain: number;
+  fingerprintsMB: number;
+  lookupsPerSecond: number;
+  rssBeforeMB: number;
+  peakRssMB: number;
+  peakHeapUsedMB: number;
+  node: string;
+}
+
 async function main(): Promise<void> {
   const rows = Number(process.argv[2] ?? 1_000_000);
   const dir = await mkdtemp(join(tmpdir(), 'bench-bills-'));
@@ -118,7 +137,8 @@ async function main(): Promise<void> {
     peakRss = Math.max(peakRss, after.rss);
     peakHeap = Math.max(peakHeap, after.heapUsed);
     const mb = (n: number) => Math.round((n / 1024 / 1024) * 10) / 10;
-    const result = {
+    const result: BillsResult = {
+      date: new Date().toISOString(),
       rows: read,
       summaryChecked: reader.summary?.count === rows,
       billMB: mb(bytes),
@@ -140,4 +160,4 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+if (require.main === module) void main();
