@@ -1,8 +1,15 @@
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import fc from 'fast-check';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { PayError } from '../../../../lib/errors';
-import { PUBLIC_KEY_ID, createKeyRing, splitCertificates } from '../../../../lib/wechatpay/v3/keyring';
+import {
+  PUBLIC_KEY_ID,
+  VALIDITY_GRACE_MS,
+  createKeyRing,
+  isWithinValidity,
+  normaliseSerial,
+  splitCertificates,
+} from '../../../../lib/wechatpay/v3/keyring';
 import { selfSignedCertificate } from '../../../../scripts/simulator/cert';
 import { generateTestKeys } from '../../../../scripts/simulator/keys';
 
@@ -139,5 +146,88 @@ describe('PUBLIC_KEY_ID', () => {
     ]) {
       expect(PUBLIC_KEY_ID.test(bad), bad).toBe(false);
     }
+  });
+});
+
+describe('validity and expiry (mutation-tested)', () => {
+  // whole seconds: certificate times carry no milliseconds
+  const notBefore = Date.UTC(2026, 0, 1, 0, 0, 0);
+  const notAfter = Date.UTC(2027, 0, 1, 0, 0, 0);
+  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const SERIAL = '5E1F00D2B3C4A5968778695A4B3C2D1E0F102030';
+  const certPem = selfSignedCertificate({
+    ...pair,
+    serialHex: SERIAL,
+    commonName: 'Tenpay.com Validity Test Certificate',
+    notBefore: new Date(notBefore),
+    notAfter: new Date(notAfter),
+  });
+
+  it('the grace is one hour at either end', () => {
+    expect(VALIDITY_GRACE_MS).toBe(3_600_000);
+  });
+
+  it('isWithinValidity: inside up to the grace, outside one millisecond beyond it', () => {
+    const entry = { key: pair.publicKey, kind: 'platform-certificate' as const, notBefore, notAfter };
+    expect(isWithinValidity(entry, notBefore)).toBe(true);
+    expect(isWithinValidity(entry, notBefore - VALIDITY_GRACE_MS)).toBe(true);
+    expect(isWithinValidity(entry, notBefore - VALIDITY_GRACE_MS - 1)).toBe(false);
+    expect(isWithinValidity(entry, notAfter)).toBe(true);
+    expect(isWithinValidity(entry, notAfter + VALIDITY_GRACE_MS)).toBe(true);
+    expect(isWithinValidity(entry, notAfter + VALIDITY_GRACE_MS + 1)).toBe(false);
+    // only one bound known: the other side is open
+    expect(isWithinValidity({ ...entry, notBefore: undefined }, notBefore - 10 * VALIDITY_GRACE_MS)).toBe(true);
+    expect(isWithinValidity({ ...entry, notAfter: undefined }, notAfter + 10 * VALIDITY_GRACE_MS)).toBe(true);
+    expect(isWithinValidity({ ...entry, notBefore: undefined }, notAfter + VALIDITY_GRACE_MS + 1)).toBe(false);
+    expect(isWithinValidity({ ...entry, notAfter: undefined }, notBefore - VALIDITY_GRACE_MS - 1)).toBe(false);
+    // a public key has no validity: always within
+    expect(isWithinValidity({ key: pair.publicKey, kind: 'public-key' }, 0)).toBe(true);
+  });
+
+  it('a certificate expired beyond the grace at build time is dropped and reported once; at the grace it is kept', () => {
+    const dropped: Array<[string, string]> = [];
+    const onExpired = (serial: string, at: string) => dropped.push([serial, at]);
+    const atGrace = createKeyRing({ platformCertsPem: certPem, now: () => notAfter + VALIDITY_GRACE_MS, onExpired });
+    expect(atGrace.serials()).toEqual([SERIAL]);
+    expect(atGrace.entry(SERIAL)).toMatchObject({ kind: 'platform-certificate', notBefore, notAfter });
+    expect(dropped).toEqual([]);
+    const beyond = createKeyRing({ platformCertsPem: certPem, now: () => notAfter + VALIDITY_GRACE_MS + 1, onExpired });
+    expect(beyond.serials()).toEqual([]);
+    expect(beyond.get(SERIAL)).toBeUndefined();
+    expect(dropped).toEqual([[SERIAL, new Date(notAfter).toISOString()]]);
+  });
+
+  it('without a handler, the drop is one JSON warning line on stderr naming the serial', () => {
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const ring = createKeyRing({ platformCertsPem: certPem, now: () => notAfter + 2 * VALIDITY_GRACE_MS });
+      expect(ring.serials()).toEqual([]);
+      expect(write).toHaveBeenCalledTimes(1);
+      const line = String(write.mock.calls[0]?.[0]);
+      expect(line.endsWith('\n')).toBe(true);
+      expect(JSON.parse(line)).toMatchObject({
+        level: 'warn',
+        message: 'expired platform certificate dropped',
+        serial: SERIAL,
+        notAfter: new Date(notAfter).toISOString(),
+      });
+    } finally {
+      write.mockRestore();
+    }
+  });
+
+  it('entries say which kind of key they are', () => {
+    const ring = createKeyRing({
+      platformCertsPem: keys.platform.certPem,
+      publicKeyId: keys.publicKey.id,
+      publicKeyPem: keys.publicKey.publicKeyPem,
+    });
+    expect(ring.entry(keys.platform.serial)?.kind).toBe('platform-certificate');
+    expect(ring.entry(keys.publicKey.id)?.kind).toBe('public-key');
+  });
+
+  it('normaliseSerial: upper case, leading zeros dropped, one zero kept', () => {
+    expect(normaliseSerial('00ab12')).toBe('AB12');
+    expect(normaliseSerial('000')).toBe('0');
   });
 });
