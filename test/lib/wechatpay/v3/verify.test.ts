@@ -399,3 +399,37 @@ describe('verifyV3 header checks on correctly signed messages (mutation-tested)'
     expect(unauthenticOf(() => check(headers, body)).detail).toEqual({ serial: 'F'.repeat(64) });
   });
 });
+
+describe('validity and the result (mutation-tested)', () => {
+  it('names the key kind that verified and the serial as sent', () => {
+    const byCert = transaction();
+    expect(verifyV3(headerGetter(byCert.headers), Buffer.from(byCert.body), ring, NOW)).toEqual({
+      serial: keys.platform.serial,
+      verifiedBy: 'platform-certificate',
+    });
+    const byKey = transaction({ signer: 'publicKey' });
+    expect(verifyV3(headerGetter(byKey.headers), Buffer.from(byKey.body), ring, NOW)).toEqual({
+      serial: keys.publicKey.id,
+      verifiedBy: 'public-key',
+    });
+  });
+
+  it('a signature by a certificate outside its validity is refused, naming the serial', () => {
+    const wire = transaction();
+    const entry = ring.entry(keys.platform.serial);
+    const notAfter = entry?.notAfter ?? 0;
+    // the certificate's own key signed it, but verification happens after the certificate lapsed
+    const later = Math.floor(notAfter / 1000) + 2 * 3600;
+    const signedLater = v3Notification(keys, {
+      eventType: 'TRANSACTION.SUCCESS',
+      originalType: 'transaction',
+      resource: { out_trade_no: 'T1', amount: { total: 1 } },
+      timestamp: later,
+    });
+    const err = unauthenticOf(() => check(signedLater.headers, signedLater.body, later));
+    expect(err.reason).toBe('platform certificate outside its validity');
+    expect(err.detail).toEqual({ serial: keys.platform.serial });
+    // the same delivery while the certificate is valid verifies
+    expect(() => check(wire.headers, wire.body)).not.toThrow();
+  });
+});
