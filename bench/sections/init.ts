@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { log, median, round } from '../lib/common';
 import { ROOT } from '../lib/snapshot';
-import { bundle, probe } from './initab';
+import { bundle, probe, SERVERLESS_ESBUILD } from './initab';
 
 const SDK = '@aws-sdk/client-dynamodb';
 
@@ -158,12 +158,8 @@ function profileBundle(work: string, runs: number): Array<{ name: string; ms: nu
   const file = join(work, 'profiled.js');
   buildSync({
     entryPoints: [join(ROOT, 'functions/paymentNotify.ts')],
-    bundle: true,
+    ...SERVERLESS_ESBUILD,
     minify: false,
-    platform: 'node',
-    target: 'node22',
-    format: 'cjs',
-    external: ['@aws-sdk/*'],
     outfile: file,
     logLevel: 'error',
   });
@@ -280,12 +276,7 @@ export async function runInit(
     // the own share, by package: bytes in the bundle, and each package's require with the SDK loaded
     const meta = buildSync({
       entryPoints: [join(ROOT, entry)],
-      bundle: true,
-      minify: true,
-      platform: 'node',
-      target: 'node22',
-      format: 'cjs',
-      external: ['@aws-sdk/*'],
+      ...SERVERLESS_ESBUILD,
       write: false,
       metafile: true,
       logLevel: 'error',
@@ -310,12 +301,7 @@ export async function runInit(
     const secretsBundle = join(work, 'secrets.js');
     buildSync({
       entryPoints: [secretsEntry],
-      bundle: true,
-      minify: true,
-      platform: 'node',
-      target: 'node22',
-      format: 'cjs',
-      external: ['@aws-sdk/*'],
+      ...SERVERLESS_ESBUILD,
       outfile: secretsBundle,
       logLevel: 'error',
       nodePaths: [join(ROOT, 'node_modules')],

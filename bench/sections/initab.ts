@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildSync } from 'esbuild';
+import { type BuildOptions, buildSync } from 'esbuild';
 import { median, round } from '../lib/common';
 import { ROOT } from '../lib/snapshot';
 
@@ -24,16 +24,21 @@ export interface InitFigures {
   ownMs: number;
 }
 
+/** How serverless.yml has serverless-esbuild bundle a function (minified CJS for node22, the SDK left to the runtime). */
+export const SERVERLESS_ESBUILD: BuildOptions = {
+  bundle: true,
+  minify: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'cjs',
+  external: ['@aws-sdk/*'],
+};
+
 /** The bundle of `entry` (the notify function by default) from the sources under `root`, written to `outfile`; its size. */
 export function bundle(root: string, outfile: string, entry = ENTRY): number {
   buildSync({
     entryPoints: [join(root, entry)],
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'cjs',
-    external: ['@aws-sdk/*'],
+    ...SERVERLESS_ESBUILD,
     outfile,
     logLevel: 'error',
   });
