@@ -13,6 +13,9 @@ import type { ConstructorOptions, LogAttributes, UnformattedAttributes } from '@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Anomaly } from './orders/model';
 
+/** A CloudWatch unit, as Powertools names them. */
+type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
 
@@ -104,6 +107,11 @@ class LineMetrics extends Metrics {
     this.sink = sink;
   }
 
+  /** Whether records are written at all (Powertools' POWERTOOLS_METRICS_DISABLED and dev mode). */
+  get enabled(): boolean {
+    return !this.isDisabled();
+  }
+
   /** Powertools' flush, to the sink; nothing stored writes nothing (the logMetrics middleware flushes every invocation). */
   override publishStoredMetrics(): this {
     try {
@@ -141,16 +149,33 @@ export function createLogger(opts: LoggerOptions = {}): ServiceLogger {
   const log = (level: LogLevel, message: string, fields: LogFields = {}): void => {
     logger[level](message, fields);
   };
-  const count: Logger['count'] = (values, dimensions = {}, properties = {}) => {
+  const namespace = env.POWERTOOLS_METRICS_NAMESPACE || METRIC_NAMESPACE;
+  const viaPowertools = (
+    unit: Unit,
+    values: Readonly<Record<string, number>>,
+    dimensions: Readonly<Record<string, string>>,
+    properties: Readonly<Record<string, string>>,
+  ): void => {
     for (const [name, value] of Object.entries(dimensions)) metrics.addDimension(name, value);
     for (const [key, value] of Object.entries(properties)) metrics.addMetadata(key, value);
-    for (const [name, value] of Object.entries(values)) metrics.addMetric(name, MetricUnit.Count, value);
+    for (const [name, value] of Object.entries(values)) metrics.addMetric(name, unit, value);
     metrics.publishStoredMetrics();
   };
-  const gauge: Logger['gauge'] = (name, value) => {
-    metrics.addMetric(name, MetricUnit.NoUnit, value);
-    metrics.publishStoredMetrics();
+  // the per-delivery records are built directly (the same record Powertools writes, byte for byte but
+  // the timestamp: test/lib/log.test.ts compares them); anything unusual goes through Powertools itself
+  const record = (
+    unit: Unit,
+    values: Readonly<Record<string, number>>,
+    dimensions: Readonly<Record<string, string>> = {},
+    properties: Readonly<Record<string, string>> = {},
+  ): void => {
+    const line = emfRecord(namespace, service, stage, unit, values, dimensions, properties, Date.now());
+    if (line === undefined) viaPowertools(unit, values, dimensions, properties);
+    else if (metrics.enabled) write(line);
   };
+  const count: Logger['count'] = (values, dimensions, properties) =>
+    record(MetricUnit.Count, values, dimensions, properties);
+  const gauge: Logger['gauge'] = (name, value) => record(MetricUnit.NoUnit, { [name]: value });
   return {
     log,
     count,
@@ -164,4 +189,56 @@ export function createLogger(opts: LoggerOptions = {}): ServiceLogger {
     },
     powertools: { logger, metrics },
   };
+}
+
+/** Keys every record holds besides the caller's: the default dimensions and EMF's own block. */
+const RECORD_KEYS = new Set(['_aws', 'service', 'stage']);
+/** EMF's limits Powertools enforces: dimensions per set (with service and stage), metrics per record. */
+const MAX_DIMENSIONS = 29;
+const MAX_METRICS = 100;
+
+/**
+ * One embedded-metric record as Powertools' Metrics serialises it for {service, stage} plus
+ * `dimensions`: `_aws` (timestamp, namespace, the one dimension set, each metric with its unit), then
+ * the properties, the dimension values and the metric values. Undefined when the input is anything
+ * but ordinary (no metric, a key used twice or clashing with a record key, an empty name or dimension
+ * value, a value that is not a finite number, past EMF's limits): Powertools then writes it, with its
+ * own warnings, so the two paths never differ.
+ */
+export function emfRecord(
+  namespace: string,
+  service: string,
+  stage: string,
+  unit: Unit,
+  values: Readonly<Record<string, number>>,
+  dimensions: Readonly<Record<string, string>>,
+  properties: Readonly<Record<string, string>>,
+  timestamp: number,
+): string | undefined {
+  const names = Object.keys(values);
+  const dimensionNames = Object.keys(dimensions);
+  const propertyNames = Object.keys(properties);
+  if (names.length === 0 || names.length > MAX_METRICS || dimensionNames.length + 2 > MAX_DIMENSIONS) return undefined;
+  const seen = new Set<string>(RECORD_KEYS);
+  for (const key of [...propertyNames, ...dimensionNames, ...names]) {
+    if (key === '' || seen.has(key)) return undefined;
+    seen.add(key);
+  }
+  for (const name of dimensionNames)
+    if (typeof dimensions[name] !== 'string' || dimensions[name] === '') return undefined;
+  for (const name of propertyNames) if (typeof properties[name] !== 'string') return undefined;
+  for (const name of names) if (!Number.isFinite(values[name])) return undefined;
+  const head = {
+    _aws: {
+      Timestamp: timestamp,
+      CloudWatchMetrics: [
+        {
+          Namespace: namespace,
+          Dimensions: [['service', 'stage', ...dimensionNames]],
+          Metrics: names.map((Name) => ({ Name, Unit: unit })),
+        },
+      ],
+    },
+  };
+  return JSON.stringify({ ...head, ...properties, service, stage, ...dimensions, ...values });
 }

@@ -5,11 +5,10 @@
  *
  *   npx tsx scripts/perf/handler.ts v3 2000          # protocol, deliveries; prints ms per delivery
  *   PERF_PROFILE=.local/prof/handler.cpuprofile npx tsx scripts/perf/handler.ts v3 4000
+ *   PERF_NOLOG=1 npx tsx scripts/perf/handler.ts v3 2000   # a logger that writes nothing: the logging's share
  *
  * Not a benchmark against peers (bench/sections/handler.ts is): only this project, one at a time.
  */
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
@@ -38,8 +37,13 @@ async function main(): Promise<void> {
     const env = { ...toEnv(keys), PAYMENTS_TABLE: TABLE, DYNAMODB_ENDPOINT: dynamo.endpoint, AWS_REGION: 'us-east-1' };
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
     let logBytes = 0;
-    const quiet = process.env.PERF_NOLOG === "1";
-    const deps = notifyDeps(env, quiet ? { log() {}, anomaly() {}, count() {}, gauge() {} } : createLogger({ write: (line) => void (logBytes += line.length) }));
+    const quiet = process.env.PERF_NOLOG === '1';
+    const deps = notifyDeps(
+      env,
+      quiet
+        ? { log() {}, anomaly() {}, count() {}, gauge() {} }
+        : createLogger({ write: (line) => void (logBytes += line.length) }),
+    );
     const store = createDynamoOrderStore({
       client: createDynamoClient({
         endpoint: dynamo.endpoint,

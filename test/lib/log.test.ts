@@ -3,9 +3,11 @@
  * configured with, metrics as embedded-metric records in the {service, stage} set plus the caller's
  * own dimensions, and the Lambda context (request id, cold start) once Powertools' middleware ran.
  */
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createLogger, DEFAULT_SERVICE, DEFAULT_STAGE, METRIC_NAMESPACE } from '../../lib/log';
+import { createLogger, DEFAULT_SERVICE, DEFAULT_STAGE, emfRecord, METRIC_NAMESPACE } from '../../lib/log';
 import { observability } from '../../lib/middleware/observability';
 
 afterEach(() => {
@@ -117,6 +119,55 @@ describe('metrics', () => {
         PendingPastHorizon: 0,
       },
     ]);
+  });
+
+  it('property: the directly built record is the one Powertools serialises, byte for byte but the timestamp', () => {
+    // small alphabets, so names collide with each other and with service/stage as often as not
+    const metric = fc.constantFrom('Delivery', 'A', 'B', 'outcome', '');
+    const dimension = fc.constantFrom('outcome', 'kind', 'verifiedBy', 'stage');
+    const property = fc.constantFrom('route', 'protocol', 'outTradeNo', 'kind', 'service');
+    const text = fc.oneof(fc.constantFrom('applied', '/notify/payment', 'x y', '"q"\\', '支付'), fc.constant(''));
+    const number = fc.oneof(fc.integer({ min: -5, max: 1000 }), fc.double(), fc.constant(Number.NaN));
+    let direct = 0;
+    fc.assert(
+      fc.property(
+        fc.dictionary(metric, number, { minKeys: 1, maxKeys: 3 }),
+        fc.dictionary(dimension, text, { maxKeys: 2 }),
+        fc.dictionary(property, text, { maxKeys: 2 }),
+        fc.constantFrom(MetricUnit.Count, MetricUnit.NoUnit),
+        (values, dimensions, properties, unit) => {
+          const line = emfRecord('Ns', 'svc', 'dev', unit, values, dimensions, properties, 1_700_000_000_000);
+          if (line === undefined) return; // not ordinary: createLogger hands it to Powertools itself
+          direct++;
+          const pt = new Metrics({ namespace: 'Ns', serviceName: 'svc', defaultDimensions: { stage: 'dev' } });
+          pt.setTimestamp(1_700_000_000_000);
+          for (const [k, v] of Object.entries(dimensions)) pt.addDimension(k, v);
+          for (const [k, v] of Object.entries(properties)) pt.addMetadata(k, v);
+          for (const [k, v] of Object.entries(values)) pt.addMetric(k, unit, v);
+          expect(line).toBe(JSON.stringify(pt.serializeMetrics()));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    expect(direct).toBeGreaterThan(200); // the comparison ran on ordinary records, not only on skips
+  });
+
+  it('an unusual record (a property named like a dimension, an empty dimension value) still goes through Powertools', () => {
+    const { lines, logger } = captured({ env: { STAGE: 'dev' } });
+    logger.count({ Delivery: 1 }, { outcome: '' });
+    logger.count({ Delivery: 1 }, { outcome: 'applied' }, { outcome: 'x' });
+    const records = lines.filter((l) => l._aws !== undefined);
+    expect(records).toHaveLength(2);
+    for (const l of records) expect(l).toMatchObject({ Delivery: 1, stage: 'dev' });
+  });
+
+  it('POWERTOOLS_METRICS_DISABLED: no record on either path', () => {
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
+    const { lines, logger } = captured();
+    logger.count({ Delivery: 1 }, { outcome: 'applied' });
+    logger.count({ Delivery: 1 }, { outcome: '' });
+    logger.gauge('PlatformCertificateDaysToExpiry', 3);
+    expect(lines.filter((l) => l._aws !== undefined)).toEqual([]);
   });
 
   it('the namespace follows POWERTOOLS_METRICS_NAMESPACE', () => {
