@@ -4,7 +4,7 @@
  * change appears once in the stream; the stream itself is delivered at least once, so every event
  * carries an idempotency key (the item and the state it reached) for the consumer to dedupe on.
  */
-import type { TransferState } from './funds';
+import type { ProfitSharingReport, TransferReport, TransferState, WechatEvent } from './funds';
 import type { Anomaly, Channel, RefundState } from './model';
 
 /** A stream attribute value, as both the Lambda event and the Streams API carry it. */
@@ -28,6 +28,12 @@ interface Base {
   merchantId: string;
   outTradeNo: string;
 }
+
+/** A transfer's fields as streamed: the report's, its state named by the event type, a reason only on failure. */
+type TransferFields = Omit<TransferReport, 'state' | 'failReason'> & Partial<Pick<TransferReport, 'failReason'>>;
+
+/** A profit-sharing movement's fields as streamed: the report's, without what only the store keeps. */
+type ProfitSharingFields = Omit<ProfitSharingReport, 'description' | 'notificationId'>;
 
 export type DomainEvent =
   | (Base & {
@@ -68,39 +74,14 @@ export type DomainEvent =
     })
   | (Base & { type: 'ANOMALY'; anomaly: Anomaly })
   /** A transfer to a user reached its final state (outTradeNo is empty: a transfer has no order). */
-  | (Base & {
-      type: 'TRANSFER_SUCCEEDED' | 'TRANSFER_FAILED' | 'TRANSFER_CANCELLED';
-      outBillNo: string;
-      transferBillNo: string;
-      amountFen: number;
-      updatedAt: string;
-      failReason?: string;
-    })
+  | (Base & { type: 'TRANSFER_SUCCEEDED' | 'TRANSFER_FAILED' | 'TRANSFER_CANCELLED' } & TransferFields)
   /** A profit-sharing movement reported to this merchant (outTradeNo is empty: it names a transaction). */
-  | (Base & {
-      type: 'PROFIT_SHARING';
-      eventType: string;
-      orderId: string;
-      outOrderNo: string;
-      transactionId: string;
-      receiverType: string;
-      receiverAccount: string;
-      amountFen: number;
-      successAt: string;
-    })
+  | (Base & { type: 'PROFIT_SHARING' } & ProfitSharingFields)
   /**
    * A verified APIv3 event of a type the service does not interpret (complaints, new types), with its
    * decrypted resource as WeChat sent it: the merchant's own data, never logged by the service.
    */
-  | (Base & {
-      type: 'WECHATPAY_EVENT';
-      eventId: string;
-      eventType: string;
-      resourceType: string;
-      summary: string;
-      createTime: string;
-      resource: string;
-    });
+  | (Base & { type: 'WECHATPAY_EVENT' } & WechatEvent);
 
 const TRANSFER_EVENT: Record<TransferState, 'TRANSFER_SUCCEEDED' | 'TRANSFER_FAILED' | 'TRANSFER_CANCELLED'> = {
   SUCCESS: 'TRANSFER_SUCCEEDED',

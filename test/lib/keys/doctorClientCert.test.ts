@@ -4,37 +4,26 @@
  * value. Certificates and bundles are generated here (the bundle by the openssl command line, as WeChat
  * ships it).
  */
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { checkClientCertificate, checkKeys, describeClientCertificate, type Finding } from '../../../lib/keys/doctor';
 import { runDoctor } from '../../../scripts/doctor';
 import { selfSignedCertificate } from '../../../scripts/simulator/cert';
 import { generateTestKeys, toEnv, type TestKeys } from '../../../scripts/simulator/keys';
-import { randomSerial } from '../../../scripts/simulator/random';
+import { hasOpenssl, pkcs12Bundle } from '../../support/clientCert';
 
 const SECAPI = 'https://secapi.example.com';
 const NOW = Date.parse('2026-11-30T00:00:00Z');
 let keys: TestKeys;
+let cert: string;
 let env: Record<string, string | undefined>;
 let foreignCert: string;
-let dir: string;
 /** Every value a message must never quote. */
 const secrets: string[] = [];
 
-let openssl = true;
-try {
-  execFileSync('openssl', ['version'], { stdio: 'ignore' });
-} catch {
-  openssl = false;
-}
-
 beforeAll(() => {
   keys = generateTestKeys();
-  const cert = selfSignedCertificate({
+  cert = selfSignedCertificate({
     privateKey: keys.merchant.privateKey,
     publicKey: keys.merchant.publicKey,
     serialHex: keys.merchant.serial,
@@ -44,29 +33,12 @@ beforeAll(() => {
   const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
   foreignCert = selfSignedCertificate({ ...other, serialHex: keys.merchant.serial, commonName: keys.mchid });
   env = { ...toEnv(keys), WECHATPAY_MERCHANT_CERT: cert, WECHATPAY_SECAPI_BASE_URL: SECAPI };
-  dir = mkdtempSync(join(tmpdir(), 'doctor-p12-'));
-  writeFileSync(join(dir, 'cert.pem'), cert);
-  writeFileSync(join(dir, 'key.pem'), keys.merchant.privateKeyPem, { mode: 0o600 });
   secrets.push(keys.merchant.privateKeyPem.split('\n')[1] ?? '', cert.split('\n')[1] ?? '', keys.apiV2Key);
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** base64 of a PKCS#12 bundle of the merchant's certificate and key under `password`. */
 function bundle(password: string): string {
-  const out = join(dir, `${randomSerial()}.p12`);
-  execFileSync('openssl', [
-    'pkcs12',
-    '-export',
-    '-in',
-    join(dir, 'cert.pem'),
-    '-inkey',
-    join(dir, 'key.pem'),
-    '-out',
-    out,
-    '-passout',
-    `pass:${password}`,
-  ]);
-  const p12 = readFileSync(out).toString('base64');
+  const p12 = pkcs12Bundle(cert, keys.merchant.privateKeyPem, password);
   secrets.push(p12.slice(0, 40));
   return p12;
 }
@@ -147,7 +119,7 @@ describe('doctor: the APIv2 refund client certificate', () => {
     expect(describeClientCertificate({ ...env, WECHATPAY_MERCHANT_CERT: undefined })).toBeUndefined();
   });
 
-  it.skipIf(!openssl)(
+  it.skipIf(!hasOpenssl)(
     'loads the PKCS#12 bundle with the mch_id as password, and names a bundle that does not open',
     () => {
       const good = { WECHATPAY_MERCHANT_CERT: undefined, WECHATPAY_MERCHANT_P12: bundle(keys.mchid) };

@@ -2,13 +2,6 @@
  * The stream decoder on records produced by real writes to DynamoDB Local's stream: each state
  * change appears once, duplicates and bookkeeping writes produce no event, keys are stable.
  */
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import {
-  DescribeStreamCommand,
-  DynamoDBStreamsClient,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-} from '@aws-sdk/client-dynamodb-streams';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   decodeStreamRecord,
@@ -17,49 +10,16 @@ import {
   type StreamRecordLike,
   type StreamValue,
 } from '../../../lib/orders/events';
-import type { PaymentReport, RefundReport } from '../../../lib/orders/model';
+import type { RefundReport } from '../../../lib/orders/model';
 import { createHarness, orderNo, type Harness } from '../../support/harness';
+import { paymentReport } from '../../support/reports';
+import { readStream } from '../../support/stream';
 
 let h: Harness;
 beforeAll(async () => {
   h = await createHarness();
 });
 
-/** Every record in the table's stream so far, in shard order. */
-async function readStream(): Promise<Parameters<typeof decodeStreamRecord>[0][]> {
-  const arn = (await h.client.send(new DescribeTableCommand({ TableName: h.tableName }))).Table?.LatestStreamArn;
-  const streams = new DynamoDBStreamsClient({
-    endpoint: inject('dynamoEndpoint'),
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  const shards = (await streams.send(new DescribeStreamCommand({ StreamArn: arn }))).StreamDescription?.Shards ?? [];
-  const records: Parameters<typeof decodeStreamRecord>[0][] = [];
-  for (const shard of shards) {
-    let iterator = (
-      await streams.send(
-        new GetShardIteratorCommand({ StreamArn: arn, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
-      )
-    ).ShardIterator;
-    for (let i = 0; iterator && i < 50; i++) {
-      const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator }));
-      records.push(...((page.Records ?? []) as Parameters<typeof decodeStreamRecord>[0][]));
-      if (!page.Records?.length) break;
-      iterator = page.NextShardIterator;
-    }
-  }
-  streams.destroy();
-  return records;
-}
-
-const pay = (no: string, fen: number, tx = `42${no}`): PaymentReport => ({
-  outTradeNo: no,
-  merchantId: h.keys.mchid,
-  transactionId: tx,
-  amountFen: fen,
-  paidAt: '2026-11-23T02:00:00.000Z',
-  channel: 'v3',
-});
 const refund = (no: string, rn: string, state: RefundReport['state'], fen: number): RefundReport => ({
   outRefundNo: rn,
   outTradeNo: no,
@@ -82,17 +42,17 @@ describe.skipIf(inject('dynamoEngine') !== 'dynamodb-local')(
       const c = orderNo('C');
       for (const no of [a, b, c])
         await h.store.registerOrder({ outTradeNo: no, amountFen: 100, merchantId: h.keys.mchid });
-      await h.store.applyPayment(pay(a, 100), 'record');
-      await h.store.applyPayment(pay(a, 100), 'record'); // duplicate: refused write, no record
+      await h.store.applyPayment(paymentReport(h, a, { amountFen: 100 }), 'record');
+      await h.store.applyPayment(paymentReport(h, a, { amountFen: 100 }), 'record'); // duplicate: refused write, no record
       await h.store.applyRefund(refund(a, `${a}R1`, 'ABNORMAL', 30));
       await h.store.applyRefund(refund(a, `${a}R1`, 'SUCCESS', 30));
       await h.store.applyRefund(refund(a, `${a}R1`, 'SUCCESS', 30)); // duplicate
       await h.store.applyRefund(refund(a, `${a}R2`, 'SUCCESS', 80)); // crosses the paid total
       await h.store.applyClose(h.keys.mchid, b);
       await h.store.applyClose(h.keys.mchid, c);
-      await h.store.applyPayment(pay(c, 100), 'record'); // paid after close
+      await h.store.applyPayment(paymentReport(h, c, { amountFen: 100 }), 'record'); // paid after close
       const unregistered = orderNo('U');
-      await h.store.applyPayment(pay(unregistered, 5), 'record');
+      await h.store.applyPayment(paymentReport(h, unregistered, { amountFen: 5 }), 'record');
       const coupon = {
         kind: 'SENT' as const,
         couponCode: `K${a}`,
@@ -107,7 +67,7 @@ describe.skipIf(inject('dynamoEngine') !== 'dynamodb-local')(
       await h.store.recordCoupon(coupon, 'EV-1');
       await h.store.recordCoupon(coupon, 'EV-1'); // duplicate
 
-      const events = decodeStreamRecords(await readStream());
+      const events = decodeStreamRecords(await readStream(h));
       const summary = events.map((e) => [
         e.type,
         e.outTradeNo,
@@ -140,7 +100,7 @@ describe.skipIf(inject('dynamoEngine') !== 'dynamodb-local')(
     });
 
     it('is stable when the stream redelivers a record (same events, same keys)', async () => {
-      const records = await readStream();
+      const records = await readStream(h);
       expect(decodeStreamRecords(records)).toEqual(decodeStreamRecords(records));
     });
   },

@@ -3,49 +3,17 @@
  * final state, a profit-sharing movement, a kept event, a payment kept unverified and one credited
  * below its amount each appear once as their own typed event; duplicates add none.
  */
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import {
-  DescribeStreamCommand,
-  DynamoDBStreamsClient,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-} from '@aws-sdk/client-dynamodb-streams';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { decodeStreamRecords, type StreamRecordLike } from '../../../lib/orders/events';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeStreamRecords } from '../../../lib/orders/events';
 import type { ProfitSharingReport, TransferReport } from '../../../lib/orders/funds';
-import type { PaymentReport } from '../../../lib/orders/model';
 import { createHarness, orderNo, type Harness } from '../../support/harness';
+import { paymentReport } from '../../support/reports';
+import { readStream } from '../../support/stream';
 
 let h: Harness;
 beforeAll(async () => {
   h = await createHarness();
 });
-
-async function readStream(): Promise<StreamRecordLike[]> {
-  const arn = (await h.client.send(new DescribeTableCommand({ TableName: h.tableName }))).Table?.LatestStreamArn;
-  const streams = new DynamoDBStreamsClient({
-    endpoint: inject('dynamoEndpoint'),
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  const shards = (await streams.send(new DescribeStreamCommand({ StreamArn: arn }))).StreamDescription?.Shards ?? [];
-  const records: StreamRecordLike[] = [];
-  for (const shard of shards) {
-    let iterator = (
-      await streams.send(
-        new GetShardIteratorCommand({ StreamArn: arn, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
-      )
-    ).ShardIterator;
-    for (let i = 0; iterator && i < 50; i++) {
-      const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator }));
-      records.push(...((page.Records ?? []) as StreamRecordLike[]));
-      if (!page.Records?.length) break;
-      iterator = page.NextShardIterator;
-    }
-  }
-  streams.destroy();
-  return records;
-}
 
 describe('stream events of transfers, profit sharing, kept events and unverified payments', () => {
   it('one typed event per state change, none for a duplicate', async () => {
@@ -88,22 +56,16 @@ describe('stream events of transfers, profit sharing, kept events and unverified
     await h.store.recordEvent(event);
     await h.store.recordEvent(event);
     const unregistered = orderNo('U');
-    const pay = (no: string, o: Partial<PaymentReport> = {}): PaymentReport => ({
-      outTradeNo: no,
-      merchantId: h.keys.mchid,
-      transactionId: `42${no}`,
-      amountFen: 500,
-      paidAt: '2026-11-23T02:00:00.000Z',
-      channel: 'v3',
-      ...o,
-    });
-    await h.store.applyPayment(pay(unregistered), 'record');
-    await h.store.applyPayment(pay(unregistered), 'record');
+    await h.store.applyPayment(paymentReport(h, unregistered), 'record');
+    await h.store.applyPayment(paymentReport(h, unregistered), 'record');
     const agg = orderNo('G');
     await h.store.registerOrder({ outTradeNo: agg, amountFen: 500, merchantId: h.keys.mchid, channel: 'aggregator' });
-    await h.store.applyPayment(pay(agg, { channel: 'aggregator', transactionId: 'AGG-1', creditedFen: 480 }), 'reject');
+    await h.store.applyPayment(
+      paymentReport(h, agg, { channel: 'aggregator', transactionId: 'AGG-1', creditedFen: 480 }),
+      'reject',
+    );
 
-    const events = decodeStreamRecords(await readStream());
+    const events = decodeStreamRecords(await readStream(h));
     expect(events.map((e) => [e.type, e.type === 'ANOMALY' ? e.anomaly : ''])).toEqual([
       ['TRANSFER_SUCCEEDED', ''],
       ['TRANSFER_FAILED', ''],

@@ -3,18 +3,15 @@
  * certificate from the environment (PEM pair or PKCS#12), a missing, foreign or untrusted certificate
  * refused with a typed error that changes nothing, and configuration mistakes named at cold start.
  */
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { handler } from '../../../functions/refund';
 import { refundDeps } from '../../../lib/refund/lambda';
 import { clientCertificateFetch, neverSent } from '../../../lib/wechatpay/http';
 import { readSecapiSettings, type SecapiSettings } from '../../../lib/wechatpay/v2/clientCert';
 import { issuedCertificate } from '../../../scripts/simulator/cert';
+import { hasOpenssl, pkcs12Bundle } from '../../support/clientCert';
 import { invoker, refundWorld, secapiOf } from './support';
 
 const world = refundWorld();
@@ -210,43 +207,16 @@ describe('reading the client certificate', () => {
     expect(settings).toMatchObject({ blocked: undefined, baseUrl: port().url });
   });
 
-  let openssl = true;
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-  } catch {
-    openssl = false;
-  }
-  // the bundle is built by the openssl command line as WeChat ships it; without openssl there is nothing to build it with
-  it.skipIf(!openssl)('reads WeChat’s PKCS#12 bundle (password: the mch_id) and refunds with it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'p12-'));
-    try {
-      writeFileSync(join(dir, 'cert.pem'), port().merchantCertPem);
-      writeFileSync(join(dir, 'key.pem'), world.h.keys.merchant.privateKeyPem, { mode: 0o600 });
-      const bundle = (password: string, name: string) => {
-        execFileSync('openssl', [
-          'pkcs12',
-          '-export',
-          '-in',
-          join(dir, 'cert.pem'),
-          '-inkey',
-          join(dir, 'key.pem'),
-          '-out',
-          join(dir, name),
-          '-passout',
-          `pass:${password}`,
-        ]);
-        return readFileSync(join(dir, name)).toString('base64');
-      };
-      const p12 = bundle(world.h.config.mchid, 'good.p12');
-      const secapi = read({ WECHATPAY_MERCHANT_CERT: undefined, WECHATPAY_MERCHANT_P12: p12 });
-      expect(secapi.identity).toHaveProperty('pfx');
-      expect((await refundWith(secapi)).outcome).toMatchObject({ status: 'ACCEPTED' });
-      const wrong = bundle('not-the-mchid', 'wrong.p12');
-      expect(() => read({ WECHATPAY_MERCHANT_CERT: undefined, WECHATPAY_MERCHANT_P12: wrong })).toThrow(
-        'does not open with the mch_id',
-      );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  it.skipIf(!hasOpenssl)('reads WeChat’s PKCS#12 bundle (password: the mch_id) and refunds with it', async () => {
+    const bundle = (password: string) =>
+      pkcs12Bundle(port().merchantCertPem, world.h.keys.merchant.privateKeyPem, password);
+    const p12 = bundle(world.h.config.mchid);
+    const secapi = read({ WECHATPAY_MERCHANT_CERT: undefined, WECHATPAY_MERCHANT_P12: p12 });
+    expect(secapi.identity).toHaveProperty('pfx');
+    expect((await refundWith(secapi)).outcome).toMatchObject({ status: 'ACCEPTED' });
+    const wrong = bundle('not-the-mchid');
+    expect(() => read({ WECHATPAY_MERCHANT_CERT: undefined, WECHATPAY_MERCHANT_P12: wrong })).toThrow(
+      'does not open with the mch_id',
+    );
   });
 });

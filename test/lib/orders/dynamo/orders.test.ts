@@ -5,23 +5,13 @@
  */
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { PaymentReport } from '../../../../lib/orders/model';
 import { orderKey } from '../../../../lib/orders/table';
 import { createHarness, orderNo, type Harness } from '../../../support/harness';
+import { paymentReport } from '../../../support/reports';
 
 let h: Harness;
 beforeAll(async () => {
   h = await createHarness();
-});
-
-const pay = (no: string, o: Partial<PaymentReport> = {}): PaymentReport => ({
-  outTradeNo: no,
-  merchantId: h.keys.mchid,
-  transactionId: `42${no}`,
-  amountFen: 500,
-  paidAt: '2026-11-23T02:00:00.000Z',
-  channel: 'v3',
-  ...o,
 });
 
 async function raw(no: string) {
@@ -82,21 +72,23 @@ describe('channels', () => {
     const no = orderNo('O');
     await h.store.registerOrder({ outTradeNo: no, amountFen: 500, merchantId: h.keys.mchid, channel: reg });
     const before = await raw(no);
-    const out = await h.store.applyPayment(pay(no, { channel: via }), 'record');
+    const out = await h.store.applyPayment(paymentReport(h, no, { channel: via }), 'record');
     expect(out).toMatchObject({ kind: 'CONFLICT', reason: 'OTHER_CHANNEL' });
     expect(await raw(no)).toEqual(before);
   });
 
   it('the aggregator never creates an order, whatever the policy', async () => {
     const no = orderNo('N');
-    expect(await h.store.applyPayment(pay(no, { channel: 'aggregator' }), 'record')).toEqual({ kind: 'UNKNOWN_ORDER' });
+    expect(await h.store.applyPayment(paymentReport(h, no, { channel: 'aggregator' }), 'record')).toEqual({
+      kind: 'UNKNOWN_ORDER',
+    });
     expect(await raw(no)).toBeUndefined();
   });
 
   it('records what the aggregator credited beside the amount paid', async () => {
     const no = orderNo('K');
     await h.store.registerOrder({ outTradeNo: no, amountFen: 500, merchantId: h.keys.mchid, channel: 'aggregator' });
-    const out = await h.store.applyPayment(pay(no, { channel: 'aggregator', creditedFen: 480 }), 'record');
+    const out = await h.store.applyPayment(paymentReport(h, no, { channel: 'aggregator', creditedFen: 480 }), 'record');
     expect(out).toMatchObject({ kind: 'APPLIED', order: { state: 'PAID', paidFen: 500, creditedFen: 480 } });
   });
 });
@@ -104,14 +96,14 @@ describe('channels', () => {
 describe('a payment for an order never registered (policy record)', () => {
   it('is PAID_UNVERIFIED, its repeat ALREADY_APPLIED, another transaction a CONFLICT', async () => {
     const no = orderNo('U');
-    const first = await h.store.applyPayment(pay(no), 'record');
+    const first = await h.store.applyPayment(paymentReport(h, no), 'record');
     expect(first).toMatchObject({
       kind: 'APPLIED',
       previous: 'UNREGISTERED',
       order: { state: 'PAID_UNVERIFIED', amountUnverified: true, channel: 'wechatpay' },
     });
-    expect((await h.store.applyPayment(pay(no), 'record')).kind).toBe('ALREADY_APPLIED');
-    expect(await h.store.applyPayment(pay(no, { transactionId: '999' }), 'record')).toMatchObject({
+    expect((await h.store.applyPayment(paymentReport(h, no), 'record')).kind).toBe('ALREADY_APPLIED');
+    expect(await h.store.applyPayment(paymentReport(h, no, { transactionId: '999' }), 'record')).toMatchObject({
       kind: 'CONFLICT',
       reason: 'OTHER_TRANSACTION',
     });
@@ -120,13 +112,13 @@ describe('a payment for an order never registered (policy record)', () => {
 
   it('is refused under policy reject, nothing written', async () => {
     const no = orderNo('R');
-    expect(await h.store.applyPayment(pay(no), 'reject')).toEqual({ kind: 'UNKNOWN_ORDER' });
+    expect(await h.store.applyPayment(paymentReport(h, no), 'reject')).toEqual({ kind: 'UNKNOWN_ORDER' });
     expect(await raw(no)).toBeUndefined();
   });
 
   it('a close finds it paid; a later registration is a conflict and leaves it unverified', async () => {
     const no = orderNo('L');
-    await h.store.applyPayment(pay(no), 'record');
+    await h.store.applyPayment(paymentReport(h, no), 'record');
     expect((await h.store.applyClose(h.keys.mchid, no)).kind).toBe('PAID');
     expect((await h.store.registerOrder({ outTradeNo: no, amountFen: 500, merchantId: h.keys.mchid })).kind).toBe(
       'CONFLICT',
@@ -136,7 +128,9 @@ describe('a payment for an order never registered (policy record)', () => {
 
   it('200 concurrent duplicates: one transition, the rest ALREADY_APPLIED', async () => {
     const no = orderNo('D');
-    const outs = await Promise.all(Array.from({ length: 200 }, () => h.store.applyPayment(pay(no), 'record')));
+    const outs = await Promise.all(
+      Array.from({ length: 200 }, () => h.store.applyPayment(paymentReport(h, no), 'record')),
+    );
     expect(outs.filter((o) => o.kind === 'APPLIED')).toHaveLength(1);
     expect(outs.filter((o) => o.kind === 'ALREADY_APPLIED')).toHaveLength(199);
   });
@@ -144,7 +138,7 @@ describe('a payment for an order never registered (policy record)', () => {
   it('a registration racing the payment: the payment lands verified or unverified, never both', async () => {
     const no = orderNo('Z');
     const [out] = await Promise.all([
-      h.store.applyPayment(pay(no), 'record'),
+      h.store.applyPayment(paymentReport(h, no), 'record'),
       h.store.registerOrder({ outTradeNo: no, amountFen: 500, merchantId: h.keys.mchid }),
     ]);
     expect(out.kind).toBe('APPLIED');
