@@ -66,6 +66,14 @@ const stdoutLine = (line: string): void => {
  * case, the request id as `request_id`), then the caller's fields. Undefined keys are left out.
  */
 class LineFormatter extends LogFormatter {
+  // Powertools reads TZ from the environment on every line; Lambda fixes it (a reserved variable), so
+  // whether it names UTC is decided once
+  private readonly utc = !process.env.TZ || process.env.TZ.includes('UTC');
+
+  override formatTimestamp(now: Date): string {
+    return this.utc ? now.toISOString() : super.formatTimestamp(now);
+  }
+
   formatAttributes(attributes: UnformattedAttributes, additional: LogAttributes): LogItem {
     const context = attributes.lambdaContext;
     return new LogItem({
@@ -93,8 +101,42 @@ class LineLogger extends PowertoolsLogger {
     this.sink = sink;
   }
 
+  /**
+   * Powertools' replacer (errors formatted, bigints as text, cycles cut) costs a call per key; a line
+   * of plain JSON values, which every delivery line is, needs none of it and is written without it.
+   */
   protected override printLog(_level: number, log: LogItem): void {
-    (this.sink ?? stdoutLine)(JSON.stringify(log.getAttributes(), this.getJsonReplacer()));
+    const attributes = log.getAttributes();
+    (this.sink ?? stdoutLine)(
+      isPlainJson(attributes, 0) ? JSON.stringify(attributes) : JSON.stringify(attributes, this.getJsonReplacer()),
+    );
+  }
+}
+
+const PLAIN_DEPTH = 4;
+
+/**
+ * Whether JSON.stringify alone writes `value` as Powertools' replacer would: primitives but bigint, and
+ * arrays and plain objects of them a few levels deep (deeper, or any Error, Date, Map or class
+ * instance, and the replacer is used; a cycle cannot pass the depth limit).
+ */
+export function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return true;
+    case 'object': {
+      if (value === null) return true;
+      if (depth >= PLAIN_DEPTH) return false;
+      if (Array.isArray(value)) return value.every((item) => isPlainJson(item, depth + 1));
+      if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+      for (const key in value) if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+      return true;
+    }
+    default:
+      return false;
   }
 }
 

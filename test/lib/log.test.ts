@@ -7,7 +7,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createLogger, DEFAULT_SERVICE, DEFAULT_STAGE, emfRecord, METRIC_NAMESPACE } from '../../lib/log';
+import { createLogger, DEFAULT_SERVICE, DEFAULT_STAGE, emfRecord, isPlainJson, METRIC_NAMESPACE } from '../../lib/log';
 import { observability } from '../../lib/middleware/observability';
 
 afterEach(() => {
@@ -73,6 +73,46 @@ describe('log lines', () => {
     logger.log('info', 'real', { level: 'fake', message: 'forged' });
     expect(lines.find((l) => l.message === 'real')).toMatchObject({ level: 'info', message: 'real' });
     expect(lines.some((l) => l.message === 'forged' || l.level === 'fake')).toBe(false);
+  });
+});
+
+describe('line writing', () => {
+  it('plain JSON values are written without the replacer; an Error, a bigint or a cycle still go through it', () => {
+    const { lines, logger } = captured();
+    const cycle: Record<string, unknown> = { a: 1 };
+    cycle.self = cycle;
+    logger.log('info', 'plain', { n: 1, s: 'x', parts: [{ outTradeNo: 'A', outcome: 'APPLIED' }], u: undefined });
+    logger.log('error', 'error', { err: new TypeError('boom') });
+    logger.log('info', 'big', { big: 12345678901234567890n });
+    logger.log('info', 'cycle', { cycle });
+    expect(lines[0]).toMatchObject({
+      message: 'plain',
+      n: 1,
+      s: 'x',
+      parts: [{ outTradeNo: 'A', outcome: 'APPLIED' }],
+    });
+    expect(lines[0]).not.toHaveProperty('u');
+    expect(lines[1]).toMatchObject({ err: { name: 'TypeError', message: 'boom' } });
+    expect(lines[2]).toMatchObject({ big: '12345678901234567890' });
+    expect(lines[3]).toMatchObject({ cycle: { a: 1 } });
+  });
+
+  it('isPlainJson: primitives, arrays and plain objects a few levels deep; nothing else', () => {
+    expect(isPlainJson({ a: [1, 'x', true, null, undefined, { b: { c: 1 } }] }, 0)).toBe(true);
+    for (const v of [new Error('x'), new Date(0), new Map(), 1n, () => 1, Symbol('s'), Object.create(null)])
+      expect(isPlainJson({ v }, 0)).toBe(false);
+    expect(isPlainJson({ a: { b: { c: { d: 1 } } } }, 0)).toBe(true);
+    expect(isPlainJson({ a: { b: { c: { d: { e: 1 } } } } }, 0)).toBe(false);
+  });
+
+  it('a timestamp in UTC by default; a TZ other than UTC is honoured as Powertools does', () => {
+    const { lines, logger } = captured();
+    logger.log('info', 'utc');
+    expect(String(lines[0]?.timestamp)).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    vi.stubEnv('TZ', 'Asia/Shanghai');
+    const shanghai = captured();
+    shanghai.logger.log('info', 'shanghai');
+    expect(String(shanghai.lines[0]?.timestamp)).toMatch(/\+08:00$/);
   });
 });
 
