@@ -2,7 +2,7 @@
  * APIv3 signature verification of a notification or an API response: headers → clock window →
  * message over the exact received bytes → RSA-SHA256 with the key the serial names.
  */
-import { verify as rsaVerify } from 'node:crypto';
+import { createVerify, type KeyObject } from 'node:crypto';
 import { unauthentic } from '../../errors';
 import { isWithinValidity, type KeyKind, type KeyRing } from './keyring';
 
@@ -66,20 +66,19 @@ export function verifyV3(header: HeaderGetter, body: Buffer, keys: KeyRing, nowS
   if (!isWithinValidity(entry, nowSeconds * 1000))
     throw unauthentic('platform certificate outside its validity', { serial: serial.slice(0, 64) });
   if (signature.length > 1024 || !BASE64.test(signature)) throw unauthentic('Wechatpay-Signature is not base64');
-  if (!rsaVerify('sha256', signedMessage(timestamp, nonce, body), entry.key, Buffer.from(signature, 'base64')))
-    throw unauthentic('signature mismatch');
+  if (!signatureHolds(timestamp, nonce, body, entry.key, signature)) throw unauthentic('signature mismatch');
   return { serial, verifiedBy: entry.kind };
 }
 
 /**
- * `timestamp\nnonce\nbody\n` in one buffer sized up front: the header checks above limit both
- * fields to printable ASCII (one UTF-8 byte a character), so only the body is copied, once.
+ * RSA-SHA256 (PKCS#1 v1.5) over `timestamp\nnonce\nbody\n`, the message fed to the digest in three
+ * pieces: the body is hashed where it lies, never copied into a message buffer. A Verify object costs
+ * less per call on Node 20 than the one-shot crypto.verify (which sets up a job for each call).
  */
-function signedMessage(timestamp: string, nonce: string, body: Buffer): Buffer {
-  const head = timestamp.length + nonce.length + 2;
-  const message = Buffer.allocUnsafe(head + body.length + 1);
-  message.write(`${timestamp}\n${nonce}\n`, 0);
-  body.copy(message, head);
-  message[message.length - 1] = 0x0a;
-  return message;
+function signatureHolds(timestamp: string, nonce: string, body: Buffer, key: KeyObject, signature: string): boolean {
+  return createVerify('sha256')
+    .update(`${timestamp}\n${nonce}\n`)
+    .update(body)
+    .update('\n')
+    .verify(key, Buffer.from(signature, 'base64'));
 }
