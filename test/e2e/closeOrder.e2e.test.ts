@@ -4,7 +4,7 @@
  * running in a worker, DynamoDB Local behind it and the WeChat Pay simulator (five-minute rule on)
  * as its API base URL.
  */
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CALLER_ACTIONS,
@@ -13,48 +13,27 @@ import {
   InvokeError,
   invokeCloseOrder,
 } from '../../lib/client';
-import { createDynamoClient } from '../../lib/orders/client';
-import { createDynamoOrderStore } from '../../lib/orders/dynamodb';
 import type { OrderStore } from '../../lib/orders/store';
-import { startStack, type Stack } from '../../scripts/local/stack';
-import { generateTestKeys, toEnv, type TestKeys } from '../../scripts/simulator/keys';
+import type { TestKeys } from '../../scripts/simulator/keys';
 import type { Simulator } from '../../scripts/simulator/server';
+import { startE2eStack, type E2eStack } from '../support/e2e';
 import { orderNo } from '../support/harness';
 
 const FUNCTION = 'wechatpay-lambda-local-closeOrder';
 const SUB = '1230000109';
 
-let stack: Stack;
+let stack: E2eStack;
 let keys: TestKeys;
 let store: OrderStore;
 let sim: Simulator;
 let lambda: LambdaClient;
-let output = '';
 
 beforeAll(async () => {
-  keys = generateTestKeys();
-  stack = await startStack({
-    httpPort: 0,
-    lambdaPort: 0,
-    env: toEnv(keys),
-    simulator: { keys, timeScale: 0.001, closeMinAgeSeconds: 300 },
-    onOutput: (s) => (output += s),
-  });
-  if (!stack.simulator) throw new Error('no simulator');
-  sim = stack.simulator;
-  store = createDynamoOrderStore({
-    client: createDynamoClient({ endpoint: stack.dynamoEndpoint }),
-    tableName: stack.tableName,
-  });
-  lambda = new LambdaClient({
-    endpoint: stack.lambdaUrl,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-  });
+  stack = await startE2eStack({ simulator: { timeScale: 0.001, closeMinAgeSeconds: 300 } });
+  ({ keys, store, sim, lambda } = stack);
 }, 120_000);
 
 afterAll(async () => {
-  lambda?.destroy();
   await stack?.stop();
 });
 
@@ -63,7 +42,7 @@ async function closeOrder(event: Record<string, unknown>): Promise<CloseOrderOut
   try {
     return await invokeCloseOrder(event as unknown as CloseOrderEvent, { client: lambda, functionName: FUNCTION });
   } catch (err) {
-    throw new Error(`${String(err)}\n${output}`);
+    throw new Error(`${String(err)}\n${stack.output}`);
   }
 }
 
@@ -136,7 +115,7 @@ describe('closeOrder through InvokeCommand', () => {
   it('PAID: the notification came first, then the close answers from the table', async () => {
     const { no, amount } = await order({ amount: 880 });
     const paid = await sim.control.pay({ outTradeNo: no, protocol: 'v3', wait: 'first' });
-    expect(paid.delivery.accepted, output).toBe(true);
+    expect(paid.delivery.accepted, stack.output).toBe(true);
     expect(await closeOrder({ outTradeNo: no })).toMatchObject({
       status: 'PAID',
       transaction: { transactionId: paid.order.transactionId, amountFen: amount },
@@ -169,7 +148,7 @@ describe('closeOrder through InvokeCommand', () => {
       }
       // the notification arrives late: a duplicate, acknowledged, nothing changes
       const [late] = await sim.control.replay({ times: 1 });
-      expect(late?.accepted, output).toBe(true);
+      expect(late?.accepted, stack.output).toBe(true);
       expect((await store.getOrder(keys.mchid, no))?.paidVia).toBe('query');
     },
   );

@@ -8,36 +8,24 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateStore } from '../../lib/keys/store';
-import { createDynamoClient } from '../../lib/orders/client';
-import { startStack, type Stack } from '../../scripts/local/stack';
-import { generateTestKeys, toEnv, type TestKeys } from '../../scripts/simulator/keys';
+import type { TestKeys } from '../../scripts/simulator/keys';
 import { v3Notification, v3TransactionResource } from '../../scripts/simulator/messages';
 import { randomSerial } from '../../scripts/simulator/random';
 import { newPlatformIdentity } from '../../scripts/simulator/rotation';
 import type { Simulator } from '../../scripts/simulator/server';
+import { startE2eStack, type E2eStack } from '../support/e2e';
 import { orderNo } from '../support/harness';
 
 const NOTIFICATIONS = 500;
 const CONCURRENCY = 3;
 
-let stack: Stack;
+let stack: E2eStack;
 let sim: Simulator;
 let keys: TestKeys;
-let output = '';
 
 beforeAll(async () => {
-  keys = generateTestKeys();
-  stack = await startStack({
-    httpPort: 0,
-    lambdaPort: 0,
-    env: toEnv(keys),
-    simulator: { keys, timeScale: 0.001 },
-    onOutput: (s) => {
-      output = (output + s).slice(-200_000);
-    },
-  });
-  if (!stack.simulator) throw new Error('no simulator');
-  sim = stack.simulator;
+  stack = await startE2eStack({ simulator: { timeScale: 0.001 }, keepOutput: 200_000 });
+  ({ keys, sim } = stack);
   // start the worker "containers" before anything is measured (a cold worker bundles and loads first)
   await payMany(CONCURRENCY * 2, () => undefined);
 }, 240_000);
@@ -86,7 +74,7 @@ describe('keys changing under the running stack', () => {
       // WeChat issues the successor and signs with either during the (compressed) overlap
       if (i === 50) sim.rotation.rotateCertificate(20);
     });
-    expect(rejected, output.slice(-3000)).toEqual([]);
+    expect(rejected, stack.output.slice(-3000)).toEqual([]);
     expect(neverAccepted, `${unanswered} attempts unanswered`).toBe(0);
     const newSerial = sim.rotation.status().current;
     expect(newSerial).not.toBe(oldSerial);
@@ -94,13 +82,10 @@ describe('keys changing under the running stack', () => {
     const downloads = sim.rotation.downloads - before;
     expect(downloads).toBeGreaterThanOrEqual(1);
     expect(downloads).toBeLessThanOrEqual(CONCURRENCY + 1);
-    const stored = await createCertificateStore({
-      client: createDynamoClient({ endpoint: stack.dynamoEndpoint }),
-      tableName: stack.tableName,
-    }).list();
+    const stored = await createCertificateStore({ client: stack.dynamo, tableName: stack.tableName }).list();
     expect(stored.map((c) => c.serial)).toContain(newSerial);
     // the delivery log lines name the kind of key that verified each one
-    expect(output).toContain('"verifiedBy":"platform-certificate"');
+    expect(stack.output).toContain('"verifiedBy":"platform-certificate"');
   }, 300_000);
 
   it('public-key switch with rollback: 500 notifications, none refused', async () => {
@@ -111,10 +96,10 @@ describe('keys changing under the running stack', () => {
       if (i === 300) sim.rotation.switchPublicKey({ weekSeconds: 0.001 });
       if (i === 450) sim.rotation.switchPublicKey({ rollback: true });
     });
-    expect(rejected, output.slice(-3000)).toEqual([]);
+    expect(rejected, stack.output.slice(-3000)).toEqual([]);
     expect(neverAccepted, `${unanswered} attempts unanswered`).toBe(0);
     expect(sim.rotation.publicKeyShare()).toBe(0);
-    expect(output).toContain('"verifiedBy":"public-key"');
+    expect(stack.output).toContain('"verifiedBy":"public-key"');
   }, 300_000);
 
   it('a flood of 1,000 forged unknown serials: all refused, at most one download per container', async () => {

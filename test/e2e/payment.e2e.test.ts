@@ -3,11 +3,8 @@
  * worker threads) in front of DynamoDB Local, driven with notifications signed by the simulator's keys.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDynamoClient } from '../../lib/orders/client';
-import { createDynamoOrderStore } from '../../lib/orders/dynamodb';
 import type { OrderStore } from '../../lib/orders/store';
-import { startStack, type Stack } from '../../scripts/local/stack';
-import { generateTestKeys, toEnv, type TestKeys } from '../../scripts/simulator/keys';
+import type { TestKeys } from '../../scripts/simulator/keys';
 import {
   v2PaymentNotification,
   v2RefundNotification,
@@ -17,28 +14,18 @@ import {
   type WireRequest,
 } from '../../scripts/simulator/messages';
 import { aggregatorNotification, aggregatorResult } from '../../scripts/simulator/aggregator';
+import { startE2eStack, type E2eStack } from '../support/e2e';
 import { orderNo } from '../support/harness';
 
 const AGGREGATOR_SECRET = 'test-only-aggregator-secret';
 
-let stack: Stack;
+let stack: E2eStack;
 let keys: TestKeys;
 let store: OrderStore;
-let output = '';
 
 beforeAll(async () => {
-  keys = generateTestKeys();
-  stack = await startStack({
-    httpPort: 0,
-    lambdaPort: 0,
-    env: { ...toEnv(keys), AGGREGATOR_SECRET },
-    simulator: { keys, timeScale: 0.001 },
-    onOutput: (s) => (output += s),
-  });
-  store = createDynamoOrderStore({
-    client: createDynamoClient({ endpoint: stack.dynamoEndpoint }),
-    tableName: stack.tableName,
-  });
+  stack = await startE2eStack({ env: { AGGREGATOR_SECRET }, simulator: { timeScale: 0.001 } });
+  ({ keys, store } = stack);
 }, 120_000);
 
 afterAll(async () => {
@@ -56,8 +43,8 @@ describe('POST /notify/payment through serverless-offline', () => {
     await store.registerOrder({ outTradeNo: no, amountFen: 2600, merchantId: keys.mchid });
     const wire = v2PaymentNotification(keys, { outTradeNo: no, totalFee: 2600 });
     const r = await post(wire);
-    expect(r.status, output).toBe(200);
-    expect(r.body, output).toBe(
+    expect(r.status, stack.output).toBe(200);
+    expect(r.body, stack.output).toBe(
       '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>',
     );
     expect((await store.getOrder(keys.mchid, no))?.state).toBe('PAID');
@@ -77,7 +64,7 @@ describe('POST /notify/payment through serverless-offline', () => {
     const replies = await Promise.all(Array.from({ length: 10 }, () => post(wire)));
     expect(
       replies.map((r) => r.status),
-      JSON.stringify(replies.filter((r) => r.status !== 204).slice(0, 2)) + output.slice(-2000),
+      JSON.stringify(replies.filter((r) => r.status !== 204).slice(0, 2)) + stack.output.slice(-2000),
     ).toEqual(Array(10).fill(204));
     const order = await store.getOrder(keys.mchid, no);
     expect(order?.state).toBe('PAID');
@@ -102,7 +89,7 @@ describe('POST /notify/payment through serverless-offline', () => {
       totalFee: 100,
     });
     const r2 = await post(v2, '/notify/refund');
-    expect(r2.status, output).toBe(200);
+    expect(r2.status, stack.output).toBe(200);
     expect(r2.body).toContain('SUCCESS');
     const resource = v3RefundResource(keys, {
       outTradeNo: no,
@@ -121,8 +108,7 @@ describe('POST /notify/payment through serverless-offline', () => {
   });
 
   it('the simulator pays and refunds over both protocols, with its retries, and the table follows', async () => {
-    const sim = stack.simulator;
-    if (!sim) throw new Error('no simulator');
+    const sim = stack.sim;
     for (const protocol of ['v2', 'v3'] as const) {
       const no = orderNo('S');
       await store.registerOrder({ outTradeNo: no, amountFen: 1234, merchantId: keys.mchid });
@@ -146,8 +132,7 @@ describe('POST /notify/payment through serverless-offline', () => {
   });
 
   it('POST /notify/coupon: a merchant coupon sent by the simulator is recorded', async () => {
-    const sim = stack.simulator;
-    if (!sim) throw new Error('no simulator');
+    const sim = stack.sim;
     const code = orderNo('K').slice(0, 20);
     const { delivery } = await sim.control.sendCoupon({
       couponCode: code,

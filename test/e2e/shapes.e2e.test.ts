@@ -16,20 +16,17 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import {
   DescribeStreamCommand,
-  DynamoDBStreamsClient,
+  type DynamoDBStreamsClient,
   GetRecordsCommand,
   GetShardIteratorCommand,
 } from '@aws-sdk/client-dynamodb-streams';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createDynamoClient } from '../../lib/orders/client';
-import { createDynamoOrderStore } from '../../lib/orders/dynamodb';
 import { decodeStreamRecords, type StreamRecordLike } from '../../lib/orders/events';
 import { eventKey, orderKey, profitSharingKey, transferKey } from '../../lib/orders/table';
 import type { OrderStore } from '../../lib/orders/store';
-import { startStack, type Stack } from '../../scripts/local/stack';
 import { aggregatorNotification, aggregatorResult } from '../../scripts/simulator/aggregator';
-import { generateTestKeys, toEnv, type TestKeys } from '../../scripts/simulator/keys';
+import { generateTestKeys, type TestKeys } from '../../scripts/simulator/keys';
 import {
   v2PaymentNotification,
   v3CombineResource,
@@ -42,6 +39,7 @@ import {
 } from '../../scripts/simulator/messages';
 import { secondAppid } from '../../scripts/simulator/shapes';
 import type { Simulator } from '../../scripts/simulator/server';
+import { startE2eStack, type E2eStack } from '../support/e2e';
 import { orderNo } from '../support/harness';
 
 const DUPLICATES = Number(process.env.SHAPES_DUPLICATES ?? 20);
@@ -55,39 +53,24 @@ const SUB_B = '1900000202';
 
 vi.setConfig({ testTimeout: STORM_MS });
 
-let stack: Stack;
+let stack: E2eStack;
 let sim: Simulator;
 let keys: TestKeys;
 let store: OrderStore;
 let streams: DynamoDBStreamsClient;
-let output = '';
 
 beforeAll(async () => {
   keys = generateTestKeys();
-  stack = await startStack({
-    httpPort: 0,
-    lambdaPort: 0,
-    env: { ...toEnv(keys), AGGREGATOR_SECRET, WECHATPAY_APPIDS: secondAppid(keys) },
-    simulator: { keys, timeScale: 0.001 },
-    onOutput: (s) => {
-      output = (output + s).slice(-4000);
-    },
+  stack = await startE2eStack({
+    keys,
+    env: { AGGREGATOR_SECRET, WECHATPAY_APPIDS: secondAppid(keys) },
+    simulator: { timeScale: 0.001 },
+    keepOutput: 4000,
   });
-  if (stack.simulator === undefined) throw new Error('no simulator');
-  sim = stack.simulator;
-  store = createDynamoOrderStore({
-    client: createDynamoClient({ endpoint: stack.dynamoEndpoint }),
-    tableName: stack.tableName,
-  });
-  streams = new DynamoDBStreamsClient({
-    endpoint: stack.dynamoEndpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  ({ sim, store, streams } = stack);
 }, 120_000);
 
 afterAll(async () => {
-  streams?.destroy();
   await stack?.stop();
 });
 
@@ -130,17 +113,14 @@ function expectFailure(format: Format, r: Reply): void {
 
 function expectAllAcknowledged(format: Format, replies: Reply[]): void {
   const refused = replies.filter((r) => !acknowledged(format, r));
-  expect(refused.slice(0, 3), `${refused.length} not acknowledged\n${output}`).toEqual([]);
+  expect(refused.slice(0, 3), `${refused.length} not acknowledged\n${stack.output}`).toEqual([]);
   expect(replies).toHaveLength(DUPLICATES);
 }
 
 /** Every stream record of the table so far (DynamoDB Local keeps one shard per table here). */
 async function streamRecords(): Promise<StreamRecordLike[]> {
-  const arn = (
-    await createDynamoClient({ endpoint: stack.dynamoEndpoint }).send(
-      new DescribeTableCommand({ TableName: stack.tableName }),
-    )
-  ).Table?.LatestStreamArn;
+  const arn = (await stack.dynamo.send(new DescribeTableCommand({ TableName: stack.tableName }))).Table
+    ?.LatestStreamArn;
   const shards = (await streams.send(new DescribeStreamCommand({ StreamArn: arn }))).StreamDescription?.Shards ?? [];
   const records: StreamRecordLike[] = [];
   for (const shard of shards) {
