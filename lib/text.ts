@@ -19,6 +19,30 @@ export function decodeUtf8(bytes: Uint8Array, what = 'body'): string {
   return decoder.decode(bytes);
 }
 
+/**
+ * A request body as the HTTP layer hands it over: the bytes (API Gateway's base64 undone), or the text
+ * API Gateway decoded from UTF-8 for a text body. Either is the exact message received: the text's
+ * UTF-8 encoding is the bytes, so a digest over it is a digest over them, and it is read without a
+ * copy into a Buffer and back.
+ */
+export type ReceivedBody = Buffer | string;
+
+/**
+ * The body as text, exactly as {@link decodeUtf8} reads its bytes: strictly decoded from bytes; from
+ * text, a leading byte-order mark dropped and a lone surrogate (which has no UTF-8 form: encoding
+ * writes U+FFFD for it) read as U+FFFD, which is what the bytes of that text decode to.
+ */
+export function bodyText(body: ReceivedBody, what = 'body'): string {
+  if (typeof body !== 'string') return decodeUtf8(body, what);
+  const text = body.isWellFormed() ? body : body.toWellFormed();
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** The body's size in bytes (its UTF-8 length when it is text). */
+export function bodyByteLength(body: ReceivedBody): number {
+  return typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
+}
+
 /** Field names that would reach an object's prototype if used as keys: every codec refuses them. */
 export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 

@@ -232,13 +232,7 @@ export async function runDynamo(opts: { dynamo?: LocalDynamo } = {}): Promise<Dy
 
     const reportOf = (wire: WireRequest): PaymentReport => {
       // verified and decrypted exactly as the project does it (no DynamoDB involved)
-      const { notice } = readNotice(
-        'v3',
-        headerGetter(wire.headers),
-        Buffer.from(wire.body, 'utf8'),
-        config,
-        Date.now(),
-      );
+      const { notice } = readNotice('v3', headerGetter(wire.headers), wire.body, config, Date.now());
       if (notice.kind !== 'PAYMENT') throw new Error('not a payment');
       return notice.report;
     };

@@ -24,6 +24,7 @@ import type { XMLParser as XMLParserType } from 'fast-xml-parser';
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../../lib/config';
 import { notifyDeps } from '../../lib/lambda/deps';
+import { rawBody } from '../../lib/lambda/http';
 import { createLogger } from '../../lib/log';
 import { handleNotification } from '../../lib/notify/handle';
 import { readNotice } from '../../lib/notify/read';
@@ -312,13 +313,7 @@ export async function runHandler(opts: { quick?: boolean } = {}): Promise<Handle
       config: new IdempotencyConfig({ eventKeyJmesPath: 'transactionId' }),
     });
     const powertools: Handler = async (event, context) => {
-      const { notice } = readNotice(
-        'v3',
-        headerGetter(event.headers),
-        Buffer.from(event.body, 'utf8'),
-        config,
-        Date.now(),
-      );
+      const { notice } = readNotice('v3', headerGetter(event.headers), rawBody(event), config, Date.now());
       if (notice.kind !== 'PAYMENT') return { statusCode: 400 };
       try {
         await idempotent(notice.report, context);
@@ -335,10 +330,7 @@ export async function runHandler(opts: { quick?: boolean } = {}): Promise<Handle
       createLogger({ write: (line) => process.stdout.write(`${line}\n`) }),
     );
     const pipeline: Handler = async (event) =>
-      handleNotification(
-        { route: '/notify/payment', headers: event.headers, body: Buffer.from(event.body, 'utf8') },
-        pipelineDeps,
-      );
+      handleNotification({ route: '/notify/payment', headers: event.headers, body: rawBody(event) }, pipelineDeps);
 
     const variants: Array<{ id: string; protocol: 'v2' | 'v3'; label: string; handler: Handler; ok: number }> = [
       {

@@ -120,7 +120,7 @@ export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyR
     label: 'wechatpay-lambda (readNotice)',
     note: 'hardened parse (DOCTYPE/prototype-key/repeat checks, validator), byte-order sort, constant-time compare, ids, amount → fen, time → ISO',
     run: (d) => {
-      const { notice } = readNotice('v2', () => undefined, Buffer.from(d.body, 'utf8'), config, Date.now());
+      const { notice } = readNotice('v2', () => undefined, d.body, config, Date.now());
       if (notice.kind !== 'PAYMENT') throw new Error('not a payment');
       return notice.report.outTradeNo;
     },
@@ -193,9 +193,9 @@ export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyR
   v3Candidates.push({
     id: 'project',
     label: 'wechatpay-lambda (readNotice)',
-    note: 'header checks, ±300 s window, RSA with the cold-start KeyObject, envelope shape, AES-GCM (tag checked), resource shape, ids, amount',
+    note: 'the body as API Gateway hands it over (text; its UTF-8 bytes are what is verified), header checks, ±300 s window, RSA with the cold-start KeyObject, envelope shape, AES-GCM (tag checked), resource shape, ids, amount',
     run: (d) => {
-      const { notice } = readNotice('v3', headerGetter(d.headers), Buffer.from(d.body, 'utf8'), config, Date.now());
+      const { notice } = readNotice('v3', headerGetter(d.headers), d.body, config, Date.now());
       if (notice.kind !== 'PAYMENT') throw new Error('not a payment');
       return notice.report.outTradeNo;
     },
@@ -326,8 +326,7 @@ export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyR
   const v2Prepared = v2.map((d) => ({ d, fields: parseXml(d.body, 'xml', maxBytes) }));
   const v3Prepared = v3.map((d) => ({
     d,
-    buf: Buffer.from(d.body, 'utf8'),
-    envelope: parseEnvelope(Buffer.from(d.body, 'utf8')),
+    envelope: parseEnvelope(d.body),
   }));
   type V2P = (typeof v2Prepared)[number];
   type V3P = (typeof v3Prepared)[number];
@@ -351,9 +350,9 @@ export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyR
     [
       {
         id: 'verifyV3 (headers, window, RSA)',
-        run: (x) => verifyV3(headerGetter(x.d.headers), x.buf, config.keyRing, Math.floor(Date.now() / 1000)),
+        run: (x) => verifyV3(headerGetter(x.d.headers), x.d.body, config.keyRing, Math.floor(Date.now() / 1000)),
       },
-      { id: 'parseEnvelope (JSON, repeated/prototype-key pass, shape)', run: (x) => parseEnvelope(x.buf) },
+      { id: 'parseEnvelope (JSON, repeated/prototype-key pass, shape)', run: (x) => parseEnvelope(x.d.body) },
       {
         id: 'openResource + readTransaction + transactionNotice (AES-GCM, JSON, shape, ids)',
         run: (x) => transactionNotice(readTransaction(openResource(x.envelope, apiV3Key)), config, 'v3'),

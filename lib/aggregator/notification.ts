@@ -8,7 +8,7 @@
 import { configError, malformed, unauthentic } from '../errors';
 import { yuanToFen } from '../money';
 import { isOutTradeNo } from '../orders/model';
-import { decodeUtf8, PROTOTYPE_KEYS } from '../text';
+import { bodyByteLength, bodyText, PROTOTYPE_KEYS, type ReceivedBody } from '../text';
 import { scanJson, type JsonValue } from './json';
 import { verifyAggregatorSign, type AggregatorEnvelope, type AggregatorSignMode } from './sign';
 
@@ -63,8 +63,8 @@ const YUAN_4 = /^\d{1,14}(?:\.\d{1,4})?$/;
 const MAX_CUSTOM = 100;
 
 /** Verifies and reads one notification from its exact body bytes. */
-export function readAggregatorMessage(body: Buffer, settings: AggregatorSettings): AggregatorMessage {
-  if (body.length > settings.maxBodyBytes) throw malformed('body too large');
+export function readAggregatorMessage(body: ReceivedBody, settings: AggregatorSettings): AggregatorMessage {
+  if (bodyByteLength(body) > settings.maxBodyBytes) throw malformed('body too large');
   const secret = settings.aggregatorSecret;
   if (secret === undefined) throw configError('AGGREGATOR_SECRET is not set');
   const envelope = parseAggregatorBody(body);
@@ -73,8 +73,8 @@ export function readAggregatorMessage(body: Buffer, settings: AggregatorSettings
 }
 
 /** Reads the envelope of a form (`a=b&…`) or JSON (`{…}`) body; the content decides, not a header. */
-export function parseAggregatorBody(body: Buffer): AggregatorEnvelope {
-  const text = decodeUtf8(body);
+export function parseAggregatorBody(body: ReceivedBody): AggregatorEnvelope {
+  const text = bodyText(body);
   return isJsonText(text) ? jsonEnvelope(text) : formEnvelope(text);
 }
 

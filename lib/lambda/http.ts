@@ -1,5 +1,6 @@
 /** API Gateway's side of the HTTP functions: the event as they read it, its exact bytes, the result shape. */
 import type { HttpReply } from '../replies';
+import type { ReceivedBody } from '../text';
 
 /** The minimal API Gateway (HTTP API v2 or REST v1) event the notify functions read. */
 export interface HttpEvent {
@@ -15,10 +16,13 @@ export interface HttpResult {
   body: string;
 }
 
-/** The exact bytes of the request body, base64-decoded where API Gateway encoded it. */
-export function rawBody(event: HttpEvent): Buffer {
-  if (!event.body) return Buffer.alloc(0);
-  return event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+/**
+ * The request body as received: the bytes where API Gateway base64-encoded it, else the text it
+ * decoded (lib/text.ts ReceivedBody: its UTF-8 encoding is the bytes, and it is read without a copy).
+ */
+export function rawBody(event: HttpEvent): ReceivedBody {
+  if (!event.body) return '';
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64') : event.body;
 }
 
 /** The request headers, an empty set when API Gateway sent none (REST APIs may send null). */

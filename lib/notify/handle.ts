@@ -9,6 +9,7 @@ import type { Logger } from '../log';
 import type { OrderStore } from '../orders/store';
 import { failureReply, successReply, type HttpReply, type ReplyFormat } from '../replies';
 import { flagMismatch, type SettleTrace } from '../settle/settle';
+import { bodyByteLength, type ReceivedBody } from '../text';
 import type { KeyKind } from '../wechatpay/v3/keyring';
 import { headerGetter } from '../wechatpay/v3/verify';
 import type { CombinePart, Notice } from './notice';
@@ -28,8 +29,8 @@ export interface NotifyRequest {
   /** The route the request came in on, for logs only: the content decides how it is read. */
   route: string;
   headers: Readonly<Record<string, string | undefined>>;
-  /** The exact bytes received (API Gateway's base64 already decoded). */
-  body: Buffer;
+  /** The exact message received: its bytes (API Gateway's base64 undone) or API Gateway's text of them. */
+  body: ReceivedBody;
 }
 
 /** What a delivery did, for the log line. */
@@ -58,7 +59,7 @@ export async function handleNotification(req: NotifyRequest, deps: NotifyDeps): 
   const protocol = detectProtocol(header, req.body);
   const delivery: Delivery = { outcome: 'pending' };
   try {
-    if (req.body.length > deps.config.maxBodyBytes) throw malformed('body too large');
+    if (bodyByteLength(req.body) > deps.config.maxBodyBytes) throw malformed('body too large');
     const { notice, eventId, verifiedBy } = readNotice(protocol, header, req.body, deps.config, deps.now());
     if (eventId !== undefined) delivery.eventId = eventId;
     if (verifiedBy !== undefined) delivery.verifiedBy = verifiedBy;

@@ -10,7 +10,7 @@ import { configError, inconsistent, malformed, PayError } from '../errors';
 import type { WechatEvent } from '../orders/funds';
 import type { Channel, CouponEvent, RefundReport } from '../orders/model';
 import { yuanToFen } from '../money';
-import { decodeUtf8 } from '../text';
+import { bodyText, type ReceivedBody } from '../text';
 import { readV2Payment, type V2PaymentResult } from '../wechatpay/v2/notification';
 import { readV2Refund, type V2RefundResult, type V2RefundStatus } from '../wechatpay/v2/refund';
 import { parseXml } from '../wechatpay/v2/xml';
@@ -34,11 +34,13 @@ import type { AggregatorNotice, CombinePart, Notice, PaymentNotice } from './not
 export type Protocol = 'v2' | 'v3';
 
 /** APIv3 when any Wechatpay-* header or a JSON body is present; APIv2 (XML) otherwise. */
-export function detectProtocol(header: HeaderGetter, body: Buffer): Protocol {
+export function detectProtocol(header: HeaderGetter, body: ReceivedBody): Protocol {
   if (header('wechatpay-signature') !== undefined || header('wechatpay-serial') !== undefined) return 'v3';
-  for (const byte of body) {
-    if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) continue;
-    return byte === 0x7b /* { */ ? 'v3' : 'v2';
+  const text = typeof body === 'string';
+  for (let i = 0; i < body.length; i++) {
+    const c = text ? body.charCodeAt(i) : (body[i] as number);
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
+    return c === 0x7b /* { */ ? 'v3' : 'v2';
   }
   return 'v2';
 }
@@ -47,15 +49,15 @@ export function detectProtocol(header: HeaderGetter, body: Buffer): Protocol {
 export function readNotice(
   protocol: Protocol,
   header: HeaderGetter,
-  body: Buffer,
+  body: ReceivedBody,
   config: Config,
   nowMs: number,
 ): { notice: Notice; eventId?: string; verifiedBy?: KeyKind } {
   return protocol === 'v3' ? readV3(header, body, config, nowMs) : { notice: readV2(body, config) };
 }
 
-function readV2(body: Buffer, config: Config): Notice {
-  const fields = parseXml(decodeUtf8(body), 'xml', config.maxBodyBytes);
+function readV2(body: ReceivedBody, config: Config): Notice {
+  const fields = parseXml(bodyText(body), 'xml', config.maxBodyBytes);
   // merchants often give one URL for both: a refund result is the message that carries req_info
   if (fields.req_info !== undefined)
     return { kind: 'REFUND', report: v2RefundReport(readV2Refund(fields, config, config.maxBodyBytes), config.mchid) };
@@ -64,7 +66,7 @@ function readV2(body: Buffer, config: Config): Notice {
 
 function readV3(
   header: HeaderGetter,
-  body: Buffer,
+  body: ReceivedBody,
   config: Config,
   nowMs: number,
 ): { notice: Notice; eventId: string; verifiedBy: KeyKind } {
@@ -73,7 +75,7 @@ function readV3(
   return { ...readVerifiedV3(body, config), verifiedBy };
 }
 
-function readVerifiedV3(body: Buffer, config: Config): { notice: Notice; eventId: string } {
+function readVerifiedV3(body: ReceivedBody, config: Config): { notice: Notice; eventId: string } {
   const envelope = parseEnvelope(body);
   if (config.apiV3Key === undefined) throw configError('WECHATPAY_APIV3_KEY is not set');
   const type = envelope.event_type;
@@ -268,7 +270,7 @@ export const AGGREGATOR_TRANSACTION_PREFIX = 'AGG-';
  * recorded under our own merchant id.
  */
 export function readAggregatorNotification(
-  body: Buffer,
+  body: ReceivedBody,
   settings: AggregatorSettings & { mchid: string },
   nowMs: number,
 ): AggregatorNotice {

@@ -38,7 +38,7 @@ for (let i = 0; i < 64; i++) {
 
 const one = (i: number): void => {
   const m = messages[i % messages.length] as (typeof messages)[number];
-  const { notice } = readNotice(protocol, headerGetter(m.headers), Buffer.from(m.body, 'utf8'), config, Date.now());
+  const { notice } = readNotice(protocol, headerGetter(m.headers), m.body, config, Date.now());
   if (notice.kind !== 'PAYMENT') throw new Error(`not a payment: ${notice.kind}`);
 };
 

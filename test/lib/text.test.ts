@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PayError } from '../../lib/errors';
-import { decodeUtf8, hexDigestEquals, PROTOTYPE_KEYS } from '../../lib/text';
+import { bodyByteLength, bodyText, decodeUtf8, hexDigestEquals, PROTOTYPE_KEYS } from '../../lib/text';
 
 describe('decodeUtf8', () => {
   it('decodes valid UTF-8 and refuses invalid bytes as MALFORMED, naming what was read', () => {
@@ -17,6 +17,36 @@ describe('decodeUtf8', () => {
       expect((err as PayError).reason).toBe('resource is not valid UTF-8');
     }
     expect(() => decodeUtf8(Buffer.from([0xc3]))).toThrow('body is not valid UTF-8');
+  });
+});
+
+describe('bodyText and bodyByteLength (a body as bytes or as the text of them)', () => {
+  it('text reads as its UTF-8 bytes decode: a byte-order mark dropped, a lone surrogate as U+FFFD', () => {
+    expect(bodyText('\ufeff{"a":1}')).toBe('{"a":1}');
+    expect(bodyText('a\ud800b')).toBe('a\ufffdb');
+    expect(bodyText('\udc00')).toBe('\ufffd');
+    expect(bodyText('支付')).toBe('支付');
+    expect(bodyByteLength('支付')).toBe(6);
+    expect(bodyByteLength(Buffer.from([1, 2, 3]))).toBe(3);
+  });
+
+  it('bytes are decoded strictly, naming what they are', () => {
+    expect(() => bodyText(Buffer.from([0x7b, 0xff]), 'notification')).toThrow(/notification is not valid UTF-8/);
+  });
+
+  it('property: any JavaScript string, lone surrogates and marks included, reads and sizes as its UTF-8 bytes', () => {
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 64 }),
+      fc.string({ unit: fc.constantFrom('\ufeff', '\ud800', '\udfff', 'a', '支', '\u{1f600}'), maxLength: 16 }),
+    );
+    fc.assert(
+      fc.property(text, (t) => {
+        const bytes = Buffer.from(t, 'utf8');
+        expect(bodyText(t)).toBe(decodeUtf8(bytes));
+        expect(bodyByteLength(t)).toBe(bytes.length);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 

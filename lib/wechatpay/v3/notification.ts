@@ -3,7 +3,7 @@
  * business payload are separate types; the signature is verified by verify.ts before any of this.
  */
 import { malformed } from '../../errors';
-import { decodeUtf8 } from '../../text';
+import { bodyText, type ReceivedBody } from '../../text';
 import { decryptResource, type EncryptedResource } from './aead';
 import { isRecord, optStr, parseUntrustedJson, str } from './json';
 
@@ -18,8 +18,8 @@ export interface Envelope {
 }
 
 /** Parses and shape-checks the envelope (after its signature was verified over the raw bytes). */
-export function parseEnvelope(body: Buffer): Envelope {
-  const doc = parseUntrustedJson(decodeUtf8(body, 'notification'), 'notification');
+export function parseEnvelope(body: ReceivedBody): Envelope {
+  const doc = parseUntrustedJson(bodyText(body, 'notification'), 'notification');
   if (!isRecord(doc)) throw malformed('notification is not a JSON object');
   const resource = doc.resource;
   if (!isRecord(resource)) throw malformed('notification.resource missing');
