@@ -43,8 +43,13 @@ export function bodyByteLength(body: ReceivedBody): number {
   return typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
 }
 
-/** Field names that would reach an object's prototype if used as keys: every codec refuses them. */
-export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+/**
+ * Whether a field name would reach an object's prototype if used as a key: every codec refuses these
+ * three. Compared by identity with the literals (a parser's keys are interned), cheaper than a Set.
+ */
+export function isPrototypeKey(name: string): boolean {
+  return name === '__proto__' || name === 'constructor' || name === 'prototype';
+}
 
 const HEX = /^[0-9A-Fa-f]+$/;
 

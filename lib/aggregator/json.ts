@@ -3,7 +3,7 @@
  * the aggregator signs text and sends amounts in decimal yuan and ids beyond 2^53.
  */
 import { malformed } from '../errors';
-import { PROTOTYPE_KEYS } from '../text';
+import { isPrototypeKey } from '../text';
 
 /**
  * JSON as scanned: numbers keep their exact source text (JSON.parse would round 19.90 to 19.9 and a
@@ -85,7 +85,7 @@ export function scanJson(text: string, what: string): JsonValue {
         ws();
         if (text[pos] !== '"') fail();
         const key = str();
-        if (PROTOTYPE_KEYS.has(key)) throw malformed(`${what} holds a forbidden key`);
+        if (isPrototypeKey(key)) throw malformed(`${what} holds a forbidden key`);
         if (fields.has(key)) throw malformed(`${what} repeats a key`);
         ws();
         if (text[pos++] !== ':') fail();

@@ -8,7 +8,7 @@
 import { configError, malformed, unauthentic } from '../errors';
 import { yuanToFen } from '../money';
 import { isOutTradeNo } from '../orders/model';
-import { bodyByteLength, bodyText, PROTOTYPE_KEYS, type ReceivedBody } from '../text';
+import { bodyByteLength, bodyText, isPrototypeKey, type ReceivedBody } from '../text';
 import { scanJson, type JsonValue } from './json';
 import { verifyAggregatorSign, type AggregatorEnvelope, type AggregatorSignMode } from './sign';
 
@@ -178,7 +178,7 @@ function formEnvelope(text: string): AggregatorEnvelope {
     const eq = part.indexOf('=');
     const name = formDecode(eq < 0 ? part : part.slice(0, eq));
     const value = formDecode(eq < 0 ? '' : part.slice(eq + 1));
-    if (PROTOTYPE_KEYS.has(name)) throw malformed('forbidden field name');
+    if (isPrototypeKey(name)) throw malformed('forbidden field name');
     if (fields.has(name)) throw malformed('repeated field');
     fields.set(name, value);
   }

@@ -6,7 +6,7 @@
  */
 import { XMLValidator } from 'fast-xml-parser';
 import { malformed } from '../../errors';
-import { PROTOTYPE_KEYS } from '../../text';
+import { isPrototypeKey } from '../../text';
 
 /** A flat APIv2 message: field name → exact text. */
 export type Fields = Record<string, string>;
@@ -118,7 +118,7 @@ function readFlat(xml: string, root: string): Fields {
     if (!NAME_AT.test(xml)) throw malformed('XML is not a flat field map');
     const nameEnd = NAME_AT.lastIndex;
     const name = xml.slice(i + 1, nameEnd);
-    if (PROTOTYPE_KEYS.has(name)) throw malformed('XML element name not accepted');
+    if (isPrototypeKey(name)) throw malformed('XML element name not accepted');
     const end = tagEnd(xml, nameEnd);
     if (name in out) throw malformed(`XML field ${safeName(name)} is repeated`);
     if (xml.charCodeAt(end - 1) === SLASH) {

@@ -1,6 +1,6 @@
 /** JSON parsing for untrusted input: depth-limited, prototype keys rejected, errors are MALFORMED. */
 import { malformed } from '../../errors';
-import { PROTOTYPE_KEYS } from '../../text';
+import { isPrototypeKey } from '../../text';
 
 const MAX_DEPTH = 32;
 
@@ -23,18 +23,22 @@ export function parseUntrustedJson(text: string, what: string): unknown {
   return value;
 }
 
-/** The own keys of `value` and everything in it; refuses prototype keys and nesting past MAX_DEPTH. */
+/**
+ * The own keys of `value` and everything in it; refuses prototype keys and nesting past MAX_DEPTH.
+ * JSON.parse builds plain objects (their keys own, enumerable and interned), so `for…in` walks exactly
+ * their keys without an array of them.
+ */
 function countKeys(value: unknown, depth: number, what: string): number {
   if (typeof value !== 'object' || value === null) return 0;
   if (depth > MAX_DEPTH) throw malformed(`${what} is nested too deeply`);
   let n = 0;
   if (Array.isArray(value)) {
-    for (const item of value) n += countKeys(item, depth + 1, what);
+    for (let i = 0; i < value.length; i++) n += countKeys(value[i], depth + 1, what);
     return n;
   }
   const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    if (PROTOTYPE_KEYS.has(key)) throw malformed(`${what} holds a forbidden key`);
+  for (const key in record) {
+    if (isPrototypeKey(key)) throw malformed(`${what} holds a forbidden key`);
     n += 1 + countKeys(record[key], depth + 1, what);
   }
   return n;
