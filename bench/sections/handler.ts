@@ -97,8 +97,17 @@ export interface HandlerResult {
   ratioToMinimal: { v2: number; v3: number };
   /** The same for duplicates. */
   duplicateRatioToMinimal: { v2: number; v3: number };
-  /** APIv3 first deliveries: the pipeline alone ÷ minimal, and the real handler ÷ the pipeline alone (the adapter). */
-  breakdownV3: { pipelineToMinimal: number; handlerToPipeline: number };
+  /**
+   * APIv3 first deliveries: the pipeline alone ÷ minimal, the real handler ÷ the pipeline alone (the
+   * adapter), the pipeline ÷ the same with a logger doing nothing (logging), and the minimal handler with
+   * the project's store write ÷ the minimal one (the richer item).
+   */
+  breakdownV3: {
+    pipelineToMinimal: number;
+    handlerToPipeline: number;
+    pipelineToQuiet?: number;
+    storeWriteToMinimal?: number;
+  };
   /** Bytes the real handler wrote to standard output per delivery (log lines and metric records). */
   logBytesPerDelivery: number;
   notes: string[];
@@ -126,8 +135,14 @@ const eventOf = (w: WireRequest): HttpEvent => ({
   isBase64Encoded: false,
 });
 
-/** The job's floor, APIv3: RSA verify with a prebuilt key, AES-GCM, one conditional UpdateItem. */
-function minimalV3(client: DynamoDBClientType, keys: ReturnType<typeof benchKeys>['keys']): Handler {
+/** The minimal handler's write, or another one given the notice's fields (the diagnostic variant below). */
+type Apply = (mchid: string, outTradeNo: string, transactionId: string, totalFen: number) => Promise<HttpResult>;
+
+/**
+ * The job's floor, APIv3: RSA verify with a prebuilt key, AES-GCM, one conditional UpdateItem (or, as a
+ * diagnostic, `apply` instead: the project's own store write).
+ */
+function minimalV3(client: DynamoDBClientType, keys: ReturnType<typeof benchKeys>['keys'], apply?: Apply): Handler {
   const platformKey = keys.platform.publicKey;
   const aesKey = Buffer.from(keys.apiV3Key, 'utf8');
   return async (event) => {
@@ -148,6 +163,7 @@ function minimalV3(client: DynamoDBClientType, keys: ReturnType<typeof benchKeys
       mchid: string;
       amount: { total: number };
     };
+    if (apply) return apply(tx.mchid, tx.out_trade_no, tx.transaction_id, tx.amount.total);
     return applyOnce(client, tx.mchid, tx.out_trade_no, tx.transaction_id, tx.amount.total, 204);
   };
 }
@@ -332,6 +348,24 @@ export async function runHandler(opts: { quick?: boolean } = {}): Promise<Handle
     const pipeline: Handler = async (event) =>
       handleNotification({ route: '/notify/payment', headers: event.headers, body: rawBody(event) }, pipelineDeps);
 
+    // two diagnostics of the v3 gap: the pipeline with a logger that does nothing (the share of the log
+    // line and metric records), and the minimal handler making the project's store write instead of its
+    // own four-attribute one (the share of the richer item: paid day, channel, previous state, ALL_NEW)
+    const quietLogger = { log() {}, anomaly() {}, count() {}, gauge() {} };
+    const quietDeps = { ...pipelineDeps, logger: quietLogger };
+    const pipelineQuiet: Handler = async (event) =>
+      handleNotification({ route: '/notify/payment', headers: event.headers, body: rawBody(event) }, quietDeps);
+    const storeClient = createDynamoClient({ endpoint: dynamo.endpoint });
+    const projectStore = createDynamoOrderStore({ client: storeClient, tableName: TABLE });
+    const storeWrite: Apply = async (mchid, outTradeNo, transactionId, amountFen) => {
+      const outcome = await projectStore.applyPayment(
+        { outTradeNo, merchantId: mchid, transactionId, amountFen, paidAt: new Date().toISOString(), channel: 'v3' },
+        'reject',
+      );
+      const ok = outcome.kind === 'APPLIED' || outcome.kind === 'ALREADY_APPLIED';
+      return { statusCode: ok ? 204 : 500 };
+    };
+
     const variants: Array<{ id: string; protocol: 'v2' | 'v3'; label: string; handler: Handler; ok: number }> = [
       {
         id: 'project-v3',
@@ -353,6 +387,21 @@ export async function runHandler(opts: { quick?: boolean } = {}): Promise<Handle
         protocol: 'v3',
         label: 'minimal: RSA verify, AES-GCM, JSON.parse, one conditional UpdateItem',
         handler: minimalV3(minimalClient, keys),
+        ok: 204,
+      },
+      {
+        id: 'pipeline-quiet-v3',
+        protocol: 'v3',
+        label: 'diagnostic: the pipeline alone with a logger that does nothing (no log line, no metric record)',
+        handler: pipelineQuiet,
+        ok: 204,
+      },
+      {
+        id: 'minimal-store-v3',
+        protocol: 'v3',
+        label:
+          "diagnostic: the minimal handler's crypto, then the project's store write (applyPayment: the full item, ALL_NEW)",
+        handler: minimalV3(minimalClient, keys, storeWrite),
         ok: 204,
       },
       {
@@ -467,6 +516,7 @@ export async function runHandler(opts: { quick?: boolean } = {}): Promise<Handle
     };
     setupClient.destroy();
     minimalClient.destroy();
+    storeClient.destroy();
     ptClient.destroy();
     return {
       date: new Date().toISOString(),
@@ -487,6 +537,8 @@ export async function runHandler(opts: { quick?: boolean } = {}): Promise<Handle
       breakdownV3: {
         pipelineToMinimal: ratio('pipeline-v3', 'minimal-v3', firstRound),
         handlerToPipeline: ratio('project-v3', 'pipeline-v3', firstRound),
+        pipelineToQuiet: ratio('pipeline-v3', 'pipeline-quiet-v3', firstRound),
+        storeWriteToMinimal: ratio('minimal-store-v3', 'minimal-v3', firstRound),
       },
       duplicateRatioToMinimal: {
         v3: ratio('project-v3', 'minimal-v3', dupRound),

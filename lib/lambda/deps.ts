@@ -48,13 +48,15 @@ export interface LiveOptions {
 export function liveBuild<T>(build: (env: Env) => T, opts: LiveOptions = {}): () => Promise<T> {
   const env = opts.env ?? process.env;
   let source = opts.source;
-  let built: { fingerprint: string; value: T } | undefined;
+  let built: { values: Array<string | undefined>; value: T } | undefined;
   return async () => {
     source ??= secretSourceFor(env);
     const resolved = await resolveSecrets(env, source);
-    // compared in memory only, never logged: the values themselves are the cheapest exact fingerprint
-    const fingerprint = RESOLVABLE_VARIABLES.map((name) => resolved[name] ?? '').join('\u0000');
-    if (built === undefined || built.fingerprint !== fingerprint) built = { fingerprint, value: build(resolved) };
+    // compared in memory only, never logged: the values themselves are the exact fingerprint, read once
+    // and compared one by one (no joined copy of every key on each invocation)
+    const values = RESOLVABLE_VARIABLES.map((name) => resolved[name]);
+    if (built === undefined || values.some((v, i) => v !== built?.values[i]))
+      built = { values, value: build(resolved) };
     return built.value;
   };
 }
