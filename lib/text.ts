@@ -40,7 +40,7 @@ export function bodyText(body: ReceivedBody, what = 'body'): string {
 
 /** The body's size in bytes (its UTF-8 length when it is text). */
 export function bodyByteLength(body: ReceivedBody): number {
-  return typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
+  return Buffer.byteLength(body);
 }
 
 /**

@@ -30,7 +30,8 @@ describe('bodyText and bodyByteLength (a body as bytes or as the text of them)',
     expect(bodyByteLength(Buffer.from([1, 2, 3]))).toBe(3);
   });
 
-  it('bytes are decoded strictly, naming what they are', () => {
+  it('bytes are decoded strictly, naming what they are (the body unless told)', () => {
+    expect(() => bodyText(Buffer.from([0xc3]))).toThrow(/^body is not valid UTF-8$/);
     expect(() => bodyText(Buffer.from([0x7b, 0xff]), 'notification')).toThrow(/notification is not valid UTF-8/);
   });
 

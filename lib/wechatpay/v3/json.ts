@@ -33,7 +33,7 @@ function countKeys(value: unknown, depth: number, what: string): number {
   if (depth > MAX_DEPTH) throw malformed(`${what} is nested too deeply`);
   let n = 0;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) n += countKeys(value[i], depth + 1, what);
+    for (const item of value) n += countKeys(item, depth + 1, what);
     return n;
   }
   const record = value as Record<string, unknown>;

@@ -181,6 +181,10 @@ describe('parseUntrustedJson key scan (mutation-tested)', () => {
     expect(parseUntrustedJson(nestedObjects(32), 'doc')).toBeTruthy();
     malformedOf(() => parseUntrustedJson(nestedArrays(33), 'doc'));
     malformedOf(() => parseUntrustedJson(nestedObjects(33), 'doc'));
+    // a scalar or null inside the deepest container is not one more level
+    expect(parseUntrustedJson(`${'['.repeat(32)}null${']'.repeat(32)}`, 'doc')).toBeTruthy();
+    expect(parseUntrustedJson(`${'{"a":'.repeat(31)}{"a":null}${'}'.repeat(31)}`, 'doc')).toBeTruthy();
+    expect(parseUntrustedJson(`${'['.repeat(32)}1,"x",true${']'.repeat(32)}`, 'doc')).toBeTruthy();
     // many siblings are not depth
     expect(parseUntrustedJson(`[${Array(100).fill('[]').join(',')}]`, 'doc')).toHaveLength(100);
     expect(
