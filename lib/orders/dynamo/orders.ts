@@ -149,7 +149,12 @@ function applied(item: Item): PaymentOutcome {
   return { kind: 'APPLIED', previous: order.previousState ?? 'UNREGISTERED', order };
 }
 
-/** The payment's one write: `state` PAID for a registered order, PAID_UNVERIFIED for a key with none. */
+/**
+ * The payment's one write: `state` PAID for a registered order, PAID_UNVERIFIED for a key with none.
+ * A registered order already holds its number, merchant, entity and amount (the condition pins the
+ * amount), so its write carries only what the payment changes; a key with no order gets the whole
+ * item. Every value less is less for the SDK to serialise on each delivery.
+ */
 function paymentWrite(
   table: Table,
   report: PaymentReport,
@@ -158,6 +163,7 @@ function paymentWrite(
   shards: number,
 ): Write {
   const credited = report.creditedFen !== undefined;
+  const registered = state === 'PAID';
   // only WeChat Pay's own payments are in its trade bill: an aggregator's are not listed by day
   const paidDay =
     orderChannelOf(report.channel) === 'wechatpay'
@@ -167,9 +173,12 @@ function paymentWrite(
     pk: orderKey(report.merchantId, report.outTradeNo),
     update:
       'SET #state = :paid, transactionId = :tx, paidFen = :fen, paidAt = :paidAt, paidVia = :via, appliedAt = :now, ' +
-      'previousState = if_not_exists(#state, :unregistered), amountFen = if_not_exists(amountFen, :fen), ' +
-      'amountUnverified = if_not_exists(amountUnverified, :true), outTradeNo = :otn, merchantId = :mid, entity = :entity, ' +
-      '#channel = if_not_exists(#channel, :channel)' +
+      '#channel = if_not_exists(#channel, :channel), ' +
+      // the right-hand sides read the item as it was before this write
+      (registered
+        ? 'previousState = #state'
+        : 'previousState = if_not_exists(#state, :unregistered), amountFen = if_not_exists(amountFen, :fen), ' +
+          'amountUnverified = if_not_exists(amountUnverified, :true), outTradeNo = :otn, merchantId = :mid, entity = :entity') +
       (credited ? ', creditedFen = :credited' : '') +
       (paidDay === undefined ? '' : ', paidDay = :paidDay') +
       ' REMOVE pending, #ttl',
@@ -177,17 +186,21 @@ function paymentWrite(
     names: { '#state': 'state', '#ttl': 'ttl', '#channel': 'channel' },
     values: {
       ':paid': S(state),
-      ':unregistered': S('UNREGISTERED'),
       ':tx': S(report.transactionId),
       ':fen': N(report.amountFen),
       ':paidAt': S(report.paidAt),
       ':via': S(report.channel),
       ':now': S(table.iso()),
-      ':true': { BOOL: true },
-      ':otn': S(report.outTradeNo),
-      ':mid': S(report.merchantId),
-      ':entity': S('ORDER'),
       ':channel': S(orderChannelOf(report.channel)),
+      ...(registered
+        ? {}
+        : {
+            ':unregistered': S('UNREGISTERED'),
+            ':true': { BOOL: true },
+            ':otn': S(report.outTradeNo),
+            ':mid': S(report.merchantId),
+            ':entity': S('ORDER'),
+          }),
       ...(credited ? { ':credited': N(report.creditedFen as number) } : {}),
       ...(paidDay === undefined ? {} : { ':paidDay': S(paidDay) }),
     },
