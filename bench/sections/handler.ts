@@ -12,9 +12,10 @@
  * reported: wall minus the time inside `send` (the SDK's own marshalling then counts as waiting).
  * Rounds of all variants are interleaved so the shared machine's load hits them alike.
  *
- * Runnable alone: `npx tsx bench/run.ts handler`.
+ * Runnable alone: `npx tsx bench/run.ts handler` (which runs this file in a child process of its own).
  */
 import { createDecipheriv, createHash, timingSafeEqual, verify as rsaVerify } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { DynamoDBClient as DynamoDBClientType, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
@@ -259,7 +260,7 @@ function timing(samples: readonly Sample[]): DeliveryTiming {
 
 /** Runs the section; `quick` shortens the rounds. */
 export async function runHandler(opts: { quick?: boolean } = {}): Promise<HandlerResult> {
-  const rounds = opts.quick ? 3 : 7;
+  const rounds = opts.quick ? 3 : 11;
   const perRound = opts.quick ? 20 : 60;
   const { keys, env } = benchKeys();
   const dynamo = await startLocalDynamo();
@@ -400,7 +401,7 @@ export async function runHandler(opts: { quick?: boolean } = {}): Promise<Handle
         id: 'minimal-store-v3',
         protocol: 'v3',
         label:
-          "diagnostic: the minimal handler's crypto, then the project's store write (applyPayment: the full item, ALL_NEW)",
+          "diagnostic: the minimal handler's crypto, then the project's store write (applyPayment: its one conditional UpdateItem, ALL_NEW)",
         handler: minimalV3(minimalClient, keys, storeWrite),
         ok: 204,
       },
@@ -594,4 +595,14 @@ async function createIdempotencyTable(client: DynamoDBClientType): Promise<void>
     if (d.Table?.TableStatus === 'ACTIVE') return;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+// bench/run.ts runs this section in a process of its own: `--out <file>` receives the result as JSON
+if (require.main === module) {
+  const at = process.argv.indexOf('--out');
+  const out = at > 0 ? process.argv[at + 1] : undefined;
+  if (out === undefined) throw new Error('usage: handler.ts --out <file> [--quick]');
+  void runHandler({ quick: process.argv.includes('--quick') }).then((result) =>
+    writeFileSync(out, JSON.stringify(result)),
+  );
 }
