@@ -18,7 +18,7 @@ import { createDecipheriv, createHash, timingSafeEqual, verify as rsaVerify } fr
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { DynamoDBClient as DynamoDBClientType, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient as DynamoDBClientType } from '@aws-sdk/client-dynamodb';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { XMLParser as XMLParserType } from 'fast-xml-parser';
@@ -40,6 +40,7 @@ import {
   v3TransactionResource,
   type WireRequest,
 } from '../../scripts/simulator/messages';
+import { minimalPaymentWrite } from '../lib/minimal';
 import { benchKeys, log, mapLimit, median, nextOutTradeNo, onCleanup, percentile, round } from '../lib/common';
 import { ROOT } from '../lib/snapshot';
 import { hookClientClass, resetWaitClock, waitClock } from '../lib/sendtime';
@@ -213,20 +214,8 @@ async function applyOnce(
   okStatus: number,
   okBody = '',
 ): Promise<HttpResult> {
-  const input: UpdateItemCommandInput = {
-    TableName: TABLE,
-    Key: { pk: { S: orderKey(mchid, outTradeNo) } },
-    ConditionExpression: '#s = :notpay AND amountFen = :fen',
-    UpdateExpression: 'SET #s = :paid, transactionId = :tx REMOVE pending',
-    ExpressionAttributeNames: { '#s': 'state' },
-    ExpressionAttributeValues: {
-      ':notpay': { S: 'NOTPAY' },
-      ':paid': { S: 'PAID' },
-      ':tx': { S: transactionId },
-      ':fen': { N: String(totalFen) },
-    },
-    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-  };
+  const input = minimalPaymentWrite(TABLE, orderKey(mchid, outTradeNo), transactionId, totalFen);
+
   try {
     await client.send(new rootSdk.UpdateItemCommand(input));
     return { statusCode: okStatus, body: okBody };

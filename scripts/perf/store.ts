@@ -9,6 +9,7 @@
  */
 import { DynamoDBClient, UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { performance } from 'node:perf_hooks';
+import { minimalPaymentWrite } from '../../bench/lib/minimal';
 import { hookClientClass, resetWaitClock, waitClock } from '../../bench/lib/sendtime';
 import { createDynamoClient } from '../../lib/orders/client';
 import { createDynamoOrderStore } from '../../lib/orders/dynamodb';
@@ -33,19 +34,7 @@ async function main(): Promise<void> {
     });
     const functions = createDynamoClient({ endpoint: dynamo.endpoint, region: 'us-east-1' });
     const store = createDynamoOrderStore({ client: functions, tableName: TABLE });
-    const minimal = (no: string): UpdateItemCommandInput => ({
-      TableName: TABLE,
-      Key: { pk: { S: orderKey(MCHID, no) } },
-      ConditionExpression: '#s = :notpay AND amountFen = :fen',
-      UpdateExpression: 'SET #s = :paid, transactionId = :tx REMOVE pending',
-      ExpressionAttributeNames: { '#s': 'state' },
-      ExpressionAttributeValues: {
-        ':notpay': { S: 'NOTPAY' },
-        ':paid': { S: 'PAID' },
-        ':tx': { S: `TX${no}` },
-        ':fen': { N: '100' },
-      },
-    });
+    const minimal = (no: string) => minimalPaymentWrite(TABLE, orderKey(MCHID, no), `TX${no}`, 100);
     // the whole-item payment write (lib/orders/dynamo/orders.ts paymentWrite's form for a key with no
     // order, and its form for every payment before the registered write was slimmed), written out
     const full = (no: string, returnValues: 'ALL_NEW' | 'NONE'): UpdateItemCommandInput => ({

@@ -13,13 +13,7 @@
  * the issue's 200. The in-process tests (test/functions/fundsNotify, test/lib/notify/combine, appids)
  * run 200 per shape against the same handler code.
  */
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import {
-  DescribeStreamCommand,
-  type DynamoDBStreamsClient,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-} from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeStreamRecords, type StreamRecordLike } from '../../lib/orders/events';
@@ -40,6 +34,7 @@ import {
 import { secondAppid } from '../../scripts/simulator/shapes';
 import type { Simulator } from '../../scripts/simulator/server';
 import { startE2eStack, type E2eStack } from '../support/e2e';
+import { streamRecords } from '../support/stream';
 import { orderNo } from '../support/harness';
 
 const DUPLICATES = Number(process.env.SHAPES_DUPLICATES ?? 20);
@@ -118,32 +113,15 @@ function expectAllAcknowledged(format: Format, replies: Reply[]): void {
 }
 
 /** Every stream record of the table so far (DynamoDB Local keeps one shard per table here). */
-async function streamRecords(): Promise<StreamRecordLike[]> {
-  const arn = (await stack.dynamo.send(new DescribeTableCommand({ TableName: stack.tableName }))).Table
-    ?.LatestStreamArn;
-  const shards = (await streams.send(new DescribeStreamCommand({ StreamArn: arn }))).StreamDescription?.Shards ?? [];
-  const records: StreamRecordLike[] = [];
-  for (const shard of shards) {
-    let iterator = (
-      await streams.send(
-        new GetShardIteratorCommand({ StreamArn: arn, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
-      )
-    ).ShardIterator;
-    for (let page = 0; iterator !== undefined && page < 1000; page++) {
-      const got = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
-      records.push(...((got.Records ?? []) as StreamRecordLike[]));
-      if ((got.Records ?? []).length === 0) break;
-      iterator = got.NextShardIterator;
-    }
-  }
-  return records;
+function streamRecordsSoFar(): Promise<StreamRecordLike[]> {
+  return streamRecords(stack.dynamo, streams, stack.tableName);
 }
 
 /** The stream records of these items, and the typed events decoded from them. */
 async function changesOf(...pks: string[]) {
   const wanted = new Set(pks);
   const read = async () =>
-    (await streamRecords()).filter((r) => wanted.has((r.dynamodb?.NewImage ?? r.dynamodb?.OldImage)?.pk?.S ?? ''));
+    (await streamRecordsSoFar()).filter((r) => wanted.has((r.dynamodb?.NewImage ?? r.dynamodb?.OldImage)?.pk?.S ?? ''));
   // a loaded DynamoDB Local may publish a record a moment after the write: read until two reads agree
   let records = await read();
   for (let i = 0; i < 10; i++) {
