@@ -332,6 +332,53 @@ describe('hand-written stream records', () => {
       ]);
     });
 
+    it('decode transfers, profit sharing and kept events without throwing, with empty ids and zero amounts', () => {
+      expect(decodeStreamRecord(modify({ entity: S('TRANSFER'), state: S('CANCELLED') }))).toEqual([
+        {
+          type: 'TRANSFER_CANCELLED',
+          idempotencyKey: '#CANCELLED',
+          merchantId: '',
+          outTradeNo: '',
+          outBillNo: '',
+          transferBillNo: '',
+          amountFen: 0,
+          updatedAt: '',
+        },
+      ]);
+      expect(decodeStreamRecord(modify({ entity: S('PROFIT_SHARING'), state: S('RECORDED') }))).toEqual([
+        {
+          type: 'PROFIT_SHARING',
+          idempotencyKey: '#RECORDED',
+          merchantId: '',
+          outTradeNo: '',
+          eventType: '',
+          orderId: '',
+          outOrderNo: '',
+          transactionId: '',
+          receiverType: '',
+          receiverAccount: '',
+          amountFen: 0,
+          successAt: '',
+        },
+      ]);
+      expect(decodeStreamRecord(modify({ entity: S('EVENT'), state: S('RECORDED') }))).toEqual([
+        {
+          type: 'WECHATPAY_EVENT',
+          idempotencyKey: '#RECORDED',
+          merchantId: '',
+          outTradeNo: '',
+          eventId: '',
+          eventType: '',
+          resourceType: '',
+          summary: '',
+          createTime: '',
+          resource: '',
+        },
+      ]);
+      // a transfer state the service never writes is no event
+      expect(decodeStreamRecord(modify({ entity: S('TRANSFER'), state: S('PROCESSING') }))).toEqual([]);
+    });
+
     it('an earlier image without a paid amount was not over-refunded: the crossing is reported', () => {
       const next = { pk: S('ORDER#1#T3'), state: S('PAID'), paidFen: N(10), refundedFen: N(20) };
       expect(
