@@ -214,7 +214,8 @@ function v2Refund(keys: TestKeys, order: SimOrder, refund: SimRefund): WireReque
   });
 }
 
-function freshlySigned(keys: TestKeys, wire: WireRequest, signer: V3Signer): OutgoingNotification {
+/** An APIv3 notification that keeps its body on every attempt and is signed again with a fresh timestamp. */
+export function freshlySigned(keys: TestKeys, wire: WireRequest, signer: V3Signer): OutgoingNotification {
   const key = signer === 'publicKey' ? keys.publicKey.privateKey : keys.platform.privateKey;
   // Same body (same event id) on every attempt, but a fresh timestamp so late retries stay verifiable.
   return { protocol: 'v3', wire: () => resignV3(wire, key) };

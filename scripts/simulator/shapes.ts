@@ -12,9 +12,8 @@ import type { ControlDeps } from './control';
 import type { DeliveryRecord, DeliveryWait } from './deliveries';
 import { decodeSegment, header, jsonReply, type HttpReply, type SimRequest } from './http';
 import type { TestKeys } from './keys';
-import { rfc3339Beijing, v3CombineResource, v3Notification } from './messages';
-import type { OutgoingNotification } from './notifier';
-import { resignV3 } from './notifier';
+import { rfc3339Beijing, v3CombineResource, v3Notification, type V3NotificationParams } from './messages';
+import { freshlySigned } from './outgoing';
 import { DIGITS, randomString } from './random';
 import { MERCHANT_NO_PATTERN, SimError, type SimOrder } from './state';
 import { responseSigner, signedResponseHeaders, verifyAuthorization, type V3Signer } from './v3auth';
@@ -83,7 +82,7 @@ export class SimShapes {
 
   /** The payer pays every sub-order at once; one TRANSACTION.SUCCESS names them all. */
   async payCombine(input: CombinePayInput): Promise<{ combine: Record<string, unknown>; delivery: DeliveryRecord }> {
-    const { keys, state, config } = this.deps;
+    const { keys, state } = this.deps;
     checkNo('combineOutTradeNo', input.combineOutTradeNo);
     if (this.combines.has(input.combineOutTradeNo))
       throw new SimError('DUPLICATE', `combine order ${input.combineOutTradeNo} already exists`);
@@ -119,47 +118,46 @@ export class SimShapes {
     const combine: SimCombine = { combineOutTradeNo: input.combineOutTradeNo, appid, parts };
     this.combines.set(combine.combineOutTradeNo, combine);
     const resource = this.resource(combine);
-    const signer = input.signer ?? this.deps.rotation.pick() ?? config.signer;
-    const wire = v3Notification(keys, {
-      eventType: 'TRANSACTION.SUCCESS',
-      originalType: 'transaction',
-      resource,
-      signer,
-    });
-    const url = input.notifyUrl ?? config.paymentNotifyUrl;
-    const delivery = await this.deps.deliveries.deliver(
-      'payment',
-      url,
-      fresh(keys, wire, signer),
-      input.wait ?? 'first',
+    const delivery = await this.deliverV3(
+      { eventType: 'TRANSACTION.SUCCESS', originalType: 'transaction', resource },
+      input,
     );
     return { combine: resource, delivery };
   }
 
   /** Any APIv3 event (default a complaint, COMPLAINT.CREATE) to the call's URL or the payment URL. */
   async sendEvent(input: EventInput): Promise<{ id: string; delivery: DeliveryRecord }> {
-    const { keys, config } = this.deps;
+    const { keys } = this.deps;
     const eventType = input.eventType ?? 'COMPLAINT.CREATE';
     if (!/^[A-Z0-9_]+(\.[A-Z0-9_]+)+$/.test(eventType) || eventType.length > 32)
       throw new SimError('INVALID', 'eventType must look like KIND.EVENT (upper case, at most 32 characters)');
     const id = input.id ?? randomUUID();
-    const signer = input.signer ?? this.deps.rotation.pick() ?? config.signer;
-    const wire = v3Notification(keys, {
-      id,
-      eventType,
-      originalType: input.originalType ?? (eventType.startsWith('COMPLAINT.') ? 'complaint' : 'event'),
-      summary: input.summary ?? (eventType.startsWith('COMPLAINT.') ? '投诉通知' : eventType),
-      resource: input.resource ?? complaintResource(keys, eventType),
-      signer,
-    });
-    const url = input.notifyUrl ?? config.paymentNotifyUrl;
-    const delivery = await this.deps.deliveries.deliver(
-      'payment',
-      url,
-      fresh(keys, wire, signer),
-      input.wait ?? 'first',
+    const delivery = await this.deliverV3(
+      {
+        id,
+        eventType,
+        originalType: input.originalType ?? (eventType.startsWith('COMPLAINT.') ? 'complaint' : 'event'),
+        summary: input.summary ?? (eventType.startsWith('COMPLAINT.') ? '投诉通知' : eventType),
+        resource: input.resource ?? complaintResource(keys, eventType),
+      },
+      input,
     );
     return { id, delivery };
+  }
+
+  /**
+   * Signs an APIv3 notification with the call's signer (else the rotation's, else the configured one)
+   * and delivers it to the call's URL or the payment URL, re-signed on every attempt.
+   */
+  private deliverV3(
+    params: Omit<V3NotificationParams, 'signer'>,
+    input: { signer?: V3Signer; notifyUrl?: string; wait?: DeliveryWait },
+  ): Promise<DeliveryRecord> {
+    const { keys, config } = this.deps;
+    const signer = input.signer ?? this.deps.rotation.pick() ?? config.signer;
+    const wire = v3Notification(keys, { ...params, signer });
+    const url = input.notifyUrl ?? config.paymentNotifyUrl;
+    return this.deps.deliveries.deliver('payment', url, freshlySigned(keys, wire, signer), input.wait ?? 'first');
   }
 
   /** The combine order as the query answers it, or undefined. */
@@ -245,12 +243,6 @@ function complaintResource(keys: TestKeys, eventType: string): Record<string, un
     action_type: eventType === 'COMPLAINT.CREATE' ? 'CREATE_COMPLAINT' : 'CONTINUE_COMPLAINT',
     complainted_mchid: keys.mchid,
   };
-}
-
-function fresh(keys: TestKeys, wire: ReturnType<typeof v3Notification>, signer: V3Signer): OutgoingNotification {
-  const key = signer === 'publicKey' ? keys.publicKey.privateKey : keys.platform.privateKey;
-  // same body (same event id) on every attempt, a fresh timestamp so late retries stay verifiable
-  return { protocol: 'v3', wire: () => resignV3(wire, key) };
 }
 
 type Body = Record<string, unknown>;
