@@ -30,6 +30,7 @@ import { beijingDay } from '../../../scripts/simulator/bills';
 import { generateTestKeys } from '../../../scripts/simulator/keys';
 import { startSimulator, type Simulator } from '../../../scripts/simulator/server';
 import { createHarness, orderNo, type Harness } from '../../support/harness';
+import { paymentReport } from '../../support/reports';
 import { DEFAULT_PENDING_SHARDS } from '../../../lib/orders/table';
 
 const DAY_MS = 86_400_000;
@@ -51,14 +52,11 @@ beforeAll(async () => {
   const paid = sim.state.pay(keys.mchid, own);
   await h.store.registerOrder({ outTradeNo: own, amountFen: 120, merchantId: keys.mchid });
   await h.store.applyPayment(
-    {
-      outTradeNo: own,
-      merchantId: keys.mchid,
+    paymentReport(h, own, {
       transactionId: paid.transactionId ?? '',
       amountFen: 120,
       paidAt: new Date().toISOString(),
-      channel: 'v3',
-    },
+    }),
     'reject',
   );
   sim.state.createOrder({ outTradeNo: orderNo('S'), amount: 80, mchid: keys.mchid, appid: keys.appid, subMchid: SUB });
@@ -191,14 +189,7 @@ describe('the bills function', () => {
     ] as const) {
       await h.store.registerOrder({ outTradeNo: no, amountFen: 90, merchantId: sub });
       await h.store.applyPayment(
-        {
-          outTradeNo: no,
-          merchantId: sub,
-          transactionId: tx,
-          amountFen: 90,
-          paidAt: new Date().toISOString(),
-          channel: 'v3',
-        },
+        paymentReport(h, no, { merchantId: sub, transactionId: tx, amountFen: 90, paidAt: new Date().toISOString() }),
         'reject',
       );
     }

@@ -8,6 +8,7 @@ import { handleNotification } from '../../../lib/notify/handle';
 import { orderKey } from '../../../lib/orders/table';
 import { v2RefundNotification, randomTransactionId, type WireRequest } from '../../../scripts/simulator/messages';
 import { createHarness, orderNo, type Harness } from '../../support/harness';
+import { paymentReport } from '../../support/reports';
 import { rawItem } from '../../reliability/support';
 
 const SUB_A = '1900000301';
@@ -25,14 +26,13 @@ const ok = (body: string) => body.includes('<return_code><![CDATA[SUCCESS]]></re
 async function paidOrder(sub: string, no: string, tx: string): Promise<void> {
   await h.store.registerOrder({ outTradeNo: no, amountFen: 1000, merchantId: sub });
   await h.store.applyPayment(
-    {
-      outTradeNo: no,
+    paymentReport(h, no, {
       merchantId: sub,
       transactionId: tx,
       amountFen: 1000,
       paidAt: new Date().toISOString(),
       channel: 'v2',
-    },
+    }),
     'reject',
   );
 }
