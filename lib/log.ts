@@ -174,13 +174,14 @@ export function createLogger(opts: LoggerOptions = {}): ServiceLogger {
   const write = opts.write ?? stdoutLine;
   const service = opts.service ?? (env.POWERTOOLS_SERVICE_NAME || DEFAULT_SERVICE);
   const stage = env.STAGE || DEFAULT_STAGE;
+  const namespace = env.POWERTOOLS_METRICS_NAMESPACE || METRIC_NAMESPACE;
   const logger = new LineLogger(
     { serviceName: service, logFormatter: new LineFormatter(), persistentKeys: { stage } },
     write,
   );
   const metrics = new LineMetrics(
     {
-      namespace: env.POWERTOOLS_METRICS_NAMESPACE || METRIC_NAMESPACE,
+      namespace,
       serviceName: service,
       defaultDimensions: { stage },
       // Powertools' own notices (a dimension overwritten, a key collision) go to the log, as warnings
@@ -191,7 +192,6 @@ export function createLogger(opts: LoggerOptions = {}): ServiceLogger {
   const log = (level: LogLevel, message: string, fields: LogFields = {}): void => {
     logger[level](message, fields);
   };
-  const namespace = env.POWERTOOLS_METRICS_NAMESPACE || METRIC_NAMESPACE;
   const viaPowertools = (
     unit: Unit,
     values: Readonly<Record<string, number>>,
