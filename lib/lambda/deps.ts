@@ -35,6 +35,7 @@ export function notifyDeps(
 
 /** Where the secrets come from and which environment names them; both default to the container's. */
 export interface LiveOptions {
+  /** Read as given on every invocation; absent, a copy of process.env taken at the first invocation. */
   env?: Env;
   /** Created once per container when absent (secretSourceFor: the keys file locally, SSM deployed). */
   source?: SecretSource;
@@ -46,10 +47,14 @@ export interface LiveOptions {
  * from. A failed build is not kept, so the next call tries again.
  */
 export function liveBuild<T>(build: (env: Env) => T, opts: LiveOptions = {}): () => Promise<T> {
-  const env = opts.env ?? process.env;
+  let env = opts.env;
   let source = opts.source;
   let built: { values: Array<string | undefined>; value: T } | undefined;
   return async () => {
+    // Lambda fixes a container's environment for its life, so process.env is copied once, at the first
+    // invocation: each read of it is a lookup in the C environment that copies the value (PEM keys of
+    // several KB), and equal copies compare character by character. SSM values still re-resolve below.
+    env ??= { ...process.env };
     source ??= secretSourceFor(env);
     const resolved = await resolveSecrets(env, source);
     // compared in memory only, never logged: the values themselves are the exact fingerprint, read once

@@ -104,6 +104,25 @@ describe('liveBuild', () => {
     const both = liveBuild(() => 1, { env: { WECHATPAY_APIV3_KEY: 'x', WECHATPAY_APIV3_KEY_PARAM: KEY_PATH }, source });
     await expect(both()).rejects.toMatchObject({ kind: 'CONFIG' });
   });
+  it('without an env, copies process.env at the first call: later edits of it are not read (Lambda never makes any)', async () => {
+    const name = 'WECHATPAY_APIV3_KEY';
+    const saved = process.env[name];
+    process.env[name] = 'd'.repeat(32);
+    try {
+      const builds: string[] = [];
+      const current = liveBuild((env) => (builds.push(env[name] ?? ''), { key: env[name] }), {
+        source: valuesSource({}),
+      });
+      const first = await current();
+      expect(first.key).toBe('d'.repeat(32));
+      process.env[name] = 'e'.repeat(32);
+      expect(await current()).toBe(first);
+      expect(builds).toEqual(['d'.repeat(32)]);
+    } finally {
+      if (saved === undefined) delete process.env[name];
+      else process.env[name] = saved;
+    }
+  });
 });
 
 describe('notifyRuntime through the handler', () => {

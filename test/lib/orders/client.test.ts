@@ -31,4 +31,14 @@ describe('createDynamoClient', () => {
     expect(await fallback.config.region()).toBe('us-east-1');
     fallback.destroy();
   });
+
+  it("drops the SDK's logger middleware (it only filtered copies for a no-op logger), keeping the rest of the stack", () => {
+    const client = createDynamoClient({ endpoint: 'http://127.0.0.1:8000' });
+    const stack = client.middlewareStack.identify().map((entry) => entry.split(' - ')[0]);
+    expect(stack).not.toContain('loggerMiddleware');
+    expect(stack).toEqual(
+      expect.arrayContaining(['serializerMiddleware', 'retryMiddleware', 'deserializerMiddleware']),
+    );
+    client.destroy();
+  });
 });
