@@ -12,6 +12,7 @@ import { LogFormatter, LogItem, Logger as PowertoolsLogger } from '@aws-lambda-p
 import type { ConstructorOptions, LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Anomaly } from './orders/model';
+import { isPrototypeKey } from './text';
 
 /** A CloudWatch unit, as Powertools names them. */
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
@@ -233,17 +234,28 @@ export function createLogger(opts: LoggerOptions = {}): ServiceLogger {
   };
 }
 
-/** Keys every record holds besides the caller's: the default dimensions and EMF's own block. */
-const RECORD_KEYS = new Set(['_aws', 'service', 'stage']);
 /** EMF's limits Powertools enforces: dimensions per set (with service and stage), metrics per record. */
 const MAX_DIMENSIONS = 29;
 const MAX_METRICS = 100;
+/**
+ * A key JSON.stringify would move to the front of an object (an array index): such a record is left to
+ * Powertools, so the text written here never depends on that reordering.
+ */
+const INDEX_KEY = /^(0|[1-9][0-9]{0,9})$/;
+
+/** Whether `key` may be written by {@link emfRecord}: not empty, not a record key, not an index or prototype name. */
+function ordinaryKey(key: string): boolean {
+  return (
+    key !== '' && key !== '_aws' && key !== 'service' && key !== 'stage' && !INDEX_KEY.test(key) && !isPrototypeKey(key)
+  );
+}
 
 /**
  * One embedded-metric record as Powertools' Metrics serialises it for {service, stage} plus
  * `dimensions`: `_aws` (timestamp, namespace, the one dimension set, each metric with its unit), then
- * the properties, the dimension values and the metric values. Undefined when the input is anything
- * but ordinary (no metric, a key used twice or clashing with a record key, an empty name or dimension
+ * the properties, the dimension values and the metric values. Written as text in that order, with no
+ * object built to be serialised. Undefined when the input is anything but ordinary (no metric, a key
+ * used twice, clashing with a record key or shaped like an array index, an empty name or dimension
  * value, a value that is not a finite number, past EMF's limits): Powertools then writes it, with its
  * own warnings, so the two paths never differ.
  */
@@ -261,26 +273,33 @@ export function emfRecord(
   const dimensionNames = Object.keys(dimensions);
   const propertyNames = Object.keys(properties);
   if (names.length === 0 || names.length > MAX_METRICS || dimensionNames.length + 2 > MAX_DIMENSIONS) return undefined;
-  const seen = new Set<string>(RECORD_KEYS);
-  for (const key of [...propertyNames, ...dimensionNames, ...names]) {
-    if (key === '' || seen.has(key)) return undefined;
-    seen.add(key);
+  const keys = [...propertyNames, ...dimensionNames, ...names];
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    if (!ordinaryKey(key) || keys.indexOf(key) !== i) return undefined;
   }
-  for (const name of dimensionNames)
-    if (typeof dimensions[name] !== 'string' || dimensions[name] === '') return undefined;
-  for (const name of propertyNames) if (typeof properties[name] !== 'string') return undefined;
-  for (const name of names) if (!Number.isFinite(values[name])) return undefined;
-  const head = {
-    _aws: {
-      Timestamp: timestamp,
-      CloudWatchMetrics: [
-        {
-          Namespace: namespace,
-          Dimensions: [['service', 'stage', ...dimensionNames]],
-          Metrics: names.map((Name) => ({ Name, Unit: unit })),
-        },
-      ],
-    },
-  };
-  return JSON.stringify({ ...head, ...properties, service, stage, ...dimensions, ...values });
+  let set = '["service","stage"';
+  let tail = '';
+  for (const name of propertyNames) {
+    const value = properties[name];
+    if (typeof value !== 'string') return undefined;
+    tail += `,${JSON.stringify(name)}:${JSON.stringify(value)}`;
+  }
+  tail += `,"service":${JSON.stringify(service)},"stage":${JSON.stringify(stage)}`;
+  for (const name of dimensionNames) {
+    const value = dimensions[name];
+    if (typeof value !== 'string' || value === '') return undefined;
+    const key = JSON.stringify(name);
+    set += `,${key}`;
+    tail += `,${key}:${JSON.stringify(value)}`;
+  }
+  let metrics = '';
+  for (const name of names) {
+    const value = values[name] as number;
+    if (!Number.isFinite(value)) return undefined;
+    const key = JSON.stringify(name);
+    metrics += `${metrics === '' ? '' : ','}{"Name":${key},"Unit":${JSON.stringify(unit)}}`;
+    tail += `,${key}:${JSON.stringify(value)}`;
+  }
+  return `{"_aws":{"Timestamp":${JSON.stringify(timestamp)},"CloudWatchMetrics":[{"Namespace":${JSON.stringify(namespace)},"Dimensions":[${set}]],"Metrics":[${metrics}]}]}${tail}}`;
 }
