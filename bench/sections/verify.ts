@@ -6,7 +6,14 @@
  * string) and ends with the verified out_trade_no in hand; each is first checked to accept every
  * message and to reject a tampered one, so nobody is measured skipping the work.
  */
-import { createDecipheriv, createHash, createVerify, timingSafeEqual, verify as rsaVerify, type KeyObject } from 'node:crypto';
+import {
+  createDecipheriv,
+  createHash,
+  createVerify,
+  timingSafeEqual,
+  verify as rsaVerify,
+  type KeyObject,
+} from 'node:crypto';
 import { XMLParser } from 'fast-xml-parser';
 import { Aes, Formatter, Hash, Rsa, Transformer } from 'wechatpay-axios-plugin';
 import WxPay from 'wechatpay-node-v3';
