@@ -39,14 +39,18 @@ export const RESOLVABLE_VARIABLES: readonly string[] = [...SECRET_VARIABLES, ...
 /** The suffix of the variable that names a parameter path. */
 export const PARAM_SUFFIX = '_PARAM';
 
+/** `<NAME>_PARAM` for each resolvable name, in the same order (spelled once, not on each invocation). */
+const PARAMETER_NAMES: readonly string[] = RESOLVABLE_VARIABLES.map((name) => name + PARAM_SUFFIX);
+
 // SSM's own rule for a fully qualified name: slash-separated, letters, digits and . _ - only
 const SSM_PATH = /^(\/[A-Za-z0-9_.-]+){1,15}$/;
 
 /** Returns the environment with every `<NAME>_PARAM` resolved into `<NAME>`; reads in parallel. */
 export async function resolveSecrets(env: Env, source: SecretSource): Promise<Env> {
   const wanted: Array<[name: string, path: string]> = [];
-  for (const name of RESOLVABLE_VARIABLES) {
-    const path = env[name + PARAM_SUFFIX]?.trim();
+  for (let i = 0; i < RESOLVABLE_VARIABLES.length; i++) {
+    const name = RESOLVABLE_VARIABLES[i] as string;
+    const path = env[PARAMETER_NAMES[i] as string]?.trim();
     if (!path) continue;
     if (env[name]?.trim()) throw configError(`set ${name} or ${name}${PARAM_SUFFIX}, not both`);
     if (path.length > 1011 || !SSM_PATH.test(path))

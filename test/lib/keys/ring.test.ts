@@ -219,3 +219,21 @@ describe('key metrics', () => {
     ).toBeUndefined();
   });
 });
+
+describe('depsWithFreshKeys', () => {
+  it('the deps around a ring are built once per deps: the same object on each delivery, the given deps untouched', async () => {
+    const config = loadConfig(h.env);
+    const ring = ringFor(config);
+    const deps = h.deps({ config });
+    const headers = { 'wechatpay-serial': h.keys.platform.serial };
+    const first = await depsWithFreshKeys(ring, deps, headers);
+    expect(first.config.keyRing).toBe(ring.ring);
+    expect(first.config.mchid).toBe(config.mchid);
+    expect(deps.config.keyRing).toBe(config.keyRing);
+    expect(await depsWithFreshKeys(ring, deps, headers)).toBe(first);
+    // other deps (a rebuilt container configuration): their own object
+    const other = await depsWithFreshKeys(ring, h.deps({ config }), headers);
+    expect(other).not.toBe(first);
+    expect(other.config.keyRing).toBe(ring.ring);
+  });
+});
