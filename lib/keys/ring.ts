@@ -110,9 +110,17 @@ export function createRefreshingKeyRing(opts: RefreshingKeyRingOptions): Refresh
     if (downloadedAt === undefined || opts.now() - downloadedAt >= downloadIntervalMs) await download();
   }
 
+  /** Whether update(serial) would do nothing: the store read recently, the serial known or not a certificate's. */
+  const upToDate = (serial: string | undefined): boolean =>
+    loadedAt !== undefined &&
+    opts.now() - loadedAt < reloadMs &&
+    (serial === undefined || !CERTIFICATE_SERIAL.test(serial) || ring.entry(serial) !== undefined);
+
   return {
     ring,
     async prepare(serial) {
+      // the common case, settled without starting an update (no promise chain per delivery)
+      if (inFlight === undefined && upToDate(serial)) return;
       // one update at a time: a burst of deliveries shares it instead of stampeding the store or WeChat
       while (inFlight !== undefined) await inFlight;
       inFlight = update(serial).finally(() => {
