@@ -13,6 +13,7 @@ import type { ConstructorOptions, LogAttributes, UnformattedAttributes } from '@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Anomaly } from './orders/model';
 import { isPrototypeKey } from './text';
+import { isoFromMillis } from './time';
 
 /** A CloudWatch unit, as Powertools names them. */
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
@@ -72,7 +73,7 @@ class LineFormatter extends LogFormatter {
   private readonly utc = !process.env.TZ || process.env.TZ.includes('UTC');
 
   override formatTimestamp(now: Date): string {
-    return this.utc ? now.toISOString() : super.formatTimestamp(now);
+    return this.utc ? isoFromMillis(now.getTime()) : super.formatTimestamp(now);
   }
 
   formatAttributes(attributes: UnformattedAttributes, additional: LogAttributes): LogItem {

@@ -23,6 +23,7 @@ import type { Table } from './dynamo/transition';
 import type { OrderStore } from './store';
 import { DEFAULT_PENDING_SHARDS, MAX_PENDING_SHARDS, type PendingShards } from './table';
 import { configError } from '../errors';
+import { isoFromMillis } from '../time';
 
 export { toOrder } from './dynamo/orders';
 export { toRefund } from './dynamo/refunds';
@@ -43,7 +44,7 @@ export interface DynamoOrderStoreOptions {
 /** Creates the DynamoDB implementation of the order store. */
 export function createDynamoOrderStore(opts: DynamoOrderStoreOptions): OrderStore {
   const now = opts.now ?? Date.now;
-  const table: Table = { client: opts.client, tableName: opts.tableName, iso: () => new Date(now()).toISOString() };
+  const table: Table = { client: opts.client, tableName: opts.tableName, iso: () => isoFromMillis(now()) };
   const shards = opts.pendingShards ?? { write: DEFAULT_PENDING_SHARDS, read: DEFAULT_PENDING_SHARDS };
   const whole = Number.isInteger(shards.write) && Number.isInteger(shards.read);
   if (!(whole && shards.write >= 1 && shards.read >= shards.write && shards.read <= MAX_PENDING_SHARDS)) {

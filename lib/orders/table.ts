@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { configError } from '../errors';
+import { isoFromMillis } from '../time';
 
 /** Partition key of an order item. */
 export const orderKey = (merchantId: string, outTradeNo: string) => `ORDER#${merchantId}#${outTradeNo}`;
@@ -76,7 +77,7 @@ export const paidDayShardKey = (day: string, k: number) => `PAIDDAY#${day.replac
 export function paidDayKey(paidAt: string, merchantId: string, outTradeNo: string, shards: number): string | undefined {
   const ms = Date.parse(paidAt);
   if (Number.isNaN(ms)) return undefined;
-  const day = new Date(ms + BEIJING_OFFSET_MS).toISOString().slice(0, 10);
+  const day = isoFromMillis(ms + BEIJING_OFFSET_MS).slice(0, 10);
   return paidDayShardKey(day, pendingShardOf(merchantId, outTradeNo, shards));
 }
 

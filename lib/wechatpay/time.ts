@@ -1,5 +1,6 @@
 /** WeChat's timestamps, converted to ISO-8601 instants. Beijing time is UTC+8 with no daylight saving. */
 import { malformed } from '../errors';
+import { isoFromMillis } from '../time';
 
 const BEIJING_OFFSET_MS = 8 * 3600 * 1000;
 const COMPACT = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/;
@@ -23,7 +24,7 @@ export function beijingToIso(text: string, field: string): string {
   ) {
     throw malformed(`${field} is not a valid date`);
   }
-  return new Date(utc - BEIJING_OFFSET_MS).toISOString();
+  return isoFromMillis(utc - BEIJING_OFFSET_MS);
 }
 
 /**
@@ -34,7 +35,7 @@ export function beijingToIso(text: string, field: string): string {
 export function rfc3339ToIso(text: string, field: string): string {
   const ms = rfc3339Millis(text);
   if (ms === undefined) throw malformed(`${field} is not an RFC 3339 time`);
-  return new Date(ms).toISOString();
+  return isoFromMillis(ms);
 }
 
 const MINUTE_MS = 60_000;
