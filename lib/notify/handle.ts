@@ -206,12 +206,12 @@ export function log(
   started: number,
   err?: PayError,
 ): void {
-  const fields: Record<string, unknown> = {
-    route: req.route,
-    protocol,
-    ...d,
-    latencyMs: deps.now() - started,
-  };
+  // Object.assign, not a spread between literal keys: the same key order, a fraction of the cost on Node 20
+  const fields: Record<string, unknown> = Object.assign<Record<string, unknown>, Delivery>(
+    { route: req.route, protocol },
+    d,
+  );
+  fields.latencyMs = deps.now() - started;
   if (err) {
     fields.reason = err.reason;
     if (err.detail) fields.detail = err.detail;

@@ -248,11 +248,9 @@ class Flags {
 
   trace(outcome: string, refusal?: PayError): SettleTrace {
     const last = this.raised[this.raised.length - 1];
-    return {
-      outcome,
-      anomalies: this.raised,
-      ...(last === undefined ? {} : { anomaly: last }),
-      ...(refusal === undefined ? {} : { refusal }),
-    };
+    const trace: SettleTrace = { outcome, anomalies: this.raised };
+    if (last !== undefined) trace.anomaly = last;
+    if (refusal !== undefined) trace.refusal = refusal;
+    return trace;
   }
 }

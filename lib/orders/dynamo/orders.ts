@@ -184,27 +184,36 @@ function paymentWrite(
       ' REMOVE pending, #ttl',
     when,
     names: { '#state': 'state', '#ttl': 'ttl', '#channel': 'channel' },
-    values: {
-      ':paid': S(state),
-      ':tx': S(report.transactionId),
-      ':fen': N(report.amountFen),
-      ':paidAt': S(report.paidAt),
-      ':via': S(report.channel),
-      ':now': S(table.iso()),
-      ':channel': S(orderChannelOf(report.channel)),
-      ...(registered
-        ? {}
-        : {
-            ':unregistered': S('UNREGISTERED'),
-            ':true': { BOOL: true },
-            ':otn': S(report.outTradeNo),
-            ':mid': S(report.merchantId),
-            ':entity': S('ORDER'),
-          }),
-      ...(credited ? { ':credited': N(report.creditedFen as number) } : {}),
-      ...(paidDay === undefined ? {} : { ':paidDay': S(paidDay) }),
-    },
+    values: paymentValues(table, report, state, paidDay),
   };
+}
+
+/** The values paymentWrite's expression names, the optional ones added one by one (no spreads per delivery). */
+function paymentValues(
+  table: Table,
+  report: PaymentReport,
+  state: 'PAID' | 'PAID_UNVERIFIED',
+  paidDay: string | undefined,
+): Item {
+  const values: Item = {
+    ':paid': S(state),
+    ':tx': S(report.transactionId),
+    ':fen': N(report.amountFen),
+    ':paidAt': S(report.paidAt),
+    ':via': S(report.channel),
+    ':now': S(table.iso()),
+    ':channel': S(orderChannelOf(report.channel)),
+  };
+  if (state === 'PAID_UNVERIFIED') {
+    values[':unregistered'] = S('UNREGISTERED');
+    values[':true'] = { BOOL: true };
+    values[':otn'] = S(report.outTradeNo);
+    values[':mid'] = S(report.merchantId);
+    values[':entity'] = S('ORDER');
+  }
+  if (report.creditedFen !== undefined) values[':credited'] = N(report.creditedFen);
+  if (paidDay !== undefined) values[':paidDay'] = S(paidDay);
+  return values;
 }
 
 /** Closes an order: from NOTPAY only, so a payment recorded first always wins. */
