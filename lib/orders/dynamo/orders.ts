@@ -95,6 +95,10 @@ export async function registerOrder(
   );
 }
 
+/** The parts of a registered payment's condition that never vary, built once. */
+const PAYABLE = stateIn('NOTPAY', 'CLOSED');
+const CHANNEL_IS = { wechatpay: channelIs('wechatpay'), aggregator: channelIs('aggregator') } as const;
+
 /**
  * Applies a payment: from NOTPAY or a local CLOSED with the registered amount and the report's own
  * channel (PAID); or, under policy `record` and never for the aggregator, onto a key that holds no
@@ -109,7 +113,7 @@ export async function applyPayment(
   shards: number,
 ): Promise<PaymentOutcome> {
   const channel = orderChannelOf(report.channel);
-  const registered = allOf(stateIn('NOTPAY', 'CLOSED'), amountIs(report.amountFen), channelIs(channel));
+  const registered = allOf(PAYABLE, amountIs(report.amountFen), CHANNEL_IS[channel]);
   const mayRecord = policy === 'record' && channel === 'wechatpay';
   const NOT_REGISTERED = 'NOT_REGISTERED' as const;
   for (let pass = 0; pass < 3; pass++) {
