@@ -33,43 +33,41 @@ function countKeys(value: unknown, depth: number, what: string): number {
   if (depth > MAX_DEPTH) throw malformed(`${what} is nested too deeply`);
   let n = 0;
   if (Array.isArray(value)) {
-    for (const item of value) n += countKeys(item, depth + 1, what);
+    for (let i = 0; i < value.length; i++) n += countKeys(value[i], depth + 1, what);
     return n;
   }
   const record = value as Record<string, unknown>;
   for (const key in record) {
     if (isPrototypeKey(key)) throw malformed(`${what} holds a forbidden key`);
-    n += 1 + countKeys(record[key], depth + 1, what);
+    const item = record[key];
+    n += typeof item === 'object' && item !== null ? 1 + countKeys(item, depth + 1, what) : 1;
   }
   return n;
 }
 
-/** The key tokens of valid JSON text: the strings followed (past white space) by a colon. */
+/**
+ * The key tokens of valid JSON text: the strings followed (past white space) by a colon. One pass from
+ * quote to quote: a quote preceded by an odd run of backslashes is inside its string.
+ */
 function countKeyTokens(text: string): number {
   let n = 0;
-  for (let i = text.indexOf('"'); i >= 0; i = text.indexOf('"', i + 1)) {
-    i = stringEnd(text, i);
-    let j = i + 1;
-    while (isJsonSpace(text.charCodeAt(j))) j++;
-    if (text.charCodeAt(j) === 0x3a /* : */) n++;
+  for (let open = text.indexOf('"'); open >= 0; ) {
+    let close = text.indexOf('"', open + 1);
+    while (escaped(text, close)) close = text.indexOf('"', close + 1);
+    let next = close + 1;
+    let c = text.charCodeAt(next);
+    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++next);
+    if (c === 0x3a /* : */) n++;
+    open = text.indexOf('"', next);
   }
   return n;
 }
 
-function isJsonSpace(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-}
-
-/** Index of the quote closing the string that opens at `start` (the text is known to be valid JSON). */
-function stringEnd(text: string, start: number): number {
-  let i = start + 1;
-  for (;;) {
-    const q = text.indexOf('"', i);
-    let slashes = 0;
-    while (text.charCodeAt(q - 1 - slashes) === 0x5c) slashes++;
-    if (slashes % 2 === 0) return q;
-    i = q + 1;
-  }
+/** Whether the quote at `at` is escaped: an odd number of backslashes right before it. */
+function escaped(text: string, at: number): boolean {
+  let slashes = 0;
+  while (text.charCodeAt(at - 1 - slashes) === 0x5c) slashes++;
+  return slashes % 2 === 1;
 }
 
 /** Narrowing helpers for decoded JSON. */
