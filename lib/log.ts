@@ -7,10 +7,15 @@
  * (POWERTOOLS_LOG_LEVEL, and Lambda's own `AWS_LAMBDA_LOG_LEVEL` when the function sets one).
  * Metrics are written at once, one embedded-metric record per call, in the dimension set
  * {service, stage} plus the caller's own (the alarms in serverless.yml match these sets exactly).
+ * The ordinary line and record (every delivery's) are written here, as the exact text Powertools
+ * would write (property tests hold them to it), without its per-call machinery; anything unusual
+ * is handed to Powertools itself.
  */
 import { LogFormatter, LogItem, Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import type { ConstructorOptions, LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { getXRayTraceIdFromEnv, shouldUseInvokeStore } from '@aws-lambda-powertools/commons/utils/env';
+import type { Context } from 'aws-lambda';
 import type { Anomaly } from './orders/model';
 import { isPrototypeKey } from './text';
 import { isoFromMillis } from './time';
@@ -70,7 +75,7 @@ const stdoutLine = (line: string): void => {
 class LineFormatter extends LogFormatter {
   // Powertools reads TZ from the environment on every line; Lambda fixes it (a reserved variable), so
   // whether it names UTC is decided once
-  private readonly utc = !process.env.TZ || process.env.TZ.includes('UTC');
+  readonly utc = !process.env.TZ || process.env.TZ.includes('UTC');
 
   override formatTimestamp(now: Date): string {
     return this.utc ? isoFromMillis(now.getTime()) : super.formatTimestamp(now);
@@ -93,14 +98,125 @@ class LineFormatter extends LogFormatter {
   }
 }
 
+/** Powertools' numbers for the levels this service logs at (its LogLevelThreshold). */
+const LEVEL_NUMBER: Readonly<Record<LogLevel, number>> = { debug: 8, info: 12, warn: 16, error: 20 };
+/** The keys a line starts with (the formatter's), and the ones Powertools reserves: a field named so goes through Powertools. */
+const LINE_KEYS = new Set([
+  'level',
+  'timestamp',
+  'service',
+  'message',
+  'request_id',
+  'cold_start',
+  'function_name',
+  'xray_trace_id',
+  'sampling_rate',
+]);
+
+/** What a line carries of the invocation, as Powertools' addContext records it. */
+interface InvocationFacts {
+  requestId: string | undefined;
+  coldStart: boolean;
+  functionName: string | undefined;
+}
+
 /** Powertools' Logger writing its lines to an injectable sink (tests read what Lambda would receive). */
 class LineLogger extends PowertoolsLogger {
   // undefined while the base constructor runs (it may warn): those lines go to standard output
   private sink: ((line: string) => void) | undefined;
+  private coldStartSeen = false;
+  private invocation: InvocationFacts | undefined;
+  /**
+   * Whether a line may be written by {@link direct}: false once the keys were changed after construction
+   * (appended, removed, a correlation id), and when Powertools keeps state per concurrent invocation
+   * (Lambda's multi-concurrency mode), which a single mirror of the context cannot follow.
+   */
+  private plain = !shouldUseInvokeStore();
 
-  constructor(options: ConstructorOptions, sink: (line: string) => void) {
+  constructor(
+    options: ConstructorOptions,
+    sink: (line: string) => void,
+    private readonly line: { service: string; persistent: Readonly<Record<string, string>>; utc: boolean },
+  ) {
     super(options);
     this.sink = sink;
+  }
+
+  override getColdStart(): boolean {
+    this.coldStartSeen = super.getColdStart();
+    return this.coldStartSeen;
+  }
+
+  /** Powertools records the context (its coldStart through getColdStart above); a copy is kept for {@link direct}. */
+  override addContext(context: Context): void {
+    super.addContext(context);
+    this.invocation = {
+      requestId: context.awsRequestId,
+      coldStart: this.coldStartSeen,
+      functionName: context.functionName,
+    };
+  }
+
+  override appendKeys(attributes: LogAttributes): void {
+    this.plain = false;
+    super.appendKeys(attributes);
+  }
+
+  override appendPersistentKeys(attributes: LogAttributes): void {
+    this.plain = false;
+    super.appendPersistentKeys(attributes);
+  }
+
+  override removeKeys(keys: string[]): void {
+    this.plain = false;
+    super.removeKeys(keys);
+  }
+
+  override removePersistentKeys(keys: string[]): void {
+    this.plain = false;
+    super.removePersistentKeys(keys);
+  }
+
+  override setCorrelationId(value: unknown, correlationIdPath?: string): void {
+    this.plain = false;
+    super.setCorrelationId(value, correlationIdPath);
+  }
+
+  override setPersistentLogAttributes(attributes: LogAttributes): void {
+    this.plain = false;
+    super.setPersistentLogAttributes(attributes);
+  }
+
+  /**
+   * Writes the line Powertools would write for `logger[level](message, fields)`, byte for byte but the
+   * timestamp (test/lib/log.test.ts holds the two to each other), without Powertools' per-line work:
+   * its attribute stores, the deep merge, the reserved-key scan. Returns false, writing nothing, for
+   * anything but the ordinary case (changed keys, a field named like one of the line's own keys,
+   * a value the replacer would have to format, a prototype name at any depth); the caller then logs
+   * through Powertools.
+   */
+  direct(level: LogLevel, message: string, fields: LogFields): boolean {
+    if (!this.plain || !this.line.utc || this.line.service === '') return false;
+    for (const key in fields) {
+      // a field named like a persistent key (stage) replaces it in place, as Powertools' merge does
+      if (LINE_KEYS.has(key) || isPrototypeKey(key)) return false;
+      if (!isPlainJson(fields[key], 1)) return false;
+    }
+    if (LEVEL_NUMBER[level] < this.level) return true;
+    const context = this.invocation;
+    const attributes: Record<string, unknown> = {
+      level,
+      timestamp: isoFromMillis(Date.now()),
+      service: this.line.service,
+      message,
+      request_id: context?.requestId,
+      cold_start: context?.coldStart,
+      function_name: context?.functionName,
+      xray_trace_id: getXRayTraceIdFromEnv(),
+    };
+    Object.assign(attributes, this.line.persistent, fields);
+    (this.sink ?? stdoutLine)(JSON.stringify(attributes));
+    return true;
   }
 
   /**
@@ -134,7 +250,8 @@ export function isPlainJson(value: unknown, depth: number): boolean {
       if (depth >= PLAIN_DEPTH) return false;
       if (Array.isArray(value)) return value.every((item) => isPlainJson(item, depth + 1));
       if (Object.getPrototypeOf(value) !== Object.prototype) return false;
-      for (const key in value) if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+      for (const key in value)
+        if (isPrototypeKey(key) || !isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
       return true;
     }
     default:
@@ -177,10 +294,13 @@ export function createLogger(opts: LoggerOptions = {}): ServiceLogger {
   const service = opts.service ?? (env.POWERTOOLS_SERVICE_NAME || DEFAULT_SERVICE);
   const stage = env.STAGE || DEFAULT_STAGE;
   const namespace = env.POWERTOOLS_METRICS_NAMESPACE || METRIC_NAMESPACE;
-  const logger = new LineLogger(
-    { serviceName: service, logFormatter: new LineFormatter(), persistentKeys: { stage } },
-    write,
-  );
+  const formatter = new LineFormatter();
+  const persistent = { stage };
+  const logger = new LineLogger({ serviceName: service, logFormatter: formatter, persistentKeys: persistent }, write, {
+    service,
+    persistent,
+    utc: formatter.utc,
+  });
   const metrics = new LineMetrics(
     {
       namespace,
@@ -192,7 +312,7 @@ export function createLogger(opts: LoggerOptions = {}): ServiceLogger {
     write,
   );
   const log = (level: LogLevel, message: string, fields: LogFields = {}): void => {
-    logger[level](message, fields);
+    if (!logger.direct(level, message, fields)) logger[level](message, fields);
   };
   const viaPowertools = (
     unit: Unit,

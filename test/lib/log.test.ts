@@ -116,6 +116,128 @@ describe('line writing', () => {
   });
 });
 
+describe('lines written directly', () => {
+  /** Every line `act` writes, timestamps blanked; and how many log calls went through Powertools. */
+  function run(act: (logger: ReturnType<typeof createLogger>) => void) {
+    const lines: string[] = [];
+    const logger = createLogger({ service: 'svc', env: { STAGE: 'dev' }, write: (l) => lines.push(l) });
+    const pt = logger.powertools.logger;
+    const spies = (['debug', 'info', 'warn', 'error'] as const).map((level) => vi.spyOn(pt, level));
+    act(logger);
+    const viaPowertools = spies.reduce((n, spy) => n + spy.mock.calls.length, 0);
+    return { lines: lines.map((l) => l.replace(/"timestamp":"[^"]*"/, '"timestamp":"T"')), viaPowertools };
+  }
+
+  const context = (id: string | undefined, name: string | undefined) =>
+    ({ awsRequestId: id, functionName: name, invokedFunctionArn: 'arn', memoryLimitInMB: '128' }) as never;
+
+  it('property: the line written directly is the one Powertools writes, byte for byte but the timestamp', () => {
+    // names that collide with the line's own keys, the persistent stage, Powertools' reserved keys or a prototype
+    const key = fc.constantFrom(
+      'outTradeNo',
+      'outcome',
+      'parts',
+      'latencyMs',
+      'stage',
+      'message',
+      'level',
+      'request_id',
+      'sampling_rate',
+      '__proto__',
+      'constructor',
+      'x',
+    );
+    const leaf = fc.oneof(
+      fc.string({ maxLength: 6 }),
+      fc.integer(),
+      fc.double(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constant(undefined),
+    );
+    const nested = fc.oneof(
+      leaf,
+      fc.array(leaf, { maxLength: 3 }),
+      fc.array(fc.tuple(key, leaf), { maxLength: 3 }).map((entries) => Object.fromEntries(entries)),
+    );
+    const value = fc.oneof(nested, fc.array(nested, { maxLength: 2 }), fc.constant(new Error('e')));
+    const fields = fc.array(fc.tuple(key, value), { maxLength: 5 }).map((entries) => Object.fromEntries(entries));
+    const trace = fc.constantFrom(
+      undefined,
+      '',
+      'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1',
+      'bare-id',
+    );
+    const invocations = fc.array(
+      fc.tuple(fc.option(fc.string({ maxLength: 4 })), fc.option(fc.string({ maxLength: 4 }))),
+      { maxLength: 2 },
+    );
+    let direct = 0;
+    fc.assert(
+      fc.property(
+        fc.constantFrom('debug', 'info', 'warn', 'error'),
+        fc.string({ maxLength: 8 }),
+        fields,
+        trace,
+        invocations,
+        fc.constantFrom(undefined, 'on-demand', 'provisioned-concurrency'),
+        (level, message, f, traceId, contexts, initialization) => {
+          vi.stubEnv('_X_AMZN_TRACE_ID', traceId);
+          // read when the logger is created: only an on-demand container's first invocation is a cold start
+          vi.stubEnv('AWS_LAMBDA_INITIALIZATION_TYPE', initialization);
+          const setUp = (logger: ReturnType<typeof createLogger>) => {
+            for (const [id, name] of contexts)
+              logger.powertools.logger.addContext(context(id ?? undefined, name ?? undefined));
+          };
+          const mine = run((logger) => {
+            setUp(logger);
+            logger.log(level, message, f);
+          });
+          const theirs = run((logger) => {
+            setUp(logger);
+            logger.powertools.logger[level](message, f);
+          });
+          expect(mine.lines).toEqual(theirs.lines);
+          if (mine.viaPowertools === 0 && mine.lines.length > 0) direct++;
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    expect(direct).toBeGreaterThan(300); // the comparison ran on direct lines, not only on fallbacks
+  });
+
+  it('keys appended or removed after construction: every later line goes through Powertools, with them', () => {
+    const { lines, viaPowertools } = run((logger) => {
+      logger.log('info', 'before');
+      logger.powertools.logger.appendKeys({ tenant: 't1' });
+      logger.log('info', 'after', { n: 1 });
+    });
+    expect(viaPowertools).toBe(1);
+    expect(JSON.parse(lines[1] as string)).toMatchObject({ message: 'after', tenant: 't1', n: 1, stage: 'dev' });
+  });
+
+  it("Lambda's multi-concurrency mode (AWS_LAMBDA_MAX_CONCURRENCY): every line is Powertools' to write", () => {
+    // Powertools then keeps each invocation's context in Lambda's InvokeStore: a stand-in for it here
+    const held = new Map<string, unknown>();
+    const global = globalThis as { awslambda?: unknown };
+    global.awslambda = {
+      InvokeStore: {
+        get: (k: string) => held.get(k),
+        set: (k: string, v: unknown) => held.set(k, v),
+        getXRayTraceId: () => undefined,
+      },
+    };
+    vi.stubEnv('AWS_LAMBDA_MAX_CONCURRENCY', '4');
+    try {
+      const { viaPowertools, lines } = run((logger) => logger.log('info', 'x', { n: 1 }));
+      expect(viaPowertools).toBe(1);
+      expect(JSON.parse(lines[0] as string)).toMatchObject({ message: 'x', n: 1 });
+    } finally {
+      delete global.awslambda;
+    }
+  });
+});
+
 describe('metrics', () => {
   it('count: one EMF record now, {service, stage} plus the dimensions, properties alongside', () => {
     const { lines, logger } = captured({ service: 'wechatpay-lambda', env: { STAGE: 'prod' } });
