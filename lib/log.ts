@@ -273,8 +273,13 @@ class LineMetrics extends Metrics {
     return !this.isDisabled();
   }
 
-  /** Powertools' flush, to the sink; nothing stored writes nothing (the logMetrics middleware flushes every invocation). */
+  /**
+   * Powertools' flush, to the sink; nothing stored writes nothing. The logMetrics middleware flushes
+   * every invocation, and the per-delivery records never store anything here (createLogger writes
+   * them directly): with nothing added since the last flush, there is nothing to clear either.
+   */
   override publishStoredMetrics(): this {
+    if (!this.pending) return this;
     try {
       if (this.hasStoredMetrics() && !this.isDisabled())
         (this.sink ?? stdoutLine)(JSON.stringify(this.serializeMetrics()));
@@ -282,8 +287,37 @@ class LineMetrics extends Metrics {
       this.clearMetrics();
       this.clearDimensions();
       this.clearMetadata();
+      this.pending = false;
     }
     return this;
+  }
+
+  // what puts something in the stores the flush clears
+  private pending = false;
+
+  override addMetric(...args: Parameters<Metrics['addMetric']>): this {
+    this.pending = true;
+    return super.addMetric(...args);
+  }
+
+  override addDimension(name: string, value: string): this {
+    this.pending = true;
+    return super.addDimension(name, value);
+  }
+
+  override addDimensions(...args: Parameters<Metrics['addDimensions']>): this {
+    this.pending = true;
+    return super.addDimensions(...args);
+  }
+
+  override addMetadata(key: string, value: string): this {
+    this.pending = true;
+    return super.addMetadata(key, value);
+  }
+
+  override setTimestamp(timestamp: number | Date): this {
+    this.pending = true;
+    return super.setTimestamp(timestamp);
   }
 }
 

@@ -49,7 +49,7 @@ export interface LiveOptions {
 export function liveBuild<T>(build: (env: Env) => T, opts: LiveOptions = {}): () => Promise<T> {
   let env = opts.env;
   let source = opts.source;
-  let built: { values: Array<string | undefined>; value: T } | undefined;
+  let built: { resolved: Env; values: Array<string | undefined>; value: T } | undefined;
   return async () => {
     // Lambda fixes a container's environment for its life, so process.env is copied once, at the first
     // invocation: each read of it is a lookup in the C environment that copies the value (PEM keys of
@@ -57,11 +57,14 @@ export function liveBuild<T>(build: (env: Env) => T, opts: LiveOptions = {}): ()
     env ??= { ...process.env };
     source ??= secretSourceFor(env);
     const resolved = await resolveSecrets(env, source);
+    // with no parameter to resolve, the environment itself comes back: the very object the current
+    // result was built from (a copy nobody writes to), so nothing can have changed
+    if (built !== undefined && resolved === built.resolved && opts.env === undefined) return built.value;
     // compared in memory only, never logged: the values themselves are the exact fingerprint, read once
     // and compared one by one (no joined copy of every key on each invocation)
     const values = RESOLVABLE_VARIABLES.map((name) => resolved[name]);
     if (built === undefined || values.some((v, i) => v !== built?.values[i]))
-      built = { values, value: build(resolved) };
+      built = { resolved, values, value: build(resolved) };
     return built.value;
   };
 }

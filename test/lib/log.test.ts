@@ -388,6 +388,31 @@ describe('metrics', () => {
     ]);
   });
 
+  it("whatever is put in Powertools' stores directly is flushed by the middleware's flush, and gone after it", () => {
+    const { lines, logger } = captured();
+    const metrics = logger.powertools.metrics;
+    const flushEmpty = () => metrics.publishStoredMetrics();
+    // a flush with nothing stored writes nothing
+    flushEmpty();
+    expect(lines).toEqual([]);
+    // each storing call alone, then the flush: the next record (through Powertools) carries none of it
+    const stores: Array<[string, () => void]> = [
+      ['addDimension', () => metrics.addDimension('region', 'r1')],
+      ['addDimensions', () => metrics.addDimensions({ region: 'r2' })],
+      ['addMetadata', () => metrics.addMetadata('note', 'n1')],
+      ['setTimestamp', () => metrics.setTimestamp(1_000)],
+    ];
+    for (const [name, store] of stores) {
+      store();
+      flushEmpty();
+      metrics.addMetric('Probe', MetricUnit.Count, 1);
+      metrics.publishStoredMetrics();
+      const probe = lines.at(-1) as Record<string, unknown> & { _aws: { Timestamp: number } };
+      expect({ name, region: probe.region, note: probe.note }).toEqual({ name, region: undefined, note: undefined });
+      expect(probe._aws.Timestamp).not.toBe(1_000);
+    }
+  });
+
   it('dimensions are per record: the next record does not inherit the last one', () => {
     const { lines, logger } = captured();
     logger.count({ Delivery: 1 }, { outcome: 'duplicate' });
