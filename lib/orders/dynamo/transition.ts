@@ -215,6 +215,10 @@ export function reader(item: Item): { s(k: string): string | undefined; n(k: str
 
 /** Copies the defined values of `extra` onto `target`. */
 export function withOptional<T extends object>(target: T, extra: Partial<T>): T {
-  for (const [k, v] of Object.entries(extra)) if (v !== undefined) (target as Record<string, unknown>)[k] = v;
+  // for…in over the literal's own keys: no array of entries per item read
+  for (const k in extra) {
+    const v = extra[k];
+    if (v !== undefined) (target as Record<string, unknown>)[k] = v;
+  }
   return target;
 }
