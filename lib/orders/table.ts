@@ -1,5 +1,5 @@
 /** The table's key layout and definition, shared by the store, the local stack and the tests. */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { configError } from '../errors';
 import { isoFromMillis } from '../time';
@@ -58,7 +58,8 @@ export const pendingShardKey = (k: number) => (k === 0 ? 'NOTPAY' : `NOTPAY#${k}
  * bits of each character, so order numbers that differ in letters alone could all share a shard.)
  */
 export function pendingShardOf(merchantId: string, outTradeNo: string, shards: number): number {
-  return createHash('sha256').update(orderKey(merchantId, outTradeNo), 'utf8').digest().readUInt32BE(0) % shards;
+  // crypto.hash: the one-shot digest (Node 20.12+), the same SHA-256 without a Hash object per call
+  return hash('sha256', orderKey(merchantId, outTradeNo), 'buffer').readUInt32BE(0) % shards;
 }
 
 /** Name of the sparse index of paid orders by Beijing paid day (items carry `paidDay` once paid through WeChat Pay). */

@@ -2,7 +2,7 @@
  * APIv2 signatures ("安全规范"): MD5 or HMAC-SHA256 over every non-empty field except `sign`, sorted
  * by byte order, joined as k=v&…, with `&key=<APIv2 key>` appended.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
 import { hexDigestEquals } from '../../text';
 import type { Fields } from './xml';
 
@@ -25,9 +25,9 @@ const byUtf8Bytes = (a: string, b: string): number => Buffer.compare(Buffer.from
 /** Signs a field map; the result is upper-case hex. */
 export function signV2(fields: Readonly<Fields>, key: string, type: V2SignType): string {
   const data = signingString(fields, key);
-  const digest =
-    type === 'MD5' ? createHash('md5').update(data, 'utf8') : createHmac('sha256', key).update(data, 'utf8');
-  return digest.digest('hex').toUpperCase();
+  // MD5 through the one-shot crypto.hash (Node 20.12+): no Hash object per message
+  const hex = type === 'MD5' ? hash('md5', data, 'hex') : createHmac('sha256', key).update(data, 'utf8').digest('hex');
+  return hex.toUpperCase();
 }
 
 /**
