@@ -25,6 +25,7 @@ import {
   allOf,
   amountIs,
   channelIs,
+  type Condition,
   N,
   NO_STATE,
   read,
@@ -95,9 +96,23 @@ export async function registerOrder(
   );
 }
 
-/** The parts of a registered payment's condition that never vary, built once. */
-const PAYABLE = stateIn('NOTPAY', 'CLOSED');
-const CHANNEL_IS = { wechatpay: channelIs('wechatpay'), aggregator: channelIs('aggregator') } as const;
+/**
+ * A registered payment's condition: NOTPAY or CLOSED, the registered amount, the report's channel. Its
+ * text and names never vary (the amount is a value), so they are joined once per channel.
+ */
+const REGISTERED_PAYMENT = {
+  wechatpay: allOf(stateIn('NOTPAY', 'CLOSED'), amountIs(0), channelIs('wechatpay')),
+  aggregator: allOf(stateIn('NOTPAY', 'CLOSED'), amountIs(0), channelIs('aggregator')),
+} as const;
+
+function registeredPayment(channel: OrderChannel, fen: number): Condition {
+  const fixed = REGISTERED_PAYMENT[channel];
+  return {
+    expression: fixed.expression,
+    names: fixed.names,
+    values: Object.assign({}, fixed.values, amountIs(fen).values),
+  };
+}
 
 /**
  * Applies a payment: from NOTPAY or a local CLOSED with the registered amount and the report's own
@@ -113,7 +128,7 @@ export async function applyPayment(
   shards: number,
 ): Promise<PaymentOutcome> {
   const channel = orderChannelOf(report.channel);
-  const registered = allOf(PAYABLE, amountIs(report.amountFen), CHANNEL_IS[channel]);
+  const registered = registeredPayment(channel, report.amountFen);
   const mayRecord = policy === 'record' && channel === 'wechatpay';
   const NOT_REGISTERED = 'NOT_REGISTERED' as const;
   for (let pass = 0; pass < 3; pass++) {
