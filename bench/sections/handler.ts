@@ -14,7 +14,7 @@
  *
  * Runnable alone: `npx tsx bench/run.ts handler` (which runs this file in a child process of its own).
  */
-import { createDecipheriv, createHash, timingSafeEqual, verify as rsaVerify } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -40,7 +40,7 @@ import {
   v3TransactionResource,
   type WireRequest,
 } from '../../scripts/simulator/messages';
-import { minimalPaymentWrite } from '../lib/minimal';
+import { minimalPaymentWrite, minimalV3Read, openPlain } from '../lib/minimal';
 import { benchKeys, log, mapLimit, median, nextOutTradeNo, onCleanup, percentile, round } from '../lib/common';
 import { ROOT } from '../lib/snapshot';
 import { hookClientClass, resetWaitClock, waitClock } from '../lib/sendtime';
@@ -149,22 +149,8 @@ function minimalV3(client: DynamoDBClientType, keys: ReturnType<typeof benchKeys
   const aesKey = Buffer.from(keys.apiV3Key, 'utf8');
   return async (event) => {
     const h = event.headers;
-    const msg = Buffer.from(`${h['wechatpay-timestamp']}\n${h['wechatpay-nonce']}\n${event.body}\n`);
-    if (!rsaVerify('sha256', msg, platformKey, Buffer.from(h['wechatpay-signature'] ?? '', 'base64')))
-      return { statusCode: 401 };
-    const r = (JSON.parse(event.body) as { resource: { ciphertext: string; nonce: string; associated_data: string } })
-      .resource;
-    const data = Buffer.from(r.ciphertext, 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', aesKey, Buffer.from(r.nonce));
-    decipher.setAuthTag(data.subarray(data.length - 16));
-    decipher.setAAD(Buffer.from(r.associated_data));
-    const plain = Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]);
-    const tx = JSON.parse(plain.toString('utf8')) as {
-      out_trade_no: string;
-      transaction_id: string;
-      mchid: string;
-      amount: { total: number };
-    };
+    const tx = minimalV3Read(h, event.body, platformKey, aesKey);
+    if (tx === undefined) return { statusCode: 401 };
     if (apply) return apply(tx.mchid, tx.out_trade_no, tx.transaction_id, tx.amount.total);
     return applyOnce(client, tx.mchid, tx.out_trade_no, tx.transaction_id, tx.amount.total, 204);
   };
@@ -555,14 +541,7 @@ export async function runHandler(opts: { quick?: boolean } = {}): Promise<Handle
 /** The out_trade_no a prepared event carries (v2: in the XML; v3: inside the encrypted resource). */
 function outTradeNoOf(e: HttpEvent, apiV3Key: string): string {
   if (!e.body.startsWith('{')) return /<out_trade_no><!\[CDATA\[([^\]]+)\]\]>/.exec(e.body)?.[1] ?? '';
-  const r = (JSON.parse(e.body) as { resource: { ciphertext: string; nonce: string; associated_data: string } })
-    .resource;
-  const data = Buffer.from(r.ciphertext, 'base64');
-  const d = createDecipheriv('aes-256-gcm', Buffer.from(apiV3Key, 'utf8'), Buffer.from(r.nonce));
-  d.setAuthTag(data.subarray(data.length - 16));
-  d.setAAD(Buffer.from(r.associated_data));
-  const plain = Buffer.concat([d.update(data.subarray(0, data.length - 16)), d.final()]).toString('utf8');
-  return (JSON.parse(plain) as { out_trade_no: string }).out_trade_no;
+  return openPlain<{ out_trade_no: string }>(e.body, Buffer.from(apiV3Key, 'utf8')).out_trade_no;
 }
 
 async function createIdempotencyTable(client: DynamoDBClientType): Promise<void> {

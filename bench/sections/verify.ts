@@ -6,14 +6,7 @@
  * string) and ends with the verified out_trade_no in hand; each is first checked to accept every
  * message and to reject a tampered one, so nobody is measured skipping the work.
  */
-import {
-  createDecipheriv,
-  createHash,
-  createVerify,
-  timingSafeEqual,
-  verify as rsaVerify,
-  type KeyObject,
-} from 'node:crypto';
+import { createHash, createVerify, timingSafeEqual, verify as rsaVerify, type KeyObject } from 'node:crypto';
 import { XMLParser } from 'fast-xml-parser';
 import { Aes, Formatter, Hash, Rsa, Transformer } from 'wechatpay-axios-plugin';
 import WxPay from 'wechatpay-node-v3';
@@ -33,6 +26,7 @@ import {
 } from '../../scripts/simulator/messages';
 import { benchKeys, log, median, nextOutTradeNo, round } from '../lib/common';
 import { compare, type Candidate, type OpsResult } from '../lib/harness';
+import { openPlain } from '../lib/minimal';
 
 /** What every implementation is handed: the request as API Gateway delivers it to a Lambda. */
 interface Delivery {
@@ -299,16 +293,7 @@ export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyR
       const msg = Buffer.from(`${ts}\n${h['wechatpay-nonce']}\n${d.body}\n`);
       if (!rsaVerify('sha256', msg, floorKey, Buffer.from(h['wechatpay-signature'] ?? '', 'base64')))
         throw new Error('bad signature');
-      const r = (JSON.parse(d.body) as { resource: { ciphertext: string; nonce: string; associated_data: string } })
-        .resource;
-      const data = Buffer.from(r.ciphertext, 'base64');
-      const decipher = createDecipheriv('aes-256-gcm', aesKey, Buffer.from(r.nonce));
-      decipher.setAuthTag(data.subarray(data.length - 16));
-      decipher.setAAD(Buffer.from(r.associated_data));
-      const plain = Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString(
-        'utf8',
-      );
-      return (JSON.parse(plain) as { out_trade_no: string }).out_trade_no;
+      return openPlain<{ out_trade_no: string }>(d.body, aesKey).out_trade_no;
     },
   });
 
@@ -327,15 +312,7 @@ export async function runVerify(opts: { quick?: boolean } = {}): Promise<VerifyR
         .update('\n')
         .verify(floorKey, Buffer.from(h['wechatpay-signature'] ?? '', 'base64'));
       if (!ok) throw new Error('bad signature');
-      const r = (JSON.parse(d.body) as { resource: { ciphertext: string; nonce: string; associated_data: string } })
-        .resource;
-      const data = Buffer.from(r.ciphertext, 'base64');
-      const decipher = createDecipheriv('aes-256-gcm', aesKey, Buffer.from(r.nonce));
-      decipher.setAuthTag(data.subarray(data.length - 16));
-      decipher.setAAD(Buffer.from(r.associated_data));
-      const plain = decipher.update(data.subarray(0, data.length - 16));
-      decipher.final();
-      return (JSON.parse(plain.toString('utf8')) as { out_trade_no: string }).out_trade_no;
+      return openPlain<{ out_trade_no: string }>(d.body, aesKey).out_trade_no;
     },
   });
 

@@ -13,7 +13,6 @@
  * The canned reply is a stub of the transport, the one way to take the network out; the figures are
  * for comparing code paths on this machine, not what Lambda bills (bench section e is that).
  */
-import { createDecipheriv, verify as rsaVerify } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
@@ -21,7 +20,7 @@ import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { HttpResponse } from '@smithy/core/transport';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import middy from '@middy/core';
-import { minimalPaymentWrite } from '../../bench/lib/minimal';
+import { minimalPaymentWrite, minimalV3Read } from '../../bench/lib/minimal';
 import { notifyDeps, notifyRuntime } from '../../lib/lambda/deps';
 import { createLogger } from '../../lib/log';
 import { handleNotification } from '../../lib/notify/handle';
@@ -105,23 +104,8 @@ const minimalClient = new DynamoDBClient({
 });
 const aesKey = Buffer.from(keys.apiV3Key, 'utf8');
 const minimal: Handler = async (event) => {
-  const h = event.headers as Record<string, string>;
-  const body = event.body ?? '';
-  const msg = Buffer.from(`${h['wechatpay-timestamp']}\n${h['wechatpay-nonce']}\n${body}\n`);
-  if (!rsaVerify('sha256', msg, keys.platform.publicKey, Buffer.from(h['wechatpay-signature'] ?? '', 'base64')))
-    return { statusCode: 401 };
-  const r = (JSON.parse(body) as { resource: { ciphertext: string; nonce: string; associated_data: string } }).resource;
-  const data = Buffer.from(r.ciphertext, 'base64');
-  const decipher = createDecipheriv('aes-256-gcm', aesKey, Buffer.from(r.nonce));
-  decipher.setAuthTag(data.subarray(data.length - 16));
-  decipher.setAAD(Buffer.from(r.associated_data));
-  const plain = Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]);
-  const tx = JSON.parse(plain.toString('utf8')) as {
-    mchid: string;
-    out_trade_no: string;
-    transaction_id: string;
-    amount: { total: number };
-  };
+  const tx = minimalV3Read(event.headers ?? {}, event.body ?? '', keys.platform.publicKey, aesKey);
+  if (tx === undefined) return { statusCode: 401 };
   const input = minimalPaymentWrite(
     'perf-cpu',
     orderKey(tx.mchid, tx.out_trade_no),
