@@ -17,6 +17,7 @@ export default {
     'lib/wechatpay/v3/authorization.ts',
     'lib/money.ts',
     'lib/text.ts',
+    'lib/time.ts',
   ],
   // two cores, shared machine: two test-runner processes, generous timeouts
   concurrency: 2,

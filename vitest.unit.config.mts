@@ -10,6 +10,7 @@ export default defineConfig({
     include: [
       'test/lib/money.test.ts',
       'test/lib/text.test.ts',
+      'test/lib/time.test.ts',
       'test/lib/wechatpay/**/*.test.ts',
       'test/lib/aggregator/**/*.test.ts',
     ],

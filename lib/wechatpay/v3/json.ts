@@ -33,14 +33,13 @@ function countKeys(value: unknown, depth: number, what: string): number {
   if (depth > MAX_DEPTH) throw malformed(`${what} is nested too deeply`);
   let n = 0;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) n += countKeys(value[i], depth + 1, what);
+    for (const item of value) n += countKeys(item, depth + 1, what);
     return n;
   }
   const record = value as Record<string, unknown>;
   for (const key in record) {
     if (isPrototypeKey(key)) throw malformed(`${what} holds a forbidden key`);
-    const item = record[key];
-    n += typeof item === 'object' && item !== null ? 1 + countKeys(item, depth + 1, what) : 1;
+    n += 1 + countKeys(record[key], depth + 1, what);
   }
   return n;
 }
