@@ -17,7 +17,15 @@ import type { NotifyDeps, NotifyRequest } from '../notify/handle';
 import { createDynamoClient } from '../orders/client';
 import { createDynamoOrderStore } from '../orders/dynamodb';
 import type { HttpReply } from '../replies';
-import { RESOLVABLE_VARIABLES, resolveSecrets, secretSourceFor, type SecretSource } from '../secrets';
+import {
+  planSecrets,
+  RESOLVABLE_VARIABLES,
+  resolveSecrets,
+  samePlannedValues,
+  secretSourceFor,
+  type SecretPlan,
+  type SecretSource,
+} from '../secrets';
 import { createTransport } from '../wechatpay/http';
 import { pendingShardsFromEnv } from '../orders/table';
 
@@ -50,16 +58,20 @@ export function liveBuild<T>(build: (env: Env) => T, opts: LiveOptions = {}): ()
   let env = opts.env;
   let source = opts.source;
   let built: { resolved: Env; values: Array<string | undefined>; value: T } | undefined;
+  let plan: SecretPlan | undefined;
   return async () => {
     // Lambda fixes a container's environment for its life, so process.env is copied once, at the first
     // invocation: each read of it is a lookup in the C environment that copies the value (PEM keys of
     // several KB), and equal copies compare character by character. SSM values still re-resolve below.
     env ??= { ...process.env };
     source ??= secretSourceFor(env);
-    const resolved = await resolveSecrets(env, source);
-    // with no parameter to resolve, the environment itself comes back: the very object the current
-    // result was built from (a copy nobody writes to), so nothing can have changed
-    if (built !== undefined && resolved === built.resolved && opts.env === undefined) return built.value;
+    if (opts.env === undefined) {
+      // that copy never changes, so which paths it names is worked out once; while every value is
+      // fresh in the source's cache and the same as last time, the current result stands as it is
+      plan ??= planSecrets(env);
+      if (built !== undefined && samePlannedValues(plan, source, built.resolved)) return built.value;
+    }
+    const resolved = await resolveSecrets(env, source, plan);
     // compared in memory only, never logged: the values themselves are the exact fingerprint, read once
     // and compared one by one (no joined copy of every key on each invocation)
     const values = RESOLVABLE_VARIABLES.map((name) => resolved[name]);

@@ -8,9 +8,12 @@ export { MAX_CACHE_SECONDS, ssmSource, type SsmSourceOptions } from './ssm';
 export {
   PARAM_SUFFIX,
   PARAMETER_VARIABLES,
+  planSecrets,
   RESOLVABLE_VARIABLES,
   resolveSecrets,
+  samePlannedValues,
   SECRET_VARIABLES,
+  type SecretPlan,
 } from './resolve';
 
 /**

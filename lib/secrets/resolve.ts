@@ -45,8 +45,14 @@ const PARAMETER_NAMES: readonly string[] = RESOLVABLE_VARIABLES.map((name) => na
 // SSM's own rule for a fully qualified name: slash-separated, letters, digits and . _ - only
 const SSM_PATH = /^(\/[A-Za-z0-9_.-]+){1,15}$/;
 
-/** Returns the environment with every `<NAME>_PARAM` resolved into `<NAME>`; reads in parallel. */
-export async function resolveSecrets(env: Env, source: SecretSource): Promise<Env> {
+/** Which variables an environment resolves from which SSM paths: `[name, path]` pairs. */
+export type SecretPlan = ReadonlyArray<readonly [name: string, path: string]>;
+
+/**
+ * The `<NAME>_PARAM` variables of `env` as `[name, path]` pairs; a CONFIG PayError for a variable set
+ * both ways or a path SSM would refuse.
+ */
+export function planSecrets(env: Env): SecretPlan {
   const wanted: Array<[name: string, path: string]> = [];
   for (let i = 0; i < RESOLVABLE_VARIABLES.length; i++) {
     const name = RESOLVABLE_VARIABLES[i] as string;
@@ -59,10 +65,40 @@ export async function resolveSecrets(env: Env, source: SecretSource): Promise<En
       );
     wanted.push([name, path]);
   }
-  if (wanted.length === 0) return env;
-  const values = await Promise.all(wanted.map(([, path]) => source.get(path)));
+  return wanted;
+}
+
+/** Whether every planned value is fresh in `source` and the same as in `resolved` (no I/O, no copy). */
+export function samePlannedValues(plan: SecretPlan, source: SecretSource, resolved: Env): boolean {
+  for (const [name, path] of plan) {
+    const value = source.peek?.(path);
+    if (value === undefined || value !== resolved[name]) return false;
+  }
+  return true;
+}
+
+/** Returns the environment with every `<NAME>_PARAM` resolved into `<NAME>`; reads in parallel. */
+export async function resolveSecrets(
+  env: Env,
+  source: SecretSource,
+  plan: SecretPlan = planSecrets(env),
+): Promise<Env> {
+  if (plan.length === 0) return env;
   const resolved: Record<string, string | undefined> = { ...env };
-  wanted.forEach(([name], i) => {
+  // while the source's cache is warm the values are taken from it as they are, without a promise per
+  // parameter; one that is not cached sends every read through get()
+  let missing = false;
+  for (const [name, path] of plan) {
+    const cached = source.peek?.(path);
+    if (cached === undefined) {
+      missing = true;
+      break;
+    }
+    resolved[name] = cached;
+  }
+  if (!missing) return resolved;
+  const values = await Promise.all(plan.map(([, path]) => source.get(path)));
+  plan.forEach(([name], i) => {
     resolved[name] = values[i];
   });
   return resolved;

@@ -9,16 +9,23 @@ import { configError } from '../errors';
 /** Turns a parameter path into its value; a missing or unreadable one is a CONFIG PayError naming the path. */
 export interface SecretSource {
   get(path: string): Promise<string>;
+  /** The value get() would answer now without any I/O (a fresh cached one), else undefined. */
+  peek?(path: string): string | undefined;
 }
 
 /** A source over fixed values by path: the local stack and tests, where nothing lives in SSM. */
 export function valuesSource(values: Readonly<Record<string, string>>): SecretSource {
+  const lookup = (path: string) => {
+    const value = Object.hasOwn(values, path) ? values[path] : undefined;
+    return value === '' ? undefined : value;
+  };
   return {
     async get(path) {
-      const value = Object.hasOwn(values, path) ? values[path] : undefined;
-      if (value === undefined || value === '') throw configError(`secret parameter ${path} does not exist`);
+      const value = lookup(path);
+      if (value === undefined) throw configError(`secret parameter ${path} does not exist`);
       return value;
     },
+    peek: lookup,
   };
 }
 
@@ -33,6 +40,8 @@ export function keysFileSource(file: string): SecretSource {
       inner ??= valuesSource(readKeysFile(file));
       return inner.get(path);
     },
+    // nothing until the file was read once (get reports a missing or broken file)
+    peek: (path) => inner?.peek?.(path),
   };
 }
 

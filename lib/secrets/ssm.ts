@@ -69,10 +69,15 @@ export function ssmSource(options: SsmSourceOptions = {}): SecretSource {
     return value;
   };
 
+  const fresh = (path: string): string | undefined => {
+    const hit = cache.get(path);
+    return hit && now() < hit.expiresAt ? hit.value : undefined;
+  };
   return {
+    peek: fresh,
     get(path) {
-      const hit = cache.get(path);
-      if (hit && now() < hit.expiresAt) return Promise.resolve(hit.value);
+      const hit = fresh(path);
+      if (hit !== undefined) return Promise.resolve(hit);
       const pending = inflight.get(path);
       if (pending) return pending;
       const read = fetch(path).finally(() => inflight.delete(path));

@@ -104,6 +104,48 @@ describe('liveBuild', () => {
     const both = liveBuild(() => 1, { env: { WECHATPAY_APIV3_KEY: 'x', WECHATPAY_APIV3_KEY_PARAM: KEY_PATH }, source });
     await expect(both()).rejects.toMatchObject({ kind: 'CONFIG' });
   });
+  it('without an env, SSM-configured: warm calls read nothing and keep the result; a value back unchanged keeps it, a rotated one rebuilds', async () => {
+    let clock = 5_000_000;
+    const values = new Map([[KEY_PATH, 'f'.repeat(32)]]);
+    const ssm = fakeParameterStore(values);
+    const source = ssmSource({ client: ssm.client, now: () => clock, maxAgeSeconds: 300 });
+    const name = 'WECHATPAY_APIV3_KEY_PARAM';
+    const saved = process.env[name];
+    process.env[name] = KEY_PATH;
+    try {
+      const builds: string[] = [];
+      const current = liveBuild(
+        (env) => (builds.push(env.WECHATPAY_APIV3_KEY ?? ''), { key: env.WECHATPAY_APIV3_KEY }),
+        {
+          source,
+        },
+      );
+      // a second user of the same source (the function's other dependencies share its cache)
+      const other = liveBuild((env) => ({ key: env.WECHATPAY_APIV3_KEY }), { source });
+      const first = await current();
+      const otherFirst = await other();
+      for (let i = 0; i < 5; i++) expect(await current()).toBe(first);
+      expect(ssm.requests).toEqual([KEY_PATH]);
+      // the cache ages out: read again, the same value, the same result
+      clock += 301_000;
+      expect(await current()).toBe(first);
+      expect(ssm.requests).toHaveLength(2);
+      // rotated: the next read after the cache ages out rebuilds
+      values.set(KEY_PATH, 'g'.repeat(32));
+      clock += 301_000;
+      const rotated = await current();
+      expect(rotated.key).toBe('g'.repeat(32));
+      expect(builds).toEqual(['f'.repeat(32), 'g'.repeat(32)]);
+      // the other one finds the new value fresh in the cache, unlike what it was built from: it rebuilds too
+      const otherRotated = await other();
+      expect(otherRotated).not.toBe(otherFirst);
+      expect(otherRotated.key).toBe('g'.repeat(32));
+    } finally {
+      if (saved === undefined) delete process.env[name];
+      else process.env[name] = saved;
+    }
+  });
+
   it('without an env, copies process.env at the first call: later edits of it are not read (Lambda never makes any)', async () => {
     const name = 'WECHATPAY_APIV3_KEY';
     const saved = process.env[name];

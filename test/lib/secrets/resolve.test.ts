@@ -42,6 +42,37 @@ function recording(values: Record<string, string>): { source: SecretSource; aske
   };
 }
 
+describe('resolveSecrets with values a source holds already (peek)', () => {
+  it('takes them without get(); one not held sends every read through get()', async () => {
+    const values = { [`${PREFIX}/WECHATPAY_MCHID`]: '1900000109', [`${PREFIX}/WECHATPAY_APIV2_KEY`]: V2 };
+    const inner = valuesSource(values);
+    const asked: string[] = [];
+    const held = new Set([`${PREFIX}/WECHATPAY_MCHID`, `${PREFIX}/WECHATPAY_APIV2_KEY`]);
+    const source: SecretSource = {
+      get: (path) => (asked.push(path), inner.get(path)),
+      peek: (path) => (held.has(path) ? inner.peek?.(path) : undefined),
+    };
+    const env = {
+      WECHATPAY_MCHID_PARAM: `${PREFIX}/WECHATPAY_MCHID`,
+      WECHATPAY_APIV2_KEY_PARAM: `${PREFIX}/WECHATPAY_APIV2_KEY`,
+    };
+    expect(await resolveSecrets(env, source)).toMatchObject({ WECHATPAY_MCHID: '1900000109', WECHATPAY_APIV2_KEY: V2 });
+    expect(asked).toEqual([]);
+    held.delete(`${PREFIX}/WECHATPAY_APIV2_KEY`);
+    expect(await resolveSecrets(env, source)).toMatchObject({ WECHATPAY_MCHID: '1900000109', WECHATPAY_APIV2_KEY: V2 });
+    expect(asked.sort()).toEqual([`${PREFIX}/WECHATPAY_APIV2_KEY`, `${PREFIX}/WECHATPAY_MCHID`]);
+  });
+
+  it('valuesSource.peek: the value, or undefined for a missing or empty one (which get() refuses)', async () => {
+    const source = valuesSource({ '/a/b': 'x', '/a/empty': '' });
+    expect(source.peek?.('/a/b')).toBe('x');
+    expect(source.peek?.('/a/empty')).toBeUndefined();
+    expect(source.peek?.('/a/none')).toBeUndefined();
+    expect(source.peek?.('__proto__')).toBeUndefined();
+    await expect(source.get('/a/empty')).rejects.toThrow(PayError);
+  });
+});
+
 describe('resolveSecrets', () => {
   it('fills each <NAME> from its path, so loadConfig works unchanged', async () => {
     const { source, asked } = recording({
@@ -131,7 +162,11 @@ describe('keysFileSource', () => {
 
   it('reads values by path from a JSON object', async () => {
     const source = keysFileSource(file('ok.json', JSON.stringify({ [`${PREFIX}/WECHATPAY_APIV2_KEY`]: V2 })));
+    // peek never reads the file: until get() has, it knows nothing
+    expect(source.peek?.(`${PREFIX}/WECHATPAY_APIV2_KEY`)).toBeUndefined();
     expect(await source.get(`${PREFIX}/WECHATPAY_APIV2_KEY`)).toBe(V2);
+    expect(source.peek?.(`${PREFIX}/WECHATPAY_APIV2_KEY`)).toBe(V2);
+    expect(source.peek?.(`${PREFIX}/OTHER`)).toBeUndefined();
     await expect(source.get(`${PREFIX}/OTHER`)).rejects.toThrow(`secret parameter ${PREFIX}/OTHER does not exist`);
     // an inherited property is not a parameter
     await expect(source.get('__proto__')).rejects.toThrow(PayError);
