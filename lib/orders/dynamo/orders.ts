@@ -98,19 +98,21 @@ export async function registerOrder(
 
 /**
  * A registered payment's condition: NOTPAY or CLOSED, the registered amount, the report's channel. Its
- * text and names never vary (the amount is a value), so they are joined once per channel.
+ * text never varies, so it is joined once per channel; the amount and the channel it compares are the
+ * payment write's own `:fen` and `:channel` (paymentWrite sets both), so they are sent once, not twice.
  */
 const REGISTERED_PAYMENT = {
-  wechatpay: allOf(stateIn('NOTPAY', 'CLOSED'), amountIs(0), channelIs('wechatpay')),
-  aggregator: allOf(stateIn('NOTPAY', 'CLOSED'), amountIs(0), channelIs('aggregator')),
+  wechatpay: registeredCondition('wechatpay'),
+  aggregator: registeredCondition('aggregator'),
 } as const;
 
-function registeredPayment(channel: OrderChannel, fen: number): Condition {
-  const fixed = REGISTERED_PAYMENT[channel];
+function registeredCondition(channel: OrderChannel): Condition {
+  const joined = allOf(stateIn('NOTPAY', 'CLOSED'), amountIs(0), channelIs(channel));
+  const { ':was_amountFen': _amount, ':was_channel': _channel, ...states } = joined.values;
   return {
-    expression: fixed.expression,
-    names: fixed.names,
-    values: Object.assign({}, fixed.values, amountIs(fen).values),
+    expression: joined.expression.replace(':was_amountFen', ':fen').replaceAll(':was_channel', ':channel'),
+    names: joined.names,
+    values: states,
   };
 }
 
@@ -128,7 +130,7 @@ export async function applyPayment(
   shards: number,
 ): Promise<PaymentOutcome> {
   const channel = orderChannelOf(report.channel);
-  const registered = registeredPayment(channel, report.amountFen);
+  const registered = REGISTERED_PAYMENT[channel];
   const mayRecord = policy === 'record' && channel === 'wechatpay';
   const NOT_REGISTERED = 'NOT_REGISTERED' as const;
   for (let pass = 0; pass < 3; pass++) {
