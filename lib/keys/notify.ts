@@ -7,13 +7,20 @@ import { headerGetter } from '../wechatpay/v3/verify';
 import type { KeyRing } from '../wechatpay/v3/keyring';
 import type { RefreshingKeyRing } from './ring';
 
-/** Prepares `keys` for the delivery's `Wechatpay-Serial` and returns `deps` verifying with them. */
-export async function depsWithFreshKeys(
+/**
+ * Prepares `keys` for the delivery's `Wechatpay-Serial` and returns `deps` verifying with them: at once
+ * when the ring has nothing to do (nearly every delivery), else once the ring is up to date.
+ */
+export function depsWithFreshKeys(
   keys: RefreshingKeyRing,
   deps: NotifyDeps,
   headers: Readonly<Record<string, string | undefined>>,
-): Promise<NotifyDeps> {
-  await keys.prepare(headerGetter(headers)('wechatpay-serial'));
+): NotifyDeps | Promise<NotifyDeps> {
+  const pending = keys.prepare(headerGetter(headers)('wechatpay-serial'));
+  return pending === undefined ? verifyingWith(keys, deps) : pending.then(() => verifyingWith(keys, deps));
+}
+
+function verifyingWith(keys: RefreshingKeyRing, deps: NotifyDeps): NotifyDeps {
   // the ring is a stable object, so the deps built around it are too: built once per deps, not per delivery
   const known = withRing.get(deps);
   if (known?.ring === keys.ring) return known.deps;

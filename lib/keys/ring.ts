@@ -41,9 +41,10 @@ export interface RefreshingKeyRing {
   /**
    * Brings the ring up to date before a delivery naming `serial` is verified: a periodic reload, and
    * for an unknown certificate serial a rate-limited reload and download. Never throws: a failure
-   * is logged and the delivery is verified with the keys held.
+   * is logged and the delivery is verified with the keys held. Nothing to do (the keys read recently,
+   * the serial known): undefined at once, no promise.
    */
-  prepare(serial: string | undefined): Promise<void>;
+  prepare(serial: string | undefined): Promise<void> | undefined;
   /** Outbound downloads started by this ring so far. */
   downloads(): number;
 }
@@ -116,17 +117,21 @@ export function createRefreshingKeyRing(opts: RefreshingKeyRingOptions): Refresh
     opts.now() - loadedAt < reloadMs &&
     (serial === undefined || !CERTIFICATE_SERIAL.test(serial) || ring.entry(serial) !== undefined);
 
+  async function refresh(serial: string | undefined): Promise<void> {
+    // one update at a time: a burst of deliveries shares it instead of stampeding the store or WeChat
+    while (inFlight !== undefined) await inFlight;
+    inFlight = update(serial).finally(() => {
+      inFlight = undefined;
+    });
+    await inFlight;
+  }
+
   return {
     ring,
-    async prepare(serial) {
-      // the common case, settled without starting an update (no promise chain per delivery)
-      if (inFlight === undefined && upToDate(serial)) return;
-      // one update at a time: a burst of deliveries shares it instead of stampeding the store or WeChat
-      while (inFlight !== undefined) await inFlight;
-      inFlight = update(serial).finally(() => {
-        inFlight = undefined;
-      });
-      await inFlight;
+    prepare(serial) {
+      // the common case, settled at once: no update, no promise per delivery
+      if (inFlight === undefined && upToDate(serial)) return undefined;
+      return refresh(serial);
     },
     downloads: () => downloadCount,
   };

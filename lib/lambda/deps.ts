@@ -54,12 +54,29 @@ export interface LiveOptions {
  * calls `build` again only when a resolved value differs from the one the current result was built
  * from. A failed build is not kept, so the next call tries again.
  */
-export function liveBuild<T>(build: (env: Env) => T, opts: LiveOptions = {}): () => Promise<T> {
+/** {@link liveBuild}'s result: call it for the current value; `ready()` answers without waiting when it can. */
+export type LiveBuild<T> = (() => Promise<T>) & {
+  /**
+   * The current value when it is known to stand with no I/O at all (the container's own environment,
+   * built, every value fresh in the source's cache and unchanged), else undefined: then call it.
+   */
+  ready(): T | undefined;
+};
+
+export function liveBuild<T>(build: (env: Env) => T, opts: LiveOptions = {}): LiveBuild<T> {
   let env = opts.env;
   let source = opts.source;
   let built: { resolved: Env; values: Array<string | undefined>; value: T } | undefined;
   let plan: SecretPlan | undefined;
-  return async () => {
+  const ready = (): T | undefined =>
+    opts.env === undefined &&
+    built !== undefined &&
+    plan !== undefined &&
+    source !== undefined &&
+    samePlannedValues(plan, source, built.resolved)
+      ? built.value
+      : undefined;
+  const current = async (): Promise<T> => {
     // Lambda fixes a container's environment for its life, so process.env is copied once, at the first
     // invocation: each read of it is a lookup in the C environment that copies the value (PEM keys of
     // several KB), and equal copies compare character by character. SSM values still re-resolve below.
@@ -79,6 +96,7 @@ export function liveBuild<T>(build: (env: Env) => T, opts: LiveOptions = {}): ()
       built = { resolved, values, value: build(resolved) };
     return built.value;
   };
+  return Object.assign(current, { ready });
 }
 
 /**
@@ -158,9 +176,12 @@ export function notifyRuntime(
   return {
     deps: async () => (await current()).deps,
     pipeline: (pipeline) => async (req) => {
-      // the middleware's dependencies are the first build; this call sees a rotated secret too
-      const { deps, keys } = await current();
-      return pipeline(req, keys === undefined ? deps : await depsWithFreshKeys(keys, deps, req.headers));
+      // the middleware's dependencies are the first build; this call sees a rotated secret too. Nearly
+      // every delivery finds both the secrets and the key ring current: then nothing here waits
+      const { deps, keys } = current.ready() ?? (await current());
+      if (keys === undefined) return pipeline(req, deps);
+      const fresh = depsWithFreshKeys(keys, deps, req.headers);
+      return pipeline(req, fresh instanceof Promise ? await fresh : fresh);
     },
   };
 }

@@ -70,6 +70,8 @@ describe('liveBuild', () => {
     });
     const first = await current();
     expect(await current()).toBe(first);
+    // an environment given by the caller may change under it: never taken as standing
+    expect(current.ready()).toBeUndefined();
     expect(ssm.requests).toEqual([KEY_PATH]);
     // rotated in SSM: the cached value serves until it ages out, then the next call rebuilds
     values.set(KEY_PATH, 'b'.repeat(32));
@@ -122,12 +124,15 @@ describe('liveBuild', () => {
       );
       // a second user of the same source (the function's other dependencies share its cache)
       const other = liveBuild((env) => ({ key: env.WECHATPAY_APIV3_KEY }), { source });
+      expect(current.ready()).toBeUndefined(); // nothing built yet
       const first = await current();
       const otherFirst = await other();
       for (let i = 0; i < 5; i++) expect(await current()).toBe(first);
+      expect(current.ready()).toBe(first); // current without waiting
       expect(ssm.requests).toEqual([KEY_PATH]);
-      // the cache ages out: read again, the same value, the same result
+      // the cache ages out: not ready (it must be read again), then the same value, the same result
       clock += 301_000;
+      expect(current.ready()).toBeUndefined();
       expect(await current()).toBe(first);
       expect(ssm.requests).toHaveLength(2);
       // rotated: the next read after the cache ages out rebuilds
