@@ -169,10 +169,7 @@ export async function transition<T>(
     ReturnValues: 'ALL_NEW',
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   };
-  for (const _ in names) {
-    request.ExpressionAttributeNames = names;
-    break;
-  }
+  if (Object.keys(names).length > 0) request.ExpressionAttributeNames = names;
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     try {
       const res = await send(() => table.client.send(new UpdateItemCommand(request)));
