@@ -23,9 +23,8 @@ import { checkRegistration } from '../registration';
 import { orderKey, paidDayKey, pendingShardKey, pendingShardOf } from '../table';
 import {
   allOf,
-  amountIs,
+  amountIsWriteValue,
   channelIs,
-  type Condition,
   N,
   NO_STATE,
   read,
@@ -102,19 +101,9 @@ export async function registerOrder(
  * payment write's own `:fen` and `:channel` (paymentWrite sets both), so they are sent once, not twice.
  */
 const REGISTERED_PAYMENT = {
-  wechatpay: registeredCondition('wechatpay'),
-  aggregator: registeredCondition('aggregator'),
+  wechatpay: allOf(stateIn('NOTPAY', 'CLOSED'), amountIsWriteValue(':fen'), channelIs('wechatpay', ':channel')),
+  aggregator: allOf(stateIn('NOTPAY', 'CLOSED'), amountIsWriteValue(':fen'), channelIs('aggregator', ':channel')),
 } as const;
-
-function registeredCondition(channel: OrderChannel): Condition {
-  const joined = allOf(stateIn('NOTPAY', 'CLOSED'), amountIs(0), channelIs(channel));
-  const { ':was_amountFen': _amount, ':was_channel': _channel, ...states } = joined.values;
-  return {
-    expression: joined.expression.replace(':was_amountFen', ':fen').replaceAll(':was_channel', ':channel'),
-    names: joined.names,
-    values: states,
-  };
-}
 
 /**
  * Applies a payment: from NOTPAY or a local CLOSED with the registered amount and the report's own

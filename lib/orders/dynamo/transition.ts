@@ -55,16 +55,24 @@ export function amountIs(fen: number): Condition {
   return { expression: 'amountFen = :was_amountFen', names: {}, values: { ':was_amountFen': N(fen) } };
 }
 
+/** The registered amount is the write's own value `valueName` (the condition sends no value of its own). */
+export function amountIsWriteValue(valueName: string): Condition {
+  return { expression: `amountFen = ${valueName}`, names: {}, values: {} };
+}
+
 /**
  * The order was registered for `channel`. Orders stored before channels existed carry none and are
  * WeChat Pay's, so only the WeChat side admits a missing attribute; the aggregator needs it stated.
+ * Given `valueName`, the channel is compared with that value of the write itself (which must hold
+ * `channel`), and the condition sends no value of its own.
  */
-export function channelIs(channel: 'wechatpay' | 'aggregator'): Condition {
+export function channelIs(channel: 'wechatpay' | 'aggregator', valueName?: string): Condition {
   const names = { '#channel': 'channel' };
-  const values = { ':was_channel': S(channel) };
+  const ref = valueName ?? ':was_channel';
+  const values: Item = valueName === undefined ? { ':was_channel': S(channel) } : {};
   return channel === 'aggregator'
-    ? { expression: '#channel = :was_channel', names, values }
-    : { expression: 'attribute_not_exists(#channel) OR #channel = :was_channel', names, values };
+    ? { expression: `#channel = ${ref}`, names, values }
+    : { expression: `attribute_not_exists(#channel) OR #channel = ${ref}`, names, values };
 }
 
 /** `outRefundNo` is not yet among the refunds counted in the order's refunded total. */

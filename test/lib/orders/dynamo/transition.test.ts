@@ -4,7 +4,16 @@
  * use travel with them (a part never collides with an update's own placeholders).
  */
 import { describe, expect, it } from 'vitest';
-import { allOf, amountIs, anyOf, NO_STATE, notCounted, stateIn } from '../../../../lib/orders/dynamo/transition';
+import {
+  allOf,
+  amountIs,
+  amountIsWriteValue,
+  anyOf,
+  channelIs,
+  NO_STATE,
+  notCounted,
+  stateIn,
+} from '../../../../lib/orders/dynamo/transition';
 
 describe('condition parts', () => {
   it('a payment under the record policy: no order yet, or NOTPAY/CLOSED with the registered amount', () => {
@@ -40,5 +49,20 @@ describe('condition parts', () => {
     expect(allOf(anyOf(NO_STATE, stateIn('NOTPAY')), amountIs(5)).expression).toBe(
       '(attribute_not_exists(#state) OR #state IN (:was_NOTPAY)) AND amountFen = :was_amountFen',
     );
+  });
+
+  it("parts that compare the write's own values send none of their own; the channel's own value otherwise", () => {
+    expect(amountIsWriteValue(':fen')).toEqual({ expression: 'amountFen = :fen', names: {}, values: {} });
+    expect(channelIs('wechatpay', ':channel')).toEqual({
+      expression: 'attribute_not_exists(#channel) OR #channel = :channel',
+      names: { '#channel': 'channel' },
+      values: {},
+    });
+    expect(channelIs('aggregator', ':channel').expression).toBe('#channel = :channel');
+    expect(channelIs('aggregator')).toEqual({
+      expression: '#channel = :was_channel',
+      names: { '#channel': 'channel' },
+      values: { ':was_channel': { S: 'aggregator' } },
+    });
   });
 });
