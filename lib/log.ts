@@ -82,43 +82,54 @@ class LineFormatter extends LogFormatter {
   }
 
   formatAttributes(attributes: UnformattedAttributes, additional: LogAttributes): LogItem {
-    const context = attributes.lambdaContext;
     return new LogItem({
-      attributes: {
-        level: attributes.logLevel.toLowerCase(),
-        timestamp: this.formatTimestamp(attributes.timestamp),
-        service: attributes.serviceName,
-        message: attributes.message,
-        request_id: context?.awsRequestId,
-        cold_start: context?.coldStart,
-        function_name: context?.functionName,
-        xray_trace_id: attributes.xRayTraceId,
-      },
+      attributes: lineHead(
+        attributes.logLevel.toLowerCase(),
+        this.formatTimestamp(attributes.timestamp),
+        attributes.serviceName,
+        attributes.message,
+        attributes.lambdaContext,
+        attributes.xRayTraceId,
+      ),
     }).addAttributes(additional);
   }
 }
 
+/** What a line carries of the invocation, under the names of Powertools' own record of it. */
+interface InvocationFacts {
+  awsRequestId?: string | undefined;
+  coldStart?: boolean | undefined;
+  functionName?: string | undefined;
+}
+
+/**
+ * The keys a line starts with, in order: Powertools' attributes under the names this service has
+ * always used. One layout for the lines Powertools formats and the ones written directly.
+ */
+function lineHead(
+  level: string,
+  timestamp: string,
+  service: string | undefined,
+  message: string,
+  context: InvocationFacts | undefined,
+  traceId: string | undefined,
+): Record<string, unknown> {
+  return {
+    level,
+    timestamp,
+    service,
+    message,
+    request_id: context?.awsRequestId,
+    cold_start: context?.coldStart,
+    function_name: context?.functionName,
+    xray_trace_id: traceId,
+  };
+}
+
 /** Powertools' numbers for the levels this service logs at (its LogLevelThreshold). */
 const LEVEL_NUMBER: Readonly<Record<LogLevel, number>> = { debug: 8, info: 12, warn: 16, error: 20 };
-/** The keys a line starts with (the formatter's), and the ones Powertools reserves: a field named so goes through Powertools. */
-const LINE_KEYS = new Set([
-  'level',
-  'timestamp',
-  'service',
-  'message',
-  'request_id',
-  'cold_start',
-  'function_name',
-  'xray_trace_id',
-  'sampling_rate',
-]);
-
-/** What a line carries of the invocation, as Powertools' addContext records it. */
-interface InvocationFacts {
-  requestId: string | undefined;
-  coldStart: boolean;
-  functionName: string | undefined;
-}
+/** The keys a line starts with, and sampling_rate, which Powertools also reserves: a field named so goes through Powertools. */
+const LINE_KEYS = new Set([...Object.keys(lineHead('', '', '', '', undefined, undefined)), 'sampling_rate']);
 
 /** Powertools' Logger writing its lines to an injectable sink (tests read what Lambda would receive). */
 class LineLogger extends PowertoolsLogger {
@@ -151,7 +162,7 @@ class LineLogger extends PowertoolsLogger {
   override addContext(context: Context): void {
     super.addContext(context);
     this.invocation = {
-      requestId: context.awsRequestId,
+      awsRequestId: context.awsRequestId,
       coldStart: this.coldStartSeen,
       functionName: context.functionName,
     };
@@ -203,17 +214,14 @@ class LineLogger extends PowertoolsLogger {
       if (!isPlainJson(fields[key], 1)) return false;
     }
     if (LEVEL_NUMBER[level] < this.level) return true;
-    const context = this.invocation;
-    const attributes: Record<string, unknown> = {
+    const attributes = lineHead(
       level,
-      timestamp: isoFromMillis(Date.now()),
-      service: this.line.service,
+      isoFromMillis(Date.now()),
+      this.line.service,
       message,
-      request_id: context?.requestId,
-      cold_start: context?.coldStart,
-      function_name: context?.functionName,
-      xray_trace_id: getXRayTraceIdFromEnv(),
-    };
+      this.invocation,
+      getXRayTraceIdFromEnv(),
+    );
     Object.assign(attributes, this.line.persistent, fields);
     (this.sink ?? stdoutLine)(JSON.stringify(attributes));
     return true;
