@@ -1,5 +1,6 @@
 /** Small helpers shared by the bench sections: statistics, formatting, timing, the test configuration. */
 import { performance } from 'node:perf_hooks';
+import type { Context } from 'aws-lambda';
 import { loadConfig, type Config } from '../../lib/config';
 import { generateTestKeys, toEnv, type TestKeys } from '../../scripts/simulator/keys';
 
@@ -93,3 +94,20 @@ export async function cleanupAll(): Promise<void> {
   cleanups.clear();
   await Promise.allSettled(all.map((f) => f()));
 }
+
+/** A Lambda context as the runtime hands one to the paymentNotify function (6 s left), for in-process calls. */
+export const lambdaContext = (): Context =>
+  ({
+    awsRequestId: 'bench-request',
+    functionName: 'wechatpay-lambda-bench-paymentNotify',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:bench',
+    memoryLimitInMB: '256',
+    logGroupName: '/aws/lambda/bench',
+    logStreamName: 'bench',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => 6000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  }) as Context;

@@ -41,7 +41,17 @@ import {
   type WireRequest,
 } from '../../scripts/simulator/messages';
 import { minimalPaymentWrite, minimalV3Read, openPlain } from '../lib/minimal';
-import { benchKeys, log, mapLimit, median, nextOutTradeNo, onCleanup, percentile, round } from '../lib/common';
+import {
+  benchKeys,
+  lambdaContext,
+  log,
+  mapLimit,
+  median,
+  nextOutTradeNo,
+  onCleanup,
+  percentile,
+  round,
+} from '../lib/common';
 import { ROOT } from '../lib/snapshot';
 import { hookClientClass, resetWaitClock, waitClock } from '../lib/sendtime';
 
@@ -114,22 +124,6 @@ export interface HandlerResult {
   logBytesPerDelivery: number;
   notes: string[];
 }
-
-const lambdaContext = (): Context =>
-  ({
-    awsRequestId: 'bench-request',
-    functionName: 'wechatpay-lambda-bench-paymentNotify',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:bench',
-    memoryLimitInMB: '256',
-    logGroupName: '/aws/lambda/bench',
-    logStreamName: 'bench',
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => 6000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  }) as Context;
 
 const eventOf = (w: WireRequest): HttpEvent => ({
   headers: Object.fromEntries(Object.entries(w.headers).map(([k, v]) => [k.toLowerCase(), v])),

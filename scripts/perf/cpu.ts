@@ -20,6 +20,7 @@ import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { HttpResponse } from '@smithy/core/transport';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import middy from '@middy/core';
+import { lambdaContext } from '../../bench/lib/common';
 import { minimalPaymentWrite, minimalV3Read } from '../../bench/lib/minimal';
 import { notifyDeps, notifyRuntime } from '../../lib/lambda/deps';
 import { createLogger } from '../../lib/log';
@@ -83,17 +84,7 @@ const events = Array.from({ length: deliveries }, (_, i) => {
   const headers = Object.fromEntries(Object.entries(w.headers).map(([k, v]) => [k.toLowerCase(), v]));
   return { no, event: { headers, body: w.body, isBase64Encoded: false } as HttpEvent };
 });
-const context = {
-  awsRequestId: 'cpu',
-  functionName: 'paymentNotify',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:paymentNotify',
-  memoryLimitInMB: '256',
-  logGroupName: '/aws/lambda/paymentNotify',
-  logStreamName: 'cpu',
-  callbackWaitsForEmptyEventLoop: true,
-  getRemainingTimeInMillis: () => 6000,
-};
+const context = lambdaContext();
 
 type Handler = (event: HttpEvent) => Promise<{ statusCode: number }>;
 
