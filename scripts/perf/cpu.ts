@@ -131,6 +131,7 @@ async function main(): Promise<void> {
   };
   const variants: Record<string, (i: number) => Promise<{ statusCode: number }>> = {
     minimal: (i) => ((answer = '{}'), minimal((events[i] as (typeof events)[number]).event)),
+    'minimal, the ALL_NEW reply': (i) => ((answer = item(i)), minimal((events[i] as (typeof events)[number]).event)),
     'real handler': (i) => ((answer = item(i)), real((events[i] as (typeof events)[number]).event, context)),
     'no Powertools middlewares': (i) => (
       (answer = item(i)), noPowertools((events[i] as (typeof events)[number]).event, context as never)

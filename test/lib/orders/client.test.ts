@@ -41,4 +41,10 @@ describe('createDynamoClient', () => {
     );
     client.destroy();
   });
+
+  it('resolves its middleware stack once per command class (cacheMiddleware), not on every send', () => {
+    const client = createDynamoClient({ endpoint: 'http://127.0.0.1:8000' });
+    expect(client.config.cacheMiddleware).toBe(true);
+    client.destroy();
+  });
 });

@@ -5,6 +5,8 @@
  */
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createDynamoClient } from '../../../lib/orders/client';
+import { createDynamoOrderStore } from '../../../lib/orders/dynamodb';
 import { refundableFen, type RefundReport } from '../../../lib/orders/model';
 import { orderKey } from '../../../lib/orders/table';
 import { createHarness, orderNo, type Harness } from '../../support/harness';
@@ -62,12 +64,14 @@ describe('reserveRefund', () => {
   it('re-reads when the refunded total moved under it, and still never over-reserves', async () => {
     const no = await paidOrder(100);
     await h.store.reserveRefund({ outTradeNo: no, outRefundNo: 'a', merchantId: mid(), refundFen: 50 });
-    // a refund made elsewhere lands between this call's read and its write: the pinned total refuses the write
-    let first = true;
-    h.client.middlewareStack.add(
+    // a refund made elsewhere lands between this call's read and its write: the pinned total refuses the write.
+    // The race rides on a client of its own: the store's client resolves its middleware once, at its first send
+    const racing = createDynamoClient({ endpoint: h.env.DYNAMODB_ENDPOINT });
+    let raced = 0;
+    racing.middlewareStack.add(
       (next, context) => async (args) => {
-        if (first && context.commandName === 'UpdateItemCommand') {
-          first = false;
+        if (raced === 0 && context.commandName === 'UpdateItemCommand') {
+          raced += 1;
           await h.client.send(
             new UpdateItemCommand({
               TableName: h.tableName,
@@ -81,13 +85,15 @@ describe('reserveRefund', () => {
       },
       { step: 'initialize', name: 'raceRefund' },
     );
+    const store = createDynamoOrderStore({ client: racing, tableName: h.tableName });
     try {
       expect(
-        await h.store.reserveRefund({ outTradeNo: no, outRefundNo: 'b', merchantId: mid(), refundFen: 30 }),
+        await store.reserveRefund({ outTradeNo: no, outRefundNo: 'b', merchantId: mid(), refundFen: 30 }),
       ).toMatchObject({ kind: 'EXCEEDS_REFUNDABLE', refundableFen: 20 });
     } finally {
-      h.client.middlewareStack.remove('raceRefund');
+      racing.destroy();
     }
+    expect(raced).toBe(1);
     expect(await h.store.getOrder(mid(), no)).toMatchObject({ refundedFen: 30, reservedFen: 50 });
   });
 
