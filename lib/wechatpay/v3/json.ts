@@ -9,8 +9,9 @@ const MAX_DEPTH = 32;
  * parser builds the value (fast, and it is the one that decides validity). What JSON.parse silently
  * accepts is then checked in two cheap passes that allocate nothing per key: the value's own keys
  * (decoded, so an escaped `__proto__` is seen for what it is) are walked for prototype names and
- * depth and counted, and the key tokens of the text are counted; a repeated key is the one case in
- * which the text holds more keys than the value, because JSON.parse keeps only its last value.
+ * depth and counted, and the key tokens of the text are counted (bounded from the colons first, then,
+ * only if that bound does not settle it, exactly); a repeated key is the one case in which the text
+ * holds more keys than the value, because JSON.parse keeps only its last value.
  */
 export function parseUntrustedJson(text: string, what: string): unknown {
   let value: unknown;
@@ -19,7 +20,8 @@ export function parseUntrustedJson(text: string, what: string): unknown {
   } catch {
     throw malformed(`${what} is not valid JSON`);
   }
-  if (countKeys(value, 1, what) !== countKeyTokens(text)) throw malformed(`${what} repeats a key`);
+  const keys = countKeys(value, 1, what);
+  if (keyTokenBound(text) !== keys && countKeyTokens(text) !== keys) throw malformed(`${what} repeats a key`);
   return value;
 }
 
@@ -58,6 +60,24 @@ function countKeyTokens(text: string): number {
     while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++next);
     if (c === 0x3a /* : */) n++;
     open = text.indexOf('"', next);
+  }
+  return n;
+}
+
+/**
+ * A quick bound on the key tokens, walking the colons only (about half as many stops as the quotes): the
+ * colons right after a quote. With no white space right before any colon, every key token is such a
+ * colon, so this count is at least the key tokens; a quote-colon inside a string only adds to it. Equal
+ * to the value's key count it therefore proves there is no repeated key (the text holds at least as
+ * many key tokens as the value has keys). -1 when white space stands before a colon: no bound, and the
+ * exact count decides. A text it cannot clear goes to {@link countKeyTokens}, so it only ever saves time.
+ */
+export function keyTokenBound(text: string): number {
+  let n = 0;
+  for (let at = text.indexOf(':'); at >= 0; at = text.indexOf(':', at + 1)) {
+    const c = text.charCodeAt(at - 1);
+    if (c === 0x22 /* " */) n++;
+    else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) return -1;
   }
   return n;
 }

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { thrownPayError } from '../../../support/errors';
 import fc from 'fast-check';
 import { PayError } from '../../../../lib/errors';
-import { isRecord, optStr, parseUntrustedJson, str } from '../../../../lib/wechatpay/v3/json';
+import { isRecord, keyTokenBound, optStr, parseUntrustedJson, str } from '../../../../lib/wechatpay/v3/json';
 
 const malformedOf = (f: () => unknown) => thrownPayError(f, 'MALFORMED');
 
@@ -95,6 +95,29 @@ describe('parseUntrustedJson', () => {
   });
 });
 
+describe('keyTokenBound', () => {
+  it('counts the colons right after a quote: every key of compact JSON, and a quote-colon in a string', () => {
+    expect(keyTokenBound('{"a":1,"b":{"c":[{"d":"e"}]}}')).toBe(4);
+    expect(keyTokenBound('{"a":1,"a":2}')).toBe(2);
+    expect(keyTokenBound('{"t":"10:00:00","u":"x"}')).toBe(2);
+    // over-counts only: a string that starts with a colon, an escaped quote before a colon
+    expect(keyTokenBound('{"a":":"}')).toBe(2);
+    expect(keyTokenBound('{"a":"\\":"}')).toBe(2);
+    expect(keyTokenBound('[]')).toBe(0);
+    expect(keyTokenBound(':')).toBe(0);
+    expect(keyTokenBound('')).toBe(0);
+  });
+
+  it('gives no bound (-1) when JSON white space stands right before any colon, in a string or not', () => {
+    for (const ws of [' ', '\n', '\r', '\t']) {
+      expect(keyTokenBound(`{"a"${ws}:1}`), JSON.stringify(ws)).toBe(-1);
+      expect(keyTokenBound(`{"a":1,"b":"x${ws}:y"}`), JSON.stringify(ws)).toBe(-1);
+    }
+    // other characters before a colon are neither counted nor a reason to give up
+    expect(keyTokenBound('{"a":"x\u00a0:y","b":"1:2"}')).toBe(2);
+  });
+});
+
 describe('field helpers', () => {
   const doc = { id: 'EV-1', empty: '', long: 'x'.repeat(300), num: 1, nil: null };
 
@@ -132,6 +155,13 @@ describe('parseUntrustedJson key scan (mutation-tested)', () => {
     ['inside a nested object', '{"x":{"a":1,"a":2}}'],
     ['inside an object in an array', '[1,{"a":1,"a":2}]'],
     ['spelled with an escape', '{"a":1,"\\u0061":2}'],
+    // white space before one colon only: the colon bound cannot vouch, the exact count must catch it
+    ['white space before the first colon only', '{"a" :1,"a":2}'],
+    ['a line feed before the second colon only', '{"a":1,"a"\n:2}'],
+    ['a carriage return before one colon', '{"a"\r:1,"a":2}'],
+    ['a tab before one colon', '{"a":1,"a"\t:2}'],
+    // a quote-colon inside a string makes up for a key the bound misses, and still the repeat is seen
+    ['a string value starting with a colon', '{"a" :1,"a":":"}'],
   ])('rejects a repeated key (%s), which JSON.parse would silently collapse', (_label, text) => {
     expect(malformedOf(() => parseUntrustedJson(text, 'resource')).reason).toBe('resource repeats a key');
   });

@@ -220,7 +220,12 @@ describe('verifyV3 rejects with UNAUTHENTIC', () => {
     }
   });
 
-  it('a signature that is not base64', () => {
+  it('a signature that is not base64, or not its one canonical spelling', () => {
+    // a 2048-bit signature is 256 bytes: base64 ends in '==', its last letter carrying 4 unused bits
+    const nudged = (c: string) => {
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+      return alphabet[alphabet.indexOf(c) ^ 1] ?? 'B';
+    };
     const wire = transaction();
     const sig = wire.headers['Wechatpay-Signature'] ?? '';
     for (const bad of [
@@ -232,7 +237,12 @@ describe('verifyV3 rejects with UNAUTHENTIC', () => {
       `-${sig.slice(1)}`,
       'x'.repeat(5000),
       '中文',
+      // the same bytes spelt otherwise: no padding, the URL-safe alphabet, unused low bits set
+      sig.replace(/=+$/, ''),
+      sig.replace(/\+/g, '-').replace(/\//g, '_'),
+      `${sig.slice(0, sig.indexOf('=') - 1)}${nudged(sig[sig.indexOf('=') - 1] ?? 'A')}${sig.slice(sig.indexOf('='))}`,
     ]) {
+      expect(bad).not.toBe(sig);
       unauthenticOf(() => check({ ...wire.headers, 'Wechatpay-Signature': bad }, wire.body));
     }
   });
