@@ -18,6 +18,25 @@ describe('decodeUtf8', () => {
     }
     expect(() => decodeUtf8(Buffer.from([0xc3]))).toThrow('body is not valid UTF-8');
   });
+
+  it('property: a Buffer and a plain byte array read as the fatal WHATWG decoder reads them, one leading mark dropped', () => {
+    const fatal = new TextDecoder('utf-8', { fatal: true });
+    const text = fc.oneof(
+      fc.string({ unit: 'grapheme', maxLength: 32 }),
+      fc.string({ unit: fc.constantFrom('\ufeff', 'a', '支', '\u{1f600}', '\u0000'), maxLength: 12 }),
+    );
+    fc.assert(
+      fc.property(text, (t) => {
+        const buffer = Buffer.from(t, 'utf8');
+        const plain = new Uint8Array(buffer);
+        expect(decodeUtf8(buffer)).toBe(fatal.decode(buffer));
+        expect(decodeUtf8(plain)).toBe(fatal.decode(plain));
+      }),
+      { numRuns: 2000 },
+    );
+    expect(decodeUtf8(Buffer.from('\ufeff\ufeffx', 'utf8'))).toBe('\ufeffx');
+    expect(decodeUtf8(Buffer.from('x\ufeff', 'utf8'))).toBe('x\ufeff');
+  });
 });
 
 describe('bodyText and bodyByteLength (a body as bytes or as the text of them)', () => {
