@@ -58,8 +58,9 @@ export const pendingShardKey = (k: number) => (k === 0 ? 'NOTPAY' : `NOTPAY#${k}
  * bits of each character, so order numbers that differ in letters alone could all share a shard.)
  */
 export function pendingShardOf(merchantId: string, outTradeNo: string, shards: number): number {
-  // crypto.hash: the one-shot digest (Node 20.12+), the same SHA-256 without a Hash object per call
-  return hash('sha256', orderKey(merchantId, outTradeNo), 'buffer').readUInt32BE(0) % shards;
+  // crypto.hash: the one-shot digest (Node 20.12+), the same SHA-256 without a Hash object per call. Its
+  // first 8 hex digits are the first 32 bits, big-endian: the hex text costs a third of a Buffer's making
+  return Number.parseInt(hash('sha256', orderKey(merchantId, outTradeNo), 'hex').slice(0, 8), 16) % shards;
 }
 
 /** Name of the sparse index of paid orders by Beijing paid day (items carry `paidDay` once paid through WeChat Pay). */

@@ -3,6 +3,8 @@
  * listing that merges them oldest first page by page, counts over every shard, shard counts that
  * change without losing an order, and the configuration that sets them.
  */
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { QueryCommand, ScanCommand, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoOrderStore } from '../../../lib/orders/dynamodb';
@@ -10,6 +12,7 @@ import type { OrderStore } from '../../../lib/orders/store';
 import {
   DEFAULT_PENDING_SHARDS,
   MAX_PENDING_SHARDS,
+  orderKey,
   pendingShardKey,
   pendingShardOf,
   pendingShardsFromEnv,
@@ -138,6 +141,28 @@ describe('the sharded pending index', () => {
     expect(spread.size).toBeGreaterThan(4);
     expect(pendingShardKey(0)).toBe('NOTPAY');
     expect(pendingShardKey(7)).toBe('NOTPAY#7');
+  });
+
+  it('property: the shard is the first 32 bits of the SHA-256 of the order key, big-endian, mod the count (the stored layout)', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[0-9]{1,12}$/),
+        fc.stringMatching(/^[0-9A-Za-z_\-|*@]{1,32}$/),
+        fc.integer({ min: 1, max: 64 }),
+        (mchid, no, n) => {
+          const digest = createHash('sha256').update(orderKey(mchid, no)).digest();
+          expect(pendingShardOf(mchid, no, n)).toBe(digest.readUInt32BE(0) % n);
+        },
+      ),
+      { numRuns: 500 },
+    );
+    // a digest whose first byte is 0x8…: its first 32 bits read as the unsigned number
+    const high = Array.from({ length: 200 }, (_, i) => `HI${i}`).find(
+      (no) => (createHash('sha256').update(orderKey('1', no)).digest()[0] ?? 0) >= 0x80,
+    ) as string;
+    expect(pendingShardOf('1', high, 7)).toBe(
+      createHash('sha256').update(orderKey('1', high)).digest().readUInt32BE(0) % 7,
+    );
   });
 
   it('refuses a cursor it did not write, changing nothing', async () => {
