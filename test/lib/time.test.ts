@@ -19,7 +19,7 @@ describe('isoFromMillis', () => {
     );
   });
 
-  it('property: near the instants where a written field rolls over (days, months, leap days, centuries)', () => {
+  it('property: near the instants where a written field rolls over (days, months, leap days, centuries, year widths)', () => {
     const boundary = fc.constantFrom(
       '1970-01-01T00:00:00.000Z',
       '2000-02-29T23:59:59.999Z',
@@ -29,6 +29,10 @@ describe('isoFromMillis', () => {
       '0400-02-29T12:00:00.000Z',
       '9999-12-31T23:59:59.999Z',
       '0000-01-01T00:00:00.000Z',
+      // where the year's zero padding changes width: 0009 → 0010, 0099 → 0100, 0999 → 1000
+      '0010-01-01T00:00:00.000Z',
+      '0100-01-01T00:00:00.000Z',
+      '1000-01-01T00:00:00.000Z',
     );
     fc.assert(
       fc.property(boundary, fc.integer({ min: -3 * 86_400_000, max: 3 * 86_400_000 }), (at, delta) => {

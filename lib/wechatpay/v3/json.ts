@@ -20,9 +20,18 @@ export function parseUntrustedJson(text: string, what: string): unknown {
   } catch {
     throw malformed(`${what} is not valid JSON`);
   }
-  const keys = countKeys(value, 1, what);
-  if (keyTokenBound(text) !== keys && countKeyTokens(text) !== keys) throw malformed(`${what} repeats a key`);
+  if (keyCheck(text, countKeys(value, 1, what)) === 'repeat') throw malformed(`${what} repeats a key`);
   return value;
+}
+
+/**
+ * Whether the text holds exactly `keys` key tokens, and how that was settled: by the colon bound alone
+ * ({@link keyTokenBound}; compact JSON, as WeChat Pay sends it), or by the exact quote-by-quote count;
+ * 'repeat' when the text holds more key tokens than the value has keys.
+ */
+export function keyCheck(text: string, keys: number): 'bound' | 'exact' | 'repeat' {
+  if (keyTokenBound(text) === keys) return 'bound';
+  return countKeyTokens(text) === keys ? 'exact' : 'repeat';
 }
 
 /**
@@ -74,12 +83,13 @@ function countKeyTokens(text: string): number {
  */
 export function keyTokenBound(text: string): number {
   let n = 0;
-  for (let at = text.indexOf(':'); at >= 0; at = text.indexOf(':', at + 1)) {
+  for (let at = -1; ; ) {
+    at = text.indexOf(':', at + 1);
+    if (at === -1) return n;
     const c = text.charCodeAt(at - 1);
     if (c === 0x22 /* " */) n++;
     else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) return -1;
   }
-  return n;
 }
 
 /** Whether the quote at `at` is escaped: an odd number of backslashes right before it. */

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { thrownPayError } from '../../../support/errors';
 import fc from 'fast-check';
 import { PayError } from '../../../../lib/errors';
-import { isRecord, keyTokenBound, optStr, parseUntrustedJson, str } from '../../../../lib/wechatpay/v3/json';
+import { isRecord, keyCheck, keyTokenBound, optStr, parseUntrustedJson, str } from '../../../../lib/wechatpay/v3/json';
 
 const malformedOf = (f: () => unknown) => thrownPayError(f, 'MALFORMED');
 
@@ -105,6 +105,10 @@ describe('keyTokenBound', () => {
     expect(keyTokenBound('{"a":"\\":"}')).toBe(2);
     expect(keyTokenBound('[]')).toBe(0);
     expect(keyTokenBound(':')).toBe(0);
+    // a colon at the very start counts for nothing, and the walk goes on past it; one right after a
+    // quote at the very start counts
+    expect(keyTokenBound(':"a":1,"b":2')).toBe(2);
+    expect(keyTokenBound('":')).toBe(1);
     expect(keyTokenBound('')).toBe(0);
   });
 
@@ -115,6 +119,18 @@ describe('keyTokenBound', () => {
     }
     // other characters before a colon are neither counted nor a reason to give up
     expect(keyTokenBound('{"a":"x\u00a0:y","b":"1:2"}')).toBe(2);
+  });
+});
+
+describe('keyCheck', () => {
+  it('settles compact JSON by the colon bound alone, anything else by the exact count', () => {
+    expect(keyCheck('{"a":1,"b":{"c":"10:00"}}', 3)).toBe('bound');
+    expect(keyCheck('{}', 0)).toBe('bound');
+    // white space before a colon, or a string opening with a colon: the bound cannot vouch
+    expect(keyCheck('{"a" :1}', 1)).toBe('exact');
+    expect(keyCheck('{"a":":"}', 1)).toBe('exact');
+    expect(keyCheck('{"a":1,"a":2}', 1)).toBe('repeat');
+    expect(keyCheck('{"a" :1,"a":2}', 1)).toBe('repeat');
   });
 });
 

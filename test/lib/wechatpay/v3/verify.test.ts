@@ -215,6 +215,7 @@ describe('verifyV3 rejects with UNAUTHENTIC', () => {
     for (const probe of probes) {
       const err = unauthenticOf(() => check({ ...wire.headers, 'Wechatpay-Signature': probe }, wire.body));
       expect(err.detail).toEqual({ probe: true });
+      expect(err.reason).toBe('signature probe rejected');
       // even with every other header missing
       expect(unauthenticOf(() => check({ 'Wechatpay-Signature': probe }, '')).detail).toEqual({ probe: true });
     }
@@ -243,7 +244,9 @@ describe('verifyV3 rejects with UNAUTHENTIC', () => {
       `${sig.slice(0, sig.indexOf('=') - 1)}${nudged(sig[sig.indexOf('=') - 1] ?? 'A')}${sig.slice(sig.indexOf('='))}`,
     ]) {
       expect(bad).not.toBe(sig);
-      unauthenticOf(() => check({ ...wire.headers, 'Wechatpay-Signature': bad }, wire.body));
+      expect(unauthenticOf(() => check({ ...wire.headers, 'Wechatpay-Signature': bad }, wire.body)).reason).toBe(
+        'Wechatpay-Signature is not base64',
+      );
     }
   });
 
@@ -292,7 +295,9 @@ describe('verifyV3 rejects with UNAUTHENTIC', () => {
       '',
       ' WECHATPAY2-SHA256-RSA2048',
     ]) {
-      unauthenticOf(() => check({ ...wire.headers, 'Wechatpay-Signature-Type': type }, wire.body));
+      expect(unauthenticOf(() => check({ ...wire.headers, 'Wechatpay-Signature-Type': type }, wire.body)).reason).toBe(
+        'unsupported Wechatpay-Signature-Type',
+      );
     }
   });
 
