@@ -49,11 +49,6 @@ export interface LiveOptions {
   source?: SecretSource;
 }
 
-/**
- * `build` kept up to date with the secrets: each call re-resolves them (a cache hit while warm) and
- * calls `build` again only when a resolved value differs from the one the current result was built
- * from. A failed build is not kept, so the next call tries again.
- */
 /** {@link liveBuild}'s result: call it for the current value; `ready()` answers without waiting when it can. */
 export type LiveBuild<T> = (() => Promise<T>) & {
   /**
@@ -63,17 +58,19 @@ export type LiveBuild<T> = (() => Promise<T>) & {
   ready(): T | undefined;
 };
 
+/**
+ * `build` kept up to date with the secrets: each call re-resolves them (a cache hit while warm) and
+ * calls `build` again only when a resolved value differs from the one the current result was built
+ * from. A failed build is not kept, so the next call tries again.
+ */
 export function liveBuild<T>(build: (env: Env) => T, opts: LiveOptions = {}): LiveBuild<T> {
   let env = opts.env;
   let source = opts.source;
-  let built: { resolved: Env; values: Array<string | undefined>; value: T } | undefined;
+  let built: { resolved: Env; value: T } | undefined;
+  // only ever set for the container's own environment (below)
   let plan: SecretPlan | undefined;
   const ready = (): T | undefined =>
-    opts.env === undefined &&
-    built !== undefined &&
-    plan !== undefined &&
-    source !== undefined &&
-    samePlannedValues(plan, source, built.resolved)
+    plan !== undefined && source !== undefined && built !== undefined && samePlannedValues(plan, source, built.resolved)
       ? built.value
       : undefined;
   const current = async (): Promise<T> => {
@@ -90,11 +87,10 @@ export function liveBuild<T>(build: (env: Env) => T, opts: LiveOptions = {}): Li
       if (standing !== undefined) return standing;
     }
     const resolved = await resolveSecrets(env, source, plan);
-    // compared in memory only, never logged: the values themselves are the exact fingerprint, read once
-    // and compared one by one (no joined copy of every key on each invocation)
-    const values = RESOLVABLE_VARIABLES.map((name) => resolved[name]);
-    if (built === undefined || values.some((v, i) => v !== built?.values[i]))
-      built = { resolved, values, value: build(resolved) };
+    // compared in memory only, never logged: the values themselves are the exact fingerprint, compared
+    // one by one with those the current result was built from (no joined copy of every key)
+    if (built === undefined || RESOLVABLE_VARIABLES.some((name) => resolved[name] !== built?.resolved[name]))
+      built = { resolved, value: build(resolved) };
     return built.value;
   };
   return Object.assign(current, { ready });

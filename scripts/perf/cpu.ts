@@ -19,8 +19,6 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { HttpResponse } from '@smithy/core/transport';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import middy from '@middy/core';
 import { lambdaContext } from '../../bench/lib/common';
 import { minimalPaymentWrite, minimalV3Read } from '../../bench/lib/minimal';
@@ -32,6 +30,7 @@ import { httpCore, httpMiddlewares, HTTP_TIMING, wechatFormat } from '../../lib/
 import type { HttpEvent, HttpResult } from '../../lib/lambda/http';
 import { orderKey } from '../../lib/orders/table';
 import { generateTestKeys, toEnv } from '../simulator/keys';
+import { answerDynamoWith } from './canned';
 import { v3Notification, v3TransactionResource } from '../simulator/messages';
 
 const rounds = Number(process.argv[2] ?? 15);
@@ -60,13 +59,7 @@ const MCHID_ITEM = (no: string, mchid: string) =>
 
 // every DynamoDB request is answered at once with `answer` (the store's ALL_NEW item, or {} for the minimal write)
 let answer = '{}';
-(NodeHttpHandler.prototype as unknown as { handle: () => Promise<unknown> }).handle = async () => ({
-  response: new HttpResponse({
-    statusCode: 200,
-    headers: { 'content-type': 'application/x-amz-json-1.0' },
-    body: Buffer.from(answer),
-  }),
-});
+answerDynamoWith(() => answer);
 
 const keys = generateTestKeys();
 const env = { ...toEnv(keys), PAYMENTS_TABLE: 'perf-cpu', DYNAMODB_ENDPOINT: 'http://127.0.0.1:9' };

@@ -11,20 +11,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { HttpResponse } from '@smithy/core/transport';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createDynamoClient } from '../../lib/orders/client';
+import { answerDynamoWith } from './canned';
 
 const rounds = Number(process.argv[2] ?? 14);
 const requests = Number(process.argv[3] ?? 500);
 
-(NodeHttpHandler.prototype as unknown as { handle: () => Promise<unknown> }).handle = async () => ({
-  response: new HttpResponse({
-    statusCode: 200,
-    headers: { 'content-type': 'application/x-amz-json-1.0' },
-    body: Buffer.from('{}'),
-  }),
-});
+answerDynamoWith(() => '{}');
 
 const endpoint = 'http://127.0.0.1:9';
 const plain = (settings: { cacheMiddleware?: boolean; withoutLogger?: boolean }): DynamoDBClient => {

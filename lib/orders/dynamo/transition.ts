@@ -50,11 +50,6 @@ export function stateIn(...states: string[]): Condition {
   return { expression: `#state IN (${Object.keys(values).join(', ')})`, names: STATE, values };
 }
 
-/** The registered amount is `fen`. */
-export function amountIs(fen: number): Condition {
-  return { expression: 'amountFen = :was_amountFen', names: {}, values: { ':was_amountFen': N(fen) } };
-}
-
 /** The registered amount is the write's own value `valueName` (the condition sends no value of its own). */
 export function amountIsWriteValue(valueName: string): Condition {
   return { expression: `amountFen = ${valueName}`, names: {}, values: {} };

@@ -66,7 +66,7 @@ function countKeyTokens(text: string): number {
     while (escaped(text, close)) close = text.indexOf('"', close + 1);
     let next = close + 1;
     let c = text.charCodeAt(next);
-    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++next);
+    while (isJsonSpace(c)) c = text.charCodeAt(++next);
     if (c === 0x3a /* : */) n++;
     open = text.indexOf('"', next);
   }
@@ -88,8 +88,13 @@ export function keyTokenBound(text: string): number {
     if (at === -1) return n;
     const c = text.charCodeAt(at - 1);
     if (c === 0x22 /* " */) n++;
-    else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) return -1;
+    else if (isJsonSpace(c)) return -1;
   }
+}
+
+/** JSON's white space: space, line feed, carriage return, tab (a code unit). */
+function isJsonSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
 /** Whether the quote at `at` is escaped: an odd number of backslashes right before it. */

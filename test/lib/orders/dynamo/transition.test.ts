@@ -6,26 +6,26 @@
 import { describe, expect, it } from 'vitest';
 import {
   allOf,
-  amountIs,
   amountIsWriteValue,
   anyOf,
   channelIs,
   NO_STATE,
   notCounted,
+  paidIs,
   stateIn,
 } from '../../../../lib/orders/dynamo/transition';
 
 describe('condition parts', () => {
-  it('a payment under the record policy: no order yet, or NOTPAY/CLOSED with the registered amount', () => {
-    const c = anyOf(NO_STATE, allOf(stateIn('NOTPAY', 'CLOSED'), amountIs(100)));
+  it('parts combined: no order yet, or NOTPAY/CLOSED with a pinned amount, their names and values merged', () => {
+    const c = anyOf(NO_STATE, allOf(stateIn('NOTPAY', 'CLOSED'), paidIs(100)));
     expect(c.expression).toBe(
-      'attribute_not_exists(#state) OR (#state IN (:was_NOTPAY, :was_CLOSED) AND amountFen = :was_amountFen)',
+      'attribute_not_exists(#state) OR (#state IN (:was_NOTPAY, :was_CLOSED) AND paidFen = :was_paidFen)',
     );
     expect(c.names).toEqual({ '#state': 'state' });
     expect(c.values).toEqual({
       ':was_NOTPAY': { S: 'NOTPAY' },
       ':was_CLOSED': { S: 'CLOSED' },
-      ':was_amountFen': { N: '100' },
+      ':was_paidFen': { N: '100' },
     });
   });
 
@@ -41,13 +41,13 @@ describe('condition parts', () => {
       names: {},
       values: { ':was_counted': { S: 'R1' } },
     });
-    for (const part of [NO_STATE, stateIn('PROCESSING', 'ABNORMAL'), amountIs(1), c])
+    for (const part of [NO_STATE, stateIn('PROCESSING', 'ABNORMAL'), paidIs(1), c])
       for (const v of Object.keys(part.values)) expect(v.startsWith(':was_')).toBe(true);
   });
 
   it('groups an OR inside an AND, so precedence never changes what a condition admits', () => {
-    expect(allOf(anyOf(NO_STATE, stateIn('NOTPAY')), amountIs(5)).expression).toBe(
-      '(attribute_not_exists(#state) OR #state IN (:was_NOTPAY)) AND amountFen = :was_amountFen',
+    expect(allOf(anyOf(NO_STATE, stateIn('NOTPAY')), paidIs(5)).expression).toBe(
+      '(attribute_not_exists(#state) OR #state IN (:was_NOTPAY)) AND paidFen = :was_paidFen',
     );
   });
 
